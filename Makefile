@@ -1,0 +1,51 @@
+# iam_ext: a PGXS makefile. `make && make install` builds and installs the
+# extension like any other; `make installcheck` runs the pg_regress suite
+# against a running server. The two user commands are at the end:
+# `make run` and `make test` (see README.md).
+
+EXTENSION  = iam_ext
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" iam_ext.control)
+MODULE_big = iam_ext
+OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp)))
+DATA       = $(sort $(wildcard sql/iam_ext--*.sql))
+
+# pg_regress: inputs in sql/, expected output in expected/.
+REGRESS      = install boundary schema_defaults constraints updated_at
+REGRESS_OPTS = --inputdir=.
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter
+SHLIB_LINK += -lsodium -lstdc++
+
+# The functions are opaque calls from SQL: JIT inlining of their bitcode buys
+# nothing, and building it would need clang at every install.
+override with_llvm = no
+
+# The boundary probe: a test-only library that throws C++ exceptions and
+# raises PostgreSQL errors under live C++ objects (test/boundary). It is
+# loaded by the boundary regression test from the build tree, never installed.
+BOUNDARY_PROBE = test/boundary/iam_boundary_probe$(DLSUFFIX)
+REGRESS_PREP   = $(BOUNDARY_PROBE)
+export IAM_BOUNDARY_PROBE ?= $(CURDIR)/$(BOUNDARY_PROBE)
+EXTRA_CLEAN    = $(BOUNDARY_PROBE) test/boundary/*.o
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/guard.o src/core/error.o
+	$(CXX) $(CXXFLAGS) $^ $(LDFLAGS) $(LDFLAGS_SL) -shared -lstdc++ -o $@
+
+$(OBJS) test/boundary/boundary_probe.o: $(wildcard src/core/*.hpp src/pg/*.hpp)
+
+.PHONY: run stop test unit format
+run:      ## a local PostgreSQL with iam_ext, demo data and a walkthrough
+	@test/run_demo.sh
+stop:     ## stop the server that `make run` started
+	@test/run_demo.sh --stop
+test:     ## every test layer, each on a throwaway cluster
+	@test/run_tests.sh
+unit:     ## the Catch2 suite alone (no PostgreSQL needed)
+	@test/run_tests.sh --unit-only
+format:
+	clang-format -i src/core/*.[ch]pp src/pg/*.[ch]pp test/unit/*.cpp test/boundary/*.cpp

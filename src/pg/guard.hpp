@@ -1,0 +1,105 @@
+// The C++ / PostgreSQL error boundary (DESIGN.md). Two rules, one tool each:
+//
+// 1. A C++ exception never unwinds through PostgreSQL frames. Every
+//    SQL-callable function is declared with IAM_SQL_FUNCTION, whose extern "C"
+//    wrapper runs the body inside guard(): it catches every exception, turns
+//    it into plain C data, leaves the catch block (so the exception and all C++
+//    objects of the body are destroyed) and only then calls ereport().
+//
+// 2. ereport() never skips a live C++ destructor. C++ code that calls a
+//    PostgreSQL function which may raise an error while C++ objects are alive
+//    wraps the call in pg_call(): the PostgreSQL error is caught with
+//    PG_TRY/PG_CATCH, copied, and rethrown as PgError, a C++ exception that
+//    unwinds normally; guard() later re-raises it unchanged. Code with no live
+//    C++ objects (plain C-style code) may call PostgreSQL directly.
+#pragma once
+
+#include "postgres.hpp"
+
+#include <type_traits>
+
+namespace iam::pg {
+
+// A PostgreSQL error travelling through C++ frames. It owns nothing the C++
+// runtime must free: the ErrorData lives in the memory context of the call.
+class PgError {
+public:
+    explicit PgError(ErrorData* data) noexcept : data_(data) {}
+    ErrorData* data() const noexcept { return data_; }
+
+private:
+    ErrorData* data_;
+};
+
+// Raises the error described by the exception currently being handled, after
+// the caller's catch block has ended. Split in two so that the ereport (which
+// longjmps) happens outside any catch block.
+struct PendingError {
+    ErrorData* pg_error = nullptr;  // set for PgError
+    int sqlerrcode = 0;             // set for every other exception
+    char* message = nullptr;
+    char* detail = nullptr;
+    char* hint = nullptr;
+};
+PendingError capture_current_exception() noexcept;
+[[noreturn]] void raise(const PendingError& error);
+
+template <typename Body>
+Datum guard(Body&& body, FunctionCallInfo fcinfo) noexcept {
+    PendingError error;
+    try {
+        return body(fcinfo);
+    } catch (...) {
+        error = capture_current_exception();
+    }
+    raise(error);
+}
+
+// Calls fn(), which may raise a PostgreSQL error; such an error comes back as
+// a thrown PgError. fn itself must not hold C++ objects with destructors: a
+// longjmp out of it would skip them.
+template <typename Fn>
+auto pg_call(Fn&& fn) -> decltype(fn()) {
+    // Written on one side of the longjmp and read on the other: volatile.
+    MemoryContext caller_context = CurrentMemoryContext;
+    ErrorData* volatile error = nullptr;
+    if constexpr (std::is_void_v<decltype(fn())>) {
+        PG_TRY();
+        { fn(); }
+        PG_CATCH();
+        {
+            MemoryContextSwitchTo(caller_context);
+            error = CopyErrorData();
+            FlushErrorState();
+        }
+        PG_END_TRY();
+        if (error != nullptr) throw PgError(error);
+    } else {
+        volatile decltype(fn()) result{};
+        PG_TRY();
+        { result = fn(); }
+        PG_CATCH();
+        {
+            MemoryContextSwitchTo(caller_context);
+            error = CopyErrorData();
+            FlushErrorState();
+        }
+        PG_END_TRY();
+        if (error != nullptr) throw PgError(error);
+        return result;
+    }
+}
+
+}  // namespace iam::pg
+
+// Defines the SQL-callable C function `name`; the braces that follow are its
+// C++ body, which receives `fcinfo` and returns a Datum.
+#define IAM_SQL_FUNCTION(name)                                                \
+    static Datum name##_body(FunctionCallInfo fcinfo);                        \
+    extern "C" {                                                              \
+    PG_FUNCTION_INFO_V1(name);                                                \
+    }                                                                         \
+    extern "C" Datum name(PG_FUNCTION_ARGS) {                                 \
+        return iam::pg::guard(name##_body, fcinfo);                           \
+    }                                                                         \
+    static Datum name##_body(FunctionCallInfo fcinfo)

@@ -1,0 +1,27 @@
+// Library entry point: what must happen once per backend that loads iam_ext.
+#include "postgres.hpp"
+
+#include <sodium.h>
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+}
+
+// No C++ objects live here: plain C-style code may ereport directly.
+void _PG_init(void) {
+    // Idempotent and thread-safe; it picks the fastest implementations for
+    // this CPU and makes sure the CSPRNG is seeded before the first key.
+    if (sodium_init() < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("iam_ext could not initialise libsodium")));
+
+    // The extension owns the iam.* settings: once loaded, a misspelt
+    // SET iam.<name> is an error instead of a silently ignored placeholder.
+#if PG_VERSION_NUM >= 150000
+    MarkGUCPrefixReserved("iam");
+#else
+    EmitWarningsOnPlaceholders("iam");
+#endif
+}

@@ -1,0 +1,96 @@
+# Shared by `make test` (test/run_tests.sh) and `make run` (test/run_demo.sh):
+# installing what is missing, building, and starting or stopping a cluster.
+# Source it; it defines functions and a few variables, nothing else.
+
+IAM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+
+# Debian packages each command needs (DESIGN.md, "Platform").
+IAM_BUILD_PACKAGES="make g++ cmake pkg-config postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libsodium-dev"
+IAM_TEST_PACKAGES="$IAM_BUILD_PACKAGES catch2 postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs the missing packages among "$@" with apt-get (as root), or says
+# exactly what to install.
+ensure_packages() {
+    local missing=() package
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+        die "apt-get could not install: ${missing[*]}"
+}
+
+# pg_config of the PostgreSQL we build against and run.
+pg_config_path() {
+    if [ -n "${PG_CONFIG:-}" ]; then echo "$PG_CONFIG"
+    elif [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config" ]; then
+        echo "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
+    else echo pg_config; fi
+}
+PG_CONFIG=$(pg_config_path)
+export PG_CONFIG
+
+pg_bin() { echo "$("$PG_CONFIG" --bindir)/$1"; }
+
+# Builds the extension and installs it into the server's directories.
+build_and_install() {
+    say "building iam_ext"
+    make -C "$IAM_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null || die "build failed"
+    if ! make -C "$IAM_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null; then
+        die "make install failed: installing into $("$PG_CONFIG" --pkglibdir) needs root (sudo make install)"
+    fi
+}
+
+# Runs a command as the cluster's owner: postgres when we are root (the
+# server refuses to run as root), ourselves otherwise.
+as_cluster_owner() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# cluster_start DIR PORT [LISTEN]: a new cluster in DIR (created), listening
+# on a socket in DIR and, if LISTEN is given (e.g. localhost), on TCP.
+# Authentication is scram-sha-256 with the password in $PGPASSWORD.
+cluster_start() {
+    local dir=$1 port=$2 listen=${3:-}
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    as_cluster_owner test -w "$dir" ||
+        die "the cluster owner cannot write to $dir (a parent folder is not accessible to it)"
+    local pwfile="$dir/.pwfile"
+    printf '%s\n' "$PGPASSWORD" >"$pwfile"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$pwfile"
+    chmod 600 "$pwfile"
+    as_cluster_owner "$(pg_bin initdb)" -D "$dir/data" -U postgres --auth=scram-sha-256 \
+        --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+        die "initdb failed, see $dir/initdb.log"
+    rm -f "$pwfile"
+    as_cluster_owner "$(pg_bin pg_ctl)" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+        -o "-p $port -k $dir -c listen_addresses='$listen'" >/dev/null ||
+        die "PostgreSQL did not start, see $dir/postgres.log"
+}
+
+cluster_stop() {
+    local dir=$1
+    [ -f "$dir/data/postmaster.pid" ] || return 0
+    as_cluster_owner "$(pg_bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null
+}
+
+# A free TCP port at or above $1, so that clusters never collide.
+free_port() {
+    local port=$1
+    while (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null || [ -e "/tmp/.s.PGSQL.$port" ]; do
+        port=$((port + 1))
+    done
+    echo "$port"
+}

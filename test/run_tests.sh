@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `make test`: every test layer, each against a throwaway cluster of its own
+# that is created here and removed at the end, then one summary.
+#   --unit-only   the Catch2 suite alone
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+
+unit_only=false
+[ "${1:-}" = --unit-only ] && unit_only=true
+
+if $unit_only; then ensure_packages make g++ cmake catch2 libsodium-dev
+else ensure_packages $IAM_TEST_PACKAGES; fi
+
+work=$(mktemp -d /tmp/iam_ext_test.XXXXXX)
+chmod 755 "$work"
+clusters=()
+cleanup() {
+    local dir
+    for dir in "${clusters[@]}"; do cluster_stop "$dir"; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+export PGPASSWORD=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+
+results=()
+failed=0
+record() {  # record LAYER STATUS SECONDS
+    results+=("$(printf '%-28s %-5s %4ss' "$1" "$2" "$3")")
+    [ "$2" = PASS ] || failed=1
+}
+
+# run_layer NAME COMMAND...: runs COMMAND, its output kept in $work/NAME.log
+# and shown only when it fails.
+run_layer() {
+    local name=$1 start=$SECONDS; shift
+    say "$name"
+    if "$@" >"$work/$name.log" 2>&1; then
+        record "$name" PASS $((SECONDS - start))
+    else
+        cat "$work/$name.log"
+        record "$name" FAIL $((SECONDS - start))
+    fi
+}
+
+# with_cluster NAME COMMAND...: COMMAND runs with PG* pointing at a new
+# cluster, which is stopped afterwards.
+with_cluster() {
+    local name=$1; shift
+    local dir="$work/cluster-$name" port
+    port=$(free_port 55432)
+    cluster_start "$dir" "$port"
+    clusters+=("$dir")
+    local status=0
+    PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres "$@" || status=$?
+    cluster_stop "$dir"
+    return $status
+}
+
+unit_tests() {
+    cmake -S "$IAM_ROOT" -B "$IAM_ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+        cmake --build "$IAM_ROOT/build" -j2 &&
+        ctest --test-dir "$IAM_ROOT/build" --output-on-failure
+}
+
+regression_tests() {
+    # The boundary probe is loaded by the server, which may not be able to
+    # read the source tree: give it a copy it can.
+    make -C "$IAM_ROOT" -s test/boundary/iam_boundary_probe.so PG_CONFIG="$PG_CONFIG" || return 1
+    mkdir -p "$work/probe" && cp "$IAM_ROOT/test/boundary/iam_boundary_probe.so" "$work/probe/"
+    chmod -R a+rX "$work/probe"
+    IAM_BOUNDARY_PROBE="$work/probe/iam_boundary_probe.so" \
+        make -C "$IAM_ROOT" -s installcheck PG_CONFIG="$PG_CONFIG" ||
+        { cat "$IAM_ROOT/regression.diffs" 2>/dev/null; return 1; }
+}
+
+pgtap_tests() {
+    createdb iam_pgtap &&
+        psql -X -q -v ON_ERROR_STOP=1 -d iam_pgtap \
+            -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION iam_ext' &&
+        pg_prove --dbname iam_pgtap --verbose --failures "$IAM_ROOT"/test/pgtap/*.sql
+}
+
+run_layer unit-catch2 unit_tests
+if ! $unit_only; then
+    build_and_install
+    run_layer regress-pg_regress with_cluster regress regression_tests
+    run_layer pgtap-pg_prove with_cluster pgtap pgtap_tests
+    for script in "$IAM_ROOT"/test/integration/*.sh; do
+        name="integration-$(basename "$script" .sh)"
+        run_layer "$name" with_cluster "$(basename "$script" .sh)" "$script"
+    done
+fi
+
+echo
+echo "iam_ext test summary"
+printf '  %s\n' "${results[@]}"
+if [ $failed -ne 0 ]; then echo "FAILED"; exit 1; fi
+echo "all passed"
