@@ -29,8 +29,8 @@ int updated_at_attnum(Relation relation) {
             continue;
         if (attribute->atttypid != TIMESTAMPTZOID)
             throw iam::Error(iam::sqlstate::trigger_protocol_violated,
-                             std::string("column updated_at of ") + RelationGetRelationName(relation) +
-                                 " must be of type timestamptz");
+                             std::string("iam.set_updated_at(): column updated_at of table ") +
+                                 RelationGetRelationName(relation) + " must be of type timestamptz");
         return attribute->attnum;
     }
     throw iam::Error(iam::sqlstate::trigger_protocol_violated,
