@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make run`: build and install iam_ext, then either
+#   - with DATABASE_URL or PGHOST/PGPORT/PGDATABASE/PGUSER set: install it in
+#     that database and show the walkthrough inside a transaction that is
+#     rolled back (only the extension stays), or
+#   - otherwise: start a PostgreSQL cluster in .run/ (as the postgres user
+#     when run as root), load the demo data, show the walkthrough and print a
+#     connection string. The server keeps running until `make stop`.
+# `make stop` (--stop) stops that cluster; `rm -rf .run` forgets it.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+RUN_DIR="$IAM_ROOT/.run"
+DEMO_DB=iam_demo
+fixtures="$IAM_ROOT/test/fixtures"
+
+if [ "${1:-}" = --stop ]; then
+    if [ -f "$RUN_DIR/data/postmaster.pid" ]; then
+        cluster_stop "$RUN_DIR"
+        say "stopped the server in $RUN_DIR"
+    else
+        say "no server from make run is running"
+    fi
+    exit 0
+fi
+
+ensure_packages $IAM_BUILD_PACKAGES
+build_and_install
+
+if [ -n "${DATABASE_URL:-}${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGUSER:-}" ]; then
+    target=${DATABASE_URL:-}
+    shown=$(printf '%s' "${target:-your PG* settings}" | sed -E 's#(://[^:/@]*:)[^@]*@#\1***@#')
+    say "installing iam_ext into the server you pointed at ($shown)"
+    psql -X -q -v ON_ERROR_STOP=1 ${target:+"$target"} -c 'CREATE EXTENSION IF NOT EXISTS iam_ext'
+    say "walkthrough on demo data, inside a transaction that is rolled back"
+    { echo 'BEGIN;'; cat "$fixtures/demo.sql" "$fixtures/walkthrough.sql"; echo 'ROLLBACK;'; } |
+        psql -X -q -v ON_ERROR_STOP=1 ${target:+"$target"}
+    say "iam_ext is installed in $shown"
+    exit 0
+fi
+
+# The local cluster keeps its password in .run/password (readable by you).
+mkdir -p "$RUN_DIR"
+if [ -f "$RUN_DIR/password" ]; then
+    PGPASSWORD=$(cat "$RUN_DIR/password")
+else
+    PGPASSWORD=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+    (umask 077 && printf '%s\n' "$PGPASSWORD" >"$RUN_DIR/password")
+fi
+export PGPASSWORD
+
+if [ -f "$RUN_DIR/port" ]; then port=$(cat "$RUN_DIR/port")
+else port=$(free_port "${IAM_RUN_PORT:-5433}"); echo "$port" >"$RUN_DIR/port"; fi
+
+if [ ! -d "$RUN_DIR/data" ]; then
+    say "creating a PostgreSQL $PG_MAJOR cluster in $RUN_DIR (port $port)"
+    cluster_start "$RUN_DIR" "$port" localhost
+elif ! as_cluster_owner "$(pg_bin pg_ctl)" -D "$RUN_DIR/data" status >/dev/null 2>&1; then
+    say "starting the cluster in $RUN_DIR (port $port)"
+    as_cluster_owner "$(pg_bin pg_ctl)" -D "$RUN_DIR/data" -l "$RUN_DIR/postgres.log" -w start \
+        -o "-p $port -k $RUN_DIR -c listen_addresses=localhost" >/dev/null ||
+        die "PostgreSQL did not start, see $RUN_DIR/postgres.log"
+else
+    say "the cluster in $RUN_DIR is already running (port $port)"
+fi
+
+export PGHOST=localhost PGPORT=$port PGUSER=postgres
+psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DEMO_DB'" | grep -q 1 ||
+    createdb "$DEMO_DB"
+say "loading the demo data into $DEMO_DB"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" -f "$fixtures/demo.sql"
+say "walkthrough"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" <"$fixtures/walkthrough.sql"
+
+url="postgresql://postgres:$PGPASSWORD@localhost:$port/$DEMO_DB"
+echo
+say "iam_ext is running. Connect with:"
+echo "    psql '$url'"
+echo "The server keeps running until: make stop"
