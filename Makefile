@@ -30,15 +30,22 @@ REGRESS_PREP   = $(BOUNDARY_PROBE)
 export IAM_BOUNDARY_PROBE ?= $(CURDIR)/$(BOUNDARY_PROBE)
 EXTRA_CLEAN    = $(BOUNDARY_PROBE) test/boundary/*.o
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+# `make run` and `make test` install the build dependencies themselves, so
+# they must work before pg_config exists.
+USER_COMMANDS = run stop test unit format
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+else ifneq ($(filter-out $(USER_COMMANDS),$(or $(MAKECMDGOALS),all)),)
+$(error $(PG_CONFIG) not found: install postgresql-server-dev-15, or run `make run` / `make test`, which do)
+endif
 
 $(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/guard.o src/core/error.o
 	$(CXX) $(CXXFLAGS) $^ $(LDFLAGS) $(LDFLAGS_SL) -shared -lstdc++ -o $@
 
 $(OBJS) test/boundary/boundary_probe.o: $(wildcard src/core/*.hpp src/pg/*.hpp)
 
-.PHONY: run stop test unit format
+.PHONY: $(USER_COMMANDS)
 run:      ## a local PostgreSQL with iam_ext, demo data and a walkthrough
 	@test/run_demo.sh
 stop:     ## stop the server that `make run` started
