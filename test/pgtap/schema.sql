@@ -2,16 +2,16 @@
 -- as /work/shared/seed/iam_service.dbml describes it: the nine tables with
 -- their columns, types, primary keys, unique columns, foreign keys, NOT NULLs
 -- and defaults, plus the deliberate deviations of DESIGN.md ("Data model
--- decisions"): timestamptz for timestamp, gen_random_uuid() for
--- uuid_generate_v4(), NOT NULL on columns that have a default, the CHECK
--- constraints, the foreign-key indexes, the seven seeded roles, the
--- updated_at triggers, a trigger function PUBLIC cannot execute, and every
--- object belonging to the extension.
+-- decisions") and docs/schema.md: timestamptz for timestamp,
+-- gen_random_uuid() for uuid_generate_v4(), NOT NULL on columns that have a
+-- default, the CHECK constraints, ON DELETE CASCADE, the foreign-key indexes,
+-- the seven seeded roles, the updated_at triggers, a trigger function PUBLIC
+-- cannot execute, and the extension owning the schema and its tables.
 --
 -- Run with: pg_prove -d DB test/pgtap/schema.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(248);
+SELECT plan(251);
 
 ------------------------------------------------------------------------------
 -- Schema and tables (11)
@@ -229,7 +229,7 @@ SELECT col_is_unique('iam', 'referral_codes', 'code', 'iam.referral_codes(code) 
 SELECT col_is_unique('iam', 'referrals', 'referred_user_id', 'iam.referrals(referred_user_id) should be unique');
 
 ------------------------------------------------------------------------------
--- Foreign keys: every DBML ref (11)
+-- Foreign keys: every DBML ref (11 + 1)
 ------------------------------------------------------------------------------
 
 SELECT fk_ok('iam', 'user_roles', 'user_id', 'iam', 'users', 'id',
@@ -254,6 +254,28 @@ SELECT fk_ok('iam', 'referrals', 'referred_user_id', 'iam', 'users', 'id',
     'iam.referrals(referred_user_id) should reference iam.users(id)');
 SELECT fk_ok('iam', 'referrals', 'referral_code_used_id', 'iam', 'referral_codes', 'id',
     'iam.referrals(referral_code_used_id) should reference iam.referral_codes(id)');
+
+-- Exactly these foreign keys, with their ON DELETE action (c = CASCADE,
+-- a = NO ACTION): a role still held by someone cannot be deleted (1).
+SELECT set_eq(
+    $$SELECT c.conrelid::regclass::text, a.attname::text, c.confrelid::regclass::text,
+             c.confdeltype::text
+        FROM pg_catalog.pg_constraint AS c
+        JOIN pg_catalog.pg_attribute AS a
+          ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+       WHERE c.connamespace = 'iam'::regnamespace AND c.contype = 'f'$$,
+    $$VALUES ('iam.user_roles', 'user_id', 'iam.users', 'c'),
+             ('iam.user_roles', 'role_id', 'iam.roles', 'a'),
+             ('iam.company_users', 'user_id', 'iam.users', 'c'),
+             ('iam.company_users', 'company_id', 'iam.companies', 'c'),
+             ('iam.user_settings', 'user_id', 'iam.users', 'c'),
+             ('iam.api_keys', 'user_id', 'iam.users', 'c'),
+             ('iam.api_keys', 'company_id', 'iam.companies', 'c'),
+             ('iam.referral_codes', 'user_id', 'iam.users', 'c'),
+             ('iam.referrals', 'referrer_user_id', 'iam.users', 'c'),
+             ('iam.referrals', 'referred_user_id', 'iam.users', 'c'),
+             ('iam.referrals', 'referral_code_used_id', 'iam.referral_codes', 'c')$$,
+    'Schema iam should have exactly the DBML foreign keys, with the documented ON DELETE actions');
 
 ------------------------------------------------------------------------------
 -- NOT NULL where the DBML says so (15)
@@ -329,19 +351,19 @@ SELECT col_default_is('iam', 'user_roles', 'created_at', 'now()'::text, 'iam.use
 SELECT col_default_is('iam', 'companies', 'id', 'gen_random_uuid()'::text, 'iam.companies.id should default to gen_random_uuid()');
 SELECT col_default_is('iam', 'companies', 'current_iam_status', 'active'::text, 'iam.companies.current_iam_status should default to ''active''');
 SELECT col_default_is('iam', 'companies', 'created_at', 'now()'::text, 'iam.companies.created_at should default to now()');
-SELECT col_default_is('iam', 'companies', 'is_deleted', false, 'iam.companies.is_deleted should default to false');
+SELECT col_default_is('iam', 'companies', 'is_deleted', FALSE, 'iam.companies.is_deleted should default to false');
 SELECT col_default_is('iam', 'company_users', 'joined_at', 'now()'::text, 'iam.company_users.joined_at should default to now()');
-SELECT col_default_is('iam', 'company_users', 'is_active_in_company', true, 'iam.company_users.is_active_in_company should default to true');
+SELECT col_default_is('iam', 'company_users', 'is_active_in_company', TRUE, 'iam.company_users.is_active_in_company should default to true');
 SELECT col_default_is('iam', 'user_settings', 'preferred_language', 'en'::text, 'iam.user_settings.preferred_language should default to ''en''');
 SELECT col_default_is('iam', 'user_settings', 'theme', 'light'::text, 'iam.user_settings.theme should default to ''light''');
-SELECT col_default_is('iam', 'user_settings', 'notifications_enabled_email', true, 'iam.user_settings.notifications_enabled_email should default to true');
-SELECT col_default_is('iam', 'user_settings', 'notifications_enabled_in_app', true, 'iam.user_settings.notifications_enabled_in_app should default to true');
+SELECT col_default_is('iam', 'user_settings', 'notifications_enabled_email', TRUE, 'iam.user_settings.notifications_enabled_email should default to true');
+SELECT col_default_is('iam', 'user_settings', 'notifications_enabled_in_app', TRUE, 'iam.user_settings.notifications_enabled_in_app should default to true');
 SELECT col_default_is('iam', 'user_settings', 'created_at', 'now()'::text, 'iam.user_settings.created_at should default to now()');
 SELECT col_default_is('iam', 'api_keys', 'id', 'gen_random_uuid()'::text, 'iam.api_keys.id should default to gen_random_uuid()');
 SELECT col_default_is('iam', 'api_keys', 'created_at', 'now()'::text, 'iam.api_keys.created_at should default to now()');
-SELECT col_default_is('iam', 'api_keys', 'is_active', true, 'iam.api_keys.is_active should default to true');
+SELECT col_default_is('iam', 'api_keys', 'is_active', TRUE, 'iam.api_keys.is_active should default to true');
 SELECT col_default_is('iam', 'referral_codes', 'id', 'gen_random_uuid()'::text, 'iam.referral_codes.id should default to gen_random_uuid()');
-SELECT col_default_is('iam', 'referral_codes', 'is_active', true, 'iam.referral_codes.is_active should default to true');
+SELECT col_default_is('iam', 'referral_codes', 'is_active', TRUE, 'iam.referral_codes.is_active should default to true');
 SELECT col_default_is('iam', 'referral_codes', 'created_at', 'now()'::text, 'iam.referral_codes.created_at should default to now()');
 SELECT col_default_is('iam', 'referrals', 'id', 'gen_random_uuid()'::text, 'iam.referrals.id should default to gen_random_uuid()');
 SELECT col_default_is('iam', 'referrals', 'status', 'pending'::text, 'iam.referrals.status should default to ''pending''');
@@ -359,7 +381,8 @@ SELECT col_hasnt_default('iam', 'companies', 'updated_at', 'iam.companies.update
 SELECT col_hasnt_default('iam', 'user_settings', 'updated_at', 'iam.user_settings.updated_at should have no default');
 
 ------------------------------------------------------------------------------
--- CHECK constraints (4)
+-- CHECK constraints (6): the enumerations, the api_keys owner, no
+-- self-referral (docs/schema.md), and no others
 ------------------------------------------------------------------------------
 
 SELECT col_has_check('iam', 'companies', 'current_iam_status',
@@ -370,6 +393,14 @@ SELECT col_has_check('iam', 'referrals', 'status',
     'iam.referrals.status should have a CHECK constraint');
 SELECT col_has_check('iam', 'api_keys', ARRAY['user_id', 'company_id']::name[],
     'iam.api_keys should have a CHECK constraint on (user_id, company_id): a key has an owner');
+SELECT col_has_check('iam', 'referrals', ARRAY['referrer_user_id', 'referred_user_id']::name[],
+    'iam.referrals should have a CHECK constraint on (referrer_user_id, referred_user_id): no self-referral');
+SELECT set_eq(
+    $$SELECT conname::text FROM pg_catalog.pg_constraint
+       WHERE connamespace = 'iam'::regnamespace AND contype = 'c'$$,
+    ARRAY['companies_current_iam_status_check', 'user_settings_theme_check',
+          'api_keys_owner_check', 'referrals_status_check', 'referrals_not_self_check'],
+    'Schema iam should have exactly the documented CHECK constraints');
 
 ------------------------------------------------------------------------------
 -- Indexes on foreign keys (6)
