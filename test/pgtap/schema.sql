@@ -1,5 +1,5 @@
 -- schema.sql: proves that CREATE EXTENSION iam_ext builds schema iam exactly
--- as /work/shared/seed/iam_service.dbml describes it: the nine tables with
+-- as the data model (iam_service.dbml) describes it: the nine tables with
 -- their columns, types, primary keys, unique columns, foreign keys, NOT NULLs
 -- and defaults, plus the deliberate deviations of DESIGN.md ("Data model
 -- decisions") and docs/schema.md: timestamptz for timestamp,
