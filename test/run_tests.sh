@@ -3,6 +3,7 @@
 # that is created here and removed at the end, then one summary.
 #   --unit-only   the Catch2 suite alone
 set -uo pipefail
+shopt -s nullglob
 source "$(dirname "$0")/lib.sh"
 
 unit_only=false
@@ -13,10 +14,9 @@ else ensure_packages $IAM_TEST_PACKAGES; fi
 
 work=$(mktemp -d /tmp/iam_ext_test.XXXXXX)
 chmod 755 "$work"
-clusters=()
 cleanup() {
     local dir
-    for dir in "${clusters[@]}"; do cluster_stop "$dir"; done
+    for dir in "$work"/cluster-*; do cluster_stop "$dir"; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -24,17 +24,21 @@ export PGPASSWORD=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 
 results=()
 failed=0
-record() {  # record LAYER STATUS SECONDS
-    results+=("$(printf '%-28s %-5s %4ss' "$1" "$2" "$3")")
+record() {  # record LAYER STATUS SECONDS: with the layer's own count of tests
+    local counted
+    counted=$(grep -Eo 'All tests passed \([0-9]+ assertions in [0-9]+ test cases\)|All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed|Tests=[0-9]+|^(PASS|SKIP):.*' \
+        "$work/$1.log" | tail -1)
+    results+=("$(printf '%-28s %-5s %4ss  %s' "$1" "$2" "$3" "$counted")")
     [ "$2" = PASS ] || failed=1
 }
 
-# run_layer NAME COMMAND...: runs COMMAND, its output kept in $work/NAME.log
-# and shown only when it fails.
+# run_layer NAME COMMAND...: runs COMMAND in a subshell (so that a fatal
+# error ends only this layer), its output kept in $work/NAME.log and shown
+# only when it fails.
 run_layer() {
     local name=$1 start=$SECONDS; shift
     say "$name"
-    if "$@" >"$work/$name.log" 2>&1; then
+    if ( "$@" ) >"$work/$name.log" 2>&1; then
         record "$name" PASS $((SECONDS - start))
     else
         cat "$work/$name.log"
@@ -43,23 +47,20 @@ run_layer() {
 }
 
 # with_cluster NAME COMMAND...: COMMAND runs with PG* pointing at a new
-# cluster, which is stopped afterwards.
+# cluster, which is stopped when the layer's subshell exits.
 with_cluster() {
     local name=$1; shift
     local dir="$work/cluster-$name" port
     port=$(free_port 55432)
+    trap 'cluster_stop "$dir"' EXIT
     cluster_start "$dir" "$port"
-    clusters+=("$dir")
-    local status=0
-    PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres "$@" || status=$?
-    cluster_stop "$dir"
-    return $status
+    PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres "$@"
 }
 
 unit_tests() {
     cmake -S "$IAM_ROOT" -B "$IAM_ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
         cmake --build "$IAM_ROOT/build" -j2 &&
-        ctest --test-dir "$IAM_ROOT/build" --output-on-failure
+        ctest --test-dir "$IAM_ROOT/build" --output-on-failure --verbose
 }
 
 regression_tests() {
