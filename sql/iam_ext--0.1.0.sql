@@ -59,7 +59,11 @@ COMMENT ON COLUMN iam.roles.name IS
 COMMENT ON COLUMN iam.roles.description IS 'What holding the role allows';
 COMMENT ON COLUMN iam.roles.created_at IS 'When the role was created';
 
-INSERT INTO iam.roles (id, name, description) VALUES
+-- Built-in rows are the same in every database, created_at included, so that
+-- a restored database (which recreates them) is identical to its source.
+INSERT INTO iam.roles (id, name, description, created_at)
+SELECT id::uuid, name, description, '2026-11-25 00:00:00+00'
+FROM (VALUES
     ('00000000-0000-4000-8000-000000000001', 'solo_learner',
      'Individual learner with a personal account'),
     ('00000000-0000-4000-8000-000000000002', 'enterprise_employee',
@@ -73,7 +77,7 @@ INSERT INTO iam.roles (id, name, description) VALUES
     ('00000000-0000-4000-8000-000000000006', 'support_agent',
      'Support staff: reads every account, changes none'),
     ('00000000-0000-4000-8000-000000000007', 'platform_admin',
-     'Operates the platform: sees and manages everything');
+     'Operates the platform: sees and manages everything')) AS built_in (id, name, description);
 
 CREATE TABLE iam.user_roles (
     user_id    uuid NOT NULL REFERENCES iam.users (id) ON DELETE CASCADE,
