@@ -29,7 +29,7 @@ bool is_valid_sqlstate(std::string_view code) noexcept;
 
 // An error with a SQLSTATE, thrown by the core and by the glue alike.
 class Error : public std::runtime_error {
-public:
+  public:
     // A malformed SQLSTATE is a programming error; it is reported as XX000
     // rather than passed on to PostgreSQL.
     Error(std::string_view sqlstate, const std::string& message, std::string detail = {},
@@ -39,7 +39,7 @@ public:
     const std::string& detail() const noexcept { return detail_; }
     const std::string& hint() const noexcept { return hint_; }
 
-private:
+  private:
     std::string sqlstate_;
     std::string detail_;
     std::string hint_;
