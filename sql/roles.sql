@@ -1,0 +1,126 @@
+-- The identity context and the role and company checks (0.2.0).
+-- Fixtures: Ada (platform_admin), Grace (enterprise_admin of Acme), Linus
+-- (member of Acme, inactive in Globex), Acme active, Globex suspended.
+INSERT INTO iam.users (id, full_name) VALUES
+    ('a0000000-0000-4000-8000-00000000000a', 'Ada'),
+    ('a0000000-0000-4000-8000-00000000000b', 'Grace'),
+    ('a0000000-0000-4000-8000-00000000000c', 'Linus');
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT u, r.id FROM (VALUES
+    ('a0000000-0000-4000-8000-00000000000a'::uuid, 'platform_admin'),
+    ('a0000000-0000-4000-8000-00000000000b'::uuid, 'enterprise_admin'),
+    ('a0000000-0000-4000-8000-00000000000b'::uuid, 'enterprise_employee'),
+    ('a0000000-0000-4000-8000-00000000000c'::uuid, 'enterprise_employee')) AS g (u, role_name)
+JOIN iam.roles r ON r.name = g.role_name;
+INSERT INTO iam.companies (id, name, current_iam_status) VALUES
+    ('c0000000-0000-4000-8000-00000000000a', 'Acme', 'active'),
+    ('c0000000-0000-4000-8000-00000000000b', 'Globex', 'suspended_by_admin');
+INSERT INTO iam.company_users (user_id, company_id, is_active_in_company) VALUES
+    ('a0000000-0000-4000-8000-00000000000b', 'c0000000-0000-4000-8000-00000000000a', true),
+    ('a0000000-0000-4000-8000-00000000000c', 'c0000000-0000-4000-8000-00000000000a', true),
+    ('a0000000-0000-4000-8000-00000000000b', 'c0000000-0000-4000-8000-00000000000b', true),
+    ('a0000000-0000-4000-8000-00000000000c', 'c0000000-0000-4000-8000-00000000000b', false);
+
+-- No claims: nobody is calling.
+SELECT iam.current_user_id(), iam.has_role('platform_admin'), iam.roles_of(), iam.current_company_ids();
+
+-- current_user_id() reads the claims as Supabase's auth.uid() does.
+SELECT claim_sub, claims, iam.current_user_id()
+FROM (VALUES
+    (NULL, '{"sub": "a0000000-0000-4000-8000-00000000000a", "role": "authenticated"}'),
+    ('', '{"sub": "a0000000-0000-4000-8000-00000000000b"}'),
+    ('a0000000-0000-4000-8000-00000000000c', '{"sub": "a0000000-0000-4000-8000-00000000000a"}'),
+    ('', ''),
+    ('', '{"role": "anon"}'),
+    ('', '{"sub": "not-a-uuid"}'),
+    ('not-a-uuid', '{"sub": "a0000000-0000-4000-8000-00000000000a"}'),
+    ('', '{"sub": "{A0000000-0000-4000-8000-00000000000A}"}'),
+    ('', '{"sub": 42}'),
+    ('', '{"app_metadata": {"sub": "a0000000-0000-4000-8000-00000000000a"}}'),
+    ('', '{"sub": "a0000000-0000-4000-8000-00000000000a", "sub": "a0000000-0000-4000-8000-00000000000b"}'),
+    ('', '{"sub": "a0000000-0000-4000-8000-00000000000a"'),
+    ('', '[1, 2]')) AS c (claim_sub, claims),
+LATERAL (SELECT set_config('request.jwt.claim.sub', coalesce(claim_sub, ''), false),
+                set_config('request.jwt.claims', claims, false)) AS s;
+
+-- Role checks for the current user.
+SELECT set_config('request.jwt.claim.sub', '', false),
+       set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-00000000000b"}', false);
+SELECT iam.has_role('enterprise_admin') AS admin, iam.has_role('platform_admin') AS platform,
+       iam.has_any_role(ARRAY['platform_admin', 'enterprise_admin']) AS any_admin,
+       iam.has_any_role(ARRAY['platform_admin', NULL]) AS any_with_null,
+       iam.has_any_role('{}') AS any_of_none, iam.roles_of();
+SELECT iam.current_company_ids();
+
+-- Role checks for a given user.
+SELECT u.full_name, iam.has_role(u.id, 'platform_admin') AS platform_admin,
+       iam.has_role(u.id, 'enterprise_employee') AS employee, iam.roles_of(u.id)
+FROM iam.users u ORDER BY u.full_name;
+SELECT iam.has_role(NULL, 'platform_admin'), iam.has_role('a0000000-0000-4000-8000-00000000000a', NULL),
+       iam.roles_of(NULL);
+
+-- Unknown role names are errors, as in pg_has_role (42704), even for nobody.
+SELECT iam.has_role('root');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT iam.has_role(NULL, 'root');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT iam.has_any_role(ARRAY['platform_admin', 'root']);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT iam.has_role(repeat('x', 1000000));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- Membership counts only while active, in an active, not deleted company.
+SELECT u.full_name, c.name AS company,
+       iam.is_company_member(c.id, u.id) AS member, iam.is_company_admin(c.id, u.id) AS admin
+FROM iam.users u CROSS JOIN iam.companies c ORDER BY 1, 2;
+SELECT iam.is_company_member('c0000000-0000-4000-8000-00000000000a') AS grace_in_acme,
+       iam.is_company_admin('c0000000-0000-4000-8000-00000000000a') AS grace_admin_of_acme,
+       iam.is_company_member(NULL) AS null_company;
+UPDATE iam.companies SET is_deleted = true, deleted_at = now() WHERE name = 'Acme';
+SELECT iam.is_company_member('c0000000-0000-4000-8000-00000000000a') AS member_of_deleted,
+       iam.current_company_ids();
+UPDATE iam.companies SET is_deleted = false, deleted_at = NULL WHERE name = 'Acme';
+
+-- Answers are remembered per call site within a statement only: the same
+-- call site in a PL/pgSQL loop sees a role granted between two iterations.
+DO $$
+DECLARE
+    i int;
+BEGIN
+    FOR i IN 1..2 LOOP
+        RAISE NOTICE 'iteration %: course_creator = %', i, iam.has_role('course_creator');
+        INSERT INTO iam.user_roles (user_id, role_id)
+        SELECT 'a0000000-0000-4000-8000-00000000000b', id FROM iam.roles WHERE name = 'course_creator'
+        ON CONFLICT DO NOTHING;
+    END LOOP;
+END
+$$;
+BEGIN;
+DELETE FROM iam.user_roles WHERE role_id = (SELECT id FROM iam.roles WHERE name = 'course_creator');
+SELECT iam.has_role('course_creator') AS after_revoke_in_same_transaction;
+ROLLBACK;
+
+-- The caller changing from row to row is seen on every row.
+SELECT c.sub, iam.has_role('platform_admin') AS platform_admin
+FROM (VALUES ('a0000000-0000-4000-8000-00000000000a'), ('a0000000-0000-4000-8000-00000000000b'),
+             ('a0000000-0000-4000-8000-00000000000a')) AS c (sub),
+LATERAL (SELECT set_config('request.jwt.claims', json_build_object('sub', c.sub)::text, false)) AS s;
+
+-- The checks work for a role with no privileges on the iam tables: they
+-- are what RLS policies call, as the querying role.
+CREATE ROLE iam_regress_nobody;
+GRANT USAGE ON SCHEMA iam TO iam_regress_nobody;
+SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-00000000000b"}', false) IS NOT NULL AS as_grace;
+SET ROLE iam_regress_nobody;
+SELECT iam.has_role('enterprise_admin'), iam.current_company_ids(),
+       iam.is_company_admin('c0000000-0000-4000-8000-00000000000a');
+SELECT count(*) FROM iam.user_roles;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE USAGE ON SCHEMA iam FROM iam_regress_nobody;
+DROP ROLE iam_regress_nobody;
+
+RESET request.jwt.claims;
+RESET request.jwt.claim.sub;
+DELETE FROM iam.companies;
+DELETE FROM iam.users;

@@ -1,0 +1,190 @@
+// Plain C-style code: no C++ object is alive across the PostgreSQL calls
+// here, so their errors may unwind directly (src/pg/guard.hpp).
+#include "iam_tables.hpp"
+
+namespace iam::pg {
+namespace {
+
+Oid relation_in(Oid namespace_oid, const char* name) {
+    Oid oid = get_relname_relid(name, namespace_oid);
+    if (!OidIsValid(oid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation iam.%s does not exist", name),
+                        errhint("Reinstall the extension: DROP EXTENSION iam_ext; CREATE EXTENSION iam_ext;")));
+    return oid;
+}
+
+// The statement's snapshot: these reads see what the calling statement sees.
+Snapshot statement_snapshot() {
+    return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+}
+
+void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value) {
+    ScanKeyInit(key, attribute, BTEqualStrategyNumber, F_UUID_EQ,
+                UUIDPGetDatum(const_cast<pg_uuid_t*>(&value)));
+}
+
+// Scans `heap` through `index` with `keys`, calling visit(tuple, descriptor,
+// context) until it returns false. Returns whether any row was visited.
+bool scan(Oid heap, Oid index, ScanKey keys, int nkeys,
+          bool (*visit)(HeapTuple, TupleDesc, void*), void* context) {
+    Relation relation = table_open(heap, AccessShareLock);
+    SysScanDesc scan = systable_beginscan(relation, index, true, statement_snapshot(), nkeys, keys);
+    bool found = false;
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        found = true;
+        if (visit == nullptr || !visit(tuple, RelationGetDescr(relation), context)) break;
+    }
+    systable_endscan(scan);
+    table_close(relation, AccessShareLock);
+    return found;
+}
+
+Datum attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber number, bool* is_null) {
+    return heap_getattr(tuple, number, descriptor, is_null);
+}
+
+bool copy_uuid_attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber number,
+                         pg_uuid_t* out) {
+    bool is_null;
+    Datum value = attribute(tuple, descriptor, number, &is_null);
+    if (!is_null) *out = *DatumGetUUIDP(value);
+    return !is_null;
+}
+
+}  // namespace
+
+void resolve_iam_tables(IamTables* tables) {
+    Oid iam = get_namespace_oid("iam", false);
+    tables->roles = relation_in(iam, "roles");
+    tables->roles_pkey = relation_in(iam, "roles_pkey");
+    tables->roles_name_key = relation_in(iam, "roles_name_key");
+    tables->user_roles = relation_in(iam, "user_roles");
+    tables->user_roles_pkey = relation_in(iam, "user_roles_pkey");
+    tables->companies = relation_in(iam, "companies");
+    tables->companies_pkey = relation_in(iam, "companies_pkey");
+    tables->company_users = relation_in(iam, "company_users");
+    tables->company_users_pkey = relation_in(iam, "company_users_pkey");
+}
+
+bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id) {
+    ScanKeyData key;
+    ScanKeyInit(&key, attnum::roles_name, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(name));
+    // Equality under the column's (deterministic) collation; ScanKeyInit's
+    // default is the C collation, which the index was not built with.
+    key.sk_collation = DEFAULT_COLLATION_OID;
+    struct Found {
+        pg_uuid_t* id;
+        bool valid;
+    } found{role_id, false};
+    scan(tables.roles, tables.roles_name_key, &key, 1,
+         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+             auto* f = static_cast<Found*>(context);
+             f->valid = copy_uuid_attribute(tuple, descriptor, attnum::roles_id, f->id);
+             return false;
+         },
+         &found);
+    return found.valid;
+}
+
+text* find_role_name(const IamTables& tables, const pg_uuid_t& role_id) {
+    ScanKeyData key;
+    uuid_key(&key, attnum::roles_id, role_id);
+    text* name = nullptr;
+    scan(tables.roles, tables.roles_pkey, &key, 1,
+         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+             bool is_null;
+             Datum value = attribute(tuple, descriptor, attnum::roles_name, &is_null);
+             if (!is_null) *static_cast<text**>(context) = DatumGetTextPCopy(value);
+             return false;
+         },
+         &name);
+    return name;
+}
+
+bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& role_id) {
+    ScanKeyData keys[2];
+    uuid_key(&keys[0], attnum::user_roles_user_id, user_id);
+    uuid_key(&keys[1], attnum::user_roles_role_id, role_id);
+    return scan(tables.user_roles, tables.user_roles_pkey, keys, 2, nullptr, nullptr);
+}
+
+namespace {
+struct UuidVisitor {
+    void (*visit)(const pg_uuid_t&, void*);
+    void* context;
+    AttrNumber attribute;
+    AttrNumber active_flag;  // InvalidAttrNumber: every row counts
+};
+
+bool visit_uuid(HeapTuple tuple, TupleDesc descriptor, void* context) {
+    auto* visitor = static_cast<UuidVisitor*>(context);
+    if (visitor->active_flag != InvalidAttrNumber) {
+        bool is_null;
+        Datum active = attribute(tuple, descriptor, visitor->active_flag, &is_null);
+        if (is_null || !DatumGetBool(active)) return true;
+    }
+    pg_uuid_t id;
+    if (copy_uuid_attribute(tuple, descriptor, visitor->attribute, &id))
+        visitor->visit(id, visitor->context);
+    return true;
+}
+}  // namespace
+
+void for_each_role_of(const IamTables& tables, const pg_uuid_t& user_id,
+                      void (*visit)(const pg_uuid_t& role_id, void* context), void* context) {
+    ScanKeyData key;
+    uuid_key(&key, attnum::user_roles_user_id, user_id);
+    UuidVisitor visitor{visit, context, attnum::user_roles_role_id, InvalidAttrNumber};
+    scan(tables.user_roles, tables.user_roles_pkey, &key, 1, visit_uuid, &visitor);
+}
+
+bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id) {
+    ScanKeyData key;
+    uuid_key(&key, attnum::companies_id, company_id);
+    bool active = false;
+    scan(tables.companies, tables.companies_pkey, &key, 1,
+         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+             bool status_null, deleted_null;
+             Datum status =
+                 attribute(tuple, descriptor, attnum::companies_current_iam_status, &status_null);
+             Datum deleted = attribute(tuple, descriptor, attnum::companies_is_deleted, &deleted_null);
+             *static_cast<bool*>(context) =
+                 !status_null && !deleted_null && !DatumGetBool(deleted) &&
+                 strcmp(TextDatumGetCString(status), "active") == 0;
+             return false;
+         },
+         &active);
+    return active;
+}
+
+bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
+                      const pg_uuid_t& company_id) {
+    ScanKeyData keys[2];
+    uuid_key(&keys[0], attnum::company_users_user_id, user_id);
+    uuid_key(&keys[1], attnum::company_users_company_id, company_id);
+    bool active = false;
+    scan(tables.company_users, tables.company_users_pkey, keys, 2,
+         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+             bool is_null;
+             Datum flag =
+                 attribute(tuple, descriptor, attnum::company_users_is_active_in_company, &is_null);
+             *static_cast<bool*>(context) = !is_null && DatumGetBool(flag);
+             return false;
+         },
+         &active);
+    return active;
+}
+
+void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
+                            void (*visit)(const pg_uuid_t& company_id, void* context),
+                            void* context) {
+    ScanKeyData key;
+    uuid_key(&key, attnum::company_users_user_id, user_id);
+    UuidVisitor visitor{visit, context, attnum::company_users_company_id,
+                        attnum::company_users_is_active_in_company};
+    scan(tables.company_users, tables.company_users_pkey, &key, 1, visit_uuid, &visitor);
+}
+
+}  // namespace iam::pg

@@ -1,0 +1,258 @@
+// Role and company checks: iam.has_role, has_any_role, roles_of,
+// is_company_member, is_company_admin, current_company_ids.
+//
+// RLS policies call these once per row, so each call site (its fn_extra)
+// remembers the last question and answer for the current statement: a
+// policy like `owner = iam.current_user_id() OR iam.has_role('platform_admin')`
+// costs one comparison per row after the first. The cache is dropped when
+// the transaction or the command id changes, so a role granted by one
+// statement is seen by the next, and nothing outlives the transaction.
+#include "guard.hpp"
+
+#include "context.hpp"
+#include "iam_tables.hpp"
+
+#include "../core/error.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace {
+
+using iam::pg::IamTables;
+
+struct CallSiteCache {
+    LocalTransactionId transaction;  // the statement this cache belongs to
+    CommandId command;
+    IamTables tables;
+    iam::pg::SubjectCache* subject;
+    varlena* question;  // the role name or role-name array last asked about
+    pg_uuid_t role_id;  // for a single role name
+    bool answered;      // the answer below is for (user, company) and question
+    bool has_user;
+    pg_uuid_t user_id;
+    pg_uuid_t company_id;
+    bool answer;
+};
+
+CallSiteCache* call_site_cache(FunctionCallInfo fcinfo) {
+    auto* cache = static_cast<CallSiteCache*>(fcinfo->flinfo->fn_extra);
+    if (cache == nullptr) {
+        cache = static_cast<CallSiteCache*>(
+            MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSiteCache)));
+        fcinfo->flinfo->fn_extra = cache;
+    }
+    LocalTransactionId transaction = MyProc->lxid;
+    CommandId command = GetCurrentCommandId(false);
+    if (cache->transaction != transaction || cache->command != command || cache->question == nullptr) {
+        cache->answered = false;
+        if (cache->question != nullptr) pfree(cache->question);
+        cache->question = nullptr;
+        iam::pg::resolve_iam_tables(&cache->tables);
+        cache->transaction = transaction;
+        cache->command = command;
+    }
+    return cache;
+}
+
+bool same_varlena(const varlena* a, const varlena* b) {
+    return VARSIZE_ANY(a) == VARSIZE_ANY(b) && memcmp(a, b, VARSIZE_ANY(a)) == 0;
+}
+
+bool same_uuid(const pg_uuid_t& a, const pg_uuid_t& b) { return memcmp(a.data, b.data, UUID_LEN) == 0; }
+
+std::string text_string(const text* value) {
+    return std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+// A role name as an error message quotes it: a megabyte of input must not
+// become a megabyte of message.
+std::string quoted_role_name(const text* name) {
+    constexpr size_t shown = 64;
+    size_t length = VARSIZE_ANY_EXHDR(name);
+    if (length <= shown) return "\"" + text_string(name) + "\"";
+    int cut = pg_mbcliplen(VARDATA_ANY(name), static_cast<int>(length), shown);
+    return "\"" + std::string(VARDATA_ANY(name), cut) + "...\" (" + std::to_string(length) + " bytes)";
+}
+
+pg_uuid_t role_id_or_throw(const IamTables& tables, text* name) {
+    pg_uuid_t role_id;
+    if (!iam::pg::find_role_id(tables, name, &role_id))
+        throw iam::Error(iam::sqlstate::undefined_object,
+                         "role " + quoted_role_name(name) + " does not exist",
+                         "iam roles are the rows of iam.roles.");
+    return role_id;
+}
+
+// Remembers `question` (copied into the call site's memory) and forgets the
+// previous answer, if the question differs from the last one.
+bool remember_question(FunctionCallInfo fcinfo, CallSiteCache* cache, varlena* question) {
+    if (cache->question != nullptr && same_varlena(cache->question, question)) return false;
+    auto* copy = static_cast<varlena*>(
+        MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE_ANY(question)));
+    memcpy(copy, question, VARSIZE_ANY(question));
+    if (cache->question != nullptr) pfree(cache->question);
+    cache->question = copy;
+    cache->answered = false;
+    return true;
+}
+
+// The role id for the call's role-name argument, looked up once per statement.
+const pg_uuid_t& cached_role_id(FunctionCallInfo fcinfo, CallSiteCache* cache, text* name) {
+    if (cache->question != nullptr && same_varlena(cache->question, name)) return cache->role_id;
+    pg_uuid_t role_id = role_id_or_throw(cache->tables, name);
+    remember_question(fcinfo, cache, name);
+    cache->role_id = role_id;
+    return cache->role_id;
+}
+
+bool cached_answer(const CallSiteCache* cache, bool has_user, const pg_uuid_t& user_id,
+                   const pg_uuid_t* company_id = nullptr) {
+    return cache->answered && cache->has_user == has_user &&
+           (!has_user || same_uuid(cache->user_id, user_id)) &&
+           (company_id == nullptr || same_uuid(cache->company_id, *company_id));
+}
+
+bool store_answer(CallSiteCache* cache, bool has_user, const pg_uuid_t& user_id, bool answer,
+                  const pg_uuid_t* company_id = nullptr) {
+    cache->answered = true;
+    cache->has_user = has_user;
+    if (has_user) cache->user_id = user_id;
+    if (company_id != nullptr) cache->company_id = *company_id;
+    cache->answer = answer;
+    return answer;
+}
+
+bool current_user(FunctionCallInfo fcinfo, CallSiteCache* cache, pg_uuid_t* user_id) {
+    return iam::pg::current_subject(&cache->subject, fcinfo->flinfo->fn_mcxt, user_id);
+}
+
+bool check_role(FunctionCallInfo fcinfo, CallSiteCache* cache, bool has_user,
+                const pg_uuid_t& user_id, text* role_name) {
+    const pg_uuid_t& role_id = cached_role_id(fcinfo, cache, role_name);
+    if (cached_answer(cache, has_user, user_id)) return cache->answer;
+    bool holds = has_user && iam::pg::user_holds_role(cache->tables, user_id, role_id);
+    return store_answer(cache, has_user, user_id, holds);
+}
+
+bool is_member_of_active_company(const IamTables& tables, const pg_uuid_t& user_id,
+                                 const pg_uuid_t& company_id) {
+    return iam::pg::is_active_member(tables, user_id, company_id) &&
+           iam::pg::company_is_active(tables, company_id);
+}
+
+Datum company_check(FunctionCallInfo fcinfo, bool require_admin) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_BOOL(false);
+    CallSiteCache* cache = call_site_cache(fcinfo);
+    pg_uuid_t company_id = *PG_GETARG_UUID_P(0);
+    pg_uuid_t user_id = *PG_GETARG_UUID_P(1);
+    if (cached_answer(cache, true, user_id, &company_id)) PG_RETURN_BOOL(cache->answer);
+    bool answer = is_member_of_active_company(cache->tables, user_id, company_id);
+    if (answer && require_admin) {
+        text* admin = cstring_to_text("enterprise_admin");
+        answer = iam::pg::user_holds_role(cache->tables, user_id,
+                                          role_id_or_throw(cache->tables, admin));
+    }
+    PG_RETURN_BOOL(store_answer(cache, true, user_id, answer, &company_id));
+}
+
+// Appends a palloc'd copy of a uuid to the List* behind `context`. Scans
+// call it from PostgreSQL code: it must not throw, so no C++ containers.
+void collect_uuid(const pg_uuid_t& id, void* context) {
+    auto* copy = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *copy = id;
+    auto** list = static_cast<List**>(context);
+    *list = lappend(*list, copy);
+}
+
+}  // namespace
+
+// iam.has_role(role_name text) -> boolean, for the current user
+IAM_SQL_FUNCTION(iam_has_role_current) {
+    CallSiteCache* cache = call_site_cache(fcinfo);
+    pg_uuid_t user_id{};
+    bool has_user = current_user(fcinfo, cache, &user_id);
+    PG_RETURN_BOOL(check_role(fcinfo, cache, has_user, user_id, PG_GETARG_TEXT_PP(0)));
+}
+
+// iam.has_role(user_id uuid, role_name text) -> boolean
+IAM_SQL_FUNCTION(iam_has_role) {
+    if (PG_ARGISNULL(1)) PG_RETURN_NULL();
+    CallSiteCache* cache = call_site_cache(fcinfo);
+    pg_uuid_t user_id{};
+    bool has_user = !PG_ARGISNULL(0);
+    if (has_user) user_id = *PG_GETARG_UUID_P(0);
+    PG_RETURN_BOOL(check_role(fcinfo, cache, has_user, user_id, PG_GETARG_TEXT_PP(1)));
+}
+
+// iam.has_any_role(role_names text[]) -> boolean, for the current user;
+// NULL elements are ignored, an unknown name is an error
+IAM_SQL_FUNCTION(iam_has_any_role) {
+    CallSiteCache* cache = call_site_cache(fcinfo);
+    ArrayType* names = PG_GETARG_ARRAYTYPE_P(0);
+    pg_uuid_t user_id{};
+    bool has_user = current_user(fcinfo, cache, &user_id);
+    bool new_question = remember_question(fcinfo, cache, reinterpret_cast<varlena*>(names));
+    if (!new_question && cached_answer(cache, has_user, user_id)) PG_RETURN_BOOL(cache->answer);
+    Datum* values;
+    bool* nulls;
+    int count;
+    deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &values, &nulls, &count);
+    bool holds = false;
+    for (int i = 0; i < count; ++i) {
+        if (nulls[i]) continue;
+        pg_uuid_t role_id = role_id_or_throw(cache->tables, DatumGetTextPP(values[i]));
+        if (!holds && has_user) holds = iam::pg::user_holds_role(cache->tables, user_id, role_id);
+    }
+    PG_RETURN_BOOL(store_answer(cache, has_user, user_id, holds));
+}
+
+// iam.roles_of(user_id uuid) -> text[], sorted by name; empty for no user
+IAM_SQL_FUNCTION(iam_roles_of) {
+    List* role_ids = NIL;
+    if (!PG_ARGISNULL(0)) {
+        IamTables tables;
+        iam::pg::resolve_iam_tables(&tables);
+        iam::pg::for_each_role_of(tables, *PG_GETARG_UUID_P(0), collect_uuid, &role_ids);
+        auto* names = static_cast<Datum*>(palloc(sizeof(Datum) * (list_length(role_ids) + 1)));
+        int count = 0;
+        ListCell* cell;
+        foreach (cell, role_ids) {
+            if (text* name = iam::pg::find_role_name(tables, *static_cast<pg_uuid_t*>(lfirst(cell))))
+                names[count++] = PointerGetDatum(name);
+        }
+        std::sort(names, names + count, [](Datum a, Datum b) {
+            text* x = DatumGetTextPP(a);
+            text* y = DatumGetTextPP(b);
+            int length = std::min(VARSIZE_ANY_EXHDR(x), VARSIZE_ANY_EXHDR(y));
+            int order = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), length);
+            return order != 0 ? order < 0 : VARSIZE_ANY_EXHDR(x) < VARSIZE_ANY_EXHDR(y);
+        });
+        PG_RETURN_ARRAYTYPE_P(construct_array(names, count, TEXTOID, -1, false, TYPALIGN_INT));
+    }
+    PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+}
+
+// iam.is_company_member(company_id uuid, user_id uuid) -> boolean
+IAM_SQL_FUNCTION(iam_is_company_member) { return company_check(fcinfo, false); }
+
+// iam.is_company_admin(company_id uuid, user_id uuid) -> boolean
+IAM_SQL_FUNCTION(iam_is_company_admin) { return company_check(fcinfo, true); }
+
+// iam.current_company_ids() -> uuid[]: active memberships in active companies
+IAM_SQL_FUNCTION(iam_current_company_ids) {
+    CallSiteCache* cache = call_site_cache(fcinfo);
+    pg_uuid_t user_id{};
+    List* memberships = NIL;
+    if (current_user(fcinfo, cache, &user_id))
+        iam::pg::for_each_membership_of(cache->tables, user_id, collect_uuid, &memberships);
+    auto* ids = static_cast<Datum*>(palloc(sizeof(Datum) * (list_length(memberships) + 1)));
+    int count = 0;
+    ListCell* cell;
+    foreach (cell, memberships) {
+        auto* company_id = static_cast<pg_uuid_t*>(lfirst(cell));
+        if (iam::pg::company_is_active(cache->tables, *company_id))
+            ids[count++] = UUIDPGetDatum(company_id);
+    }
+    PG_RETURN_ARRAYTYPE_P(construct_array(ids, count, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+}
