@@ -32,7 +32,7 @@ EXTRA_CLEAN    = $(BOUNDARY_PROBE) test/boundary/*.o
 
 # `make run` and `make test` install the build dependencies themselves, so
 # they must work before pg_config exists.
-USER_COMMANDS = run stop test unit format
+USER_COMMANDS = run stop test unit bench format
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
@@ -52,6 +52,8 @@ stop:     ## stop the server that `make run` started
 	@test/run_demo.sh --stop
 test:     ## every test layer, each on a throwaway cluster
 	@test/run_tests.sh
+bench:    ## benchmarks: iam_ext against the usual peer and the floor, as ratios
+	@bench/run.sh
 unit:     ## the Catch2 suite alone (no PostgreSQL needed)
 	@test/run_tests.sh --unit-only
 format:

@@ -309,37 +309,14 @@ class Scanner {
             return false;
         char escaped = text_[pos_ + 1];
         pos_ += 2;
-        char simple;
-        switch (escaped) {
-            case '"':
-                simple = '"';
-                break;
-            case '\\':
-                simple = '\\';
-                break;
-            case '/':
-                simple = '/';
-                break;
-            case 'b':
-                simple = '\b';
-                break;
-            case 'f':
-                simple = '\f';
-                break;
-            case 'n':
-                simple = '\n';
-                break;
-            case 'r':
-                simple = '\r';
-                break;
-            case 't':
-                simple = '\t';
-                break;
-            case 'u':
-                return scan_unicode_escape(sink, decoded);
-            default:
-                return false;
-        }
+        if (escaped == 'u')
+            return scan_unicode_escape(sink, decoded);
+        static constexpr std::string_view letters = "\"\\/bfnrt";
+        static constexpr std::string_view meanings = "\"\\/\b\f\n\r\t";
+        size_t which = letters.find(escaped);
+        if (which == std::string_view::npos)
+            return false;
+        char simple = meanings[which];
         sink(&simple, 1);
         decoded += 1;
         return true;

@@ -11,8 +11,7 @@
 namespace iam::pg {
 
 struct SubjectCache {
-    char* claim_sub;  // the settings the answer was computed from (NULL: unset)
-    char* claims;
+    uint64 generation;  // of the settings the answer was computed from
     bool has_user;
     pg_uuid_t user_id;
 };
@@ -22,14 +21,14 @@ namespace {
 constexpr const char* claim_sub_setting = "request.jwt.claim.sub";
 constexpr const char* claims_setting = "request.jwt.claims";
 
-bool same_setting(const char* cached, const char* current) {
-    if (cached == nullptr || current == nullptr) return cached == current;
-    return strcmp(cached, current) == 0;
-}
+// The settings' values, owned by the GUC machinery.
+char* claim_sub_value = nullptr;
+char* claims_value = nullptr;
+// Bumped on every assignment of either setting; never 0, so that a zeroed
+// cache is always stale.
+uint64 settings_generation = 1;
 
-char* copy_setting(MemoryContext memory, const char* value) {
-    return value == nullptr ? nullptr : MemoryContextStrdup(memory, value);
-}
+void settings_changed(const char*, void*) { ++settings_generation; }
 
 std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims) {
     if (claim_sub != nullptr && claim_sub[0] != '\0') {
@@ -48,29 +47,29 @@ std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims)
 }  // namespace
 
 bool current_subject(SubjectCache** cache, MemoryContext memory, pg_uuid_t* user_id) {
-    const char* claim_sub = GetConfigOption(claim_sub_setting, true, false);
-    const char* claims = GetConfigOption(claims_setting, true, false);
     SubjectCache* entry = *cache;
-    if (entry == nullptr || !same_setting(entry->claim_sub, claim_sub) ||
-        !same_setting(entry->claims, claims)) {
-        // Build the new entry completely before publishing it: an error
-        // half-way must not leave a cache that answers for other settings.
-        auto* fresh = static_cast<SubjectCache*>(MemoryContextAllocZero(memory, sizeof(SubjectCache)));
-        fresh->claim_sub = copy_setting(memory, claim_sub);
-        fresh->claims = copy_setting(memory, claims);
-        auto user = subject_from(claim_sub, claims);
-        fresh->has_user = user.has_value();
-        if (user) memcpy(fresh->user_id.data, user->bytes.data(), UUID_LEN);
-        *cache = fresh;
-        if (entry != nullptr) {
-            if (entry->claim_sub) pfree(entry->claim_sub);
-            if (entry->claims) pfree(entry->claims);
-            pfree(entry);
-        }
-        entry = fresh;
+    if (entry == nullptr) {
+        entry = static_cast<SubjectCache*>(MemoryContextAllocZero(memory, sizeof(SubjectCache)));
+        *cache = entry;
+    }
+    if (entry->generation != settings_generation) {
+        entry->generation = 0;  // stale until complete, should parsing fail
+        auto user = subject_from(claim_sub_value, claims_value);
+        entry->has_user = user.has_value();
+        if (user) memcpy(entry->user_id.data, user->bytes.data(), UUID_LEN);
+        entry->generation = settings_generation;
     }
     if (entry->has_user) *user_id = entry->user_id;
     return entry->has_user;
+}
+
+void define_identity_settings() {
+    DefineCustomStringVariable(claim_sub_setting, "JWT subject claim as set by PostgREST (legacy)",
+                               "Read by iam.current_user_id().", &claim_sub_value, "", PGC_USERSET,
+                               GUC_NOT_IN_SAMPLE, nullptr, settings_changed, nullptr);
+    DefineCustomStringVariable(claims_setting, "JWT claims (JSON) as set by PostgREST",
+                               "Read by iam.current_user_id().", &claims_value, "", PGC_USERSET,
+                               GUC_NOT_IN_SAMPLE, nullptr, settings_changed, nullptr);
 }
 
 }  // namespace iam::pg

@@ -1,5 +1,5 @@
 // Library entry point: what must happen once per backend that loads iam_ext.
-#include "postgres.hpp"
+#include "context.hpp"
 
 #include <sodium.h>
 
@@ -16,6 +16,8 @@ void _PG_init(void) {
     if (sodium_init() < 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("iam_ext could not initialise libsodium")));
+
+    iam::pg::define_identity_settings();
 
     // The extension owns the iam.* settings: once loaded, a misspelt
     // SET iam.<name> is an error instead of a silently ignored placeholder.

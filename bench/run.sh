@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/*.sql against a throwaway cluster (or, with
+# PGHOST/PGDATABASE set, against that server, in a scratch database) and
+# prints each one's timings and ratios. `make bench` calls it.
+set -euo pipefail
+source "$(dirname "$0")/../test/lib.sh"
+
+if [ -z "${PGHOST:-}${PGDATABASE:-}" ]; then
+    ensure_packages $IAM_BUILD_PACKAGES
+    build_and_install
+    work=$(mktemp -d /tmp/iam_ext_bench.XXXXXX); chmod 755 "$work"
+    export PGPASSWORD=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+    port=$(free_port 56432)
+    trap 'cluster_stop "$work"; rm -rf "$work"' EXIT
+    cluster_start "$work" "$port"
+    export PGHOST=$work PGPORT=$port PGUSER=postgres
+fi
+for bench in "$IAM_ROOT"/bench/*.sql; do
+    say "$(basename "$bench" .sql)"
+    dropdb --if-exists iam_bench >/dev/null 2>&1
+    createdb iam_bench
+    psql -X -d iam_bench -f "$bench"
+    dropdb iam_bench
+done
