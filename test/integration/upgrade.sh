@@ -3,73 +3,143 @@
 # script sql/iam_ext--A--B.sql: install A, ALTER EXTENSION UPDATE TO B, and
 # compare with CREATE EXTENSION ... VERSION B: tables, columns, defaults,
 # constraints, indexes, triggers, policies, functions, privileges, comments,
-# dump configuration and the extension's member objects. Every older
-# version must also reach the control file's default_version.
-# What is compared: test/integration/schema_fingerprint.sql. Without any
-# upgrade script yet, checks that CREATE EXTENSION installs default_version.
+# dump configuration and the extension's member objects (pg_describe_object
+# of its pg_depend rows with deptype 'e'). What is compared:
+# test/integration/schema_fingerprint.sql (pg_dump cannot be used: it leaves
+# out every object that belongs to an extension). Every older version must
+# also reach the control file's default_version with a plain ALTER EXTENSION
+# UPDATE, and CREATE EXTENSION must install default_version. The repository's
+# scripts and control file must be the ones installed (make install).
 set -euo pipefail
 shopt -s nullglob
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-default_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$root/iam_ext.control")
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+control="$root/iam_ext.control"
+default_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$control")
+[ -n "$default_version" ] || { echo "FAIL: no default_version in $control"; exit 1; }
 extension_dir="$("${PG_CONFIG:-pg_config}" --sharedir)/extension"
 sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 fresh_db=iam_upgrade_fresh
 upgraded_db=iam_upgrade_upgraded
 scratch=$(mktemp -d)
-drop_databases() { dropdb --if-exists "$fresh_db" 2>/dev/null; dropdb --if-exists "$upgraded_db" 2>/dev/null; true; }
+drop_databases() {  # only if the server is still there to ask
+    pg_isready -q || return 0
+    dropdb --if-exists "$fresh_db" 2>/dev/null || true
+    dropdb --if-exists "$upgraded_db" 2>/dev/null || true
+}
 trap 'drop_databases; rm -rf "$scratch"' EXIT
 
 # Every definition of the installed extension, one sorted line per fact.
-schema_of() { sql -d "$1" -tA -f "$(dirname "$0")/schema_fingerprint.sql"; }
+schema_of() { sql -d "$1" -tA -f "$here/schema_fingerprint.sql"; }
 installed_version() { sql -d "$1" -tA -c "SELECT extversion FROM pg_extension WHERE extname = 'iam_ext'"; }
+version_of() { local name; name=$(basename "$1" .sql); echo "${name#iam_ext--}"; }
 
-upgrades=("$root"/sql/iam_ext--*--*.sql)
-for script in "${upgrades[@]}"; do
-    cmp -s "$script" "$extension_dir/$(basename "$script")" ||
-        { echo "FAIL: $(basename "$script") is not installed as in the repository (make install)"; exit 1; }
+upgrades=() installs=()
+for script in "$root"/sql/iam_ext--*.sql; do
+    case $(version_of "$script") in
+        *--*) upgrades+=("$script") ;;
+        *) installs+=("$script") ;;
+    esac
+done
+[ ${#installs[@]} -gt 0 ] || { echo "FAIL: no install script sql/iam_ext--<version>.sql"; exit 1; }
+
+# The server runs what is in its extension directory, not the repository.
+echo "repository scripts and control file installed in $extension_dir:"
+for file in "$control" "${installs[@]}" "${upgrades[@]}"; do
+    installed="$extension_dir/$(basename "$file")"
+    if [ ! -f "$installed" ]; then
+        echo "FAIL: $(basename "$file") is not installed in $extension_dir: run make install"; exit 1
+    elif ! cmp -s "$file" "$installed"; then
+        echo "FAIL: the installed $(basename "$file") differs from the repository's: run make install"
+        diff "$installed" "$file" | sed 's/^/    /' || true
+        exit 1
+    fi
+    echo "  $(basename "$file") identical"
 done
 
+# Every version CREATE EXTENSION can be asked for, oldest first.
+versions=$(for script in "${installs[@]}" "${upgrades[@]}"; do
+    version_of "$script" | sed 's/--/\n/'
+done | sort -uV)
+
+failures=0
+drop_databases
+createdb "$fresh_db"
+sql -d "$fresh_db" -c 'CREATE EXTENSION iam_ext'
+version=$(installed_version "$fresh_db")
+if [ "$version" = "$default_version" ]; then
+    schema_of "$fresh_db" >"$scratch/default"
+    echo "CREATE EXTENSION iam_ext installs default_version $default_version" \
+        "($(grep -c '' "$scratch/default") definitions, $(grep -c '^member ' "$scratch/default") member objects)"
+else
+    echo "CREATE EXTENSION iam_ext installed $version, but iam_ext.control says default_version = '$default_version'"
+    failures=$((failures + 1))
+fi
+
 if [ ${#upgrades[@]} -eq 0 ]; then
-    drop_databases
-    createdb "$fresh_db"
-    sql -d "$fresh_db" -c 'CREATE EXTENSION iam_ext'
-    version=$(installed_version "$fresh_db")
-    [ "$version" = "$default_version" ] ||
-        { echo "FAIL: CREATE EXTENSION installed $version, the control file says $default_version"; exit 1; }
-    versions=$(cd "$root/sql" && ls iam_ext--*.sql | sed 's/iam_ext--\(.*\)\.sql/\1/' | tr '\n' ' ')
-    schema_of "$fresh_db" >"$scratch/fresh"
-    echo "CREATE EXTENSION installs default_version $default_version ($(grep -c '' "$scratch/fresh") definitions)"
-    echo "SKIP: no upgrade scripts yet (only ${versions% })"
+    [ $failures -eq 0 ] || { echo "FAIL: CREATE EXTENSION does not install default_version"; exit 1; }
+    echo "SKIP: no upgrade scripts yet (only ${versions//$'\n'/ })"
     exit 0
 fi
 
-failures=0
 for script in "${upgrades[@]}"; do
-    step=$(basename "$script" .sql); step=${step#iam_ext--}
+    step=$(version_of "$script")
     from=${step%--*}; to=${step#*--}
     drop_databases
     createdb "$fresh_db"; createdb "$upgraded_db"
-    sql -d "$fresh_db" -c "CREATE EXTENSION iam_ext VERSION '$to'"
+    sql -d "$fresh_db" -c "CREATE EXTENSION iam_ext VERSION '$to'" ||
+        { echo "FAIL: CREATE EXTENSION iam_ext VERSION '$to' failed (above)"; exit 1; }
     sql -d "$upgraded_db" -c "CREATE EXTENSION iam_ext VERSION '$from'" \
-        -c "ALTER EXTENSION iam_ext UPDATE TO '$to'"
+        -c "ALTER EXTENSION iam_ext UPDATE TO '$to'" ||
+        { echo "FAIL: $from -> $to: installing $from and updating to $to failed (above)"; exit 1; }
+    [ "$(installed_version "$upgraded_db")" = "$to" ] ||
+        { echo "FAIL: $from -> $to: ALTER EXTENSION UPDATE TO '$to' left version $(installed_version "$upgraded_db")"; exit 1; }
     schema_of "$fresh_db" >"$scratch/fresh"
     schema_of "$upgraded_db" >"$scratch/upgraded"
     if diff "$scratch/fresh" "$scratch/upgraded" >"$scratch/diff"; then
-        echo "$from -> $to: same $(grep -c '' "$scratch/fresh") definitions as a fresh $to"
+        echo "$from -> $to: same $(grep -c '' "$scratch/fresh") definitions" \
+            "($(grep -c '^member ' "$scratch/fresh") member objects) as CREATE EXTENSION VERSION '$to'"
     else
-        echo "$from -> $to differs from a fresh $to (< fresh, > upgraded):"; cat "$scratch/diff"
+        echo "$from -> $to differs from CREATE EXTENSION VERSION '$to' (< fresh, > upgraded):"
+        sed 's/^/    /' "$scratch/diff"
         failures=$((failures + 1))
     fi
-    # Every version reaches the newest with a plain ALTER EXTENSION UPDATE.
+    # Without its own install script, CREATE EXTENSION VERSION B is itself
+    # built by running A's install script and this upgrade: then the
+    # comparison above can only show that the upgrade applies.
+    [ -f "$root/sql/iam_ext--$to.sql" ] ||
+        echo "  note: there is no install script iam_ext--$to.sql, so CREATE EXTENSION VERSION '$to'" \
+            "runs an install script and the upgrades itself: equal by construction"
+done
+
+# Every older version reaches the newest with a plain ALTER EXTENSION UPDATE.
+for from in $versions; do
+    [ "$(printf '%s\n%s\n' "$from" "$default_version" | sort -V | head -1)" = "$from" ] || continue
+    [ "$from" != "$default_version" ] || continue
     drop_databases; createdb "$upgraded_db"
-    sql -d "$upgraded_db" -c "CREATE EXTENSION iam_ext VERSION '$from'" -c 'ALTER EXTENSION iam_ext UPDATE'
+    if ! sql -d "$upgraded_db" -c "CREATE EXTENSION iam_ext VERSION '$from'" -c 'ALTER EXTENSION iam_ext UPDATE'; then
+        echo "$from: CREATE EXTENSION iam_ext VERSION '$from' then ALTER EXTENSION iam_ext UPDATE failed (above)"
+        failures=$((failures + 1)); continue
+    fi
     version=$(installed_version "$upgraded_db")
-    if [ "$version" != "$default_version" ]; then
-        echo "$from: ALTER EXTENSION UPDATE reached $version, not $default_version"
+    if [ "$version" = "$default_version" ]; then
+        schema_of "$upgraded_db" >"$scratch/reached"
+        if [ ! -f "$scratch/default" ]; then
+            echo "$from: ALTER EXTENSION iam_ext UPDATE reaches $default_version (not compared: see above)"
+        elif diff "$scratch/default" "$scratch/reached" >"$scratch/diff"; then
+            echo "$from: ALTER EXTENSION iam_ext UPDATE reaches $default_version, same definitions as CREATE EXTENSION"
+        else
+            echo "$from: ALTER EXTENSION iam_ext UPDATE reaches $default_version but differs from CREATE EXTENSION (< fresh, > upgraded):"
+            sed 's/^/    /' "$scratch/diff"
+            failures=$((failures + 1))
+        fi
+    else
+        echo "$from: ALTER EXTENSION iam_ext UPDATE reached $version, not default_version $default_version"
         failures=$((failures + 1))
     fi
 done
+
 [ $failures -eq 0 ] || { echo "FAIL: $failures upgrade check(s)"; exit 1; }
-echo "PASS: ${#upgrades[@]} upgrade script(s) give the same extension as a fresh install"
+echo "PASS: ${#upgrades[@]} upgrade script(s) give the same extension as a fresh install; every version reaches $default_version"
