@@ -1,5 +1,7 @@
 #include "claims.hpp"
 
+#include "hex.hpp"
+
 #include <array>
 #include <cstdint>
 
@@ -63,16 +65,6 @@ size_t utf8_sequence_length(std::string_view text, size_t pos) {
         return byte(1) >= low && byte(1) <= high && continuation(2) && continuation(3) ? 4 : 0;
     }
     return 0;
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 // Receivers of a string's decoded bytes, handed over in pieces.

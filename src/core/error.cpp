@@ -6,11 +6,13 @@
 namespace iam {
 
 bool is_valid_sqlstate(std::string_view code) noexcept {
-    if (code.size() != 5) return false;
+    if (code.size() != 5)
+        return false;
     for (char c : code) {
         bool digit = c >= '0' && c <= '9';
         bool upper = c >= 'A' && c <= 'Z';
-        if (!digit && !upper) return false;
+        if (!digit && !upper)
+            return false;
     }
     return true;
 }

@@ -1,23 +1,12 @@
 #include "uuid.hpp"
 
+#include "hex.hpp"
+
 #include <cstddef>
 
 namespace iam {
 
-namespace {
-
-// Not std::isxdigit: that depends on the C locale, uuid_in's spelling does not.
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::optional<Uuid> parse_uuid(std::string_view text) noexcept {
     size_t pos = 0;

@@ -28,17 +28,21 @@ char* claims_value = nullptr;
 // cache is always stale.
 uint64 settings_generation = 1;
 
-void settings_changed(const char*, void*) { ++settings_generation; }
+void settings_changed(const char*, void*) {
+    ++settings_generation;
+}
 
 std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims) {
     if (claim_sub != nullptr && claim_sub[0] != '\0') {
         auto user = iam::parse_uuid(claim_sub);
-        if (!user) elog(DEBUG1, "iam: %s is not a UUID; no current user", claim_sub_setting);
+        if (!user)
+            elog(DEBUG1, "iam: %s is not a UUID; no current user", claim_sub_setting);
         return user;
     }
     if (claims != nullptr && claims[0] != '\0') {
         auto user = iam::jwt_subject(std::string_view(claims));
-        if (!user) elog(DEBUG1, "iam: %s has no UUID \"sub\"; no current user", claims_setting);
+        if (!user)
+            elog(DEBUG1, "iam: %s has no UUID \"sub\"; no current user", claims_setting);
         return user;
     }
     return std::nullopt;
@@ -56,10 +60,12 @@ bool current_subject(SubjectCache** cache, MemoryContext memory, pg_uuid_t* user
         entry->generation = 0;  // stale until complete, should parsing fail
         auto user = subject_from(claim_sub_value, claims_value);
         entry->has_user = user.has_value();
-        if (user) memcpy(entry->user_id.data, user->bytes.data(), UUID_LEN);
+        if (user)
+            memcpy(entry->user_id.data, user->bytes.data(), UUID_LEN);
         entry->generation = settings_generation;
     }
-    if (entry->has_user) *user_id = entry->user_id;
+    if (entry->has_user)
+        *user_id = entry->user_id;
     return entry->has_user;
 }
 
@@ -78,7 +84,8 @@ void define_identity_settings() {
 IAM_SQL_FUNCTION(iam_current_user_id) {
     auto** cache = reinterpret_cast<iam::pg::SubjectCache**>(&fcinfo->flinfo->fn_extra);
     pg_uuid_t user_id;
-    if (!iam::pg::current_subject(cache, fcinfo->flinfo->fn_mcxt, &user_id)) PG_RETURN_NULL();
+    if (!iam::pg::current_subject(cache, fcinfo->flinfo->fn_mcxt, &user_id))
+        PG_RETURN_NULL();
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = user_id;
     PG_RETURN_UUID_P(result);

@@ -13,10 +13,12 @@ namespace {
 // own cleanup. Reports are cut at a length no sane message reaches.
 char* copy_for_report(const std::string& text) noexcept {
     constexpr size_t max_report_length = 64 * 1024;
-    if (text.empty()) return nullptr;
+    if (text.empty())
+        return nullptr;
     size_t length = std::min(text.size(), max_report_length);
     auto* copy = static_cast<char*>(palloc_extended(length + 1, MCXT_ALLOC_NO_OOM));
-    if (copy == nullptr) return nullptr;
+    if (copy == nullptr)
+        return nullptr;
     memcpy(copy, text.data(), length);
     copy[length] = '\0';
     return copy;
@@ -48,7 +50,8 @@ PendingError capture_current_exception() noexcept {
 }
 
 void raise(const PendingError& error) {
-    if (error.pg_error != nullptr) ReThrowError(error.pg_error);
+    if (error.pg_error != nullptr)
+        ReThrowError(error.pg_error);
     ereport(ERROR, (errcode(error.sqlerrcode),
                     errmsg_internal("%s", error.message ? error.message : "out of memory"),
                     error.detail ? errdetail_internal("%s", error.detail) : 0,

@@ -23,11 +23,11 @@ namespace iam::pg {
 // A PostgreSQL error travelling through C++ frames. It owns nothing the C++
 // runtime must free: the ErrorData lives in the memory context of the call.
 class PgError {
-public:
+  public:
     explicit PgError(ErrorData* data) noexcept : data_(data) {}
     ErrorData* data() const noexcept { return data_; }
 
-private:
+  private:
     ErrorData* data_;
 };
 
@@ -73,7 +73,8 @@ auto pg_call(Fn&& fn) -> decltype(fn()) {
             FlushErrorState();
         }
         PG_END_TRY();
-        if (error != nullptr) throw PgError(error);
+        if (error != nullptr)
+            throw PgError(error);
     } else {
         volatile decltype(fn()) result{};
         PG_TRY();
@@ -85,7 +86,8 @@ auto pg_call(Fn&& fn) -> decltype(fn()) {
             FlushErrorState();
         }
         PG_END_TRY();
-        if (error != nullptr) throw PgError(error);
+        if (error != nullptr)
+            throw PgError(error);
         return result;
     }
 }
@@ -94,12 +96,12 @@ auto pg_call(Fn&& fn) -> decltype(fn()) {
 
 // Defines the SQL-callable C function `name`; the braces that follow are its
 // C++ body, which receives `fcinfo` and returns a Datum.
-#define IAM_SQL_FUNCTION(name)                                                \
-    static Datum name##_body(FunctionCallInfo fcinfo);                        \
-    extern "C" {                                                              \
-    PG_FUNCTION_INFO_V1(name);                                                \
-    }                                                                         \
-    extern "C" Datum name(PG_FUNCTION_ARGS) {                                 \
-        return iam::pg::guard(name##_body, fcinfo);                           \
-    }                                                                         \
+#define IAM_SQL_FUNCTION(name)                         \
+    static Datum name##_body(FunctionCallInfo fcinfo); \
+    extern "C" {                                       \
+    PG_FUNCTION_INFO_V1(name);                         \
+    }                                                  \
+    extern "C" Datum name(PG_FUNCTION_ARGS) {          \
+        return iam::pg::guard(name##_body, fcinfo);    \
+    }                                                  \
     static Datum name##_body(FunctionCallInfo fcinfo)

@@ -8,9 +8,11 @@ namespace {
 Oid relation_in(Oid namespace_oid, const char* name) {
     Oid oid = get_relname_relid(name, namespace_oid);
     if (!OidIsValid(oid))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation iam.%s does not exist", name),
-                        errhint("Reinstall the extension: DROP EXTENSION iam_ext; CREATE EXTENSION iam_ext;")));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation iam.%s does not exist", name),
+             errhint(
+                 "Reinstall the extension: DROP EXTENSION iam_ext; CREATE EXTENSION iam_ext;")));
     return oid;
 }
 
@@ -26,15 +28,16 @@ void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value) {
 
 // Scans `heap` through `index` with `keys`, calling visit(tuple, descriptor,
 // context) until it returns false. Returns whether any row was visited.
-bool scan(Oid heap, Oid index, ScanKey keys, int nkeys,
-          bool (*visit)(HeapTuple, TupleDesc, void*), void* context) {
+bool scan(Oid heap, Oid index, ScanKey keys, int nkeys, bool (*visit)(HeapTuple, TupleDesc, void*),
+          void* context) {
     Relation relation = table_open(heap, AccessShareLock);
     SysScanDesc scan = systable_beginscan(relation, index, true, statement_snapshot(), nkeys, keys);
     bool found = false;
     HeapTuple tuple;
     while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
         found = true;
-        if (visit == nullptr || !visit(tuple, RelationGetDescr(relation), context)) break;
+        if (visit == nullptr || !visit(tuple, RelationGetDescr(relation), context))
+            break;
     }
     systable_endscan(scan);
     table_close(relation, AccessShareLock);
@@ -45,11 +48,11 @@ Datum attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber number, bool* 
     return heap_getattr(tuple, number, descriptor, is_null);
 }
 
-bool copy_uuid_attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber number,
-                         pg_uuid_t* out) {
+bool copy_uuid_attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber number, pg_uuid_t* out) {
     bool is_null;
     Datum value = attribute(tuple, descriptor, number, &is_null);
-    if (!is_null) *out = *DatumGetUUIDP(value);
+    if (!is_null)
+        *out = *DatumGetUUIDP(value);
     return !is_null;
 }
 
@@ -78,13 +81,14 @@ bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id) {
         pg_uuid_t* id;
         bool valid;
     } found{role_id, false};
-    scan(tables.roles, tables.roles_name_key, &key, 1,
-         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-             auto* f = static_cast<Found*>(context);
-             f->valid = copy_uuid_attribute(tuple, descriptor, attnum::roles_id, f->id);
-             return false;
-         },
-         &found);
+    scan(
+        tables.roles, tables.roles_name_key, &key, 1,
+        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+            auto* f = static_cast<Found*>(context);
+            f->valid = copy_uuid_attribute(tuple, descriptor, attnum::roles_id, f->id);
+            return false;
+        },
+        &found);
     return found.valid;
 }
 
@@ -92,14 +96,16 @@ text* find_role_name(const IamTables& tables, const pg_uuid_t& role_id) {
     ScanKeyData key;
     uuid_key(&key, attnum::roles_id, role_id);
     text* name = nullptr;
-    scan(tables.roles, tables.roles_pkey, &key, 1,
-         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-             bool is_null;
-             Datum value = attribute(tuple, descriptor, attnum::roles_name, &is_null);
-             if (!is_null) *static_cast<text**>(context) = DatumGetTextPCopy(value);
-             return false;
-         },
-         &name);
+    scan(
+        tables.roles, tables.roles_pkey, &key, 1,
+        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+            bool is_null;
+            Datum value = attribute(tuple, descriptor, attnum::roles_name, &is_null);
+            if (!is_null)
+                *static_cast<text**>(context) = DatumGetTextPCopy(value);
+            return false;
+        },
+        &name);
     return name;
 }
 
@@ -123,7 +129,8 @@ bool visit_uuid(HeapTuple tuple, TupleDesc descriptor, void* context) {
     if (visitor->active_flag != InvalidAttrNumber) {
         bool is_null;
         Datum active = attribute(tuple, descriptor, visitor->active_flag, &is_null);
-        if (is_null || !DatumGetBool(active)) return true;
+        if (is_null || !DatumGetBool(active))
+            return true;
     }
     pg_uuid_t id;
     if (copy_uuid_attribute(tuple, descriptor, visitor->attribute, &id))
@@ -144,18 +151,20 @@ bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id) {
     ScanKeyData key;
     uuid_key(&key, attnum::companies_id, company_id);
     bool active = false;
-    scan(tables.companies, tables.companies_pkey, &key, 1,
-         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-             bool status_null, deleted_null;
-             Datum status =
-                 attribute(tuple, descriptor, attnum::companies_current_iam_status, &status_null);
-             Datum deleted = attribute(tuple, descriptor, attnum::companies_is_deleted, &deleted_null);
-             *static_cast<bool*>(context) =
-                 !status_null && !deleted_null && !DatumGetBool(deleted) &&
-                 strcmp(TextDatumGetCString(status), "active") == 0;
-             return false;
-         },
-         &active);
+    scan(
+        tables.companies, tables.companies_pkey, &key, 1,
+        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+            bool status_null, deleted_null;
+            Datum status =
+                attribute(tuple, descriptor, attnum::companies_current_iam_status, &status_null);
+            Datum deleted =
+                attribute(tuple, descriptor, attnum::companies_is_deleted, &deleted_null);
+            *static_cast<bool*>(context) = !status_null && !deleted_null &&
+                                           !DatumGetBool(deleted) &&
+                                           strcmp(TextDatumGetCString(status), "active") == 0;
+            return false;
+        },
+        &active);
     return active;
 }
 
@@ -165,15 +174,16 @@ bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
     uuid_key(&keys[0], attnum::company_users_user_id, user_id);
     uuid_key(&keys[1], attnum::company_users_company_id, company_id);
     bool active = false;
-    scan(tables.company_users, tables.company_users_pkey, keys, 2,
-         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-             bool is_null;
-             Datum flag =
-                 attribute(tuple, descriptor, attnum::company_users_is_active_in_company, &is_null);
-             *static_cast<bool*>(context) = !is_null && DatumGetBool(flag);
-             return false;
-         },
-         &active);
+    scan(
+        tables.company_users, tables.company_users_pkey, keys, 2,
+        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+            bool is_null;
+            Datum flag =
+                attribute(tuple, descriptor, attnum::company_users_is_active_in_company, &is_null);
+            *static_cast<bool*>(context) = !is_null && DatumGetBool(flag);
+            return false;
+        },
+        &active);
     return active;
 }
 

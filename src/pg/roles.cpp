@@ -44,9 +44,11 @@ CallSiteCache* call_site_cache(FunctionCallInfo fcinfo) {
     }
     LocalTransactionId transaction = MyProc->lxid;
     CommandId command = GetCurrentCommandId(false);
-    if (cache->transaction != transaction || cache->command != command || cache->question == nullptr) {
+    if (cache->transaction != transaction || cache->command != command ||
+        cache->question == nullptr) {
         cache->answered = false;
-        if (cache->question != nullptr) pfree(cache->question);
+        if (cache->question != nullptr)
+            pfree(cache->question);
         cache->question = nullptr;
         iam::pg::resolve_iam_tables(&cache->tables);
         cache->transaction = transaction;
@@ -59,7 +61,9 @@ bool same_varlena(const varlena* a, const varlena* b) {
     return VARSIZE_ANY(a) == VARSIZE_ANY(b) && memcmp(a, b, VARSIZE_ANY(a)) == 0;
 }
 
-bool same_uuid(const pg_uuid_t& a, const pg_uuid_t& b) { return memcmp(a.data, b.data, UUID_LEN) == 0; }
+bool same_uuid(const pg_uuid_t& a, const pg_uuid_t& b) {
+    return memcmp(a.data, b.data, UUID_LEN) == 0;
+}
 
 std::string text_string(const text* value) {
     return std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
@@ -70,9 +74,11 @@ std::string text_string(const text* value) {
 std::string quoted_role_name(const text* name) {
     constexpr size_t shown = 64;
     size_t length = VARSIZE_ANY_EXHDR(name);
-    if (length <= shown) return "\"" + text_string(name) + "\"";
+    if (length <= shown)
+        return "\"" + text_string(name) + "\"";
     int cut = pg_mbcliplen(VARDATA_ANY(name), static_cast<int>(length), shown);
-    return "\"" + std::string(VARDATA_ANY(name), cut) + "...\" (" + std::to_string(length) + " bytes)";
+    return "\"" + std::string(VARDATA_ANY(name), cut) + "...\" (" + std::to_string(length) +
+           " bytes)";
 }
 
 pg_uuid_t role_id_or_throw(const IamTables& tables, text* name) {
@@ -87,11 +93,13 @@ pg_uuid_t role_id_or_throw(const IamTables& tables, text* name) {
 // Remembers `question` (copied into the call site's memory) and forgets the
 // previous answer, if the question differs from the last one.
 bool remember_question(FunctionCallInfo fcinfo, CallSiteCache* cache, varlena* question) {
-    if (cache->question != nullptr && same_varlena(cache->question, question)) return false;
-    auto* copy = static_cast<varlena*>(
-        MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE_ANY(question)));
+    if (cache->question != nullptr && same_varlena(cache->question, question))
+        return false;
+    auto* copy =
+        static_cast<varlena*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE_ANY(question)));
     memcpy(copy, question, VARSIZE_ANY(question));
-    if (cache->question != nullptr) pfree(cache->question);
+    if (cache->question != nullptr)
+        pfree(cache->question);
     cache->question = copy;
     cache->answered = false;
     return true;
@@ -99,7 +107,8 @@ bool remember_question(FunctionCallInfo fcinfo, CallSiteCache* cache, varlena* q
 
 // The role id for the call's role-name argument, looked up once per statement.
 const pg_uuid_t& cached_role_id(FunctionCallInfo fcinfo, CallSiteCache* cache, text* name) {
-    if (cache->question != nullptr && same_varlena(cache->question, name)) return cache->role_id;
+    if (cache->question != nullptr && same_varlena(cache->question, name))
+        return cache->role_id;
     pg_uuid_t role_id = role_id_or_throw(cache->tables, name);
     remember_question(fcinfo, cache, name);
     cache->role_id = role_id;
@@ -117,8 +126,10 @@ bool store_answer(CallSiteCache* cache, bool has_user, const pg_uuid_t& user_id,
                   const pg_uuid_t* company_id = nullptr) {
     cache->answered = true;
     cache->has_user = has_user;
-    if (has_user) cache->user_id = user_id;
-    if (company_id != nullptr) cache->company_id = *company_id;
+    if (has_user)
+        cache->user_id = user_id;
+    if (company_id != nullptr)
+        cache->company_id = *company_id;
     cache->answer = answer;
     return answer;
 }
@@ -130,7 +141,8 @@ bool current_user(FunctionCallInfo fcinfo, CallSiteCache* cache, pg_uuid_t* user
 bool check_role(FunctionCallInfo fcinfo, CallSiteCache* cache, bool has_user,
                 const pg_uuid_t& user_id, text* role_name) {
     const pg_uuid_t& role_id = cached_role_id(fcinfo, cache, role_name);
-    if (cached_answer(cache, has_user, user_id)) return cache->answer;
+    if (cached_answer(cache, has_user, user_id))
+        return cache->answer;
     bool holds = has_user && iam::pg::user_holds_role(cache->tables, user_id, role_id);
     return store_answer(cache, has_user, user_id, holds);
 }
@@ -142,11 +154,13 @@ bool is_member_of_active_company(const IamTables& tables, const pg_uuid_t& user_
 }
 
 Datum company_check(FunctionCallInfo fcinfo, bool require_admin) {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_BOOL(false);
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        PG_RETURN_BOOL(false);
     CallSiteCache* cache = call_site_cache(fcinfo);
     pg_uuid_t company_id = *PG_GETARG_UUID_P(0);
     pg_uuid_t user_id = *PG_GETARG_UUID_P(1);
-    if (cached_answer(cache, true, user_id, &company_id)) PG_RETURN_BOOL(cache->answer);
+    if (cached_answer(cache, true, user_id, &company_id))
+        PG_RETURN_BOOL(cache->answer);
     bool answer = is_member_of_active_company(cache->tables, user_id, company_id);
     if (answer && require_admin) {
         text* admin = cstring_to_text("enterprise_admin");
@@ -177,11 +191,13 @@ IAM_SQL_FUNCTION(iam_has_role_current) {
 
 // iam.has_role(user_id uuid, role_name text) -> boolean
 IAM_SQL_FUNCTION(iam_has_role) {
-    if (PG_ARGISNULL(1)) PG_RETURN_NULL();
+    if (PG_ARGISNULL(1))
+        PG_RETURN_NULL();
     CallSiteCache* cache = call_site_cache(fcinfo);
     pg_uuid_t user_id{};
     bool has_user = !PG_ARGISNULL(0);
-    if (has_user) user_id = *PG_GETARG_UUID_P(0);
+    if (has_user)
+        user_id = *PG_GETARG_UUID_P(0);
     PG_RETURN_BOOL(check_role(fcinfo, cache, has_user, user_id, PG_GETARG_TEXT_PP(1)));
 }
 
@@ -193,16 +209,19 @@ IAM_SQL_FUNCTION(iam_has_any_role) {
     pg_uuid_t user_id{};
     bool has_user = current_user(fcinfo, cache, &user_id);
     bool new_question = remember_question(fcinfo, cache, reinterpret_cast<varlena*>(names));
-    if (!new_question && cached_answer(cache, has_user, user_id)) PG_RETURN_BOOL(cache->answer);
+    if (!new_question && cached_answer(cache, has_user, user_id))
+        PG_RETURN_BOOL(cache->answer);
     Datum* values;
     bool* nulls;
     int count;
     deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &values, &nulls, &count);
     bool holds = false;
     for (int i = 0; i < count; ++i) {
-        if (nulls[i]) continue;
+        if (nulls[i])
+            continue;
         pg_uuid_t role_id = role_id_or_throw(cache->tables, DatumGetTextPP(values[i]));
-        if (!holds && has_user) holds = iam::pg::user_holds_role(cache->tables, user_id, role_id);
+        if (!holds && has_user)
+            holds = iam::pg::user_holds_role(cache->tables, user_id, role_id);
     }
     PG_RETURN_BOOL(store_answer(cache, has_user, user_id, holds));
 }
@@ -218,7 +237,8 @@ IAM_SQL_FUNCTION(iam_roles_of) {
         int count = 0;
         ListCell* cell;
         foreach (cell, role_ids) {
-            if (text* name = iam::pg::find_role_name(tables, *static_cast<pg_uuid_t*>(lfirst(cell))))
+            if (text* name =
+                    iam::pg::find_role_name(tables, *static_cast<pg_uuid_t*>(lfirst(cell))))
                 names[count++] = PointerGetDatum(name);
         }
         std::sort(names, names + count, [](Datum a, Datum b) {
@@ -234,10 +254,14 @@ IAM_SQL_FUNCTION(iam_roles_of) {
 }
 
 // iam.is_company_member(company_id uuid, user_id uuid) -> boolean
-IAM_SQL_FUNCTION(iam_is_company_member) { return company_check(fcinfo, false); }
+IAM_SQL_FUNCTION(iam_is_company_member) {
+    return company_check(fcinfo, false);
+}
 
 // iam.is_company_admin(company_id uuid, user_id uuid) -> boolean
-IAM_SQL_FUNCTION(iam_is_company_admin) { return company_check(fcinfo, true); }
+IAM_SQL_FUNCTION(iam_is_company_admin) {
+    return company_check(fcinfo, true);
+}
 
 // iam.current_company_ids() -> uuid[]: active memberships in active companies
 IAM_SQL_FUNCTION(iam_current_company_ids) {

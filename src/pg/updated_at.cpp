@@ -30,7 +30,8 @@ int updated_at_attnum(Relation relation) {
         if (attribute->atttypid != TIMESTAMPTZOID)
             throw iam::Error(iam::sqlstate::trigger_protocol_violated,
                              std::string("iam.set_updated_at(): column updated_at of table ") +
-                                 RelationGetRelationName(relation) + " must be of type timestamptz");
+                                 RelationGetRelationName(relation) +
+                                 " must be of type timestamptz");
         return attribute->attnum;
     }
     throw iam::Error(iam::sqlstate::trigger_protocol_violated,

@@ -49,9 +49,12 @@ IAM_SQL_FUNCTION(probe_throw) {
 IAM_SQL_FUNCTION(probe_throw_std) {
     Tracker tracker;
     std::string kind = text_argument(fcinfo, 0);
-    if (kind == "bad_alloc") throw std::bad_alloc();
-    if (kind == "runtime_error") throw std::runtime_error("the core gave up");
-    if (kind == "int") throw 42;
+    if (kind == "bad_alloc")
+        throw std::bad_alloc();
+    if (kind == "runtime_error")
+        throw std::runtime_error("the core gave up");
+    if (kind == "int")
+        throw 42;
     PG_RETURN_TEXT_P(cstring_to_text("no exception"));
 }
 
@@ -74,7 +77,9 @@ IAM_SQL_FUNCTION(probe_pg_error_unguarded) {
 }
 
 // probe_live_trackers(): trackers whose destructor has not run.
-IAM_SQL_FUNCTION(probe_live_trackers) { PG_RETURN_INT32(live_trackers); }
+IAM_SQL_FUNCTION(probe_live_trackers) {
+    PG_RETURN_INT32(live_trackers);
+}
 
 // probe_reset_trackers(): forget trackers leaked by the control experiment.
 IAM_SQL_FUNCTION(probe_reset_trackers) {

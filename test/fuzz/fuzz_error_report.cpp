@@ -17,9 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         throw iam::Error(sqlstate, message);
     } catch (...) {
         iam::ErrorReport report = iam::describe_current_exception();
-        if (!iam::is_valid_sqlstate(report.sqlstate)) abort();
-        if (report.message != message.substr(0, message.find('\0'))) abort();
-        if (iam::is_valid_sqlstate(sqlstate) && report.sqlstate != sqlstate) abort();
+        if (!iam::is_valid_sqlstate(report.sqlstate))
+            abort();
+        if (report.message != message.substr(0, message.find('\0')))
+            abort();
+        if (iam::is_valid_sqlstate(sqlstate) && report.sqlstate != sqlstate)
+            abort();
     }
     return 0;
 }

@@ -33,7 +33,10 @@ TEST_CASE("a SQLSTATE is five digits or upper-case letters") {
     CHECK_FALSE(iam::is_valid_sqlstate("220233"));
     CHECK_FALSE(iam::is_valid_sqlstate("p0002"));
     CHECK_FALSE(iam::is_valid_sqlstate("22 23"));
-    CHECK_FALSE(iam::is_valid_sqlstate(std::string("22\0" "23", 5)));
+    CHECK_FALSE(
+        iam::is_valid_sqlstate(std::string("22\0"
+                                           "23",
+                                           5)));
 }
 
 TEST_CASE("iam::Error keeps its SQLSTATE, message, detail and hint") {
