@@ -20,10 +20,6 @@ void _PG_init(void) {
     iam::pg::define_identity_settings();
 
     // The extension owns the iam.* settings: once loaded, a misspelt
-    // SET iam.<name> is an error instead of a silently ignored placeholder.
-#if PG_VERSION_NUM >= 150000
+    // SET iam.<name> is an error instead of a setting nothing reads.
     MarkGUCPrefixReserved("iam");
-#else
-    EmitWarningsOnPlaceholders("iam");
-#endif
 }

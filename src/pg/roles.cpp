@@ -22,6 +22,7 @@ namespace {
 using iam::pg::IamTables;
 
 struct CallSiteCache {
+    bool ready;                      // tables resolved for the statement below
     LocalTransactionId transaction;  // the statement this cache belongs to
     CommandId command;
     IamTables tables;
@@ -42,10 +43,14 @@ CallSiteCache* call_site_cache(FunctionCallInfo fcinfo) {
             MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSiteCache)));
         fcinfo->flinfo->fn_extra = cache;
     }
+#if PG_VERSION_NUM >= 170000
+    LocalTransactionId transaction = MyProc->vxid.lxid;
+#else
     LocalTransactionId transaction = MyProc->lxid;
+#endif
     CommandId command = GetCurrentCommandId(false);
-    if (cache->transaction != transaction || cache->command != command ||
-        cache->question == nullptr) {
+    if (!cache->ready || cache->transaction != transaction || cache->command != command) {
+        cache->ready = false;
         cache->answered = false;
         if (cache->question != nullptr)
             pfree(cache->question);
@@ -53,6 +58,7 @@ CallSiteCache* call_site_cache(FunctionCallInfo fcinfo) {
         iam::pg::resolve_iam_tables(&cache->tables);
         cache->transaction = transaction;
         cache->command = command;
+        cache->ready = true;
     }
     return cache;
 }
