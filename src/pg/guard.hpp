@@ -60,10 +60,10 @@ Datum guard(Body&& body, FunctionCallInfo fcinfo) noexcept {
 // longjmp out of it would skip them.
 template <typename Fn>
 auto pg_call(Fn&& fn) -> decltype(fn()) {
-    // Written on one side of the longjmp and read on the other: volatile.
-    MemoryContext caller_context = CurrentMemoryContext;
-    ErrorData* volatile error = nullptr;
     if constexpr (std::is_void_v<decltype(fn())>) {
+        // Written on one side of the longjmp and read on the other: volatile.
+        MemoryContext caller_context = CurrentMemoryContext;
+        ErrorData* volatile error = nullptr;
         PG_TRY();
         { fn(); }
         PG_CATCH();
@@ -76,18 +76,8 @@ auto pg_call(Fn&& fn) -> decltype(fn()) {
         if (error != nullptr)
             throw PgError(error);
     } else {
-        volatile decltype(fn()) result{};
-        PG_TRY();
-        { result = fn(); }
-        PG_CATCH();
-        {
-            MemoryContextSwitchTo(caller_context);
-            error = CopyErrorData();
-            FlushErrorState();
-        }
-        PG_END_TRY();
-        if (error != nullptr)
-            throw PgError(error);
+        decltype(fn()) result{};
+        pg_call([&] { result = fn(); });
         return result;
     }
 }

@@ -159,9 +159,13 @@ bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id) {
                 attribute(tuple, descriptor, attnum::companies_current_iam_status, &status_null);
             Datum deleted =
                 attribute(tuple, descriptor, attnum::companies_is_deleted, &deleted_null);
-            *static_cast<bool*>(context) = !status_null && !deleted_null &&
-                                           !DatumGetBool(deleted) &&
-                                           strcmp(TextDatumGetCString(status), "active") == 0;
+            // Compared in place: this runs per row of a policy, no copy.
+            constexpr char active[] = "active";
+            text* value = status_null ? nullptr : DatumGetTextPP(status);
+            *static_cast<bool*>(context) =
+                value != nullptr && !deleted_null && !DatumGetBool(deleted) &&
+                VARSIZE_ANY_EXHDR(value) == sizeof(active) - 1 &&
+                memcmp(VARDATA_ANY(value), active, sizeof(active) - 1) == 0;
             return false;
         },
         &active);

@@ -169,9 +169,9 @@ Datum company_check(FunctionCallInfo fcinfo, bool require_admin) {
         PG_RETURN_BOOL(cache->answer);
     bool answer = is_member_of_active_company(cache->tables, user_id, company_id);
     if (answer && require_admin) {
-        text* admin = cstring_to_text("enterprise_admin");
-        answer = iam::pg::user_holds_role(cache->tables, user_id,
-                                          role_id_or_throw(cache->tables, admin));
+        // Looked up once per statement, like a role named by the caller.
+        const pg_uuid_t& admin = cached_role_id(fcinfo, cache, cstring_to_text("enterprise_admin"));
+        answer = iam::pg::user_holds_role(cache->tables, user_id, admin);
     }
     PG_RETURN_BOOL(store_answer(cache, true, user_id, answer, &company_id));
 }
