@@ -106,6 +106,22 @@ FROM (VALUES ('a0000000-0000-4000-8000-00000000000a'), ('a0000000-0000-4000-8000
              ('a0000000-0000-4000-8000-00000000000a')) AS c (sub),
 LATERAL (SELECT set_config('request.jwt.claims', json_build_object('sub', c.sub)::text, false)) AS s;
 
+-- A literal role name is looked up once per statement; a role name that
+-- varies, from row to row or from one PL/pgSQL iteration to the next, is
+-- looked up on every change (and an unknown one is still an error).
+SELECT r.name, iam.has_role('a0000000-0000-4000-8000-00000000000b', r.name) AS grace_holds
+FROM (VALUES ('enterprise_admin'), ('solo_learner'), ('enterprise_admin')) AS r (name);
+SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-00000000000b"}', false) IS NOT NULL AS as_grace;
+DO $$
+DECLARE
+    role_name text;
+BEGIN
+    FOREACH role_name IN ARRAY ARRAY['enterprise_admin', 'solo_learner', 'enterprise_admin', 'root'] LOOP
+        RAISE NOTICE '% = %', role_name, iam.has_role(role_name);
+    END LOOP;
+END
+$$;
+
 -- The checks work for a role with no privileges on the iam tables: they
 -- are what RLS policies call, as the querying role.
 CREATE ROLE iam_regress_nobody;

@@ -58,11 +58,12 @@ as_cluster_owner() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# cluster_start DIR PORT [LISTEN]: a new cluster in DIR (created), listening
-# on a socket in DIR and, if LISTEN is given (e.g. localhost), on TCP.
-# Authentication is scram-sha-256 with the password in $PGPASSWORD.
+# cluster_start DIR PORT [LISTEN [OPTIONS]]: a new cluster in DIR (created),
+# listening on a socket in DIR and, if LISTEN is given (e.g. localhost), on
+# TCP; OPTIONS are more server options (-c name=value ...). Authentication
+# is scram-sha-256 with the password in $PGPASSWORD.
 cluster_start() {
-    local dir=$1 port=$2 listen=${3:-}
+    local dir=$1 port=$2 listen=${3:-} options=${4:-}
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
     as_cluster_owner test -w "$dir" ||
@@ -76,7 +77,7 @@ cluster_start() {
         die "initdb failed, see $dir/initdb.log"
     rm -f "$pwfile"
     as_cluster_owner "$(pg_bin pg_ctl)" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-        -o "-p $port -k $dir -c listen_addresses='$listen'" >/dev/null ||
+        -o "-p $port -k $dir -c listen_addresses='$listen' $options" >/dev/null ||
         die "PostgreSQL did not start, see $dir/postgres.log"
 }
 

@@ -10,11 +10,7 @@
 
 namespace iam::pg {
 
-struct SubjectCache {
-    uint64 generation;  // of the settings the answer was computed from
-    bool has_user;
-    pg_uuid_t user_id;
-};
+uint64 identity_generation = 1;
 
 namespace {
 
@@ -24,12 +20,8 @@ constexpr const char* claims_setting = "request.jwt.claims";
 // The settings' values, owned by the GUC machinery.
 char* claim_sub_value = nullptr;
 char* claims_value = nullptr;
-// Bumped on every assignment of either setting; never 0, so that a zeroed
-// cache is always stale.
-uint64 settings_generation = 1;
-
 void settings_changed(const char*, void*) {
-    ++settings_generation;
+    ++identity_generation;
 }
 
 std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims) {
@@ -50,23 +42,13 @@ std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims)
 
 }  // namespace
 
-bool current_subject(SubjectCache** cache, MemoryContext memory, pg_uuid_t* user_id) {
-    SubjectCache* entry = *cache;
-    if (entry == nullptr) {
-        entry = static_cast<SubjectCache*>(MemoryContextAllocZero(memory, sizeof(SubjectCache)));
-        *cache = entry;
-    }
-    if (entry->generation != settings_generation) {
-        entry->generation = 0;  // stale until complete, should parsing fail
-        auto user = subject_from(claim_sub_value, claims_value);
-        entry->has_user = user.has_value();
-        if (user)
-            memcpy(entry->user_id.data, user->bytes.data(), UUID_LEN);
-        entry->generation = settings_generation;
-    }
-    if (entry->has_user)
-        *user_id = entry->user_id;
-    return entry->has_user;
+void refresh_subject(SubjectCache* cache) {
+    cache->generation = 0;  // stale until complete, should parsing fail
+    auto user = subject_from(claim_sub_value, claims_value);
+    cache->has_user = user.has_value();
+    if (user)
+        memcpy(cache->user_id.data, user->bytes.data(), UUID_LEN);
+    cache->generation = identity_generation;
 }
 
 void define_identity_settings() {
@@ -81,12 +63,19 @@ void define_identity_settings() {
 }  // namespace iam::pg
 
 // iam.current_user_id() -> uuid
+//
+// The result points into the call site's cache instead of a fresh palloc per
+// row: callers only read it, and anything that keeps a value beyond the
+// current row copies it, as it must for per-tuple memory.
 IAM_SQL_FUNCTION(iam_current_user_id) {
-    auto** cache = reinterpret_cast<iam::pg::SubjectCache**>(&fcinfo->flinfo->fn_extra);
-    pg_uuid_t user_id;
-    if (!iam::pg::current_subject(cache, fcinfo->flinfo->fn_mcxt, &user_id))
+    auto* cache = static_cast<iam::pg::SubjectCache*>(fcinfo->flinfo->fn_extra);
+    if (unlikely(cache == nullptr)) {
+        cache = static_cast<iam::pg::SubjectCache*>(
+            MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(iam::pg::SubjectCache)));
+        fcinfo->flinfo->fn_extra = cache;
+    }
+    const pg_uuid_t* user_id = iam::pg::current_subject(cache);
+    if (user_id == nullptr)
         PG_RETURN_NULL();
-    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    *result = user_id;
-    PG_RETURN_UUID_P(result);
+    PG_RETURN_UUID_P(const_cast<pg_uuid_t*>(user_id));
 }

@@ -6,18 +6,33 @@
 
 namespace iam::pg {
 
+// The caller's user id as one call site last computed it. Zero-initialised
+// memory is a valid, stale cache.
+struct SubjectCache {
+    uint64 generation;  // of the identity settings the answer was computed from
+    bool has_user;
+    pg_uuid_t user_id;
+};
+
+// Bumped on every change to the identity settings; never 0.
+extern uint64 identity_generation;
+
+// Recomputes `cache` from the settings; see current_subject.
+void refresh_subject(SubjectCache* cache);
+
 // The caller's user id, read as Supabase's auth.uid() reads it: the legacy
 // request.jwt.claim.sub setting if non-empty, else request.jwt.claims ->>
-// 'sub'. Anything that is not a UUID counts as no user (logged at DEBUG1).
+// 'sub'; nullptr when there is none. Anything that is not a UUID counts as
+// no user (logged at DEBUG1).
 //
-// The JSON is parsed only when one of the two settings changed since the
-// call site's last call (a generation counter bumped by their assign hooks,
-// so a policy evaluating this once per row costs one integer comparison per
-// row). The cache lives in `cache`, which belongs to one call site (its
-// fn_extra) and is allocated in `memory`. Returns false when there is no
-// user.
-struct SubjectCache;
-bool current_subject(SubjectCache** cache, MemoryContext memory, pg_uuid_t* user_id);
+// Policies call this once per row: the JSON is parsed only when a setting
+// changed since this call site's last call, so a call otherwise costs one
+// integer comparison. The result points into `cache`.
+inline const pg_uuid_t* current_subject(SubjectCache* cache) {
+    if (unlikely(cache->generation != identity_generation))
+        refresh_subject(cache);
+    return cache->has_user ? &cache->user_id : nullptr;
+}
 
 // Defines request.jwt.claim.sub and request.jwt.claims as settings of this
 // library (from _PG_init), so that every change to them, including the

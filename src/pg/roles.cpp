@@ -26,8 +26,12 @@ struct CallSiteCache {
     LocalTransactionId transaction;  // the statement this cache belongs to
     CommandId command;
     IamTables tables;
-    iam::pg::SubjectCache* subject;
-    varlena* question;  // the role name or role-name array last asked about
+    iam::pg::SubjectCache subject;
+    // The question last asked: a role name or role-name array. A constant
+    // argument (the usual policy) is never compared again in the statement.
+    bool question_is_constant;
+    varlena* question;
+    bool role_id_known;
     pg_uuid_t role_id;  // for a single role name
     bool answered;      // the answer below is for (user, company) and question
     bool has_user;
@@ -36,9 +40,25 @@ struct CallSiteCache {
     bool answer;
 };
 
-CallSiteCache* call_site_cache(FunctionCallInfo fcinfo) {
+// Resets the call site's cache for a new statement.
+void start_statement(CallSiteCache* cache, LocalTransactionId transaction, CommandId command) {
+    cache->ready = false;
+    cache->answered = false;
+    cache->role_id_known = false;
+    if (cache->question != nullptr)
+        pfree(cache->question);
+    cache->question = nullptr;
+    iam::pg::resolve_iam_tables(&cache->tables);
+    cache->transaction = transaction;
+    cache->command = command;
+    cache->ready = true;
+}
+
+// Called once per row: inlined into every function, the usual path is two
+// comparisons.
+pg_attribute_always_inline CallSiteCache* call_site_cache(FunctionCallInfo fcinfo) {
     auto* cache = static_cast<CallSiteCache*>(fcinfo->flinfo->fn_extra);
-    if (cache == nullptr) {
+    if (unlikely(cache == nullptr)) {
         cache = static_cast<CallSiteCache*>(
             MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSiteCache)));
         fcinfo->flinfo->fn_extra = cache;
@@ -49,17 +69,8 @@ CallSiteCache* call_site_cache(FunctionCallInfo fcinfo) {
     LocalTransactionId transaction = MyProc->lxid;
 #endif
     CommandId command = GetCurrentCommandId(false);
-    if (!cache->ready || cache->transaction != transaction || cache->command != command) {
-        cache->ready = false;
-        cache->answered = false;
-        if (cache->question != nullptr)
-            pfree(cache->question);
-        cache->question = nullptr;
-        iam::pg::resolve_iam_tables(&cache->tables);
-        cache->transaction = transaction;
-        cache->command = command;
-        cache->ready = true;
-    }
+    if (unlikely(!cache->ready || cache->transaction != transaction || cache->command != command))
+        start_statement(cache, transaction, command);
     return cache;
 }
 
@@ -96,9 +107,23 @@ pg_uuid_t role_id_or_throw(const IamTables& tables, text* name) {
     return role_id;
 }
 
-// Remembers `question` (copied into the call site's memory) and forgets the
-// previous answer, if the question differs from the last one.
-bool remember_question(FunctionCallInfo fcinfo, CallSiteCache* cache, varlena* question) {
+// Whether argument `number` of the call is a literal of the query (a Const
+// node). A parameter does not count: PL/pgSQL reuses a call site with
+// changing parameter values within one command.
+bool argument_is_literal(FunctionCallInfo fcinfo, int number) {
+    Node* call = fcinfo->flinfo->fn_expr;
+    if (call == nullptr || !IsA(call, FuncExpr))
+        return false;
+    List* arguments = castNode(FuncExpr, call)->args;
+    return number < list_length(arguments) && IsA(list_nth(arguments, number), Const);
+}
+
+// Remembers argument `number` of the call, a role name or role-name array,
+// as the call site's question (copied into its memory) and forgets the
+// previous answer, unless it is the question already remembered. A literal
+// is remembered once per statement and never compared again.
+bool remember_new_question(FunctionCallInfo fcinfo, CallSiteCache* cache, int number) {
+    varlena* question = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(number));
     if (cache->question != nullptr && same_varlena(cache->question, question))
         return false;
     auto* copy =
@@ -107,50 +132,59 @@ bool remember_question(FunctionCallInfo fcinfo, CallSiteCache* cache, varlena* q
     if (cache->question != nullptr)
         pfree(cache->question);
     cache->question = copy;
+    cache->question_is_constant = argument_is_literal(fcinfo, number);
     cache->answered = false;
     return true;
 }
 
-// The role id for the call's role-name argument, looked up once per statement.
-const pg_uuid_t& cached_role_id(FunctionCallInfo fcinfo, CallSiteCache* cache, text* name) {
-    if (cache->question != nullptr && same_varlena(cache->question, name))
-        return cache->role_id;
-    pg_uuid_t role_id = role_id_or_throw(cache->tables, name);
-    remember_question(fcinfo, cache, name);
-    cache->role_id = role_id;
+pg_attribute_always_inline bool remember_question(FunctionCallInfo fcinfo, CallSiteCache* cache,
+                                                  int number) {
+    if (likely(cache->question != nullptr && cache->question_is_constant))
+        return false;
+    return remember_new_question(fcinfo, cache, number);
+}
+
+// The role id for the role name in argument `number`, looked up once per
+// statement and question.
+pg_attribute_always_inline const pg_uuid_t& cached_role_id(FunctionCallInfo fcinfo, CallSiteCache* cache, int number) {
+    if (remember_question(fcinfo, cache, number) || !cache->role_id_known) {
+        cache->role_id_known = false;
+        cache->role_id = role_id_or_throw(cache->tables, reinterpret_cast<text*>(cache->question));
+        cache->role_id_known = true;
+    }
     return cache->role_id;
 }
 
-bool cached_answer(const CallSiteCache* cache, bool has_user, const pg_uuid_t& user_id,
+pg_attribute_always_inline bool cached_answer(const CallSiteCache* cache, const pg_uuid_t* user_id,
                    const pg_uuid_t* company_id = nullptr) {
-    return cache->answered && cache->has_user == has_user &&
-           (!has_user || same_uuid(cache->user_id, user_id)) &&
-           (company_id == nullptr || same_uuid(cache->company_id, *company_id));
+    if (!cache->answered)
+        return false;
+    if (user_id == nullptr ? cache->has_user
+                           : !cache->has_user || !same_uuid(cache->user_id, *user_id))
+        return false;
+    return company_id == nullptr || same_uuid(cache->company_id, *company_id);
 }
 
-bool store_answer(CallSiteCache* cache, bool has_user, const pg_uuid_t& user_id, bool answer,
+bool store_answer(CallSiteCache* cache, const pg_uuid_t* user_id, bool answer,
                   const pg_uuid_t* company_id = nullptr) {
     cache->answered = true;
-    cache->has_user = has_user;
-    if (has_user)
-        cache->user_id = user_id;
+    cache->has_user = user_id != nullptr;
+    if (user_id != nullptr)
+        cache->user_id = *user_id;
     if (company_id != nullptr)
         cache->company_id = *company_id;
     cache->answer = answer;
     return answer;
 }
 
-bool current_user(FunctionCallInfo fcinfo, CallSiteCache* cache, pg_uuid_t* user_id) {
-    return iam::pg::current_subject(&cache->subject, fcinfo->flinfo->fn_mcxt, user_id);
-}
-
-bool check_role(FunctionCallInfo fcinfo, CallSiteCache* cache, bool has_user,
-                const pg_uuid_t& user_id, text* role_name) {
-    const pg_uuid_t& role_id = cached_role_id(fcinfo, cache, role_name);
-    if (cached_answer(cache, has_user, user_id))
+// Whether the user (none: false) holds the role named by argument `number`.
+pg_attribute_always_inline bool check_role(FunctionCallInfo fcinfo, CallSiteCache* cache, const pg_uuid_t* user_id,
+                int number) {
+    const pg_uuid_t& role_id = cached_role_id(fcinfo, cache, number);
+    if (cached_answer(cache, user_id))
         return cache->answer;
-    bool holds = has_user && iam::pg::user_holds_role(cache->tables, user_id, role_id);
-    return store_answer(cache, has_user, user_id, holds);
+    bool holds = user_id != nullptr && iam::pg::user_holds_role(cache->tables, *user_id, role_id);
+    return store_answer(cache, user_id, holds);
 }
 
 bool is_member_of_active_company(const IamTables& tables, const pg_uuid_t& user_id,
@@ -163,17 +197,21 @@ Datum company_check(FunctionCallInfo fcinfo, bool require_admin) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
         PG_RETURN_BOOL(false);
     CallSiteCache* cache = call_site_cache(fcinfo);
-    pg_uuid_t company_id = *PG_GETARG_UUID_P(0);
-    pg_uuid_t user_id = *PG_GETARG_UUID_P(1);
-    if (cached_answer(cache, true, user_id, &company_id))
+    const pg_uuid_t* company_id = PG_GETARG_UUID_P(0);
+    const pg_uuid_t* user_id = PG_GETARG_UUID_P(1);
+    if (cached_answer(cache, user_id, company_id))
         PG_RETURN_BOOL(cache->answer);
-    bool answer = is_member_of_active_company(cache->tables, user_id, company_id);
+    bool answer = is_member_of_active_company(cache->tables, *user_id, *company_id);
     if (answer && require_admin) {
-        // Looked up once per statement, like a role named by the caller.
-        const pg_uuid_t& admin = cached_role_id(fcinfo, cache, cstring_to_text("enterprise_admin"));
-        answer = iam::pg::user_holds_role(cache->tables, user_id, admin);
+        if (!cache->role_id_known) {  // once per statement, as for a literal role name
+            text* admin = cstring_to_text("enterprise_admin");
+            cache->role_id = role_id_or_throw(cache->tables, admin);
+            cache->role_id_known = true;
+            pfree(admin);
+        }
+        answer = iam::pg::user_holds_role(cache->tables, *user_id, cache->role_id);
     }
-    PG_RETURN_BOOL(store_answer(cache, true, user_id, answer, &company_id));
+    PG_RETURN_BOOL(store_answer(cache, user_id, answer, company_id));
 }
 
 // Appends a palloc'd copy of a uuid to the List* behind `context`. Scans
@@ -190,9 +228,7 @@ void collect_uuid(const pg_uuid_t& id, void* context) {
 // iam.has_role(role_name text) -> boolean, for the current user
 IAM_SQL_FUNCTION(iam_has_role_current) {
     CallSiteCache* cache = call_site_cache(fcinfo);
-    pg_uuid_t user_id{};
-    bool has_user = current_user(fcinfo, cache, &user_id);
-    PG_RETURN_BOOL(check_role(fcinfo, cache, has_user, user_id, PG_GETARG_TEXT_PP(0)));
+    PG_RETURN_BOOL(check_role(fcinfo, cache, iam::pg::current_subject(&cache->subject), 0));
 }
 
 // iam.has_role(user_id uuid, role_name text) -> boolean
@@ -200,23 +236,19 @@ IAM_SQL_FUNCTION(iam_has_role) {
     if (PG_ARGISNULL(1))
         PG_RETURN_NULL();
     CallSiteCache* cache = call_site_cache(fcinfo);
-    pg_uuid_t user_id{};
-    bool has_user = !PG_ARGISNULL(0);
-    if (has_user)
-        user_id = *PG_GETARG_UUID_P(0);
-    PG_RETURN_BOOL(check_role(fcinfo, cache, has_user, user_id, PG_GETARG_TEXT_PP(1)));
+    const pg_uuid_t* user_id = PG_ARGISNULL(0) ? nullptr : PG_GETARG_UUID_P(0);
+    PG_RETURN_BOOL(check_role(fcinfo, cache, user_id, 1));
 }
 
 // iam.has_any_role(role_names text[]) -> boolean, for the current user;
 // NULL elements are ignored, an unknown name is an error
 IAM_SQL_FUNCTION(iam_has_any_role) {
     CallSiteCache* cache = call_site_cache(fcinfo);
-    ArrayType* names = PG_GETARG_ARRAYTYPE_P(0);
-    pg_uuid_t user_id{};
-    bool has_user = current_user(fcinfo, cache, &user_id);
-    bool new_question = remember_question(fcinfo, cache, reinterpret_cast<varlena*>(names));
-    if (!new_question && cached_answer(cache, has_user, user_id))
+    const pg_uuid_t* user_id = iam::pg::current_subject(&cache->subject);
+    bool new_question = remember_question(fcinfo, cache, 0);
+    if (!new_question && cached_answer(cache, user_id))
         PG_RETURN_BOOL(cache->answer);
+    auto* names = reinterpret_cast<ArrayType*>(PG_DETOAST_DATUM(PointerGetDatum(cache->question)));
     Datum* values;
     bool* nulls;
     int count;
@@ -226,10 +258,10 @@ IAM_SQL_FUNCTION(iam_has_any_role) {
         if (nulls[i])
             continue;
         pg_uuid_t role_id = role_id_or_throw(cache->tables, DatumGetTextPP(values[i]));
-        if (!holds && has_user)
-            holds = iam::pg::user_holds_role(cache->tables, user_id, role_id);
+        if (!holds && user_id != nullptr)
+            holds = iam::pg::user_holds_role(cache->tables, *user_id, role_id);
     }
-    PG_RETURN_BOOL(store_answer(cache, has_user, user_id, holds));
+    PG_RETURN_BOOL(store_answer(cache, user_id, holds));
 }
 
 // iam.roles_of(user_id uuid) -> text[], sorted by name; empty for no user
@@ -272,10 +304,9 @@ IAM_SQL_FUNCTION(iam_is_company_admin) {
 // iam.current_company_ids() -> uuid[]: active memberships in active companies
 IAM_SQL_FUNCTION(iam_current_company_ids) {
     CallSiteCache* cache = call_site_cache(fcinfo);
-    pg_uuid_t user_id{};
     List* memberships = NIL;
-    if (current_user(fcinfo, cache, &user_id))
-        iam::pg::for_each_membership_of(cache->tables, user_id, collect_uuid, &memberships);
+    if (const pg_uuid_t* user_id = iam::pg::current_subject(&cache->subject))
+        iam::pg::for_each_membership_of(cache->tables, *user_id, collect_uuid, &memberships);
     auto* ids = static_cast<Datum*>(palloc(sizeof(Datum) * (list_length(memberships) + 1)));
     int count = 0;
     ListCell* cell;
