@@ -11,6 +11,7 @@
 
 #include "context.hpp"
 #include "iam_tables.hpp"
+#include "privileges.hpp"
 
 #include "../core/error.hpp"
 
@@ -33,7 +34,10 @@ struct CallSiteCache {
     varlena* question;
     bool role_id_known;
     pg_uuid_t role_id;  // for a single role name
-    bool answered;      // the answer below is for (user, company) and question
+    bool named_roles_known;  // the three roles below, resolved for the statement
+    pg_uuid_t enterprise_admin, platform_admin, support_agent;
+    int8 caller_sees_everyone;  // -1: not yet known in this statement
+    bool answered;              // the answer below is for (user, company) and question
     bool has_user;
     pg_uuid_t user_id;
     pg_uuid_t company_id;
@@ -45,6 +49,8 @@ void start_statement(CallSiteCache* cache, LocalTransactionId transaction, Comma
     cache->ready = false;
     cache->answered = false;
     cache->role_id_known = false;
+    cache->named_roles_known = false;
+    cache->caller_sees_everyone = -1;
     if (cache->question != nullptr)
         pfree(cache->question);
     cache->question = nullptr;
@@ -193,6 +199,68 @@ bool is_member_of_active_company(const IamTables& tables, const pg_uuid_t& user_
            iam::pg::company_is_active(tables, company_id);
 }
 
+pg_uuid_t role_named(const IamTables& tables, const char* name) {
+    text* role_name = cstring_to_text(name);
+    pg_uuid_t role_id = role_id_or_throw(tables, role_name);
+    pfree(role_name);
+    return role_id;
+}
+
+// The roles the checks themselves rely on, looked up once per statement.
+const CallSiteCache& with_named_roles(CallSiteCache* cache) {
+    if (!cache->named_roles_known) {
+        cache->enterprise_admin = role_named(cache->tables, "enterprise_admin");
+        cache->platform_admin = role_named(cache->tables, "platform_admin");
+        cache->support_agent = role_named(cache->tables, "support_agent");
+        cache->named_roles_known = true;
+    }
+    return *cache;
+}
+
+bool is_admin_of(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uuid_t& company_id) {
+    return is_member_of_active_company(cache->tables, user_id, company_id) &&
+           iam::pg::user_holds_role(cache->tables, user_id,
+                                    with_named_roles(cache).enterprise_admin);
+}
+
+// Whether the caller may read everyone's roles and memberships: the service
+// roles, platform_admin and support_agent (who see every row of user_roles
+// and company_users through RLS as well).
+bool caller_sees_everyone(CallSiteCache* cache) {
+    if (cache->caller_sees_everyone < 0) {
+        const pg_uuid_t* caller = iam::pg::current_subject(&cache->subject);
+        bool sees = iam::pg::caller_is_service();
+        if (!sees && caller != nullptr) {
+            const CallSiteCache& roles = with_named_roles(cache);
+            sees = iam::pg::user_holds_role(cache->tables, *caller, roles.platform_admin) ||
+                   iam::pg::user_holds_role(cache->tables, *caller, roles.support_agent);
+        }
+        cache->caller_sees_everyone = sees;
+    }
+    return cache->caller_sees_everyone != 0;
+}
+
+// The checks read user_roles and company_users whatever the caller may
+// select, so a question about another user is answered only to a caller who
+// could read the answer anyway: that user's company admin (for a company
+// check), or a caller who sees everyone. Otherwise anyone could list the
+// platform admins.
+void require_may_ask_about(CallSiteCache* cache, const pg_uuid_t& user_id,
+                           const pg_uuid_t* company_id = nullptr) {
+    const pg_uuid_t* caller = iam::pg::current_subject(&cache->subject);
+    if (caller != nullptr && same_uuid(*caller, user_id))
+        return;
+    if (caller_sees_everyone(cache))
+        return;
+    if (company_id != nullptr && caller != nullptr && is_admin_of(cache, *caller, *company_id))
+        return;
+    throw iam::Error(iam::sqlstate::insufficient_privilege,
+                     "permission denied to read the roles or memberships of another user",
+                     {},
+                     "Only that user, their company's admins, platform_admin, support_agent and "
+                     "the service role may.");
+}
+
 Datum company_check(FunctionCallInfo fcinfo, bool require_admin) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
         PG_RETURN_BOOL(false);
@@ -201,16 +269,9 @@ Datum company_check(FunctionCallInfo fcinfo, bool require_admin) {
     const pg_uuid_t* user_id = PG_GETARG_UUID_P(1);
     if (cached_answer(cache, user_id, company_id))
         PG_RETURN_BOOL(cache->answer);
-    bool answer = is_member_of_active_company(cache->tables, *user_id, *company_id);
-    if (answer && require_admin) {
-        if (!cache->role_id_known) {  // once per statement, as for a literal role name
-            text* admin = cstring_to_text("enterprise_admin");
-            cache->role_id = role_id_or_throw(cache->tables, admin);
-            cache->role_id_known = true;
-            pfree(admin);
-        }
-        answer = iam::pg::user_holds_role(cache->tables, *user_id, cache->role_id);
-    }
+    require_may_ask_about(cache, *user_id, company_id);
+    bool answer = require_admin ? is_admin_of(cache, *user_id, *company_id)
+                                : is_member_of_active_company(cache->tables, *user_id, *company_id);
     PG_RETURN_BOOL(store_answer(cache, user_id, answer, company_id));
 }
 
@@ -237,6 +298,8 @@ IAM_SQL_FUNCTION(iam_has_role) {
         PG_RETURN_NULL();
     CallSiteCache* cache = call_site_cache(fcinfo);
     const pg_uuid_t* user_id = PG_ARGISNULL(0) ? nullptr : PG_GETARG_UUID_P(0);
+    if (user_id != nullptr && !cached_answer(cache, user_id))
+        require_may_ask_about(cache, *user_id);
     PG_RETURN_BOOL(check_role(fcinfo, cache, user_id, 1));
 }
 
@@ -268,8 +331,9 @@ IAM_SQL_FUNCTION(iam_has_any_role) {
 IAM_SQL_FUNCTION(iam_roles_of) {
     List* role_ids = NIL;
     if (!PG_ARGISNULL(0)) {
-        IamTables tables;
-        iam::pg::resolve_iam_tables(&tables);
+        CallSiteCache* cache = call_site_cache(fcinfo);
+        const IamTables& tables = cache->tables;
+        require_may_ask_about(cache, *PG_GETARG_UUID_P(0));
         iam::pg::for_each_role_of(tables, *PG_GETARG_UUID_P(0), collect_uuid, &role_ids);
         auto* names = static_cast<Datum*>(palloc(sizeof(Datum) * (list_length(role_ids) + 1)));
         int count = 0;

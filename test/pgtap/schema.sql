@@ -20,8 +20,8 @@ SELECT plan(251);
 SELECT has_schema('iam', 'Schema iam should exist');
 SELECT tables_are('iam',
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
-          'user_settings', 'api_keys', 'referral_codes', 'referrals']::name[],
-    'Schema iam should have exactly the nine DBML tables');
+          'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log']::name[],
+    'Schema iam should have exactly the nine DBML tables and the audit log');
 
 SELECT has_table('iam', 'users', 'Table iam.users should exist');
 SELECT has_table('iam', 'roles', 'Table iam.roles should exist');

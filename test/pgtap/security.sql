@@ -1,0 +1,438 @@
+-- security.sql: row level security and privileges, seen as each kind of
+-- caller (docs/security.md): anon, two members of one company, that
+-- company's admin, an outsider, a support_agent, a platform_admin and the
+-- service role. Every cell of the matrix is one statement run as that caller
+-- the way PostgREST runs a request (SET ROLE and request.jwt.claims), then
+-- rolled back; its outcome is the number of rows it read or changed, or its
+-- SQLSTATE. Then the functions: grant/revoke, the company functions,
+-- self-escalation through them, suspended and deleted companies, questions
+-- about other users, cache correctness within a transaction and parallel
+-- query.
+--
+-- Run with: pg_prove -d DB test/pgtap/security.sql (DB has pgtap and iam_ext).
+
+BEGIN;
+SELECT plan(351);
+
+-- Supabase's API roles, created after the extension: apply_grants() is what
+-- gives them their privileges.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
+        CREATE ROLE anon NOLOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
+        CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+    END IF;
+END
+$$;
+SELECT iam.apply_grants();
+
+-- Acme (active): alice and vera are members, carol is its admin. Globex
+-- (active): olga. Initech (suspended): ivan. Nina belongs nowhere. Pam is a
+-- platform_admin, sam a support_agent.
+INSERT INTO iam.users (id, email, full_name) VALUES
+    ('a0000000-0000-4000-8000-0000000000a1', 'alice@acme.test', 'Alice'),
+    ('a0000000-0000-4000-8000-0000000000a2', 'vera@acme.test', 'Vera'),
+    ('a0000000-0000-4000-8000-0000000000a3', 'carol@acme.test', 'Carol'),
+    ('a0000000-0000-4000-8000-0000000000b1', 'olga@globex.test', 'Olga'),
+    ('a0000000-0000-4000-8000-0000000000c1', 'ivan@initech.test', 'Ivan'),
+    ('a0000000-0000-4000-8000-0000000000d1', 'nina@example.test', 'Nina'),
+    ('a0000000-0000-4000-8000-0000000000e1', 'pam@platform.test', 'Pam'),
+    ('a0000000-0000-4000-8000-0000000000e2', 'sam@platform.test', 'Sam');
+INSERT INTO iam.companies (id, name, current_iam_status) VALUES
+    ('c0000000-0000-4000-8000-00000000000a', 'Acme', 'active'),
+    ('c0000000-0000-4000-8000-00000000000b', 'Globex', 'active'),
+    ('c0000000-0000-4000-8000-00000000000c', 'Initech', 'suspended_by_admin');
+INSERT INTO iam.company_users (user_id, company_id) VALUES
+    ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a'),
+    ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a'),
+    ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-00000000000a'),
+    ('a0000000-0000-4000-8000-0000000000b1', 'c0000000-0000-4000-8000-00000000000b'),
+    ('a0000000-0000-4000-8000-0000000000c1', 'c0000000-0000-4000-8000-00000000000c');
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT u, r.id FROM (VALUES
+    ('a0000000-0000-4000-8000-0000000000a1'::uuid, 'solo_learner'),
+    ('a0000000-0000-4000-8000-0000000000a2', 'enterprise_employee'),
+    ('a0000000-0000-4000-8000-0000000000a3', 'enterprise_admin'),
+    ('a0000000-0000-4000-8000-0000000000b1', 'enterprise_admin'),
+    ('a0000000-0000-4000-8000-0000000000c1', 'enterprise_admin'),
+    ('a0000000-0000-4000-8000-0000000000e1', 'platform_admin'),
+    ('a0000000-0000-4000-8000-0000000000e2', 'support_agent')) AS g (u, name)
+JOIN iam.roles AS r ON r.name = g.name;
+INSERT INTO iam.user_settings (user_id) SELECT id FROM iam.users;
+INSERT INTO iam.api_keys (id, user_id, company_id, name, key_prefix, hashed_key) VALUES
+    ('e0000000-0000-4000-8000-0000000000a1', 'a0000000-0000-4000-8000-0000000000a1', NULL, 'alice', 'alice001', 'hash-a1'),
+    ('e0000000-0000-4000-8000-0000000000a2', 'a0000000-0000-4000-8000-0000000000a2', NULL, 'vera', 'vera0001', 'hash-a2'),
+    ('e0000000-0000-4000-8000-00000000000a', NULL, 'c0000000-0000-4000-8000-00000000000a', 'acme', 'acme0001', 'hash-acme'),
+    ('e0000000-0000-4000-8000-0000000000b1', 'a0000000-0000-4000-8000-0000000000b1', NULL, 'olga', 'olga0001', 'hash-b1');
+INSERT INTO iam.referral_codes (id, user_id, code) VALUES
+    ('f0000000-0000-4000-8000-0000000000a1', 'a0000000-0000-4000-8000-0000000000a1', 'ALICE'),
+    ('f0000000-0000-4000-8000-0000000000a2', 'a0000000-0000-4000-8000-0000000000a2', 'VERA'),
+    ('f0000000-0000-4000-8000-0000000000b1', 'a0000000-0000-4000-8000-0000000000b1', 'OLGA');
+-- Alice referred Nina; Olga referred Ivan.
+INSERT INTO iam.referrals (referrer_user_id, referred_user_id, referral_code_used_id) VALUES
+    ('a0000000-0000-4000-8000-0000000000a1', 'a0000000-0000-4000-8000-0000000000d1', 'f0000000-0000-4000-8000-0000000000a1'),
+    ('a0000000-0000-4000-8000-0000000000b1', 'a0000000-0000-4000-8000-0000000000c1', 'f0000000-0000-4000-8000-0000000000b1');
+
+-- act_as(database role, user): what PostgREST does for a request.
+CREATE FUNCTION pg_temp.act_as(database_role text, user_id uuid DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('role', 'none', false);
+    PERFORM set_config('request.jwt.claims',
+        CASE WHEN user_id IS NULL THEN '' ELSE json_build_object('sub', user_id, 'role', database_role)::text END,
+        false);
+    PERFORM set_config('role', database_role, false);
+END
+$$;
+
+-- attempt(statement): 'rows: n' if it ran (then rolled back), else its SQLSTATE.
+CREATE FUNCTION pg_temp.attempt(statement text) RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    affected bigint;
+BEGIN
+    BEGIN
+        IF statement ILIKE 'SELECT count(*)%' THEN
+            EXECUTE statement INTO affected;
+        ELSE
+            EXECUTE statement;
+            GET DIAGNOSTICS affected = ROW_COUNT;
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'IAMOK', MESSAGE = affected::text;
+    EXCEPTION
+        WHEN SQLSTATE 'IAMOK' THEN RETURN 'rows: ' || SQLERRM;
+        WHEN OTHERS THEN RETURN SQLSTATE;
+    END;
+END
+$$;
+
+-- The actors and the statements of the matrix ({me} is the actor's user id).
+CREATE TEMP TABLE actors (actor text PRIMARY KEY, database_role text, user_id uuid, position int);
+INSERT INTO actors VALUES
+    ('anon', 'anon', NULL, 1),
+    ('alice (member)', 'authenticated', 'a0000000-0000-4000-8000-0000000000a1', 2),
+    ('carol (company admin)', 'authenticated', 'a0000000-0000-4000-8000-0000000000a3', 3),
+    ('olga (outsider)', 'authenticated', 'a0000000-0000-4000-8000-0000000000b1', 4),
+    ('sam (support_agent)', 'authenticated', 'a0000000-0000-4000-8000-0000000000e2', 5),
+    ('pam (platform_admin)', 'authenticated', 'a0000000-0000-4000-8000-0000000000e1', 6),
+    ('service_role', 'service_role', NULL, 7);
+GRANT SELECT ON actors TO PUBLIC;
+
+CREATE TEMP TABLE statements (name text PRIMARY KEY, sql text, position serial);
+INSERT INTO statements (name, sql) VALUES
+    ('roles: read', 'SELECT count(*) FROM iam.roles'),
+    ('roles: insert', $$INSERT INTO iam.roles (name) VALUES ('tester')$$),
+    ('roles: update', $$UPDATE iam.roles SET description = 'x' WHERE name = 'consultant'$$),
+    ('roles: delete', $$DELETE FROM iam.roles WHERE name = 'consultant'$$),
+    ('users: read', 'SELECT count(*) FROM iam.users'),
+    ('users: insert', $$INSERT INTO iam.users (id, email) VALUES ('a0000000-0000-4000-8000-0000000000f1', 'new@example.test')$$),
+    ('users: update own name', $$UPDATE iam.users SET full_name = 'x' WHERE id = {me}$$),
+    ('users: update own email', $$UPDATE iam.users SET email = 'x@example.test' WHERE id = {me}$$),
+    ('users: update vera', $$UPDATE iam.users SET full_name = 'x' WHERE id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('users: delete vera', $$DELETE FROM iam.users WHERE id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('user_roles: read', 'SELECT count(*) FROM iam.user_roles'),
+    ('user_roles: grant vera', $$INSERT INTO iam.user_roles (user_id, role_id) VALUES ('a0000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-000000000004')$$),
+    ('user_roles: grant self', $$INSERT INTO iam.user_roles (user_id, role_id) VALUES ({me}, '00000000-0000-4000-8000-000000000007')$$),
+    ('user_roles: revoke vera', $$DELETE FROM iam.user_roles WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('companies: read', 'SELECT count(*) FROM iam.companies'),
+    ('companies: insert', $$INSERT INTO iam.companies (name) VALUES ('Newco')$$),
+    ('companies: rename acme', $$UPDATE iam.companies SET name = 'Acme 2' WHERE id = 'c0000000-0000-4000-8000-00000000000a'$$),
+    ('companies: suspend acme', $$UPDATE iam.companies SET current_iam_status = 'suspended_by_admin' WHERE id = 'c0000000-0000-4000-8000-00000000000a'$$),
+    ('companies: delete acme', $$DELETE FROM iam.companies WHERE id = 'c0000000-0000-4000-8000-00000000000a'$$),
+    ('company_users: read', 'SELECT count(*) FROM iam.company_users'),
+    ('company_users: add nina to acme', $$INSERT INTO iam.company_users (user_id, company_id) VALUES ('a0000000-0000-4000-8000-0000000000d1', 'c0000000-0000-4000-8000-00000000000a')$$),
+    ('company_users: join acme', $$INSERT INTO iam.company_users (user_id, company_id) VALUES ({me}, 'c0000000-0000-4000-8000-00000000000a')$$),
+    ('company_users: remove vera', $$UPDATE iam.company_users SET is_active_in_company = false WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('company_users: delete vera', $$DELETE FROM iam.company_users WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('user_settings: read', 'SELECT count(*) FROM iam.user_settings'),
+    ('user_settings: update own', $$UPDATE iam.user_settings SET theme = 'dark' WHERE user_id = {me}$$),
+    ('user_settings: update vera', $$UPDATE iam.user_settings SET theme = 'dark' WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('user_settings: delete vera', $$DELETE FROM iam.user_settings WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('api_keys: read', 'SELECT count(*) FROM iam.api_keys'),
+    ('api_keys: read hashed_key', 'SELECT count(hashed_key) FROM iam.api_keys'),
+    ('api_keys: insert own', $$INSERT INTO iam.api_keys (user_id, name, key_prefix, hashed_key) VALUES ({me}, 'k', 'new00001', 'hash-new')$$),
+    ('api_keys: revoke vera''s', $$UPDATE iam.api_keys SET is_active = false WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('api_keys: revoke acme''s', $$UPDATE iam.api_keys SET is_active = false WHERE company_id = 'c0000000-0000-4000-8000-00000000000a'$$),
+    ('api_keys: delete vera''s', $$DELETE FROM iam.api_keys WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('referral_codes: read', 'SELECT count(*) FROM iam.referral_codes'),
+    ('referral_codes: insert for nina', $$INSERT INTO iam.referral_codes (user_id, code) VALUES ('a0000000-0000-4000-8000-0000000000d1', 'NINA')$$),
+    ('referral_codes: deactivate vera''s', $$UPDATE iam.referral_codes SET is_active = false WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
+    ('referrals: read', 'SELECT count(*) FROM iam.referrals'),
+    ('referrals: advance', $$UPDATE iam.referrals SET status = 'completed_signup'$$),
+    ('referrals: delete', 'DELETE FROM iam.referrals'),
+    ('audit_log: read', 'SELECT count(*) FROM iam.audit_log'),
+    ('audit_log: forge', $$INSERT INTO iam.audit_log (actor_role, action, target_user_id) VALUES ('x', 'role_granted', 'a0000000-0000-4000-8000-0000000000a2')$$),
+    ('audit_log: erase', 'DELETE FROM iam.audit_log');
+GRANT SELECT ON statements TO PUBLIC;
+
+CREATE FUNCTION pg_temp.run_matrix() RETURNS TABLE (actor text, statement text, outcome text)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+    s record;
+BEGIN
+    FOR a IN SELECT * FROM actors ORDER BY position LOOP
+        FOR s IN SELECT * FROM statements ORDER BY position LOOP
+            PERFORM pg_temp.act_as(a.database_role, a.user_id);
+            actor := a.actor;
+            statement := s.name;
+            outcome := pg_temp.attempt(replace(s.sql, '{me}', coalesce(quote_literal(a.user_id), 'NULL')));
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+    PERFORM set_config('role', 'none', false);
+    PERFORM set_config('request.jwt.claims', '', false);
+END
+$$;
+
+-- pgTAP keeps its state in temporary tables: the API roles must write them.
+DO $$
+BEGIN
+    EXECUTE format('GRANT ALL ON ALL TABLES IN SCHEMA %s TO PUBLIC', pg_my_temp_schema()::regnamespace);
+    EXECUTE format('GRANT ALL ON ALL SEQUENCES IN SCHEMA %s TO PUBLIC', pg_my_temp_schema()::regnamespace);
+END
+$$;
+
+
+-- The expected outcome of each statement, per actor, in the order of
+-- `actors`: anon, alice, carol, olga, sam, pam, service_role. A number is
+-- rows read or changed; 42501 is refused. (A NOT NULL or CHECK violation
+-- for service_role comes from {me} being NULL: it has no user.)
+CREATE TEMP TABLE expected_outcomes (statement text PRIMARY KEY, outcomes text[]);
+INSERT INTO expected_outcomes VALUES
+    ('roles: read', '{7,7,7,7,7,7,7}'),
+    ('roles: insert', '{42501,42501,42501,42501,42501,1,1}'),
+    ('roles: update', '{42501,0,0,0,0,1,1}'),
+    ('roles: delete', '{42501,0,0,0,0,1,1}'),
+    ('users: read', '{42501,1,3,1,8,8,8}'),
+    ('users: insert', '{42501,42501,42501,42501,42501,1,1}'),
+    ('users: update own name', '{42501,1,1,1,1,1,0}'),
+    ('users: update own email', '{42501,42501,42501,42501,42501,42501,0}'),
+    ('users: update vera', '{42501,0,0,0,0,1,1}'),
+    ('users: delete vera', '{42501,0,0,0,0,1,1}'),
+    ('user_roles: read', '{42501,1,1,1,7,7,7}'),
+    ('user_roles: grant vera', '{42501,42501,42501,42501,42501,1,1}'),
+    ('user_roles: grant self', '{42501,42501,42501,42501,42501,42501,23502}'),
+    ('user_roles: revoke vera', '{42501,0,0,0,0,1,1}'),
+    ('companies: read', '{42501,1,1,1,3,3,3}'),
+    ('companies: insert', '{42501,42501,42501,42501,42501,1,1}'),
+    ('companies: rename acme', '{42501,0,1,0,0,1,1}'),
+    ('companies: suspend acme', '{42501,0,42501,0,0,1,1}'),
+    ('companies: delete acme', '{42501,0,0,0,0,1,1}'),
+    ('company_users: read', '{42501,1,3,1,5,5,5}'),
+    ('company_users: add nina to acme', '{42501,42501,1,42501,42501,1,1}'),
+    ('company_users: join acme', '{42501,42501,23505,42501,42501,1,23502}'),
+    ('company_users: remove vera', '{42501,0,1,0,0,1,1}'),
+    ('company_users: delete vera', '{42501,0,0,0,0,1,1}'),
+    ('user_settings: read', '{42501,1,1,1,8,8,8}'),
+    ('user_settings: update own', '{42501,1,1,1,1,1,0}'),
+    ('user_settings: update vera', '{42501,0,0,0,0,1,1}'),
+    ('user_settings: delete vera', '{42501,0,0,0,0,1,1}'),
+    ('api_keys: read', '{42501,1,1,1,4,4,4}'),
+    ('api_keys: read hashed_key', '{42501,42501,42501,42501,42501,42501,1}'),
+    ('api_keys: insert own', '{42501,1,1,1,1,1,23514}'),
+    ('api_keys: revoke vera''s', '{42501,0,0,0,0,1,1}'),
+    ('api_keys: revoke acme''s', '{42501,0,1,0,0,1,1}'),
+    ('api_keys: delete vera''s', '{42501,0,0,0,0,1,1}'),
+    ('referral_codes: read', '{42501,1,0,1,3,3,3}'),
+    ('referral_codes: insert for nina', '{42501,42501,42501,42501,42501,1,1}'),
+    ('referral_codes: deactivate vera''s', '{42501,0,0,0,0,1,1}'),
+    ('referrals: read', '{42501,1,0,1,2,2,2}'),
+    ('referrals: advance', '{42501,0,0,0,0,2,2}'),
+    ('referrals: delete', '{42501,0,0,0,0,2,2}'),
+    ('audit_log: read', '{42501,0,0,0,0,12,12}'),
+    ('audit_log: forge', '{42501,42501,42501,42501,42501,42501,1}'),
+    ('audit_log: erase', '{42501,42501,42501,42501,42501,42501,12}');
+
+-- A SQLSTATE has five characters; a row count here has fewer.
+SELECT is(m.outcome,
+          CASE WHEN length(e.outcomes[a.position]) < 5 THEN 'rows: ' ELSE '' END || e.outcomes[a.position],
+          m.actor || ' / ' || m.statement)
+FROM pg_temp.run_matrix() AS m
+JOIN actors AS a USING (actor)
+JOIN expected_outcomes AS e USING (statement);
+
+------------------------------------------------------------------------------
+-- grant_role and revoke_role
+------------------------------------------------------------------------------
+-- The fixture's user ids by name (callers cannot always read iam.users).
+CREATE FUNCTION pg_temp.user_named(name text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
+    SELECT v.id::uuid FROM (VALUES
+        ('Alice', 'a0000000-0000-4000-8000-0000000000a1'), ('Vera', 'a0000000-0000-4000-8000-0000000000a2'),
+        ('Carol', 'a0000000-0000-4000-8000-0000000000a3'), ('Olga', 'a0000000-0000-4000-8000-0000000000b1'),
+        ('Ivan', 'a0000000-0000-4000-8000-0000000000c1'), ('Nina', 'a0000000-0000-4000-8000-0000000000d1'),
+        ('Pam', 'a0000000-0000-4000-8000-0000000000e1'), ('Sam', 'a0000000-0000-4000-8000-0000000000e2')) AS v (name, id)
+    WHERE v.name = user_named.name
+$$;
+
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
+SELECT throws_ok($$SELECT iam.grant_role(pg_temp.user_named('Vera'), 'course_creator')$$,
+    '42501', 'permission denied to grant roles', 'A company admin cannot grant roles');
+SELECT throws_ok($$SELECT iam.revoke_role(pg_temp.user_named('Pam'), 'platform_admin')$$,
+    '42501', 'permission denied to revoke roles', 'nor revoke them');
+
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
+SELECT is(iam.grant_role(pg_temp.user_named('Vera'), 'course_creator'), true,
+    'A platform_admin grants a role');
+SELECT is(iam.grant_role(pg_temp.user_named('Vera'), 'course_creator'), false,
+    'granting it again changes nothing');
+SELECT throws_ok($$SELECT iam.grant_role(pg_temp.user_named('Pam'), 'course_creator')$$,
+    '42501', 'permission denied to grant a role to yourself',
+    'Nobody grants themselves a role, not even a platform_admin');
+SELECT throws_ok($$SELECT iam.grant_role(pg_temp.user_named('Vera'), 'root')$$,
+    '42704', 'role "root" does not exist', 'An unknown role is 42704');
+SELECT throws_ok($$SELECT iam.grant_role(NULL, 'course_creator')$$,
+    '22023', NULL, 'A NULL user is 22023');
+SELECT throws_ok($$SELECT iam.grant_role('a0000000-0000-4000-8000-0000000000ff', 'course_creator')$$,
+    'P0002', 'user a0000000-0000-4000-8000-0000000000ff does not exist', 'An unknown user is P0002');
+SELECT is((SELECT count(*)::int FROM iam.audit_log AS l
+           WHERE l.action = 'role_granted' AND l.target_user_id = pg_temp.user_named('Vera')
+             AND l.actor_user_id = pg_temp.user_named('Pam') AND l.actor_role = 'authenticated'),
+    1, 'The grant is in the audit log once, with who made it');
+
+-- A grant or revoke is seen by the very next statement of the transaction.
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Vera'));
+SELECT is(iam.has_role('course_creator'), true, 'The grantee holds the role in the next statement');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
+SELECT is(iam.revoke_role(pg_temp.user_named('Vera'), 'course_creator'), true,
+    'A platform_admin revokes a role');
+SELECT is(iam.revoke_role(pg_temp.user_named('Vera'), 'course_creator'), false,
+    'revoking it again changes nothing');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Vera'));
+SELECT is(iam.has_role('course_creator'), false, 'and the role is gone in the next statement');
+
+SELECT pg_temp.act_as('service_role');
+SELECT is(iam.grant_role(pg_temp.user_named('Alice'), 'consultant'), true,
+    'The service role grants roles');
+SELECT is((SELECT actor_role FROM iam.audit_log WHERE role_id = '00000000-0000-4000-8000-000000000005'),
+    'service_role', 'and the audit log names it');
+
+------------------------------------------------------------------------------
+-- Company membership, status and deletion
+------------------------------------------------------------------------------
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
+SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Nina')), true,
+    'A company admin adds a member');
+SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Nina')), false,
+    'adding them again changes nothing');
+SELECT is(iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera')), true,
+    'A company admin removes a member');
+SELECT is(iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera')), false,
+    'removing them again changes nothing');
+SELECT is(iam.is_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera')), false,
+    'a removed member is no longer a member');
+SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera')), true,
+    'and adding them back reactivates the membership');
+SELECT is(ARRAY(SELECT action FROM iam.audit_log WHERE target_user_id = pg_temp.user_named('Vera')
+                AND company_id IS NOT NULL ORDER BY id),
+    '{}'::text[], 'A company admin cannot read the audit log');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
+SELECT is(ARRAY(SELECT action FROM iam.audit_log WHERE target_user_id = pg_temp.user_named('Vera')
+                AND company_id IS NOT NULL ORDER BY id),
+    ARRAY['member_added', 'member_removed', 'member_reactivated'],
+    'A platform_admin reads every membership change in the audit log');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
+SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000b', pg_temp.user_named('Carol'))$$,
+    '42501', 'permission denied to manage the members of company c0000000-0000-4000-8000-00000000000b',
+    'A company admin cannot add anyone to another company');
+SELECT throws_ok($$SELECT iam.set_company_status('c0000000-0000-4000-8000-00000000000a', 'active')$$,
+    '42501', 'permission denied to change the status of company c0000000-0000-4000-8000-00000000000a',
+    'A company admin cannot change their company''s status');
+SELECT throws_ok($$UPDATE iam.companies SET current_iam_status = 'pending_verification'$$,
+    '42501', 'permission denied to change the status of company c0000000-0000-4000-8000-00000000000a',
+    'not even by updating the row');
+
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Olga'))$$,
+    '42501', NULL, 'A member cannot add members');
+SELECT throws_ok($$SELECT iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera'))$$,
+    '42501', NULL, 'nor remove them');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Olga'));
+SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Olga'))$$,
+    '42501', NULL, 'An outsider cannot join a company');
+SELECT throws_ok($$SELECT iam.set_company_status('c0000000-0000-4000-8000-00000000000a', 'closed')$$,
+    '22023', 'invalid company status: ''closed''', 'An unknown status is 22023');
+
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
+SELECT is(iam.set_company_status('c0000000-0000-4000-8000-00000000000b', 'suspended_by_admin'), true,
+    'A platform_admin suspends a company');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Olga'));
+SELECT is(iam.is_company_member('c0000000-0000-4000-8000-00000000000b'), false,
+    'The members of a suspended company are no longer members');
+SELECT is(iam.current_company_ids(), '{}'::uuid[], 'and have no current company');
+SELECT is((SELECT count(*)::int FROM iam.companies), 0, 'nor see it');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Ivan'));
+SELECT is(iam.is_company_admin('c0000000-0000-4000-8000-00000000000c'), false,
+    'The admin of a suspended company is not its admin');
+SELECT throws_ok($$SELECT iam.remove_company_member('c0000000-0000-4000-8000-00000000000c', pg_temp.user_named('Ivan'))$$,
+    '42501', NULL, 'and cannot manage it');
+
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
+SELECT is(iam.delete_company('c0000000-0000-4000-8000-00000000000a'), true,
+    'A company admin deletes their company (softly)');
+SELECT is(iam.is_company_admin('c0000000-0000-4000-8000-00000000000a'), false,
+    'after which nobody is its admin');
+SELECT is((SELECT count(*)::int FROM iam.companies), 0, 'nor sees it');
+SELECT pg_temp.act_as('service_role');
+SELECT is((SELECT deleted_at IS NOT NULL FROM iam.companies WHERE id = 'c0000000-0000-4000-8000-00000000000a'),
+    true, 'The deleted company keeps its row, with deleted_at');
+
+------------------------------------------------------------------------------
+-- Questions about other users
+------------------------------------------------------------------------------
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT is(iam.has_role(pg_temp.user_named('Alice'), 'solo_learner'), true, 'A user may ask about themselves');
+SELECT throws_ok($$SELECT iam.has_role(pg_temp.user_named('Pam'), 'platform_admin')$$,
+    '42501', 'permission denied to read the roles or memberships of another user',
+    'but not who the platform admins are');
+SELECT throws_ok($$SELECT iam.roles_of(pg_temp.user_named('Pam'))$$, '42501', NULL,
+    'nor another user''s roles');
+SELECT throws_ok($$SELECT iam.is_company_member('c0000000-0000-4000-8000-00000000000b', pg_temp.user_named('Olga'))$$,
+    '42501', NULL, 'nor another user''s memberships');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Sam'));
+SELECT is(iam.has_role(pg_temp.user_named('Pam'), 'platform_admin'), true, 'A support_agent may ask');
+SELECT is(iam.roles_of(pg_temp.user_named('Carol')), '{enterprise_admin}', 'and list roles');
+SELECT pg_temp.act_as('service_role');
+SELECT is(iam.has_role(pg_temp.user_named('Pam'), 'platform_admin'), true, 'So may the service role');
+
+------------------------------------------------------------------------------
+-- Parallel query: workers give the answers the leader gives.
+------------------------------------------------------------------------------
+SELECT pg_temp.act_as('none');
+CREATE TABLE public.iam_parallel_rows AS SELECT i FROM generate_series(1, 200000) AS i;
+ANALYZE public.iam_parallel_rows;
+GRANT SELECT ON public.iam_parallel_rows TO authenticated;
+CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    plan text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        plan := plan || line || E'\n';
+    END LOOP;
+    RETURN plan;
+END
+$$;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
+SELECT matches(pg_temp.plan_of($$SELECT count(*) FROM public.iam_parallel_rows WHERE iam.has_role('platform_admin')$$),
+    'Parallel Seq Scan', 'The role check runs in a parallel plan');
+SELECT is((SELECT count(*)::int FROM public.iam_parallel_rows WHERE iam.has_role('platform_admin')
+           AND iam.current_user_id() = pg_temp.user_named('Pam')),
+    200000, 'and every worker sees the platform_admin');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT is((SELECT count(*)::int FROM public.iam_parallel_rows WHERE iam.has_role('platform_admin')),
+    0, 'and a member as a member');
+RESET max_parallel_workers_per_gather;
+SELECT pg_temp.act_as('none');
+
+SELECT * FROM finish();
+ROLLBACK;
