@@ -52,7 +52,7 @@ with_cluster() {
     local name=$1; shift
     local dir="$work/cluster-$name" port
     port=$(free_port 55432)
-    trap 'cluster_stop "$dir"' EXIT
+    trap "cluster_stop '$dir'" EXIT
     cluster_start "$dir" "$port"
     PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres "$@"
 }

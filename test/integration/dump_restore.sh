@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# pg_dump keeps every row of iam_ext's nine tables: fill them all with fixed
-# rows, dump the database (custom and plain formats), restore each into a
+# pg_dump keeps every row of iam_ext's tables: fill them all with fixed rows
+# (the audit log fills itself), dump the database (custom and plain formats), restore each into a
 # fresh database (pg_restore --exit-on-error; psql -v ON_ERROR_STOP=1), and
 # compare every row of every table with the source. The seven built-in roles
 # must come back exactly once (CREATE EXTENSION makes them; the dump must not
-# repeat them), and a role added by the user must come back too.
+# repeat them), and a role added by the user must come back too. The restore
+# must not add audit rows of its own, and the audit log's sequence must go on
+# where it stopped.
 set -euo pipefail
 
 source_db=iam_dump_source
 restored_custom=iam_dump_restored_custom
 restored_plain=iam_dump_restored_plain
-tables="users roles user_roles companies company_users user_settings api_keys referral_codes referrals"
+tables="users roles user_roles companies company_users user_settings api_keys referral_codes referrals audit_log"
 
 sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 value() { sql -tA "$@"; }
@@ -25,7 +27,7 @@ drop_databases
 dump_dir=$(mktemp -d)
 trap 'rm -rf "$dump_dir"; drop_databases' EXIT
 
-echo "filling the nine tables of $source_db"
+echo "filling the tables of $source_db"
 createdb "$source_db"
 sql -d "$source_db" <<'SQL'
 CREATE EXTENSION iam_ext;
@@ -118,6 +120,18 @@ compare_with_source() {  # DB: adds to $failures for every difference
         echo "  roles: expected 7 built-in, 1 beta_tester, 8 in all; found (built-in, beta_tester, all) = $roles"
         failures=$((failures + 1))
     fi
+    local next_audit source_last_audit
+    source_last_audit=$(value -d "$source_db" -c "SELECT max(id) FROM iam.audit_log")
+    next_audit=$(value -d "$db" -c "INSERT INTO iam.user_roles (user_id, role_id)
+                                    SELECT id, '00000000-0000-4000-8000-000000000005' FROM iam.users
+                                    ON CONFLICT DO NOTHING" \
+                                 -c "SELECT min(id) = $source_last_audit + 1 FROM iam.audit_log WHERE id > $source_last_audit")
+    if [ "$next_audit" = t ]; then
+        echo "  audit_log: a grant after the restore is audited with the next id"
+    else
+        echo "  audit_log: a grant after the restore did not get the next audit id"
+        failures=$((failures + 1))
+    fi
 }
 
 echo "custom format: pg_dump -Fc, pg_restore --exit-on-error into a fresh database"
@@ -135,4 +149,4 @@ sql -d "$restored_plain" -f "$dump_dir/iam.sql" >/dev/null ||
 compare_with_source "$restored_plain"
 
 [ $failures -eq 0 ] || { echo "FAIL: $failures difference(s) after dump and restore"; exit 1; }
-echo "PASS: every row of the nine tables survives pg_dump and restore (custom and plain)"
+echo "PASS: every row of every iam table survives pg_dump and restore (custom and plain)"

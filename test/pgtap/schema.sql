@@ -399,7 +399,8 @@ SELECT set_eq(
     $$SELECT conname::text FROM pg_catalog.pg_constraint
        WHERE connamespace = 'iam'::regnamespace AND contype = 'c'$$,
     ARRAY['companies_current_iam_status_check', 'user_settings_theme_check',
-          'api_keys_owner_check', 'referrals_status_check', 'referrals_not_self_check'],
+          'api_keys_owner_check', 'referrals_status_check', 'referrals_not_self_check',
+          'audit_log_action_check'],
     'Schema iam should have exactly the documented CHECK constraints');
 
 ------------------------------------------------------------------------------
@@ -492,8 +493,8 @@ SELECT set_eq(
          AND c.relkind = 'r'
          AND c.relnamespace = 'iam'::regnamespace$$,
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
-          'user_settings', 'api_keys', 'referral_codes', 'referrals'],
-    'Each of the nine tables of schema iam should belong to extension iam_ext');
+          'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log'],
+    'Each table of schema iam should belong to extension iam_ext');
 
 SELECT * FROM finish();
 ROLLBACK;
