@@ -17,10 +17,15 @@ if [ -z "${PGHOST:-}${PGDATABASE:-}" ]; then
     cluster_start "$work" "$port" "" "-c shared_buffers=512MB"
     export PGHOST=$work PGPORT=$port PGUSER=postgres
 fi
-for bench in "$IAM_ROOT"/bench/*.sql; do
-    say "$(basename "$bench" .sql)"
+# bench/*.sql run in psql; the other scripts drive pgbench themselves.
+for bench in "$IAM_ROOT"/bench/*.sql "$IAM_ROOT"/bench/*.sh; do
+    [ "$(basename "$bench")" = run.sh ] && continue
+    say "$(basename "$bench")"
     dropdb --if-exists iam_bench >/dev/null 2>&1
     createdb iam_bench
-    psql -X -d iam_bench -f "$bench"
+    case $bench in
+        *.sql) psql -X -d iam_bench -f "$bench" ;;
+        *) PGDATABASE=iam_bench "$bench" ;;
+    esac
     dropdb iam_bench
 done

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# One PostgREST-shaped request per transaction (role and JWT claims set with
+# set_config, then one row read by primary key), with pgbench -M prepared:
+#   floor: the table without RLS
+#   peer:  RLS with the Supabase-guide PL/pgSQL SECURITY DEFINER role check,
+#          wrapped in (SELECT ...)
+#   ours:  RLS with iam.current_user_id() and iam.has_role(), unwrapped
+# Run by bench/run.sh with PG* pointing at a scratch database; prints TPS and
+# the cost of the check per request.
+set -euo pipefail
+seconds=${IAM_BENCH_SECONDS:-8}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN;
+    END IF;
+END $$;
+DO $$ BEGIN PERFORM iam.apply_grants(); END $$;
+GRANT USAGE ON SCHEMA bench TO authenticated;
+INSERT INTO iam.users (id) VALUES ('00000000-0000-4000-8000-000000000001') ON CONFLICT DO NOTHING;
+CREATE TABLE bench.floor_courses (id int PRIMARY KEY, owner uuid, title text);
+INSERT INTO bench.floor_courses
+SELECT i, CASE WHEN i <= 1000 THEN '00000000-0000-4000-8000-000000000001'::uuid ELSE gen_random_uuid() END,
+       'course ' || i
+FROM generate_series(1, 100000) AS i;
+CREATE TABLE bench.peer_courses AS SELECT * FROM bench.floor_courses;
+ALTER TABLE bench.peer_courses ADD PRIMARY KEY (id);
+CREATE TABLE bench.ours_courses AS SELECT * FROM bench.floor_courses;
+ALTER TABLE bench.ours_courses ADD PRIMARY KEY (id);
+GRANT SELECT ON bench.floor_courses, bench.peer_courses, bench.ours_courses TO authenticated;
+
+CREATE FUNCTION bench.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+    SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
+                    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid
+$$;
+CREATE FUNCTION bench.peer_has_role(role_name text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    RETURN (SELECT count(*) > 0 FROM iam.user_roles ur JOIN iam.roles r ON r.id = ur.role_id
+            WHERE ur.user_id = bench.uid() AND r.name = role_name);
+END
+$$;
+GRANT EXECUTE ON FUNCTION bench.uid(), bench.peer_has_role(text) TO authenticated;
+ALTER TABLE bench.peer_courses ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON bench.peer_courses FOR SELECT TO authenticated
+    USING (owner = (SELECT bench.uid()) OR (SELECT bench.peer_has_role('platform_admin')));
+ALTER TABLE bench.ours_courses ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON bench.ours_courses FOR SELECT TO authenticated
+    USING (owner = iam.current_user_id() OR iam.has_role('platform_admin'));
+VACUUM ANALYZE bench.floor_courses, bench.peer_courses, bench.ours_courses;
+SQL
+
+for variant in floor peer ours; do
+    cat >"$work/$variant.sql" <<SCRIPT
+\set id random(1, 1000)
+BEGIN;
+SELECT set_config('role', 'authenticated', true),
+       set_config('request.jwt.claims', '{"sub": "00000000-0000-4000-8000-000000000001", "role": "authenticated"}', true);
+SELECT title FROM bench.${variant}_courses WHERE id = :id;
+COMMIT;
+SCRIPT
+done
+
+# Rounds of each variant in turn; the best TPS of each counts.
+declare -A best
+for round in 1 2 3; do
+    for variant in floor peer ours; do
+        tps=$(pgbench -n -M prepared -c 1 -T "$seconds" -f "$work/$variant.sql" 2>/dev/null |
+              sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+        best[$variant]=$(awk -v a="${best[$variant]:-0}" -v b="$tps" 'BEGIN { print (b > a ? b : a) }')
+    done
+done
+psql -X -q -c "SET client_min_messages = warning" -c "DROP SCHEMA bench CASCADE"
+
+echo "one request per transaction, pgbench -M prepared, 1 client, best of 3 x ${seconds}s"
+printf '  %-40s %10s %12s %8s\n' case TPS 'us/request' 'x floor'
+for variant in floor peer ours; do
+    awk -v name="$variant" -v tps="${best[$variant]}" -v floor="${best[floor]}" 'BEGIN {
+        label = name == "floor" ? "floor (no RLS)" : name == "peer" ? "peer (SECURITY DEFINER check, wrapped)" : "iam_ext (has_role, unwrapped)"
+        printf "  %-40s %10.0f %12.1f %8.2f\n", label, tps, 1e6 / tps, floor / tps }'
+done
+awk -v f="${best[floor]}" -v p="${best[peer]}" -v o="${best[ours]}" 'BEGIN {
+    printf "  cost of the check per request: peer %.1f us, iam_ext %.1f us\n", 1e6 / p - 1e6 / f, 1e6 / o - 1e6 / f }'
