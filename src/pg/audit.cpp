@@ -15,6 +15,7 @@
 // trigger anyway, are not audited. Every other role is.
 #include "guard.hpp"
 
+#include "as_owner.hpp"
 #include "context.hpp"
 
 #include "../core/error.hpp"
@@ -23,9 +24,9 @@
 
 namespace {
 
-constexpr AttrNumber user_id_attnum = 1;        // user_roles and company_users
-constexpr AttrNumber subject_attnum = 2;        // role_id or company_id
-constexpr AttrNumber is_active_attnum = 4;      // company_users.is_active_in_company
+constexpr AttrNumber user_id_attnum = 1;    // user_roles and company_users
+constexpr AttrNumber subject_attnum = 2;    // role_id or company_id
+constexpr AttrNumber is_active_attnum = 4;  // company_users.is_active_in_company
 constexpr int audit_argument_count = 8;
 
 const char* const insert_audit_row =
@@ -66,48 +67,8 @@ const char* action_of(const TriggerData* trigger, bool role_change) {
     return "member_updated";
 }
 
-Oid owner_of(Oid relation_id) {
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation_id));
-    if (!HeapTupleIsValid(tuple))
-        elog(ERROR, "cache lookup failed for relation %u", relation_id);
-    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    return owner;
-}
-
-// Inserts the audit row as the owner of iam.audit_log. Plain C style: no C++
-// object is alive here, and the caller's identity is restored on error too.
-void write_audit_row(Datum* values, const char* nulls, Oid row_type) {
-    Oid types[audit_argument_count] = {UUIDOID, TEXTOID, TEXTOID, UUIDOID,
-                                       UUIDOID, UUIDOID, row_type, row_type};
-    Oid audit_log = get_relname_relid("audit_log", get_namespace_oid("iam", false));
-    if (!OidIsValid(audit_log))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation iam.audit_log does not exist")));
-    Oid caller;
-    int security_context;
-    GetUserIdAndSecContext(&caller, &security_context);
-    SetUserIdAndSecContext(owner_of(audit_log), security_context | SECURITY_LOCAL_USERID_CHANGE |
-                                                    SECURITY_RESTRICTED_OPERATION);
-    PG_TRY();
-    {
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "SPI_connect failed");
-        int result = SPI_execute_with_args(insert_audit_row, audit_argument_count, types, values,
-                                           nulls, false, 0);
-        if (result != SPI_OK_INSERT)
-            elog(ERROR, "iam.audit_change(): writing the audit row failed: %s",
-                 SPI_result_code_string(result));
-        SPI_finish();
-    }
-    PG_FINALLY();
-    { SetUserIdAndSecContext(caller, security_context); }
-    PG_END_TRY();
-}
-
 bool is_restore(Relation relation) {
-    return !row_security &&
-           (superuser() || GetUserId() == relation->rd_rel->relowner);
+    return !row_security && (superuser() || GetUserId() == relation->rd_rel->relowner);
 }
 
 }  // namespace
@@ -127,8 +88,8 @@ IAM_SQL_FUNCTION(iam_audit_change) {
     TupleDesc descriptor = RelationGetDescr(trigger->tg_relation);
     bool deleted = TRIGGER_FIRED_BY_DELETE(trigger->tg_event);
     bool inserted = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
-    HeapTuple row = deleted ? trigger->tg_trigtuple
-                            : (inserted ? trigger->tg_trigtuple : trigger->tg_newtuple);
+    HeapTuple row =
+        deleted ? trigger->tg_trigtuple : (inserted ? trigger->tg_trigtuple : trigger->tg_newtuple);
 
     Datum values[audit_argument_count];
     char nulls[audit_argument_count];
@@ -154,6 +115,17 @@ IAM_SQL_FUNCTION(iam_audit_change) {
     values[7] = new_row != nullptr ? heap_copy_tuple_as_datum(new_row, descriptor) : Datum(0);
     nulls[7] = new_row != nullptr ? ' ' : 'n';
 
-    iam::pg::pg_call([&] { write_audit_row(values, nulls, descriptor->tdtypeid); });
+    Oid types[audit_argument_count] = {UUIDOID,
+                                       TEXTOID,
+                                       TEXTOID,
+                                       UUIDOID,
+                                       UUIDOID,
+                                       UUIDOID,
+                                       descriptor->tdtypeid,
+                                       descriptor->tdtypeid};
+    iam::pg::pg_call([&] {
+        iam::pg::execute_as_owner(iam::pg::iam_relation("audit_log"), insert_audit_row,
+                                  audit_argument_count, types, values, nulls);
+    });
     return PointerGetDatum(nullptr);
 }

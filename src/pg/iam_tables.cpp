@@ -69,6 +69,8 @@ void resolve_iam_tables(IamTables* tables) {
     tables->companies_pkey = relation_in(iam, "companies_pkey");
     tables->company_users = relation_in(iam, "company_users");
     tables->company_users_pkey = relation_in(iam, "company_users_pkey");
+    tables->api_keys = relation_in(iam, "api_keys");
+    tables->api_keys_key_prefix_key = relation_in(iam, "api_keys_key_prefix_key");
 }
 
 bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id) {
@@ -199,6 +201,42 @@ void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
     UuidVisitor visitor{visit, context, attnum::company_users_company_id,
                         attnum::company_users_is_active_in_company};
     scan(tables.company_users, tables.company_users_pkey, &key, 1, visit_uuid, &visitor);
+}
+
+namespace {
+bool copy_api_key_row(HeapTuple tuple, TupleDesc descriptor, void* context) {
+    auto* row = static_cast<ApiKeyRow*>(context);
+    bool is_null;
+    copy_uuid_attribute(tuple, descriptor, attnum::api_keys_id, &row->id);
+    row->has_user = copy_uuid_attribute(tuple, descriptor, attnum::api_keys_user_id, &row->user_id);
+    row->has_company =
+        copy_uuid_attribute(tuple, descriptor, attnum::api_keys_company_id, &row->company_id);
+    Datum hashed = attribute(tuple, descriptor, attnum::api_keys_hashed_key, &is_null);
+    row->hashed_key = is_null ? nullptr : DatumGetTextPCopy(hashed);
+    Datum permissions = attribute(tuple, descriptor, attnum::api_keys_permissions, &is_null);
+    row->permissions = is_null ? nullptr : DatumGetJsonbPCopy(permissions);
+    Datum expires = attribute(tuple, descriptor, attnum::api_keys_expires_at, &is_null);
+    row->has_expiry = !is_null;
+    row->expires_at = is_null ? 0 : DatumGetTimestampTz(expires);
+    Datum last_use = attribute(tuple, descriptor, attnum::api_keys_last_used_at, &is_null);
+    row->has_last_use = !is_null;
+    row->last_used_at = is_null ? 0 : DatumGetTimestampTz(last_use);
+    Datum active = attribute(tuple, descriptor, attnum::api_keys_is_active, &is_null);
+    row->is_active = !is_null && DatumGetBool(active);
+    return false;
+}
+}  // namespace
+
+bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row) {
+    text* value = cstring_to_text_with_len(prefix, static_cast<int>(length));
+    ScanKeyData key;
+    ScanKeyInit(&key, attnum::api_keys_key_prefix, BTEqualStrategyNumber, F_TEXTEQ,
+                PointerGetDatum(value));
+    key.sk_collation = DEFAULT_COLLATION_OID;
+    bool found =
+        scan(tables.api_keys, tables.api_keys_key_prefix_key, &key, 1, copy_api_key_row, row);
+    pfree(value);
+    return found;
 }
 
 }  // namespace iam::pg

@@ -20,6 +20,15 @@ constexpr AttrNumber companies_is_deleted = 6;
 constexpr AttrNumber company_users_user_id = 1;
 constexpr AttrNumber company_users_company_id = 2;
 constexpr AttrNumber company_users_is_active_in_company = 4;
+constexpr AttrNumber api_keys_id = 1;
+constexpr AttrNumber api_keys_user_id = 2;
+constexpr AttrNumber api_keys_company_id = 3;
+constexpr AttrNumber api_keys_key_prefix = 5;
+constexpr AttrNumber api_keys_hashed_key = 6;
+constexpr AttrNumber api_keys_permissions = 7;
+constexpr AttrNumber api_keys_expires_at = 8;
+constexpr AttrNumber api_keys_last_used_at = 9;
+constexpr AttrNumber api_keys_is_active = 11;
 }  // namespace attnum
 
 struct IamTables {
@@ -27,6 +36,7 @@ struct IamTables {
     Oid user_roles, user_roles_pkey;
     Oid companies, companies_pkey;
     Oid company_users, company_users_pkey;
+    Oid api_keys, api_keys_key_prefix_key;
 };
 
 // Looks the tables up in schema iam (an error if the extension is missing).
@@ -51,5 +61,17 @@ bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
 void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
                             void (*visit)(const pg_uuid_t& company_id, void* context),
                             void* context);
+
+// The api_keys row with this key_prefix, as verification needs it. Values
+// are copied into the current memory context.
+struct ApiKeyRow {
+    pg_uuid_t id;
+    bool has_user, has_company, has_expiry, has_last_use, is_active;
+    pg_uuid_t user_id, company_id;
+    text* hashed_key;
+    Jsonb* permissions;  // nullptr for SQL NULL
+    TimestampTz expires_at, last_used_at;
+};
+bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row);
 
 }  // namespace iam::pg

@@ -1,5 +1,7 @@
 // Library entry point: what must happen once per backend that loads iam_ext.
+#include "api_keys.hpp"
 #include "context.hpp"
+#include "peppers.hpp"
 
 #include <sodium.h>
 
@@ -18,6 +20,8 @@ void _PG_init(void) {
                         errmsg("iam_ext could not initialise libsodium")));
 
     iam::pg::define_identity_settings();
+    iam::pg::define_pepper_settings();
+    iam::pg::define_api_key_settings();
 
     // The extension owns the iam.* settings: once loaded, a misspelt
     // SET iam.<name> is an error instead of a setting nothing reads.

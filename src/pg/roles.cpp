@@ -33,7 +33,7 @@ struct CallSiteCache {
     bool question_is_constant;
     varlena* question;
     bool role_id_known;
-    pg_uuid_t role_id;  // for a single role name
+    pg_uuid_t role_id;       // for a single role name
     bool named_roles_known;  // the three roles below, resolved for the statement
     pg_uuid_t enterprise_admin, platform_admin, support_agent;
     int8 caller_sees_everyone;  // -1: not yet known in this statement
@@ -152,7 +152,8 @@ pg_attribute_always_inline bool remember_question(FunctionCallInfo fcinfo, CallS
 
 // The role id for the role name in argument `number`, looked up once per
 // statement and question.
-pg_attribute_always_inline const pg_uuid_t& cached_role_id(FunctionCallInfo fcinfo, CallSiteCache* cache, int number) {
+pg_attribute_always_inline const pg_uuid_t& cached_role_id(FunctionCallInfo fcinfo,
+                                                           CallSiteCache* cache, int number) {
     if (remember_question(fcinfo, cache, number) || !cache->role_id_known) {
         cache->role_id_known = false;
         cache->role_id = role_id_or_throw(cache->tables, reinterpret_cast<text*>(cache->question));
@@ -162,7 +163,7 @@ pg_attribute_always_inline const pg_uuid_t& cached_role_id(FunctionCallInfo fcin
 }
 
 pg_attribute_always_inline bool cached_answer(const CallSiteCache* cache, const pg_uuid_t* user_id,
-                   const pg_uuid_t* company_id = nullptr) {
+                                              const pg_uuid_t* company_id = nullptr) {
     if (!cache->answered)
         return false;
     if (user_id == nullptr ? cache->has_user
@@ -184,8 +185,8 @@ bool store_answer(CallSiteCache* cache, const pg_uuid_t* user_id, bool answer,
 }
 
 // Whether the user (none: false) holds the role named by argument `number`.
-pg_attribute_always_inline bool check_role(FunctionCallInfo fcinfo, CallSiteCache* cache, const pg_uuid_t* user_id,
-                int number) {
+pg_attribute_always_inline bool check_role(FunctionCallInfo fcinfo, CallSiteCache* cache,
+                                           const pg_uuid_t* user_id, int number) {
     const pg_uuid_t& role_id = cached_role_id(fcinfo, cache, number);
     if (cached_answer(cache, user_id))
         return cache->answer;
@@ -255,8 +256,7 @@ void require_may_ask_about(CallSiteCache* cache, const pg_uuid_t& user_id,
     if (company_id != nullptr && caller != nullptr && is_admin_of(cache, *caller, *company_id))
         return;
     throw iam::Error(iam::sqlstate::insufficient_privilege,
-                     "permission denied to read the roles or memberships of another user",
-                     {},
+                     "permission denied to read the roles or memberships of another user", {},
                      "Only that user, their company's admins, platform_admin, support_agent and "
                      "the service role may.");
 }

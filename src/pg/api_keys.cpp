@@ -1,0 +1,369 @@
+// API keys: iam.verify_api_key, create_api_key, rotate_api_key,
+// api_key_has_permission. The format, checksum and hash are in
+// src/core/api_key.cpp; this file is the table access.
+//
+// Verification is the hot path: the key is checked for shape and checksum
+// before any table access, the row is read through the key_prefix unique
+// index without SPI, and the hash compared in constant time. Creation and
+// rotation write through SPI as the caller, so the RLS policies of
+// iam.api_keys decide who may; last_used_at is bookkeeping, written as the
+// table's owner.
+#include "guard.hpp"
+
+#include "api_keys.hpp"
+#include "as_owner.hpp"
+#include "context.hpp"
+#include "iam_tables.hpp"
+#include "peppers.hpp"
+#include "privileges.hpp"
+#include "result_rows.hpp"
+
+#include "../core/api_key.hpp"
+#include "../core/error.hpp"
+
+#include <sodium.h>
+
+#include <string>
+#include <string_view>
+
+namespace {
+
+using iam::pg::ApiKeyRow;
+using iam::pg::IamTables;
+
+int last_used_interval_seconds = 60;
+
+// Per call site: the tables for the statement and the result row type.
+struct CallSite {
+    LocalTransactionId transaction;
+    CommandId command;
+    bool ready;
+    IamTables tables;
+    TupleDesc declared;
+};
+
+CallSite* call_site(FunctionCallInfo fcinfo) {
+    auto* site = static_cast<CallSite*>(fcinfo->flinfo->fn_extra);
+    if (site == nullptr) {
+        site = static_cast<CallSite*>(
+            MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite)));
+        fcinfo->flinfo->fn_extra = site;
+    }
+#if PG_VERSION_NUM >= 170000
+    LocalTransactionId transaction = MyProc->vxid.lxid;
+#else
+    LocalTransactionId transaction = MyProc->lxid;
+#endif
+    CommandId command = GetCurrentCommandId(false);
+    if (!site->ready || site->transaction != transaction || site->command != command) {
+        site->ready = false;
+        iam::pg::resolve_iam_tables(&site->tables);
+        site->transaction = transaction;
+        site->command = command;
+        site->ready = true;
+    }
+    return site;
+}
+
+std::string_view text_view(const text* value) {
+    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+bool is_query_cancel(int sqlerrcode) {
+    return sqlerrcode == ERRCODE_QUERY_CANCELED || sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+           sqlerrcode == ERRCODE_OUT_OF_MEMORY;
+}
+
+// Sets last_used_at = now() unless another transaction holds the row: a
+// verification never waits and never fails because of the touch (a failure
+// is logged at DEBUG1; a cancel still cancels). Plain C style.
+void touch_last_used(const pg_uuid_t& key_id, TimestampTz now) {
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(caller_context);
+    PG_TRY();
+    {
+        Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
+        Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&key_id)),
+                           TimestampTzGetDatum(now)};
+        iam::pg::execute_as_owner(iam::pg::iam_relation("api_keys"),
+                                  "UPDATE iam.api_keys SET last_used_at = $2 WHERE id = "
+                                  "(SELECT id FROM iam.api_keys WHERE id = $1 "
+                                  "FOR UPDATE SKIP LOCKED)",
+                                  2, types, values, nullptr);
+        ReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        ErrorData* error = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        if (is_query_cancel(error->sqlerrcode))
+            ReThrowError(error);
+        elog(DEBUG1, "iam: last_used_at of an API key not updated: %s", error->message);
+        FreeErrorData(error);
+    }
+    PG_END_TRY();
+}
+
+bool touch_due(const ApiKeyRow& row, TimestampTz now) {
+    if (RecoveryInProgress() || XactReadOnly)
+        return false;
+    return !row.has_last_use ||
+           row.last_used_at <= now - int64(last_used_interval_seconds) * USECS_PER_SEC;
+}
+
+// Whether `key` is a valid, active, unexpired key of a usable owner; fills
+// `row`. A bad credential is never an error: the answer is only "no".
+bool verify(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row) {
+    auto prefix = iam::api_key_prefix(text_view(key));
+    if (!prefix || !iam::pg::find_api_key(tables, prefix->data(), prefix->size(), row))
+        return false;
+    TimestampTz now = GetCurrentStatementStartTimestamp();
+    if (!row->is_active || (row->has_expiry && row->expires_at <= now) ||
+        row->hashed_key == nullptr)
+        return false;
+    if (row->has_company && !iam::pg::company_is_active(tables, row->company_id))
+        return false;
+    auto stored = iam::parse_api_key_hash(text_view(row->hashed_key));
+    iam::pg::Pepper pepper;
+    if (!stored || !iam::pg::find_pepper(stored->pepper_version, &pepper))
+        return false;
+    bool matches = iam::api_key_matches(text_view(key), *stored, pepper);
+    sodium_memzero(pepper.data(), pepper.size());
+    if (matches && touch && touch_due(*row, now))
+        touch_last_used(row->id, GetCurrentTimestamp());
+    return matches;
+}
+
+// Whether the permissions (a JSON array of strings) cover `wanted`.
+bool permissions_cover(const Jsonb* permissions, std::string_view wanted) {
+    if (permissions == nullptr || !JB_ROOT_IS_ARRAY(permissions) || JB_ROOT_IS_SCALAR(permissions))
+        return false;
+    JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&permissions->root));
+    JsonbValue value;
+    JsonbIteratorToken token;
+    bool covered = false;
+    while ((token = JsonbIteratorNext(&iterator, &value, true)) != WJB_DONE) {
+        if (token == WJB_ELEM && value.type == jbvString && !covered)
+            covered = iam::permission_covers(
+                std::string_view(value.val.string.val, value.val.string.len), wanted);
+    }
+    return covered;
+}
+
+// permissions must be a JSON array of valid permission strings (22023).
+void require_valid_permissions(const Jsonb* permissions) {
+    if (!JB_ROOT_IS_ARRAY(permissions) || JB_ROOT_IS_SCALAR(permissions))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "permissions must be a JSON array of strings", {},
+                         "For example '[\"courses:read\", \"reports:*\"]'.");
+    JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&permissions->root));
+    JsonbValue value;
+    JsonbIteratorToken token;
+    int position = 0;
+    while ((token = JsonbIteratorNext(&iterator, &value, true)) != WJB_DONE) {
+        if (token != WJB_ELEM)
+            continue;
+        if (value.type != jbvString ||
+            !iam::is_valid_permission(std::string_view(value.val.string.val, value.val.string.len)))
+            throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                             "permissions[" + std::to_string(position) + "] is not a permission",
+                             "A permission is 1 to 200 printable characters without spaces, "
+                             "such as \"courses:read\", \"courses:*\" or \"*\".");
+        ++position;
+    }
+}
+
+// A fresh key and its stored hash: the plaintext is wiped from C++ memory
+// once it has been copied into the result.
+struct NewKey {
+    text* api_key;
+    text* key_prefix;
+    text* hashed_key;
+};
+
+NewKey new_key() {
+    iam::pg::Pepper pepper;
+    int version = iam::pg::current_pepper(&pepper);
+    auto generated = iam::generate_api_key();
+    std::string hashed = iam::hash_api_key(generated.key, pepper, version);
+    sodium_memzero(pepper.data(), pepper.size());
+    NewKey made{};
+    iam::pg::pg_call([&] {
+        made.api_key =
+            cstring_to_text_with_len(generated.key.data(), static_cast<int>(generated.key.size()));
+        made.key_prefix = cstring_to_text_with_len(generated.prefix.data(),
+                                                   static_cast<int>(generated.prefix.size()));
+        made.hashed_key = cstring_to_text_with_len(hashed.data(), static_cast<int>(hashed.size()));
+    });
+    sodium_memzero(generated.key.data(), generated.key.size());
+    return made;
+}
+
+// Runs `sql` through SPI as the caller (RLS applies); returns the first
+// column of the first row it returns, if any. Plain C style.
+bool execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                       pg_uuid_t* returned_id) {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+    bool found = SPI_processed > 0 && SPI_tuptable != nullptr;
+    if (found) {
+        bool is_null;
+        Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+        found = !is_null;
+        if (found)
+            *returned_id = *DatumGetUUIDP(id);
+    }
+    SPI_finish();
+    return found;
+}
+
+Datum new_key_row(FunctionCallInfo fcinfo, CallSite* site, const pg_uuid_t& id, const NewKey& key) {
+    Datum values[3] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&id)), PointerGetDatum(key.api_key),
+                       PointerGetDatum(key.key_prefix)};
+    bool nulls[3] = {false, false, false};
+    return iam::pg::return_at_most_one_row(fcinfo, &site->declared, values, nulls);
+}
+
+}  // namespace
+
+namespace iam::pg {
+
+void define_api_key_settings() {
+    DefineCustomIntVariable(
+        "iam.last_used_interval", "Seconds between two updates of an API key's last_used_at",
+        "Verification updates last_used_at at most this often per key (never on a standby).",
+        &last_used_interval_seconds, 60, 0, 86400 * 365, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr,
+        nullptr);
+}
+
+}  // namespace iam::pg
+
+// iam.verify_api_key(api_key text) -> TABLE(key_id, user_id, company_id,
+// permissions, expires_at): one row for a valid key, none otherwise
+IAM_SQL_FUNCTION(iam_verify_api_key) {
+    CallSite* site = call_site(fcinfo);
+    ApiKeyRow row{};
+    if (PG_ARGISNULL(0) || !verify(site->tables, PG_GETARG_TEXT_PP(0), true, &row))
+        return iam::pg::return_at_most_one_row(fcinfo, &site->declared, nullptr, nullptr);
+    Datum values[5] = {UUIDPGetDatum(&row.id), UUIDPGetDatum(&row.user_id),
+                       UUIDPGetDatum(&row.company_id), PointerGetDatum(row.permissions),
+                       TimestampTzGetDatum(row.expires_at)};
+    bool nulls[5] = {false, !row.has_user, !row.has_company, row.permissions == nullptr,
+                     !row.has_expiry};
+    return iam::pg::return_at_most_one_row(fcinfo, &site->declared, values, nulls);
+}
+
+// iam.api_key_has_permission(api_key text, permission text) -> boolean:
+// false for an invalid key; does not touch last_used_at
+IAM_SQL_FUNCTION(iam_api_key_has_permission) {
+    CallSite* site = call_site(fcinfo);
+    ApiKeyRow row{};
+    if (!verify(site->tables, PG_GETARG_TEXT_PP(0), false, &row))
+        PG_RETURN_BOOL(false);
+    PG_RETURN_BOOL(permissions_cover(row.permissions, text_view(PG_GETARG_TEXT_PP(1))));
+}
+
+// iam.create_api_key(name, user_id, company_id, permissions, expires_at)
+// -> TABLE(id uuid, api_key text, key_prefix text)
+IAM_SQL_FUNCTION(iam_create_api_key) {
+    CallSite* site = call_site(fcinfo);
+    if (PG_ARGISNULL(0) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value, "an API key needs a name");
+    bool has_user = !PG_ARGISNULL(1), has_company = !PG_ARGISNULL(2);
+    pg_uuid_t user_id{}, company_id{};
+    if (has_user)
+        user_id = *PG_GETARG_UUID_P(1);
+    if (has_company)
+        company_id = *PG_GETARG_UUID_P(2);
+    if (!has_user && !has_company) {
+        iam::pg::SubjectCache subject{};
+        if (const pg_uuid_t* caller = iam::pg::current_subject(&subject)) {
+            user_id = *caller;
+            has_user = true;
+        }
+    }
+    if (!has_user && !has_company)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "an API key needs an owner: user_id or company_id",
+                         "There is no current user to default to.");
+    Jsonb* permissions = PG_ARGISNULL(3) ? nullptr : PG_GETARG_JSONB_P(3);
+    if (permissions != nullptr)
+        require_valid_permissions(permissions);
+    if (!PG_ARGISNULL(4) && PG_GETARG_TIMESTAMPTZ(4) <= GetCurrentStatementStartTimestamp())
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "expires_at must be in the future");
+
+    Oid types[7] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID};
+    Datum values[7] = {UUIDPGetDatum(&user_id),
+                       UUIDPGetDatum(&company_id),
+                       PG_GETARG_DATUM(0),
+                       0,
+                       0,
+                       permissions != nullptr ? JsonbPGetDatum(permissions) : 0,
+                       PG_ARGISNULL(4) ? 0 : PG_GETARG_DATUM(4)};
+    char nulls[8] = {has_user ? ' ' : 'n',
+                     has_company ? ' ' : 'n',
+                     ' ',
+                     ' ',
+                     ' ',
+                     permissions != nullptr ? ' ' : 'n',
+                     PG_ARGISNULL(4) ? 'n' : ' ',
+                     '\0'};
+    // A key_prefix that exists already is retried with a new key.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        NewKey key = new_key();
+        values[3] = PointerGetDatum(key.key_prefix);
+        values[4] = PointerGetDatum(key.hashed_key);
+        pg_uuid_t id;
+        bool inserted = iam::pg::pg_call([&] {
+            return execute_as_caller(
+                "INSERT INTO iam.api_keys (user_id, company_id, name, key_prefix, hashed_key, "
+                "permissions, expires_at) VALUES ($1, $2, $3, $4, $5, coalesce($6, '[]'), $7) "
+                "ON CONFLICT (key_prefix) DO NOTHING RETURNING id",
+                7, types, values, nulls, &id);
+        });
+        if (inserted)
+            return new_key_row(fcinfo, site, id, key);
+    }
+    throw iam::Error(iam::sqlstate::internal_error, "could not find a free key_prefix");
+}
+
+// iam.rotate_api_key(key_id uuid) -> TABLE(id uuid, api_key text, key_prefix text)
+IAM_SQL_FUNCTION(iam_rotate_api_key) {
+    CallSite* site = call_site(fcinfo);
+    if (PG_ARGISNULL(0))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value, "key_id must not be NULL");
+    pg_uuid_t key_id = *PG_GETARG_UUID_P(0);
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        NewKey key = new_key();
+        ApiKeyRow existing{};
+        std::string_view prefix = text_view(key.key_prefix);
+        if (iam::pg::find_api_key(site->tables, prefix.data(), prefix.size(), &existing))
+            continue;  // taken: draw another key
+        Oid types[3] = {UUIDOID, TEXTOID, TEXTOID};
+        Datum values[3] = {UUIDPGetDatum(&key_id), PointerGetDatum(key.key_prefix),
+                           PointerGetDatum(key.hashed_key)};
+        pg_uuid_t id;
+        bool rotated = iam::pg::pg_call([&] {
+            return execute_as_caller(
+                "UPDATE iam.api_keys SET key_prefix = $2, hashed_key = $3 "
+                "WHERE id = $1 AND is_active RETURNING id",
+                3, types, values, nullptr, &id);
+        });
+        if (!rotated)
+            throw iam::Error(iam::sqlstate::no_data_found,
+                             "no active API key with this id that you may rotate", {},
+                             "Revoked keys cannot be rotated; create a new key instead.");
+        return new_key_row(fcinfo, site, id, key);
+    }
+    throw iam::Error(iam::sqlstate::internal_error, "could not find a free key_prefix");
+}

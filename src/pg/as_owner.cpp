@@ -1,0 +1,51 @@
+// Plain C-style code: no C++ object is alive across the PostgreSQL calls
+// here, so their errors may unwind directly (src/pg/guard.hpp).
+#include "as_owner.hpp"
+
+namespace iam::pg {
+namespace {
+
+Oid owner_of(Oid relation) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
+    if (!HeapTupleIsValid(tuple))
+        elog(ERROR, "cache lookup failed for relation %u", relation);
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
+}  // namespace
+
+Oid iam_relation(const char* name) {
+    Oid relation = get_relname_relid(name, get_namespace_oid("iam", false));
+    if (!OidIsValid(relation))
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation iam.%s does not exist", name)));
+    return relation;
+}
+
+uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
+                        const char* nulls) {
+    Oid caller;
+    int security_context;
+    GetUserIdAndSecContext(&caller, &security_context);
+    SetUserIdAndSecContext(owner_of(relation), security_context | SECURITY_LOCAL_USERID_CHANGE |
+                                                   SECURITY_RESTRICTED_OPERATION);
+    uint64 processed = 0;
+    PG_TRY();
+    {
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "SPI_connect failed");
+        int result = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+        if (result < 0)
+            elog(ERROR, "iam_ext bookkeeping failed (%s): %s", SPI_result_code_string(result), sql);
+        processed = SPI_processed;
+        SPI_finish();
+    }
+    PG_FINALLY();
+    { SetUserIdAndSecContext(caller, security_context); }
+    PG_END_TRY();
+    return processed;
+}
+
+}  // namespace iam::pg
