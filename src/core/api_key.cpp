@@ -14,14 +14,19 @@ constexpr std::string_view alphabet =
 constexpr std::string_view hash_algorithm = "blake2b256$";
 constexpr size_t max_permission_length = 200;
 
-constexpr int base62_value(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 36;
-    return -1;
+// The value of each byte as a base-62 digit, or -1: one lookup per
+// character on the verification path.
+constexpr std::array<signed char, 256> base62_values = [] {
+    std::array<signed char, 256> values{};
+    for (auto& value : values)
+        value = -1;
+    for (size_t i = 0; i < alphabet.size(); ++i)
+        values[static_cast<unsigned char>(alphabet[i])] = static_cast<signed char>(i);
+    return values;
+}();
+
+int base62_value(char c) noexcept {
+    return base62_values[static_cast<unsigned char>(c)];
 }
 
 void append_random(std::string& out, size_t count) {

@@ -324,13 +324,22 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
         values[3] = PointerGetDatum(key.key_prefix);
         values[4] = PointerGetDatum(key.hashed_key);
         pg_uuid_t id;
-        bool inserted = iam::pg::pg_call([&] {
-            return execute_as_caller(
-                "INSERT INTO iam.api_keys (user_id, company_id, name, key_prefix, hashed_key, "
-                "permissions, expires_at) VALUES ($1, $2, $3, $4, $5, coalesce($6, '[]'), $7) "
-                "ON CONFLICT (key_prefix) DO NOTHING RETURNING id",
-                7, types, values, nulls, &id);
-        });
+        bool inserted = false;
+        try {
+            inserted = iam::pg::pg_call([&] {
+                return execute_as_caller(
+                    "INSERT INTO iam.api_keys (user_id, company_id, name, key_prefix, hashed_key, "
+                    "permissions, expires_at) VALUES ($1, $2, $3, $4, $5, coalesce($6, '[]'), $7) "
+                    "ON CONFLICT (key_prefix) DO NOTHING RETURNING id",
+                    7, types, values, nulls, &id);
+            });
+        } catch (const iam::pg::PgError& error) {
+            if (error.data()->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION)
+                throw;
+            throw iam::Error(iam::sqlstate::no_data_found,
+                             has_user ? "the key's user does not exist"
+                                      : "the key's company does not exist");
+        }
         if (inserted)
             return new_key_row(fcinfo, site, id, key);
     }

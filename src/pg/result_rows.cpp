@@ -30,10 +30,11 @@ Datum return_at_most_one_row(FunctionCallInfo fcinfo, TupleDesc* declared, const
     if (values != nullptr)
         tuplestore_putvalues(rows, descriptor, const_cast<Datum*>(values),
                              const_cast<bool*>(nulls));
+    // The executor frees setDesc after reading the rows: give it a copy.
+    result->setDesc = CreateTupleDescCopy(descriptor);
     MemoryContextSwitchTo(previous);
     result->returnMode = SFRM_Materialize;
     result->setResult = rows;
-    result->setDesc = descriptor;
     return Datum(0);
 }
 
