@@ -20,8 +20,9 @@ SELECT plan(251);
 SELECT has_schema('iam', 'Schema iam should exist');
 SELECT tables_are('iam',
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
-          'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log']::name[],
-    'Schema iam should have exactly the nine DBML tables and the audit log');
+          'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log',
+          'api_key_peppers']::name[],
+    'Schema iam should have exactly the nine DBML tables, the audit log and the peppers');
 
 SELECT has_table('iam', 'users', 'Table iam.users should exist');
 SELECT has_table('iam', 'roles', 'Table iam.roles should exist');
@@ -400,7 +401,7 @@ SELECT set_eq(
        WHERE connamespace = 'iam'::regnamespace AND contype = 'c'$$,
     ARRAY['companies_current_iam_status_check', 'user_settings_theme_check',
           'api_keys_owner_check', 'referrals_status_check', 'referrals_not_self_check',
-          'audit_log_action_check'],
+          'audit_log_action_check', 'api_key_peppers_version_check', 'api_key_peppers_pepper_check'],
     'Schema iam should have exactly the documented CHECK constraints');
 
 ------------------------------------------------------------------------------
@@ -493,7 +494,7 @@ SELECT set_eq(
          AND c.relkind = 'r'
          AND c.relnamespace = 'iam'::regnamespace$$,
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
-          'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log'],
+          'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log', 'api_key_peppers'],
     'Each table of schema iam should belong to extension iam_ext');
 
 SELECT * FROM finish();
