@@ -12,7 +12,7 @@ set -euo pipefail
 source_db=iam_dump_source
 restored_custom=iam_dump_restored_custom
 restored_plain=iam_dump_restored_plain
-tables="users roles user_roles companies company_users user_settings api_keys referral_codes referrals audit_log"
+tables="users roles user_roles companies company_users user_settings api_keys referral_codes referrals audit_log api_key_peppers"
 
 sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 value() { sql -tA "$@"; }
@@ -78,6 +78,10 @@ INSERT INTO iam.referrals (id, referrer_user_id, referred_user_id, referral_code
      '2026-01-23 00:00:00+00', NULL);
 SQL
 
+# A real key, made with the pepper the database generates: it must still
+# verify after a restore (the pepper travels with the data).
+live_key=$(value -d "$source_db" -c "SELECT api_key FROM iam.create_api_key('restore check', (SELECT id FROM iam.users ORDER BY id LIMIT 1))")
+
 # The source must hold what the comparison is about, or an identical empty
 # table would pass.
 failures=0
@@ -118,6 +122,12 @@ compare_with_source() {  # DB: adds to $failures for every difference
         echo "  roles: 7 built-in once each + 1 added by the user (beta_tester) = 8"
     else
         echo "  roles: expected 7 built-in, 1 beta_tester, 8 in all; found (built-in, beta_tester, all) = $roles"
+        failures=$((failures + 1))
+    fi
+    if [ "$(value -d "$db" -c "SELECT count(*) FROM iam.verify_api_key('$live_key')")" = 1 ]; then
+        echo "  api_keys: a key made before the dump verifies after the restore"
+    else
+        echo "  api_keys: a key made before the dump no longer verifies"
         failures=$((failures + 1))
     fi
     local next_audit source_last_audit
