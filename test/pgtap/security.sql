@@ -12,7 +12,7 @@
 -- Run with: pg_prove -d DB test/pgtap/security.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(351);
+SELECT plan(364);
 
 -- Supabase's API roles, created after the extension: apply_grants() is what
 -- gives them their privileges.
@@ -311,6 +311,45 @@ SELECT is(iam.grant_role(pg_temp.user_named('Alice'), 'consultant'), true,
     'The service role grants roles');
 SELECT is((SELECT actor_role FROM iam.audit_log WHERE role_id = '00000000-0000-4000-8000-000000000005'),
     'service_role', 'and the audit log names it');
+
+------------------------------------------------------------------------------
+-- API keys through the functions: who may create, rotate, revoke, verify
+------------------------------------------------------------------------------
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT is((SELECT count(*)::int FROM iam.create_api_key('alice cli')), 1,
+    'A user creates a key for themselves (the default owner)');
+SELECT throws_ok($$SELECT iam.create_api_key('x', pg_temp.user_named('Vera'))$$,
+    '42501', NULL, 'but not for another user');
+SELECT throws_ok($$SELECT iam.create_api_key('x', company_id => 'c0000000-0000-4000-8000-00000000000a')$$,
+    '42501', NULL, 'nor for their company unless they administer it');
+SELECT throws_ok($$SELECT iam.rotate_api_key('e0000000-0000-4000-8000-0000000000a2')$$,
+    'P0002', NULL, 'nor rotate another user''s key');
+SELECT throws_ok($$SELECT iam.revoke_api_key('e0000000-0000-4000-8000-0000000000a2')$$,
+    'P0002', NULL, 'nor revoke it');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Olga'));
+SELECT throws_ok($$SELECT iam.create_api_key('x', company_id => 'c0000000-0000-4000-8000-00000000000a')$$,
+    '42501', NULL, 'An outsider cannot create a company''s key');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
+SELECT is((SELECT count(*)::int FROM iam.create_api_key('acme deploy', company_id => 'c0000000-0000-4000-8000-00000000000a')),
+    1, 'A company admin creates a key for the company');
+SELECT is(iam.revoke_api_key('e0000000-0000-4000-8000-00000000000a'), true,
+    'and revokes the company''s keys');
+SELECT pg_temp.act_as('anon');
+SELECT throws_ok($$SELECT iam.create_api_key('x', pg_temp.user_named('Alice'))$$,
+    '42501', NULL, 'anon creates no key');
+SELECT pg_temp.act_as('service_role');
+SELECT api_key AS vera_key FROM iam.create_api_key('vera ci', pg_temp.user_named('Vera')) \gset
+SELECT pg_temp.act_as('anon');
+SELECT is((SELECT user_id FROM iam.verify_api_key(:'vera_key')), pg_temp.user_named('Vera'),
+    'anon verifies a key (the login path) without reading api_keys');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT throws_ok($$SELECT hashed_key FROM iam.api_keys$$, '42501', NULL,
+    'and no API role reads hashed_key');
+SELECT throws_ok($$SELECT iam.rotate_api_key_pepper()$$, '42501', NULL,
+    'nor rotates the pepper');
+SELECT pg_temp.act_as('service_role');
+SELECT throws_ok($$SELECT count(*) FROM iam.api_key_peppers$$, '42501', NULL,
+    'The service role cannot read the peppers either');
 
 ------------------------------------------------------------------------------
 -- Company membership, status and deletion
