@@ -157,3 +157,47 @@ SELECT iam.rotate_api_key_pepper();
 RESET ROLE;
 REVOKE USAGE ON SCHEMA iam FROM iam_regress_reader;
 DROP ROLE iam_regress_reader;
+
+-- A request authenticated by its API key (PostgREST's db-pre-request): the
+-- key's owner becomes the caller for the transaction, and only for it.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
+END $$;
+SELECT FROM iam.apply_grants();
+SELECT api_key AS request_key FROM iam.create_api_key('requests', 'a0000000-0000-4000-8000-0000000000a1',
+                                                      permissions => '["courses:*"]') \gset
+BEGIN;
+SET LOCAL ROLE anon;
+SELECT set_config('request.headers', json_build_object('x-api-key', :'request_key')::text, true) IS NOT NULL AS headers_set;
+SELECT iam.authenticate_request();
+SELECT current_user, iam.current_user_id(), iam.has_permission('courses:read') AS courses_read,
+       iam.has_permission('users:read') AS users_read;
+SELECT count(*) AS own_keys_visible FROM iam.api_keys;
+COMMIT;
+SELECT current_user, iam.current_user_id() AS after_commit, iam.has_permission('courses:read') AS after_commit;
+-- The scheme of the authorization header is case-insensitive; Bearer is not ours.
+BEGIN;
+SELECT set_config('request.headers', json_build_object('authorization', 'apikey ' || :'request_key')::text, true) IS NOT NULL AS headers_set;
+SELECT iam.authenticate_request();
+SELECT iam.current_user_id() AS from_authorization;
+ROLLBACK;
+SELECT iam.current_user_id() AS after_rollback;
+BEGIN;
+SELECT set_config('request.headers', '{"authorization": "Bearer eyJhbGciOi"}', true) IS NOT NULL AS headers_set;
+SELECT iam.authenticate_request();
+SELECT iam.current_user_id() AS bearer_leaves_it_to_postgrest;
+ROLLBACK;
+-- No headers, malformed headers: nothing changes. A bad key: 28000, no reason given.
+SELECT iam.authenticate_request();
+BEGIN;
+SELECT set_config('request.headers', '{"x-api-key": ', true) IS NOT NULL AS headers_set;
+SELECT iam.authenticate_request();
+ROLLBACK;
+BEGIN;
+SELECT set_config('request.headers', json_build_object('x-api-key', :'alice_key')::text, true) IS NOT NULL AS revoked_key;
+SELECT iam.authenticate_request();
+ROLLBACK;
+-- The context cannot be forged through settings.
+SELECT set_config('iam.api_key_context', 'x', false);
+SELECT iam.has_permission('courses:read') AS without_a_request;

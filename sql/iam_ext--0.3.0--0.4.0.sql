@@ -163,3 +163,18 @@ BEGIN
 END
 $$;
 SELECT iam.apply_grants();
+
+------------------------------------------------------------------------------
+-- The API-key context of a request (PostgREST's db-pre-request).
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.authenticate_request() RETURNS void
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'iam_authenticate_request';
+COMMENT ON FUNCTION iam.authenticate_request() IS
+    'db-pre-request: an API key in request.headers (x-api-key, or authorization: ApiKey <key>) makes the key''s owner the caller for this transaction; a bad key is 28000';
+
+CREATE FUNCTION iam.has_permission(permission text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_has_permission';
+COMMENT ON FUNCTION iam.has_permission(text) IS
+    'Whether the API key of the current request grants the permission ("*" and "resource:*" wildcards); false without one';

@@ -116,18 +116,27 @@ std::string hash_api_key(std::string_view key, const ApiKeyPepper& pepper, int p
 
 std::optional<StoredApiKeyHash> parse_api_key_hash(std::string_view stored) noexcept {
     constexpr size_t encoded_length = 43;  // 32 bytes, base64url without padding
-    if (stored.substr(0, hash_algorithm.size()) != hash_algorithm)
+    // Every version hash_api_key accepts, up to INT_MAX (ten digits): the
+    // peppers' version column allows any positive integer.
+    constexpr size_t max_version_digits = std::numeric_limits<int>::digits10 + 1;
+    if (stored.size() > hash_algorithm.size() + max_version_digits + 1 + encoded_length ||
+        stored.substr(0, hash_algorithm.size()) != hash_algorithm)
         return std::nullopt;
     stored.remove_prefix(hash_algorithm.size());
     size_t dollar = stored.find('$');
-    if (dollar == 0 || dollar == std::string_view::npos || dollar > 9 || stored[0] == '0')
+    if (dollar == 0 || dollar == std::string_view::npos || dollar > max_version_digits ||
+        stored[0] == '0')
         return std::nullopt;
-    StoredApiKeyHash parsed{};
+    int64_t version = 0;
     for (char c : stored.substr(0, dollar)) {
         if (c < '0' || c > '9')
             return std::nullopt;
-        parsed.pepper_version = parsed.pepper_version * 10 + (c - '0');
+        version = version * 10 + (c - '0');
     }
+    if (version > std::numeric_limits<int>::max())
+        return std::nullopt;
+    StoredApiKeyHash parsed{};
+    parsed.pepper_version = static_cast<int>(version);
     std::string_view encoded = stored.substr(dollar + 1);
     size_t decoded = 0;
     if (encoded.size() != encoded_length ||

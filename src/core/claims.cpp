@@ -72,20 +72,21 @@ struct DiscardSink {
     void operator()(const char*, size_t) {}
 };
 
-// Compares with "sub" as the pieces arrive, so that no key is ever copied.
-struct SubKeySink {
+// Compares with the wanted key as the pieces arrive, so that no key is ever
+// copied.
+struct KeySink {
+    std::string_view wanted;
     size_t length = 0;
     bool prefix = true;
 
     void operator()(const char* data, size_t size) {
-        static constexpr std::string_view sub = "sub";
-        if (prefix && (length + size > sub.size() ||
-                       sub.substr(length, size) != std::string_view(data, size))) {
+        if (prefix && (length + size > wanted.size() ||
+                       wanted.substr(length, size) != std::string_view(data, size))) {
             prefix = false;
         }
         length += size;
     }
-    bool is_sub() const { return prefix && length == 3; }
+    bool is_wanted() const { return prefix && length == wanted.size(); }
 };
 
 struct AppendSink {
@@ -98,7 +99,7 @@ enum class SubState { absent, string, not_string };
 
 class Scanner {
   public:
-    explicit Scanner(std::string_view text) : text_(text) {}
+    Scanner(std::string_view text, std::string_view member) : text_(text), member_(member) {}
 
     // Validates the whole text as a JSON object jsonb accepts, noting the
     // last top-level "sub". Iterative, with the open containers in a fixed
@@ -129,10 +130,10 @@ class Scanner {
                 if (!at('"'))
                     return false;
                 if (depth == 1) {
-                    SubKeySink key;
+                    KeySink key{member_};
                     if (!scan_string(key))
                         return false;
-                    is_sub = key.is_sub();
+                    is_sub = key.is_wanted();
                 } else {
                     DiscardSink key;
                     if (!scan_string(key))
@@ -375,6 +376,7 @@ class Scanner {
 
     std::string_view text_;
     size_t pos_ = 0;
+    std::string_view member_;
     SubState sub_ = SubState::absent;
     std::string_view sub_token_;
 };
@@ -382,13 +384,18 @@ class Scanner {
 }  // namespace
 
 std::optional<std::string> jwt_claim_sub(std::string_view claims_json) noexcept {
+    return json_string_member(claims_json, "sub");
+}
+
+std::optional<std::string> json_string_member(std::string_view json,
+                                              std::string_view name) noexcept {
     try {
-        Scanner document(claims_json);
+        Scanner document(json, name);
         if (!document.scan_document() || document.sub() != SubState::string)
             return std::nullopt;
         // Only the "sub" that counts is decoded, once the whole document is
         // known to be valid: earlier duplicates cost no allocation.
-        Scanner token(document.sub_token());
+        Scanner token(document.sub_token(), name);
         std::string sub;
         sub.reserve(document.sub_token().size() - 2);
         AppendSink sink{sub};

@@ -52,6 +52,12 @@ inline constexpr std::size_t max_claims_string_bytes = 0x0FFFFFFF;
 // Time is linear in the input; memory is the returned string.
 std::optional<std::string> jwt_claim_sub(std::string_view claims_json) noexcept;
 
+// The string value of the top-level key `name` of the JSON object `json`,
+// under the same rules as jwt_claim_sub (which is this with "sub"). Used for
+// PostgREST's request.headers as well as the claims.
+std::optional<std::string> json_string_member(std::string_view json,
+                                              std::string_view name) noexcept;
+
 // parse_uuid of jwt_claim_sub: the user the claims name, if any.
 std::optional<Uuid> jwt_subject(std::string_view claims_json) noexcept;
 

@@ -119,9 +119,9 @@ bool touch_due(const ApiKeyRow& row, TimestampTz now) {
            row.last_used_at <= now - int64(last_used_interval_seconds) * USECS_PER_SEC;
 }
 
-// Whether `key` is a valid, active, unexpired key of a usable owner; fills
-// `row`. A bad credential is never an error: the answer is only "no".
-bool verify(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row) {
+}  // namespace
+
+bool iam::pg::verify_api_key(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row) {
     auto prefix = iam::api_key_prefix(text_view(key));
     if (!prefix || !iam::pg::find_api_key(tables, prefix->data(), prefix->size(), row))
         return false;
@@ -142,8 +142,8 @@ bool verify(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row
     return matches;
 }
 
-// Whether the permissions (a JSON array of strings) cover `wanted`.
-bool permissions_cover(const Jsonb* permissions, std::string_view wanted) {
+bool iam::pg::permissions_cover(const Jsonb* permissions, const text* wanted_text) {
+    std::string_view wanted = text_view(wanted_text);
     if (permissions == nullptr || !JB_ROOT_IS_ARRAY(permissions) || JB_ROOT_IS_SCALAR(permissions))
         return false;
     JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&permissions->root));
@@ -157,6 +157,8 @@ bool permissions_cover(const Jsonb* permissions, std::string_view wanted) {
     }
     return covered;
 }
+
+namespace {
 
 // permissions must be a JSON array of valid permission strings (22023).
 void require_valid_permissions(const Jsonb* permissions) {
@@ -252,7 +254,7 @@ void define_api_key_settings() {
 IAM_SQL_FUNCTION(iam_verify_api_key) {
     CallSite* site = call_site(fcinfo);
     ApiKeyRow row{};
-    if (PG_ARGISNULL(0) || !verify(site->tables, PG_GETARG_TEXT_PP(0), true, &row))
+    if (PG_ARGISNULL(0) || !iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), true, &row))
         return iam::pg::return_at_most_one_row(fcinfo, &site->declared, nullptr, nullptr);
     Datum values[5] = {UUIDPGetDatum(&row.id), UUIDPGetDatum(&row.user_id),
                        UUIDPGetDatum(&row.company_id), PointerGetDatum(row.permissions),
@@ -267,9 +269,17 @@ IAM_SQL_FUNCTION(iam_verify_api_key) {
 IAM_SQL_FUNCTION(iam_api_key_has_permission) {
     CallSite* site = call_site(fcinfo);
     ApiKeyRow row{};
-    if (!verify(site->tables, PG_GETARG_TEXT_PP(0), false, &row))
+    if (!iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), false, &row))
         PG_RETURN_BOOL(false);
-    PG_RETURN_BOOL(permissions_cover(row.permissions, text_view(PG_GETARG_TEXT_PP(1))));
+    PG_RETURN_BOOL(iam::pg::permissions_cover(row.permissions, PG_GETARG_TEXT_PP(1)));
+}
+
+// iam.has_permission(permission text) -> boolean: whether the API key of the
+// current request (iam.authenticate_request) grants it; false without one
+IAM_SQL_FUNCTION(iam_has_permission) {
+    const iam::pg::ApiKeyContext* context = iam::pg::api_key_context();
+    PG_RETURN_BOOL(context != nullptr &&
+                   iam::pg::permissions_cover(context->permissions, PG_GETARG_TEXT_PP(0)));
 }
 
 // iam.create_api_key(name, user_id, company_id, permissions, expires_at)
@@ -336,9 +346,9 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
         } catch (const iam::pg::PgError& error) {
             if (error.data()->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION)
                 throw;
-            throw iam::Error(iam::sqlstate::no_data_found,
-                             has_user ? "the key's user does not exist"
-                                      : "the key's company does not exist");
+            throw iam::Error(
+                iam::sqlstate::no_data_found,
+                has_user ? "the key's user does not exist" : "the key's company does not exist");
         }
         if (inserted)
             return new_key_row(fcinfo, site, id, key);

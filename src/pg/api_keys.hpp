@@ -1,7 +1,17 @@
 // API keys (src/pg/api_keys.cpp).
 #pragma once
 
+#include "iam_tables.hpp"
+
 namespace iam::pg {
+
+// Whether `key` is a valid, active, unexpired key whose company (if any) is
+// active; fills `row`. Touches last_used_at when `touch` (and due). A bad
+// credential is never an error.
+bool verify_api_key(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row);
+
+// Whether the permissions (a JSON array of strings) cover `wanted`.
+bool permissions_cover(const Jsonb* permissions, const text* wanted);
 
 // Defines iam.last_used_interval (from _PG_init).
 void define_api_key_settings();

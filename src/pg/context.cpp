@@ -24,6 +24,20 @@ void settings_changed(const char*, void*) {
     ++identity_generation;
 }
 
+bool has_api_key_context = false;
+ApiKeyContext current_api_key;
+
+void forget_api_key_context(XactEvent event, void*) {
+    if (has_api_key_context &&
+        (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+         event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+         event == XACT_EVENT_PREPARE)) {
+        has_api_key_context = false;
+        current_api_key = ApiKeyContext{};  // its jsonb went with the transaction
+        ++identity_generation;
+    }
+}
+
 std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims) {
     if (claim_sub != nullptr && claim_sub[0] != '\0') {
         auto user = iam::parse_uuid(claim_sub);
@@ -42,8 +56,38 @@ std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims)
 
 }  // namespace
 
+void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
+                         const pg_uuid_t* company_id, const Jsonb* permissions) {
+    ApiKeyContext context{};
+    context.key_id = key_id;
+    context.has_user = user_id != nullptr;
+    if (user_id != nullptr)
+        context.user_id = *user_id;
+    context.has_company = company_id != nullptr;
+    if (company_id != nullptr)
+        context.company_id = *company_id;
+    if (permissions != nullptr) {
+        size_t size = VARSIZE(permissions);
+        context.permissions = static_cast<Jsonb*>(MemoryContextAlloc(TopTransactionContext, size));
+        memcpy(context.permissions, permissions, size);
+    }
+    current_api_key = context;
+    has_api_key_context = true;
+    ++identity_generation;
+}
+
+const ApiKeyContext* api_key_context() {
+    return has_api_key_context ? &current_api_key : nullptr;
+}
+
 void refresh_subject(SubjectCache* cache) {
-    cache->generation = 0;  // stale until complete, should parsing fail
+    cache->generation = 0;      // stale until complete, should parsing fail
+    if (has_api_key_context) {  // an authenticated request: the key's user
+        cache->has_user = current_api_key.has_user;
+        cache->user_id = current_api_key.user_id;
+        cache->generation = identity_generation;
+        return;
+    }
     auto user = subject_from(claim_sub_value, claims_value);
     cache->has_user = user.has_value();
     if (user)
@@ -58,6 +102,7 @@ void define_identity_settings() {
     DefineCustomStringVariable(claims_setting, "JWT claims (JSON) as set by PostgREST",
                                "Read by iam.current_user_id().", &claims_value, "", PGC_USERSET,
                                GUC_NOT_IN_SAMPLE, nullptr, settings_changed, nullptr);
+    RegisterXactCallback(forget_api_key_context, nullptr);
 }
 
 }  // namespace iam::pg

@@ -34,6 +34,25 @@ inline const pg_uuid_t* current_subject(SubjectCache* cache) {
     return cache->has_user ? &cache->user_id : nullptr;
 }
 
+// The API-key context of this transaction (iam.authenticate_request): who
+// the request's key belongs to and what it may do. Kept in backend memory,
+// never in a setting, so set_config cannot forge it; forgotten at the end of
+// the transaction, committed or not.
+struct ApiKeyContext {
+    pg_uuid_t key_id;
+    bool has_user, has_company;
+    pg_uuid_t user_id, company_id;
+    Jsonb* permissions;  // in TopTransactionContext; nullptr for none
+};
+
+// Sets the context for the rest of the transaction; the caller's identity
+// becomes the key's user (none for a company key).
+void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
+                         const pg_uuid_t* company_id, const Jsonb* permissions);
+
+// The context, or nullptr outside an authenticated request.
+const ApiKeyContext* api_key_context();
+
 // Defines request.jwt.claim.sub and request.jwt.claims as settings of this
 // library (from _PG_init), so that every change to them, including the
 // restore at transaction end, passes through our assign hook. Values set
