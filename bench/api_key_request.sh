@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One API-key verification per transaction, pgbench -M prepared, 4 clients,
+# against SELECT 1 (the floor of a round trip) and the usual PL/pgSQL +
+# pgcrypto peer, over 10,000 keys. Run by bench/run.sh with PG* pointing at a
+# scratch database; prints TPS and ratios.
+#
+# Every key is verified once first, and the timed runs stay within
+# iam.last_used_interval: they measure verification. A verification that
+# does update last_used_at makes its transaction write, and so wait for a
+# WAL flush at commit; that happens at most once per key per interval and is
+# measured apart ("touching").
+set -euo pipefail
+seconds=${IAM_BENCH_SECONDS:-8}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+INSERT INTO iam.users (id) VALUES ('00000000-0000-4000-8000-000000000001') ON CONFLICT DO NOTHING;
+CREATE TABLE bench.keys (n int PRIMARY KEY, k text);
+INSERT INTO bench.keys
+SELECT i, c.api_key FROM generate_series(1, 10000) AS i,
+LATERAL iam.create_api_key('bench ' || i, '00000000-0000-4000-8000-000000000001') AS c;
+CREATE TABLE bench.peer_keys (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), key_prefix text UNIQUE,
+                              key_hash text, user_id uuid, is_active boolean DEFAULT true, expires_at timestamptz);
+INSERT INTO bench.peer_keys (key_prefix, key_hash, user_id)
+SELECT substr(k, 5, 8), encode(digest(k, 'sha256'), 'hex'), '00000000-0000-4000-8000-000000000001' FROM bench.keys;
+CREATE FUNCTION bench.peer_verify(api_key text)
+    RETURNS TABLE (key_id uuid, user_id uuid) LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT k.id, k.user_id FROM bench.peer_keys AS k
+    WHERE k.key_prefix = substr(api_key, 5, 8) AND k.key_hash = encode(digest(api_key, 'sha256'), 'hex')
+      AND k.is_active AND (k.expires_at IS NULL OR k.expires_at > now());
+END
+$$;
+VACUUM ANALYZE bench.keys, bench.peer_keys, iam.api_keys;
+SQL
+touch_started=$(date +%s.%N)
+psql -X -q -At -c "SET iam.last_used_interval = 0" \
+    -c "SELECT count(v.key_id) FROM bench.keys AS b, LATERAL iam.verify_api_key(b.k) AS v" >/dev/null
+touch_seconds=$(awk -v a="$touch_started" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+# The keys go into pgbench as a file, one per line, picked at random.
+psql -X -At -c "SELECT k FROM bench.keys ORDER BY n" >"$work/keys"
+
+cat >"$work/floor.sql" <<'SCRIPT'
+SELECT 1;
+SCRIPT
+for variant in peer ours; do
+    function=$([ $variant = peer ] && echo bench.peer_verify || echo iam.verify_api_key)
+    cat >"$work/$variant.sql" <<SCRIPT
+\set n random(1, 10000)
+SELECT count(*) FROM $function((SELECT k FROM bench.keys WHERE n = :n));
+SCRIPT
+done
+declare -A best
+for round in 1 2 3; do
+    for variant in floor peer ours; do
+        tps=$(PGOPTIONS="-c iam.last_used_interval=3600" \
+              pgbench -n -M prepared -c 4 -j 2 -T "$seconds" -f "$work/$variant.sql" 2>/dev/null |
+              sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+        best[$variant]=$(awk -v a="${best[$variant]:-0}" -v b="$tps" 'BEGIN { print (b > a ? b : a) }')
+    done
+done
+psql -X -q -c "SET client_min_messages = warning" -c "DROP SCHEMA bench CASCADE" -c "DELETE FROM iam.api_keys"
+
+echo "one verification per transaction, pgbench -M prepared, 4 clients, best of 3 x ${seconds}s"
+printf '  %-40s %10s %10s\n' case TPS 'x ours'
+for variant in floor peer ours; do
+    awk -v name="$variant" -v tps="${best[$variant]}" -v ours="${best[ours]}" 'BEGIN {
+        label = name == "floor" ? "SELECT 1" : name == "peer" ? "peer (PL/pgSQL + pgcrypto sha256)" : "iam.verify_api_key"
+        printf "  %-40s %10.0f %10.2f\n", label, tps, tps / ours }'
+done
+awk -v s="$touch_seconds" 'BEGIN {
+    printf "  touching: 10,000 verifications that each update last_used_at, in one statement: %.2f s (%.0f us each)\n", s, s * 100 }'
