@@ -58,19 +58,55 @@ bool copy_uuid_attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber numbe
 
 }  // namespace
 
+namespace {
+
+// The oids, looked up once per backend and forgotten on any relcache
+// invalidation of one of them (DROP EXTENSION, ALTER TABLE ...) or of all
+// relations. Creating the tables again sends no invalidation for them, but
+// by then the cache was reset by their drop.
+IamTables known_tables;
+bool tables_known = false;
+
+void forget_tables(Datum, Oid relation) {
+    if (!tables_known)
+        return;
+    const Oid* oids = reinterpret_cast<const Oid*>(&known_tables);
+    for (size_t i = 0; i < sizeof(IamTables) / sizeof(Oid); ++i) {
+        if (relation == InvalidOid || oids[i] == relation) {
+            tables_known = false;
+            return;
+        }
+    }
+}
+
+}  // namespace
+
 void resolve_iam_tables(IamTables* tables) {
-    Oid iam = get_namespace_oid("iam", false);
-    tables->roles = relation_in(iam, "roles");
-    tables->roles_pkey = relation_in(iam, "roles_pkey");
-    tables->roles_name_key = relation_in(iam, "roles_name_key");
-    tables->user_roles = relation_in(iam, "user_roles");
-    tables->user_roles_pkey = relation_in(iam, "user_roles_pkey");
-    tables->companies = relation_in(iam, "companies");
-    tables->companies_pkey = relation_in(iam, "companies_pkey");
-    tables->company_users = relation_in(iam, "company_users");
-    tables->company_users_pkey = relation_in(iam, "company_users_pkey");
-    tables->api_keys = relation_in(iam, "api_keys");
-    tables->api_keys_key_prefix_key = relation_in(iam, "api_keys_key_prefix_key");
+    static bool callback_registered = false;
+    if (!callback_registered) {
+        CacheRegisterRelcacheCallback(forget_tables, Datum(0));
+        callback_registered = true;
+    }
+    if (!tables_known) {
+        Oid iam = get_namespace_oid("iam", false);
+        IamTables found;
+        found.roles = relation_in(iam, "roles");
+        found.roles_pkey = relation_in(iam, "roles_pkey");
+        found.roles_name_key = relation_in(iam, "roles_name_key");
+        found.user_roles = relation_in(iam, "user_roles");
+        found.user_roles_pkey = relation_in(iam, "user_roles_pkey");
+        found.companies = relation_in(iam, "companies");
+        found.companies_pkey = relation_in(iam, "companies_pkey");
+        found.company_users = relation_in(iam, "company_users");
+        found.company_users_pkey = relation_in(iam, "company_users_pkey");
+        found.api_keys = relation_in(iam, "api_keys");
+        found.api_keys_key_prefix_key = relation_in(iam, "api_keys_key_prefix_key");
+        found.api_key_peppers = relation_in(iam, "api_key_peppers");
+        found.api_key_peppers_pkey = relation_in(iam, "api_key_peppers_pkey");
+        known_tables = found;
+        tables_known = true;
+    }
+    *tables = known_tables;
 }
 
 bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id) {

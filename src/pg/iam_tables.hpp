@@ -37,9 +37,11 @@ struct IamTables {
     Oid companies, companies_pkey;
     Oid company_users, company_users_pkey;
     Oid api_keys, api_keys_key_prefix_key;
+    Oid api_key_peppers, api_key_peppers_pkey;
 };
 
-// Looks the tables up in schema iam (an error if the extension is missing).
+// Looks the tables up in schema iam (an error if the extension is missing);
+// cached for the backend until a relcache invalidation touches one of them.
 void resolve_iam_tables(IamTables* tables);
 
 // The id of the role named `name`; false if there is none.

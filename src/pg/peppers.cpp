@@ -1,10 +1,18 @@
 // Plain C-style code: no C++ object is alive across the PostgreSQL calls
-// here, so their errors may unwind directly (src/pg/guard.hpp). Peppers are
-// read once per transaction and wiped from memory at its end.
+// here, so their errors may unwind directly (src/pg/guard.hpp).
+//
+// A pepper version never changes once written, so the table's peppers are
+// kept in backend memory for as long as the table is the same one (its oid:
+// a dropped and re-created extension starts over); a version not seen yet is
+// read when a stored hash names it. The highest version is read again for
+// every key created, so a rotation takes effect at once. A pepper file is
+// read once per transaction, so an edited file takes effect at the next one,
+// and wiped from memory at its end.
 #include "peppers.hpp"
 
 #include "as_owner.hpp"
 #include "guard.hpp"
+#include "iam_tables.hpp"
 
 #include <sodium.h>
 
@@ -24,8 +32,9 @@ struct CachedPepper {
     Pepper pepper;
 };
 
-// The peppers read in this transaction (a file is read whole).
+// The peppers read from the table `table`, or from the file in `transaction`.
 struct PepperCache {
+    Oid table;
     LocalTransactionId transaction;
     bool file_loaded;
     int count;
@@ -44,17 +53,33 @@ void forget_peppers() {
     sodium_memzero(&cache, sizeof(cache));
 }
 
+bool using_file();
+
+// A file's peppers go at the end of every transaction; the table's after an
+// abort, which may have rolled back a version this backend generated.
 void on_transaction_end(XactEvent event, void*) {
-    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
-        event == XACT_EVENT_PREPARE)
+    bool aborted = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
+    bool ended = aborted || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+                 event == XACT_EVENT_PREPARE;
+    if (aborted || (ended && cache.file_loaded))
         forget_peppers();
 }
 
+// Starts over when the source changed: another table, or a new transaction
+// for a file (or a switch between the two).
 void start_cache() {
-    if (cache.transaction != current_transaction()) {
+    if (using_file()) {
+        if (cache.table != InvalidOid || cache.transaction != current_transaction()) {
+            forget_peppers();
+            cache.transaction = current_transaction();
+        }
+        return;
+    }
+    IamTables tables;
+    resolve_iam_tables(&tables);
+    if (cache.file_loaded || cache.table != tables.api_key_peppers) {
         forget_peppers();
-        cache.transaction = current_transaction();
+        cache.table = tables.api_key_peppers;
     }
 }
 
@@ -126,10 +151,10 @@ void load_file() {
 
 // Reads the table row of `version` (0: the highest) with `snapshot`.
 bool read_table(int version, Snapshot snapshot) {
-    Oid table = iam_relation("api_key_peppers");
-    Oid index = get_relname_relid("api_key_peppers_pkey", get_namespace_oid("iam", false));
-    Relation relation = table_open(table, AccessShareLock);
-    Relation index_relation = index_open(index, AccessShareLock);
+    IamTables tables;
+    resolve_iam_tables(&tables);
+    Relation relation = table_open(tables.api_key_peppers, AccessShareLock);
+    Relation index_relation = index_open(tables.api_key_peppers_pkey, AccessShareLock);
     ScanKeyData key;
     int nkeys = 0;
     if (version > 0) {
