@@ -7,6 +7,7 @@
 #include "error.hpp"
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -116,6 +117,17 @@ TEST_CASE("malformed keys are rejected") {
     }
 }
 
+TEST_CASE("known vector: the checksum is zlib's CRC-32 in six base-62 digits") {
+    // zlib.crc32(body) == 0x05C7A8F1, as Python computes it.
+    const std::string key = "iam_AAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB06YsaH";
+    auto prefix = iam::api_key_prefix(key);
+    REQUIRE(prefix);
+    CHECK(*prefix == "AAAAAAAA");
+    // 62^6 > 2^33: the same CRC plus 2^32 fits the six digits, and must not
+    // pass as its 32-bit truncation.
+    CHECK_FALSE(iam::api_key_prefix("iam_AAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB4nE7mL"));
+}
+
 TEST_CASE("the stored hash is keyed, self-describing and round-trips") {
     auto key = iam::generate_api_key().key;
     auto stored = iam::hash_api_key(key, pepper_of(1), 3);
@@ -152,7 +164,7 @@ TEST_CASE("malformed stored hashes are rejected") {
         "blake2b256$0$" + good.substr(14),
         "blake2b256$012$" + good.substr(14),
         "blake2b256$x$" + good.substr(14),
-        "blake2b256$1234567890$" + good.substr(14),
+        "blake2b256$2147483648$" + good.substr(14),  // INT_MAX + 1
         "sha256$12$" + good.substr(14),
         good.substr(0, good.size() - 1),
         good + "A",
@@ -164,6 +176,69 @@ TEST_CASE("malformed stored hashes are rejected") {
         CHECK_FALSE(iam::parse_api_key_hash(text));
     }
     CHECK(iam::parse_api_key_hash(good)->pepper_version == 12);
+}
+
+TEST_CASE("the pepper version is a label: the pepper alone keys the digest") {
+    auto key = iam::generate_api_key().key;
+    auto one = iam::hash_api_key(key, pepper_of(1), 1);
+    auto two = iam::hash_api_key(key, pepper_of(1), 2);
+    CHECK(one != two);
+    auto parsed_one = iam::parse_api_key_hash(one);
+    auto parsed_two = iam::parse_api_key_hash(two);
+    REQUIRE(parsed_one);
+    REQUIRE(parsed_two);
+    CHECK(parsed_one->pepper_version == 1);
+    CHECK(parsed_two->pepper_version == 2);
+    CHECK(parsed_one->digest == parsed_two->digest);
+}
+
+TEST_CASE("every pepper version hash_api_key writes parses back") {
+    // The peppers' version column takes any positive integer, so a stored
+    // hash this version writes must never be one it cannot read.
+    auto key = iam::generate_api_key().key;
+    for (int version : {1, 9, 10, 999999999, 1000000000, std::numeric_limits<int>::max()}) {
+        CAPTURE(version);
+        auto stored = iam::hash_api_key(key, pepper_of(4), version);
+        auto parsed = iam::parse_api_key_hash(stored);
+        REQUIRE(parsed);
+        CHECK(parsed->pepper_version == version);
+        CHECK(iam::api_key_matches(key, *parsed, pepper_of(4)));
+    }
+    CHECK_THROWS_AS(iam::hash_api_key(key, pepper_of(4), -1), iam::Error);
+    auto encoded = iam::hash_api_key(key, pepper_of(4), 1).substr(13);
+    for (const char* version : {"2147483648", "9999999999", "12345678901", "-1", "+1", " 1"}) {
+        CAPTURE(version);
+        CHECK_FALSE(iam::parse_api_key_hash("blake2b256$" + std::string(version) + "$" + encoded));
+    }
+}
+
+TEST_CASE("a stored hash has one spelling") {
+    auto good = iam::hash_api_key(iam::generate_api_key().key, pepper_of(5), 1);
+    // The last of 43 characters carries 4 bits and 2 zero bits: setting a
+    // zero bit would decode to the same digest, so it is refused.
+    const std::string base64url =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t last = base64url.find(good.back());
+    REQUIRE(last != std::string::npos);
+    REQUIRE(last % 4 == 0);
+    for (size_t low_bits = 1; low_bits < 4; ++low_bits) {
+        std::string changed = good;
+        changed.back() = base64url[last + low_bits];
+        CAPTURE(changed);
+        CHECK_FALSE(iam::parse_api_key_hash(changed));
+    }
+    // libsodium 1.0.18 alone would decode these as base64 digits.
+    for (char high : {'\x80', '\x99', '\xc3', '\xff'}) {
+        std::string changed = good;
+        changed[30] = high;
+        CAPTURE(changed);
+        CHECK_FALSE(iam::parse_api_key_hash(changed));
+    }
+    std::string with_nul = good;
+    with_nul[20] = '\0';
+    CHECK_FALSE(iam::parse_api_key_hash(with_nul));
+    CHECK_FALSE(iam::parse_api_key_hash(good + std::string(1 << 20, 'A')));
+    CHECK_FALSE(iam::parse_api_key_hash("blake2b256$" + std::string(1 << 20, '1')));
 }
 
 TEST_CASE("permission wildcards") {
