@@ -138,9 +138,15 @@ std::optional<StoredApiKeyHash> parse_api_key_hash(std::string_view stored) noex
     StoredApiKeyHash parsed{};
     parsed.pepper_version = static_cast<int>(version);
     std::string_view encoded = stored.substr(dollar + 1);
+    if (encoded.size() != encoded_length)
+        return std::nullopt;
+    // libsodium 1.0.18 decodes bytes >= 0x80 as if they were base64 digits,
+    // which would give one digest many spellings: check the alphabet first.
+    for (char c : encoded)
+        if (base62_value(c) < 0 && c != '-' && c != '_')
+            return std::nullopt;
     size_t decoded = 0;
-    if (encoded.size() != encoded_length ||
-        sodium_base642bin(parsed.digest.data(), parsed.digest.size(), encoded.data(),
+    if (sodium_base642bin(parsed.digest.data(), parsed.digest.size(), encoded.data(),
                           encoded.size(), nullptr, &decoded, nullptr,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         decoded != parsed.digest.size())

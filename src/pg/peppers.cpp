@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include <cstdio>
+#include <limits>
 
 namespace iam::pg {
 namespace {
@@ -257,8 +258,12 @@ int rotate_pepper() {
                         errhint("Add a line with the next version to the file instead.")));
     start_cache();
     Pepper current;
-    int version = current_pepper(&current) + 1;
+    int highest = current_pepper(&current);
     sodium_memzero(current.data(), current.size());
+    if (highest == std::numeric_limits<int>::max())
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("the pepper version cannot go beyond %d", highest)));
+    int version = highest + 1;
     if (!insert_pepper(version))
         ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
                         errmsg("pepper version %d was created concurrently", version)));
