@@ -17,7 +17,6 @@ trap 'rm -rf "$work"' EXIT
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
 DROP SCHEMA IF EXISTS bench CASCADE;
 CREATE SCHEMA bench;
 INSERT INTO iam.users (id) VALUES ('00000000-0000-4000-8000-000000000001') ON CONFLICT DO NOTHING;
@@ -25,21 +24,9 @@ CREATE TABLE bench.keys (n int PRIMARY KEY, k text);
 INSERT INTO bench.keys
 SELECT i, c.api_key FROM generate_series(1, 10000) AS i,
 LATERAL iam.create_api_key('bench ' || i, '00000000-0000-4000-8000-000000000001') AS c;
-CREATE TABLE bench.peer_keys (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), key_prefix text UNIQUE,
-                              key_hash text, user_id uuid, is_active boolean DEFAULT true, expires_at timestamptz);
-INSERT INTO bench.peer_keys (key_prefix, key_hash, user_id)
-SELECT substr(k, 5, 8), encode(digest(k, 'sha256'), 'hex'), '00000000-0000-4000-8000-000000000001' FROM bench.keys;
-CREATE FUNCTION bench.peer_verify(api_key text)
-    RETURNS TABLE (key_id uuid, user_id uuid) LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN QUERY
-    SELECT k.id, k.user_id FROM bench.peer_keys AS k
-    WHERE k.key_prefix = substr(api_key, 5, 8) AND k.key_hash = encode(digest(api_key, 'sha256'), 'hex')
-      AND k.is_active AND (k.expires_at IS NULL OR k.expires_at > now());
-END
-$$;
-VACUUM ANALYZE bench.keys, bench.peer_keys, iam.api_keys;
 SQL
+psql -X -q -v ON_ERROR_STOP=1 -f "$(dirname "$0")/lib/api_key_peer.sql"
+psql -X -q -c "VACUUM ANALYZE bench.keys, iam.api_keys"
 touch_started=$(date +%s.%N)
 psql -X -q -At -c "SET iam.last_used_interval = 0" \
     -c "SELECT count(v.key_id) FROM bench.keys AS b, LATERAL iam.verify_api_key(b.k) AS v" >/dev/null

@@ -11,13 +11,12 @@
 SET client_min_messages = warning;
 
 CREATE EXTENSION IF NOT EXISTS iam_ext;
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
 DROP SCHEMA IF EXISTS bench CASCADE;
 CREATE SCHEMA bench;
 INSERT INTO iam.users (id) VALUES ('00000000-0000-4000-8000-000000000001') ON CONFLICT DO NOTHING;
 
 -- 100,000 keys made by iam_ext, timed: create_api_key throughput.
-CREATE TABLE bench.timings (name text PRIMARY KEY, best_ms float8, rows bigint);
+\ir lib/race.sql
 CREATE TABLE bench.keys (k text, p text);
 DO $$
 DECLARE
@@ -33,41 +32,7 @@ END
 $$;
 ANALYZE bench.keys, iam.api_keys;
 
--- The peer: the same keys stored the common way, in a table of its own.
-CREATE TABLE bench.peer_keys (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), key_prefix text UNIQUE,
-                              key_hash text, user_id uuid, is_active boolean DEFAULT true, expires_at timestamptz);
-INSERT INTO bench.peer_keys (key_prefix, key_hash, user_id)
-SELECT p, encode(digest(k, 'sha256'), 'hex'), '00000000-0000-4000-8000-000000000001' FROM bench.keys;
-CREATE INDEX ON bench.peer_keys (key_prefix, key_hash);
-ANALYZE bench.peer_keys;
-CREATE FUNCTION bench.peer_verify(api_key text)
-    RETURNS TABLE (key_id uuid, user_id uuid) LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN QUERY
-    SELECT k.id, k.user_id FROM bench.peer_keys AS k
-    WHERE k.key_prefix = substr(api_key, 5, 8) AND k.key_hash = encode(digest(api_key, 'sha256'), 'hex')
-      AND k.is_active AND (k.expires_at IS NULL OR k.expires_at > now());
-END
-$$;
-
-CREATE FUNCTION bench.race(names text[], queries text[], rounds int) RETURNS void
-    LANGUAGE plpgsql AS $$
-DECLARE
-    started timestamptz;
-    elapsed float8;
-    seen bigint;
-BEGIN
-    FOR round IN 1..rounds LOOP
-        FOR i IN 1..array_length(queries, 1) LOOP
-            started := clock_timestamp();
-            EXECUTE queries[i] INTO seen;
-            elapsed := extract(epoch FROM clock_timestamp() - started) * 1000;
-            INSERT INTO bench.timings VALUES (names[i], elapsed, seen)
-            ON CONFLICT (name) DO UPDATE SET best_ms = least(bench.timings.best_ms, excluded.best_ms);
-        END LOOP;
-    END LOOP;
-END
-$$;
+\ir lib/api_key_peer.sql
 
 SET max_parallel_workers_per_gather = 0;
 -- A first pass sets every key's last_used_at; within iam.last_used_interval

@@ -12,11 +12,11 @@ seconds=${IAM_BENCH_SECONDS:-8}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+lib=$(dirname "$0")/lib
+psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS iam_ext" \
+    -c "DROP SCHEMA IF EXISTS bench CASCADE" -c "CREATE SCHEMA bench"
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS iam_ext;
-DROP SCHEMA IF EXISTS bench CASCADE;
-CREATE SCHEMA bench;
 DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
         CREATE ROLE authenticated NOLOGIN;
@@ -35,19 +35,9 @@ ALTER TABLE bench.peer_courses ADD PRIMARY KEY (id);
 CREATE TABLE bench.ours_courses AS SELECT * FROM bench.floor_courses;
 ALTER TABLE bench.ours_courses ADD PRIMARY KEY (id);
 GRANT SELECT ON bench.floor_courses, bench.peer_courses, bench.ours_courses TO authenticated;
-
-CREATE FUNCTION bench.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
-    SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
-                    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid
-$$;
-CREATE FUNCTION bench.peer_has_role(role_name text) RETURNS boolean
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
-BEGIN
-    RETURN (SELECT count(*) > 0 FROM iam.user_roles ur JOIN iam.roles r ON r.id = ur.role_id
-            WHERE ur.user_id = bench.uid() AND r.name = role_name);
-END
-$$;
-GRANT EXECUTE ON FUNCTION bench.uid(), bench.peer_has_role(text) TO authenticated;
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -f "$lib/role_check_peer.sql"
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 ALTER TABLE bench.peer_courses ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owner_or_admin ON bench.peer_courses FOR SELECT TO authenticated
     USING (owner = (SELECT bench.uid()) OR (SELECT bench.peer_has_role('platform_admin')));

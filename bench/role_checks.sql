@@ -31,19 +31,7 @@ CREATE TABLE bench.ours_rows AS SELECT * FROM bench.floor_rows;
 GRANT SELECT ON bench.floor_rows, bench.peer_rows, bench.peer_wrapped_rows, bench.ours_rows TO authenticated;
 VACUUM ANALYZE bench.floor_rows, bench.peer_rows, bench.peer_wrapped_rows, bench.ours_rows;
 
--- The peer: Supabase-guide style, auth.uid() and a SECURITY DEFINER check.
-CREATE FUNCTION bench.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
-    SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
-                    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid
-$$;
-CREATE FUNCTION bench.peer_has_role(role_name text) RETURNS boolean
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
-BEGIN
-    RETURN (SELECT count(*) > 0 FROM iam.user_roles ur JOIN iam.roles r ON r.id = ur.role_id
-            WHERE ur.user_id = bench.uid() AND r.name = role_name);
-END
-$$;
-GRANT EXECUTE ON FUNCTION bench.uid(), bench.peer_has_role(text) TO authenticated;
+\ir lib/role_check_peer.sql
 
 ALTER TABLE bench.peer_rows ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owner_or_admin ON bench.peer_rows FOR SELECT TO authenticated
@@ -55,44 +43,23 @@ ALTER TABLE bench.ours_rows ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owner_or_admin ON bench.ours_rows FOR SELECT TO authenticated
     USING (owner = iam.current_user_id() OR iam.has_role('platform_admin'));
 
--- The counts run in rounds, one of each per round, so that a noisy
--- neighbour slows all of them alike; each keeps its best round.
-CREATE TABLE bench.timings (name text PRIMARY KEY, best_ms float8, seen bigint);
+\ir lib/race.sql
 GRANT INSERT, UPDATE, SELECT ON bench.timings TO authenticated;
-CREATE FUNCTION bench.race(names text[], queries text[], rounds int) RETURNS void
-    LANGUAGE plpgsql AS $$
-DECLARE
-    started timestamptz;
-    elapsed float8;
-    seen bigint;
-BEGIN
-    FOR round IN 1..rounds LOOP
-        FOR i IN 1..array_length(queries, 1) LOOP
-            started := clock_timestamp();
-            EXECUTE queries[i] INTO seen;
-            elapsed := extract(epoch FROM clock_timestamp() - started) * 1000;
-            INSERT INTO bench.timings VALUES (names[i], elapsed, seen)
-            ON CONFLICT (name) DO UPDATE SET best_ms = least(bench.timings.best_ms, excluded.best_ms);
-        END LOOP;
-    END LOOP;
-END
-$$;
-GRANT EXECUTE ON FUNCTION bench.race(text[], text[], int) TO authenticated;
 
 SET max_parallel_workers_per_gather = 0;  -- one core's cost, comparable across machines
 SET ROLE authenticated;
 SET request.jwt.claims = '{"sub": "00000000-0000-4000-8000-000000000001", "role": "authenticated"}';
 -- The unwrapped peer takes seconds per run: one run.
-SELECT bench.race(ARRAY['peer, unwrapped'], ARRAY[$$SELECT count(*) FROM bench.peer_rows$$], 1);
+SELECT bench.race(ARRAY['peer, unwrapped'], ARRAY[$$SELECT count(*) FROM bench.peer_rows$$], 1) \gset
 SELECT bench.race(
     ARRAY['floor (no RLS, WHERE owner = user)', 'peer, wrapped in (SELECT ...)', 'iam_ext, unwrapped'],
     ARRAY[$$SELECT count(*) FROM bench.floor_rows WHERE owner = '00000000-0000-4000-8000-000000000001'$$,
           $$SELECT count(*) FROM bench.peer_wrapped_rows$$,
           $$SELECT count(*) FROM bench.ours_rows$$],
-    7);
+    7) \gset
 RESET ROLE;
 
-SELECT name, round(best_ms::numeric, 1) AS best_ms, seen,
+SELECT name, round(best_ms::numeric, 1) AS best_ms, rows AS seen,
        round((best_ms / (SELECT best_ms FROM bench.timings WHERE name LIKE 'floor%'))::numeric, 2) AS x_floor,
        round((best_ms / (SELECT best_ms FROM bench.timings WHERE name = 'iam_ext, unwrapped'))::numeric, 2) AS x_ours
 FROM bench.timings ORDER BY best_ms;

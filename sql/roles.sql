@@ -132,6 +132,17 @@ SELECT iam.has_role('enterprise_admin'), iam.current_company_ids(),
        iam.is_company_admin('c0000000-0000-4000-8000-00000000000a');
 SELECT count(*) FROM iam.user_roles;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- Who may ask about another user is decided for each caller (a role that is
+-- neither superuser nor service_role here), even when the caller changes
+-- between rows of one statement and the answer is cached: Ada
+-- (platform_admin) may ask whether Ada is one, then Linus may not.
+SELECT c.sub, iam.has_role('a0000000-0000-4000-8000-00000000000a', 'platform_admin') AS ada_is_admin
+FROM (VALUES ('a0000000-0000-4000-8000-00000000000a')) AS c (sub),
+LATERAL (SELECT set_config('request.jwt.claims', json_build_object('sub', c.sub)::text, false)) AS s;
+SELECT c.sub, iam.has_role('a0000000-0000-4000-8000-00000000000a', 'platform_admin') AS ada_is_admin
+FROM (VALUES ('a0000000-0000-4000-8000-00000000000a'), ('a0000000-0000-4000-8000-00000000000c')) AS c (sub),
+LATERAL (SELECT set_config('request.jwt.claims', json_build_object('sub', c.sub)::text, false)) AS s;
+
 RESET ROLE;
 REVOKE USAGE ON SCHEMA iam FROM iam_regress_nobody;
 DROP ROLE iam_regress_nobody;

@@ -17,6 +17,7 @@
 #include "peppers.hpp"
 #include "privileges.hpp"
 #include "result_rows.hpp"
+#include "statement.hpp"
 
 #include "../core/api_key.hpp"
 #include "../core/error.hpp"
@@ -35,9 +36,8 @@ int last_used_interval_seconds = 60;
 
 // Per call site: the tables for the statement and the result row type.
 struct CallSite {
-    LocalTransactionId transaction;
-    CommandId command;
-    bool ready;
+    iam::pg::StatementStamp statement;
+    bool ready;  // tables resolved for the statement
     IamTables tables;
     TupleDesc declared;
 };
@@ -49,17 +49,9 @@ CallSite* call_site(FunctionCallInfo fcinfo) {
             MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite)));
         fcinfo->flinfo->fn_extra = site;
     }
-#if PG_VERSION_NUM >= 170000
-    LocalTransactionId transaction = MyProc->vxid.lxid;
-#else
-    LocalTransactionId transaction = MyProc->lxid;
-#endif
-    CommandId command = GetCurrentCommandId(false);
-    if (!site->ready || site->transaction != transaction || site->command != command) {
+    if (!iam::pg::same_statement(&site->statement) || !site->ready) {
         site->ready = false;
         iam::pg::resolve_iam_tables(&site->tables);
-        site->transaction = transaction;
-        site->command = command;
         site->ready = true;
     }
     return site;

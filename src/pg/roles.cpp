@@ -12,6 +12,7 @@
 #include "context.hpp"
 #include "iam_tables.hpp"
 #include "privileges.hpp"
+#include "statement.hpp"
 
 #include "../core/error.hpp"
 
@@ -23,9 +24,8 @@ namespace {
 using iam::pg::IamTables;
 
 struct CallSiteCache {
-    bool ready;                      // tables resolved for the statement below
-    LocalTransactionId transaction;  // the statement this cache belongs to
-    CommandId command;
+    iam::pg::StatementStamp statement;  // the statement this cache belongs to
+    bool ready;                         // reset and tables resolved for it
     IamTables tables;
     iam::pg::SubjectCache subject;
     // The question last asked: a role name or role-name array. A constant
@@ -36,8 +36,12 @@ struct CallSiteCache {
     pg_uuid_t role_id;       // for a single role name
     bool named_roles_known;  // the three roles below, resolved for the statement
     pg_uuid_t enterprise_admin, platform_admin, support_agent;
-    int8 caller_sees_everyone;  // -1: not yet known in this statement
-    bool answered;              // the answer below is for (user, company) and question
+    // Whether the caller (this database role and this identity) sees
+    // everyone; -1: not yet known in this statement.
+    int8 caller_sees_everyone;
+    Oid sees_everyone_role;
+    uint64 sees_everyone_generation;
+    bool answered;  // the answer below is for (user, company) and question
     bool has_user;
     pg_uuid_t user_id;
     pg_uuid_t company_id;
@@ -45,7 +49,7 @@ struct CallSiteCache {
 };
 
 // Resets the call site's cache for a new statement.
-void start_statement(CallSiteCache* cache, LocalTransactionId transaction, CommandId command) {
+void start_statement(CallSiteCache* cache) {
     cache->ready = false;
     cache->answered = false;
     cache->role_id_known = false;
@@ -55,8 +59,6 @@ void start_statement(CallSiteCache* cache, LocalTransactionId transaction, Comma
         pfree(cache->question);
     cache->question = nullptr;
     iam::pg::resolve_iam_tables(&cache->tables);
-    cache->transaction = transaction;
-    cache->command = command;
     cache->ready = true;
 }
 
@@ -69,14 +71,8 @@ pg_attribute_always_inline CallSiteCache* call_site_cache(FunctionCallInfo fcinf
             MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSiteCache)));
         fcinfo->flinfo->fn_extra = cache;
     }
-#if PG_VERSION_NUM >= 170000
-    LocalTransactionId transaction = MyProc->vxid.lxid;
-#else
-    LocalTransactionId transaction = MyProc->lxid;
-#endif
-    CommandId command = GetCurrentCommandId(false);
-    if (unlikely(!cache->ready || cache->transaction != transaction || cache->command != command))
-        start_statement(cache, transaction, command);
+    if (unlikely(!iam::pg::same_statement(&cache->statement) || !cache->ready))
+        start_statement(cache);
     return cache;
 }
 
@@ -228,7 +224,8 @@ bool is_admin_of(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uuid_t
 // roles, platform_admin and support_agent (who see every row of user_roles
 // and company_users through RLS as well).
 bool caller_sees_everyone(CallSiteCache* cache) {
-    if (cache->caller_sees_everyone < 0) {
+    if (cache->caller_sees_everyone < 0 || cache->sees_everyone_role != GetUserId() ||
+        cache->sees_everyone_generation != iam::pg::identity_generation) {
         const pg_uuid_t* caller = iam::pg::current_subject(&cache->subject);
         bool sees = iam::pg::caller_is_service();
         if (!sees && caller != nullptr) {
@@ -237,6 +234,8 @@ bool caller_sees_everyone(CallSiteCache* cache) {
                    iam::pg::user_holds_role(cache->tables, *caller, roles.support_agent);
         }
         cache->caller_sees_everyone = sees;
+        cache->sees_everyone_role = GetUserId();
+        cache->sees_everyone_generation = iam::pg::identity_generation;
     }
     return cache->caller_sees_everyone != 0;
 }
@@ -267,9 +266,9 @@ Datum company_check(FunctionCallInfo fcinfo, bool require_admin) {
     CallSiteCache* cache = call_site_cache(fcinfo);
     const pg_uuid_t* company_id = PG_GETARG_UUID_P(0);
     const pg_uuid_t* user_id = PG_GETARG_UUID_P(1);
+    require_may_ask_about(cache, *user_id, company_id);
     if (cached_answer(cache, user_id, company_id))
         PG_RETURN_BOOL(cache->answer);
-    require_may_ask_about(cache, *user_id, company_id);
     bool answer = require_admin ? is_admin_of(cache, *user_id, *company_id)
                                 : is_member_of_active_company(cache->tables, *user_id, *company_id);
     PG_RETURN_BOOL(store_answer(cache, user_id, answer, company_id));
@@ -298,7 +297,7 @@ IAM_SQL_FUNCTION(iam_has_role) {
         PG_RETURN_NULL();
     CallSiteCache* cache = call_site_cache(fcinfo);
     const pg_uuid_t* user_id = PG_ARGISNULL(0) ? nullptr : PG_GETARG_UUID_P(0);
-    if (user_id != nullptr && !cached_answer(cache, user_id))
+    if (user_id != nullptr)  // every time: the caller may change from row to row
         require_may_ask_about(cache, *user_id);
     PG_RETURN_BOOL(check_role(fcinfo, cache, user_id, 1));
 }
