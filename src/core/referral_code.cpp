@@ -1,0 +1,122 @@
+#include "referral_code.hpp"
+
+#include "error.hpp"
+
+#include <sodium.h>
+
+#include <array>
+
+namespace iam {
+namespace {
+
+constexpr size_t max_typed_length = 256;
+
+// Multiplication by 2 (the polynomial x) in GF(2^5) modulo x^5 + x^2 + 1.
+constexpr int times_two(int value) {
+    value <<= 1;
+    return (value & 0x20) != 0 ? (value ^ 0x25) : value;
+}
+
+constexpr std::array<signed char, 256> alphabet_positions = [] {
+    std::array<signed char, 256> positions{};
+    for (auto& position : positions)
+        position = -1;
+    for (size_t i = 0; i < referral_alphabet.size(); ++i)
+        positions[static_cast<unsigned char>(referral_alphabet[i])] = static_cast<signed char>(i);
+    return positions;
+}();
+
+int position_of(char c) noexcept {
+    return alphabet_positions[static_cast<unsigned char>(c)];
+}
+
+int run(std::string_view code) noexcept {
+    int interim = 0;
+    for (char c : code)
+        interim = referral_damm_step(interim, position_of(c));
+    return interim;
+}
+
+Error invalid(const std::string& message) {
+    return Error(sqlstate::invalid_parameter_value, message);
+}
+
+}  // namespace
+
+int referral_damm_step(int interim, int digit) noexcept {
+    return times_two(interim) ^ digit;
+}
+
+char referral_check_character(std::string_view body) noexcept {
+    // The c with step(interim, c) = 0: 2 * interim XOR c = 0.
+    return referral_alphabet[static_cast<size_t>(times_two(run(body)))];
+}
+
+std::string generate_referral_code(int length) {
+    if (length < min_referral_code_length || length > max_referral_code_length)
+        throw invalid("a referral code has 4 to 32 characters, not " + std::to_string(length));
+    std::array<unsigned char, max_referral_code_length> random;
+    randombytes_buf(random.data(), static_cast<size_t>(length - 1));
+    std::string code;
+    code.reserve(static_cast<size_t>(length));
+    for (int i = 0; i < length - 1; ++i)
+        code += referral_alphabet[random[static_cast<size_t>(i)] & 31];
+    code += referral_check_character(code);
+    return code;
+}
+
+bool has_valid_check_character(std::string_view code) noexcept {
+    if (code.empty())
+        return false;
+    for (char c : code)
+        if (position_of(c) < 0)
+            return false;
+    return run(code) == 0;
+}
+
+std::optional<std::string> normalize_typed_code(std::string_view typed) {
+    if (typed.size() > max_typed_length)
+        return std::nullopt;
+    std::string code;
+    for (char c : typed) {
+        if (c == ' ' || c == '\t' || c == '-')
+            continue;
+        if (c >= 'a' && c <= 'z')
+            c = static_cast<char>(c - 'a' + 'A');
+        if (c == 'O')
+            c = '0';
+        else if (c == 'I' || c == 'L')
+            c = '1';
+        if (position_of(c) < 0)
+            return std::nullopt;
+        code += c;
+    }
+    if (code.size() < min_referral_code_length || code.size() > max_referral_code_length)
+        return std::nullopt;
+    return code;
+}
+
+std::string normalize_vanity_code(std::string_view typed) {
+    while (!typed.empty() && typed.front() == ' ')
+        typed.remove_prefix(1);
+    while (!typed.empty() && typed.back() == ' ')
+        typed.remove_suffix(1);
+    if (typed.size() < min_referral_code_length || typed.size() > max_referral_code_length)
+        throw invalid("a referral code has 4 to 32 characters");
+    std::string code;
+    for (char c : typed) {
+        if (c >= 'a' && c <= 'z')
+            c = static_cast<char>(c - 'a' + 'A');
+        bool letter_or_digit = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!letter_or_digit && c != '-')
+            throw invalid("a referral code has only letters, digits and dashes");
+        if (c == '-' && (code.empty() || code.back() == '-'))
+            throw invalid("a referral code does not begin with a dash or have two in a row");
+        code += c;
+    }
+    if (code.back() == '-')
+        throw invalid("a referral code does not end with a dash");
+    return code;
+}
+
+}  // namespace iam
