@@ -29,6 +29,11 @@ constexpr AttrNumber api_keys_permissions = 7;
 constexpr AttrNumber api_keys_expires_at = 8;
 constexpr AttrNumber api_keys_last_used_at = 9;
 constexpr AttrNumber api_keys_is_active = 11;
+constexpr AttrNumber referral_codes_id = 1;
+constexpr AttrNumber referral_codes_user_id = 2;
+constexpr AttrNumber referral_codes_code = 3;
+constexpr AttrNumber referral_codes_is_active = 4;
+constexpr AttrNumber referral_codes_expires_at = 6;
 }  // namespace attnum
 
 struct IamTables {
@@ -38,6 +43,7 @@ struct IamTables {
     Oid company_users, company_users_pkey;
     Oid api_keys, api_keys_key_prefix_key;
     Oid api_key_peppers, api_key_peppers_pkey;
+    Oid referral_codes, referral_codes_code_key;
 };
 
 // Looks the tables up in schema iam (an error if the extension is missing);
@@ -75,5 +81,14 @@ struct ApiKeyRow {
     TimestampTz expires_at, last_used_at;
 };
 bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row);
+
+// The referral_codes row with this code, as redemption needs it.
+struct ReferralCodeRow {
+    pg_uuid_t id, user_id;
+    bool is_active, has_expiry;
+    TimestampTz expires_at;
+};
+bool find_referral_code(const IamTables& tables, const char* code, size_t length,
+                        ReferralCodeRow* row);
 
 }  // namespace iam::pg

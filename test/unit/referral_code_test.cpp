@@ -158,3 +158,10 @@ TEST_CASE("vanity codes") {
         CHECK_THROWS_AS(iam::normalize_vanity_code(invalid), iam::Error);
     }
 }
+
+TEST_CASE("a known vector, from an independent implementation of the scheme") {
+    // Python: interim = 0; for each character: interim = 2*interim (mod
+    // x^5 + x^2 + 1) XOR position; check = alphabet[2*interim].
+    CHECK(iam::referral_check_character("7K3M9Q2") == 'M');
+    CHECK(iam::has_valid_check_character("7K3M9Q2M"));
+}
