@@ -1,6 +1,7 @@
 #include "api_key.hpp"
 
 #include "error.hpp"
+#include "random_pool.hpp"
 
 #include <sodium.h>
 
@@ -31,7 +32,7 @@ int base62_value(char c) noexcept {
 
 void append_random(std::string& out, size_t count) {
     for (size_t i = 0; i < count; ++i)
-        out += alphabet[randombytes_uniform(static_cast<uint32_t>(alphabet.size()))];
+        out += alphabet[random_below(static_cast<unsigned>(alphabet.size()))];
 }
 
 // Fixed width, most significant digit first: 62^6 > 2^32.

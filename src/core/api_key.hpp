@@ -40,8 +40,8 @@ struct GeneratedApiKey {
     std::string prefix;  // stored in api_keys.key_prefix
 };
 
-// A new key from libsodium's CSPRNG (uniform over the alphabet: no modulo
-// bias).
+// A new key from the CSPRNG of random_pool.hpp (uniform over the alphabet:
+// no modulo bias).
 GeneratedApiKey generate_api_key();
 
 // The key_prefix of a well-formed key with a valid checksum; nullopt for

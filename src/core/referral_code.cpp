@@ -1,6 +1,7 @@
 #include "referral_code.hpp"
 
 #include "error.hpp"
+#include "random_pool.hpp"
 
 #include <sodium.h>
 
@@ -56,7 +57,7 @@ std::string generate_referral_code(int length) {
     if (length < min_referral_code_length || length > max_referral_code_length)
         throw invalid("a referral code has 4 to 32 characters, not " + std::to_string(length));
     std::array<unsigned char, max_referral_code_length> random;
-    randombytes_buf(random.data(), static_cast<size_t>(length - 1));
+    random_bytes(random.data(), static_cast<size_t>(length - 1));
     std::string code;
     code.reserve(static_cast<size_t>(length));
     for (int i = 0; i < length - 1; ++i)

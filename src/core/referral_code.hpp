@@ -29,8 +29,8 @@ int referral_damm_step(int interim, int digit) noexcept;
 char referral_check_character(std::string_view body) noexcept;
 
 // A new code of `length` characters in all, the check character included,
-// from libsodium's CSPRNG (5 bits of a random byte per character: 256 is a
-// multiple of 32, so there is no modulo bias). Lengths outside 4..32 are
+// from the CSPRNG of random_pool.hpp (5 bits of a random byte per
+// character: 256 is a multiple of 32, so there is no modulo bias). Lengths outside 4..32 are
 // an iam::Error with SQLSTATE 22023.
 std::string generate_referral_code(int length);
 
