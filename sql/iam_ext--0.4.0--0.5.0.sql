@@ -28,6 +28,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass user_id, or call as a signed-in user.';
     END IF;
+    IF user_id IS DISTINCT FROM iam.current_user_id()
+       AND NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
+        RAISE EXCEPTION 'permission denied to create a referral code for another user'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF expires_at IS NOT NULL AND expires_at <= statement_timestamp() THEN
         RAISE EXCEPTION 'expires_at must be in the future' USING ERRCODE = 'invalid_parameter_value';
     END IF;

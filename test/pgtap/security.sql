@@ -12,7 +12,7 @@
 -- Run with: pg_prove -d DB test/pgtap/security.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(364);
+SELECT plan(372);
 
 -- Supabase's API roles, created after the extension: apply_grants() is what
 -- gives them their privileges.
@@ -350,6 +350,28 @@ SELECT throws_ok($$SELECT iam.rotate_api_key_pepper()$$, '42501', NULL,
 SELECT pg_temp.act_as('service_role');
 SELECT throws_ok($$SELECT count(*) FROM iam.api_key_peppers$$, '42501', NULL,
     'The service role cannot read the peppers either');
+
+------------------------------------------------------------------------------
+-- Referral codes through the functions
+------------------------------------------------------------------------------
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT is((iam.create_referral_code()).code, 'ALICE', 'A user''s code, asked for again, is their code');
+SELECT throws_ok($$SELECT iam.create_referral_code(pg_temp.user_named('Sam'))$$, '42501', NULL,
+    'A user cannot make a code for someone else');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Vera'));
+SELECT throws_ok($$SELECT iam.redeem_referral_code('alice', pg_temp.user_named('Pam'))$$, '42501', NULL,
+    'A user cannot redeem a code on another user''s behalf');
+SELECT is((SELECT referrer_user_id FROM iam.redeem_referral_code(' alice ')), pg_temp.user_named('Alice'),
+    'A user redeems someone''s code for themselves, without being able to read that code');
+SELECT is((SELECT count(*)::int FROM iam.referral_codes WHERE user_id <> pg_temp.user_named('Vera')), 0, 'and still sees no code but their own');
+SELECT throws_ok($$SELECT iam.advance_referral((SELECT id FROM iam.referrals WHERE referred_user_id = pg_temp.user_named('Vera')), 'completed_signup')$$,
+    '42501', NULL, 'nor advances their own referral');
+SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT is((SELECT count(*)::int FROM iam.referrals WHERE referred_user_id = pg_temp.user_named('Vera')), 1,
+    'The referrer sees the referral they made');
+SELECT pg_temp.act_as('service_role');
+SELECT is((SELECT status FROM iam.advance_referral((SELECT id FROM iam.referrals WHERE referred_user_id = pg_temp.user_named('Vera')), 'completed_signup')),
+    'completed_signup', 'Billing (the service role) advances it');
 
 ------------------------------------------------------------------------------
 -- Company membership, status and deletion
