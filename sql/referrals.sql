@@ -4,6 +4,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 RESET client_min_messages;
+\set SHOW_CONTEXT never
 
 INSERT INTO iam.users (id, full_name) VALUES
     ('b0000000-0000-4000-8000-0000000000a1', 'Ann'),
