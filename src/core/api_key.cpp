@@ -1,5 +1,6 @@
 #include "api_key.hpp"
 
+#include "alphabet.hpp"
 #include "error.hpp"
 #include "random_pool.hpp"
 
@@ -15,19 +16,10 @@ constexpr std::string_view alphabet =
 constexpr std::string_view hash_algorithm = "blake2b256$";
 constexpr size_t max_permission_length = 200;
 
-// The value of each byte as a base-62 digit, or -1: one lookup per
-// character on the verification path.
-constexpr std::array<signed char, 256> base62_values = [] {
-    std::array<signed char, 256> values{};
-    for (auto& value : values)
-        value = -1;
-    for (size_t i = 0; i < alphabet.size(); ++i)
-        values[static_cast<unsigned char>(alphabet[i])] = static_cast<signed char>(i);
-    return values;
-}();
+constexpr AlphabetPositions base62_values = positions_in(alphabet);
 
 int base62_value(char c) noexcept {
-    return base62_values[static_cast<unsigned char>(c)];
+    return position_in(base62_values, c);
 }
 
 void append_random(std::string& out, size_t count) {

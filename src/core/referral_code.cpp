@@ -1,5 +1,6 @@
 #include "referral_code.hpp"
 
+#include "alphabet.hpp"
 #include "error.hpp"
 #include "random_pool.hpp"
 
@@ -18,17 +19,10 @@ constexpr int times_two(int value) {
     return (value & 0x20) != 0 ? (value ^ 0x25) : value;
 }
 
-constexpr std::array<signed char, 256> alphabet_positions = [] {
-    std::array<signed char, 256> positions{};
-    for (auto& position : positions)
-        position = -1;
-    for (size_t i = 0; i < referral_alphabet.size(); ++i)
-        positions[static_cast<unsigned char>(referral_alphabet[i])] = static_cast<signed char>(i);
-    return positions;
-}();
+constexpr AlphabetPositions alphabet_positions = positions_in(referral_alphabet);
 
 int position_of(char c) noexcept {
-    return alphabet_positions[static_cast<unsigned char>(c)];
+    return position_in(alphabet_positions, c);
 }
 
 int run(std::string_view code) noexcept {
