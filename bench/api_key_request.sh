@@ -44,15 +44,9 @@ for variant in peer ours; do
 SELECT count(*) FROM $function((SELECT k FROM bench.keys WHERE n = :n));
 SCRIPT
 done
-declare -A best
-for round in 1 2 3; do
-    for variant in floor peer ours; do
-        tps=$(PGOPTIONS="-c iam.last_used_interval=3600" \
-              pgbench -n -M prepared -c 4 -j 2 -T "$seconds" -f "$work/$variant.sql" 2>/dev/null |
-              sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-        best[$variant]=$(awk -v a="${best[$variant]:-0}" -v b="$tps" 'BEGIN { print (b > a ? b : a) }')
-    done
-done
+source "$(dirname "$0")/lib/pgbench.sh"
+race_pgbench 3 "-c iam.last_used_interval=3600" "-c 4 -j 2" \
+    floor "$work/floor.sql" peer "$work/peer.sql" ours "$work/ours.sql"
 psql -X -q -c "SET client_min_messages = warning" -c "DROP SCHEMA bench CASCADE" -c "DELETE FROM iam.api_keys"
 
 echo "one verification per transaction, pgbench -M prepared, 4 clients, best of 3 x ${seconds}s"

@@ -40,15 +40,8 @@ cat >"$work/ours.sql" <<'SCRIPT'
 SELECT iam.redeem_referral_code(lower(c.code), u.id) FROM bench.codes c, bench.new_users u
 WHERE c.n = :c AND u.n = (SELECT nextval('bench.next_user'));
 SCRIPT
-declare -A best
-for round in 1 2; do
-    for variant in floor ours; do
-        tps=$(PGOPTIONS="-c synchronous_commit=off" \
-              pgbench -n -M prepared -c 4 -j 2 -T "$seconds" -f "$work/$variant.sql" 2>/dev/null |
-              sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-        best[$variant]=$(awk -v a="${best[$variant]:-0}" -v b="$tps" 'BEGIN { print (b > a ? b : a) }')
-    done
-done
+source "$(dirname "$0")/lib/pgbench.sh"
+race_pgbench 2 "-c synchronous_commit=off" "-c 4 -j 2" floor "$work/floor.sql" ours "$work/ours.sql"
 psql -X -q -c "SET client_min_messages = warning" -c "DROP SCHEMA bench CASCADE" \
     -c "DELETE FROM iam.users WHERE id::text LIKE 'f1000000-%'"
 

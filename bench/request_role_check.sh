@@ -58,15 +58,8 @@ COMMIT;
 SCRIPT
 done
 
-# Rounds of each variant in turn; the best TPS of each counts.
-declare -A best
-for round in 1 2 3; do
-    for variant in floor peer ours; do
-        tps=$(pgbench -n -M prepared -c 1 -T "$seconds" -f "$work/$variant.sql" 2>/dev/null |
-              sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-        best[$variant]=$(awk -v a="${best[$variant]:-0}" -v b="$tps" 'BEGIN { print (b > a ? b : a) }')
-    done
-done
+source "$lib/pgbench.sh"
+race_pgbench 3 "" "-c 1" floor "$work/floor.sql" peer "$work/peer.sql" ours "$work/ours.sql"
 psql -X -q -c "SET client_min_messages = warning" -c "DROP SCHEMA bench CASCADE"
 
 echo "one request per transaction, pgbench -M prepared, 1 client, best of 3 x ${seconds}s"
