@@ -32,7 +32,7 @@ EXTRA_CLEAN    = $(BOUNDARY_PROBE) test/boundary/*.o
 
 # `make run` and `make test` install the build dependencies themselves, so
 # they must work before pg_config exists.
-USER_COMMANDS = run stop test unit bench format
+USER_COMMANDS = run stop test unit bench fuzz format
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
@@ -56,5 +56,7 @@ bench:    ## benchmarks: iam_ext against the usual peer and the floor, as ratios
 	@bench/run.sh
 unit:     ## the Catch2 suite alone (no PostgreSQL needed)
 	@test/run_tests.sh --unit-only
+fuzz:     ## every libFuzzer target of the core for IAM_FUZZ_SECONDS (default 60)
+	@test/run_fuzz.sh
 format:
 	clang-format -i src/core/*.[ch]pp src/pg/*.[ch]pp test/unit/*.cpp test/boundary/*.cpp

@@ -63,6 +63,14 @@ unit_tests() {
         ctest --test-dir "$IAM_ROOT/build" --output-on-failure --verbose
 }
 
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitized_unit_tests() {
+    cmake -S "$IAM_ROOT" -B "$IAM_ROOT/build-sanitize" -DCMAKE_BUILD_TYPE=Debug \
+        -DIAM_SANITIZE=ON >/dev/null &&
+        cmake --build "$IAM_ROOT/build-sanitize" -j2 &&
+        ctest --test-dir "$IAM_ROOT/build-sanitize" --output-on-failure --verbose
+}
+
 regression_tests() {
     # The boundary probe is loaded by the server, which may not be able to
     # read the source tree: give it a copy it can.
@@ -82,6 +90,7 @@ pgtap_tests() {
 }
 
 run_layer unit-catch2 unit_tests
+run_layer unit-catch2-asan-ubsan sanitized_unit_tests
 if ! $unit_only; then
     build_and_install
     run_layer regress-pg_regress with_cluster regress regression_tests
