@@ -1,0 +1,102 @@
+-- privileges.sql: the privilege audit of docs/security.md. Every SECURITY
+-- DEFINER function pins its search_path and is executable by no API role;
+-- every SQL-language function pins its search_path too; nothing in schema
+-- iam is writable by PUBLIC; trigger functions are executable by nobody;
+-- every table has row level security, and a policy unless it is the
+-- peppers' (which no client may read at all); anon can execute exactly the
+-- functions docs/security.md lists.
+--
+-- Run with: pg_prove -d DB test/pgtap/privileges.sql (DB has pgtap and iam_ext).
+
+BEGIN;
+SELECT plan(9);
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
+        CREATE ROLE anon NOLOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
+        CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+    END IF;
+END
+$$;
+SELECT iam.apply_grants();
+
+CREATE TEMP VIEW iam_functions AS
+SELECT p.oid, p.oid::regprocedure::text AS signature, p.prosecdef, l.lanname,
+       coalesce(p.proconfig, '{}') AS config
+FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang
+WHERE p.pronamespace = 'iam'::regnamespace;
+
+SELECT set_eq(
+    $$SELECT signature FROM iam_functions WHERE prosecdef$$,
+    ARRAY['iam.apply_grants()'],
+    'The only SECURITY DEFINER function is iam.apply_grants()');
+SELECT is_empty(
+    $$SELECT signature FROM iam_functions
+      WHERE (prosecdef OR lanname IN ('sql', 'plpgsql'))
+        AND NOT EXISTS (SELECT FROM unnest(config) AS c WHERE c LIKE 'search_path=pg_catalog%')$$,
+    'Every SECURITY DEFINER, SQL and PL/pgSQL function pins search_path to pg_catalog');
+SELECT is_empty(
+    $$SELECT signature, r.rolname FROM iam_functions, pg_roles AS r
+      WHERE prosecdef AND r.rolname IN ('anon', 'authenticated', 'service_role', 'public')
+        AND has_function_privilege(r.oid, iam_functions.oid, 'EXECUTE')$$,
+    'No SECURITY DEFINER function is executable by an API role');
+SELECT is_empty(
+    $$SELECT c.relname, a.privilege_type
+      FROM pg_class AS c, aclexplode(c.relacl) AS a
+      WHERE c.relnamespace = 'iam'::regnamespace AND a.grantee = 0$$,
+    'No table or sequence of schema iam grants anything to PUBLIC');
+SELECT is_empty(
+    $$SELECT signature FROM iam_functions AS f
+      WHERE f.oid IN ('iam.set_updated_at()'::regprocedure, 'iam.audit_change()'::regprocedure,
+                      'iam.guard_company_status()'::regprocedure)
+        AND (has_function_privilege('anon', f.oid, 'EXECUTE')
+             OR has_function_privilege('authenticated', f.oid, 'EXECUTE'))$$,
+    'Trigger functions are executable by no API role');
+SELECT is_empty(
+    $$SELECT relname FROM pg_class
+      WHERE relnamespace = 'iam'::regnamespace AND relkind = 'r' AND NOT relrowsecurity$$,
+    'Every table of schema iam has row level security');
+SELECT set_eq(
+    $$SELECT c.relname::text FROM pg_class AS c
+      WHERE c.relnamespace = 'iam'::regnamespace AND c.relkind = 'r'
+        AND NOT EXISTS (SELECT FROM pg_policy AS p WHERE p.polrelid = c.oid)$$,
+    ARRAY['api_key_peppers'],
+    'Every table has policies but the peppers, which no client reads at all');
+SELECT is_empty(
+    $$SELECT r.rolname, privilege
+      FROM pg_roles AS r, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS privilege
+      WHERE r.rolname IN ('anon', 'authenticated', 'service_role')
+        AND has_table_privilege(r.oid, 'iam.api_key_peppers', privilege)$$,
+    'No API role has any privilege on the peppers');
+SELECT set_eq(
+    $$SELECT signature FROM iam_functions WHERE has_function_privilege('anon', oid, 'EXECUTE')$$,
+    ARRAY[
+        -- identity and role checks (policies call them as the querying role)
+        'iam.current_user_id()', 'iam.has_role(text)', 'iam.has_role(uuid,text)',
+        'iam.has_any_role(text[])', 'iam.roles_of(uuid)', 'iam.is_company_member(uuid,uuid)',
+        'iam.is_company_admin(uuid,uuid)', 'iam.current_company_ids()', 'iam.is_service_caller()',
+        -- role and company administration (refuse anon: 42501)
+        'iam.grant_role(uuid,text)', 'iam.revoke_role(uuid,text)',
+        'iam.require_role_administrator(uuid,text,text)', 'iam.require_company_administrator(uuid,text)',
+        'iam.add_company_member(uuid,uuid)', 'iam.remove_company_member(uuid,uuid)',
+        'iam.set_company_status(uuid,text)', 'iam.delete_company(uuid)',
+        -- API keys (verification is the login path; the rest go through RLS)
+        'iam.verify_api_key(text)', 'iam.api_key_has_permission(text,text)',
+        'iam.authenticate_request()', 'iam.has_permission(text)',
+        'iam.create_api_key(text,uuid,uuid,jsonb,timestamp with time zone)',
+        'iam.rotate_api_key(uuid)', 'iam.revoke_api_key(uuid)',
+        -- referral codes
+        'iam.generate_referral_code(integer)', 'iam.normalize_vanity_code(text)',
+        'iam.create_referral_code(uuid,text,timestamp with time zone)',
+        'iam.redeem_referral_code(text,uuid)', 'iam.advance_referral(uuid,text)'
+    ],
+    'anon can execute exactly the API functions docs/security.md lists, all running as the caller');
+
+SELECT * FROM finish();
+ROLLBACK;
