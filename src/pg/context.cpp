@@ -66,6 +66,8 @@ void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
     context.has_company = company_id != nullptr;
     if (company_id != nullptr)
         context.company_id = *company_id;
+    if (has_api_key_context && current_api_key.permissions != nullptr)
+        pfree(current_api_key.permissions);  // a second request in one transaction
     if (permissions != nullptr) {
         size_t size = VARSIZE(permissions);
         context.permissions = static_cast<Jsonb*>(MemoryContextAlloc(TopTransactionContext, size));

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Backend memory stays flat: each SQL function of iam_ext is called 100,000
+# times in one backend (a statement per function), and the memory of all the
+# backend's contexts (pg_backend_memory_contexts) after the calls must be
+# within 1 MB of what it was after a warm-up of the same calls.
+set -euo pipefail
+
+db=iam_memory
+calls=${IAM_MEMORY_CALLS:-100000}
+sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+trap 'dropdb --if-exists "$db" 2>/dev/null || true' EXIT
+dropdb --if-exists "$db" 2>/dev/null || true
+createdb "$db"
+
+sql -d "$db" <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION iam_ext;
+INSERT INTO iam.users (id) VALUES ('a0000000-0000-4000-8000-0000000000a1');
+INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-00000000000a', 'Acme');
+INSERT INTO iam.company_users (user_id, company_id) VALUES ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a');
+SELECT FROM iam.grant_role('a0000000-0000-4000-8000-0000000000a1', 'enterprise_admin');
+CREATE TABLE memory_key AS SELECT api_key FROM iam.create_api_key('memory', 'a0000000-0000-4000-8000-0000000000a1', permissions => '["courses:*"]');
+SELECT FROM iam.create_referral_code('a0000000-0000-4000-8000-0000000000a1', 'memory-code');
+CREATE FUNCTION exercise(calls int) RETURNS void LANGUAGE plpgsql AS \$\$
+DECLARE
+    key text := (SELECT api_key FROM memory_key);
+BEGIN
+    PERFORM set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a1"}', true);
+    PERFORM set_config('request.headers', json_build_object('x-api-key', key)::text, true);
+    PERFORM iam.current_user_id(), iam.has_role('enterprise_admin'), iam.has_any_role('{enterprise_admin,solo_learner}'::text[]),
+            iam.roles_of(), iam.is_company_member('c0000000-0000-4000-8000-00000000000a'),
+            iam.is_company_admin('c0000000-0000-4000-8000-00000000000a'), iam.current_company_ids(),
+            iam.has_role('a0000000-0000-4000-8000-0000000000a1', 'platform_admin'),
+            (SELECT count(*) FROM iam.verify_api_key(key)), iam.api_key_has_permission(key, 'courses:read'),
+            iam.generate_referral_code(12), iam.normalize_vanity_code('memory-code'),
+            iam.authenticate_request(), iam.has_permission('courses:read')
+    FROM generate_series(1, calls);
+END
+\$\$;
+SQL
+
+# One backend: warm up, measure, call, measure.
+result=$(sql -d "$db" -tA <<SQL
+SET iam.last_used_interval = 3600;
+SELECT exercise(1000);
+SELECT sum(total_bytes) FROM pg_backend_memory_contexts \gset before_
+SELECT exercise($calls);
+SELECT exercise($calls);
+SELECT sum(total_bytes) - :before_sum FROM pg_backend_memory_contexts;
+SQL
+)
+growth=$(echo "$result" | tail -1)
+echo "  14 functions x $((2 * calls)) calls in one backend: memory grew by $growth bytes"
+[ "$growth" -lt 1048576 ] || { echo "FAIL: backend memory grew by $growth bytes"; exit 1; }
+echo "PASS: backend memory flat after $((2 * calls * 14)) calls ($growth bytes)"
