@@ -32,11 +32,23 @@ int run(std::string_view code) noexcept {
     return interim;
 }
 
+bool is_whitespace(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 Error invalid(const std::string& message) {
     return Error(sqlstate::invalid_parameter_value, message);
 }
 
 }  // namespace
+
+std::string_view trim_whitespace(std::string_view text) noexcept {
+    while (!text.empty() && is_whitespace(text.front()))
+        text.remove_prefix(1);
+    while (!text.empty() && is_whitespace(text.back()))
+        text.remove_suffix(1);
+    return text;
+}
 
 int referral_damm_step(int interim, int digit) noexcept {
     return times_two(interim) ^ digit;
@@ -74,7 +86,7 @@ std::optional<std::string> normalize_typed_code(std::string_view typed) {
         return std::nullopt;
     std::string code;
     for (char c : typed) {
-        if (c == ' ' || c == '\t' || c == '-')
+        if (is_whitespace(c) || c == '-')
             continue;
         if (c >= 'a' && c <= 'z')
             c = static_cast<char>(c - 'a' + 'A');
@@ -92,10 +104,7 @@ std::optional<std::string> normalize_typed_code(std::string_view typed) {
 }
 
 std::string normalize_vanity_code(std::string_view typed) {
-    while (!typed.empty() && typed.front() == ' ')
-        typed.remove_prefix(1);
-    while (!typed.empty() && typed.back() == ' ')
-        typed.remove_suffix(1);
+    typed = trim_whitespace(typed);
     if (typed.size() < min_referral_code_length || typed.size() > max_referral_code_length)
         throw invalid("a referral code has 4 to 32 characters");
     std::string code;

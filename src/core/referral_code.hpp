@@ -38,14 +38,17 @@ std::string generate_referral_code(int length);
 // character.
 bool has_valid_check_character(std::string_view code) noexcept;
 
-// What someone typed, as a canonical code: spaces, tabs and dashes dropped,
+// The text without leading and trailing spaces, tabs and line breaks.
+std::string_view trim_whitespace(std::string_view text) noexcept;
+
+// What someone typed, as a canonical code: whitespace and dashes dropped,
 // letters upper-cased, O read as 0 and I, L as 1 (Crockford's rule). No value
 // if anything else remains outside the alphabet, if the result is not 4 to
 // 32 characters, or if the input is longer than any code could be typed
 // (256 bytes).
 std::optional<std::string> normalize_typed_code(std::string_view typed);
 
-// A vanity code as stored: surrounding spaces trimmed, upper-cased; 4 to 32
+// A vanity code as stored: surrounding whitespace trimmed, upper-cased; 4 to 32
 // characters of A-Z, 0-9 and '-', beginning and ending with a letter or
 // digit, without two dashes in a row. Anything else is an iam::Error 22023
 // naming the rule.

@@ -30,11 +30,7 @@ std::string_view text_view(const text* value) {
 // must pass its check character before any lookup of it.
 bool find_typed_code(const iam::pg::IamTables& tables, std::string_view typed,
                      iam::pg::ReferralCodeRow* row) {
-    std::string vanity(typed.substr(0, 256));
-    while (!vanity.empty() && vanity.back() == ' ')
-        vanity.pop_back();
-    size_t start = vanity.find_first_not_of(' ');
-    vanity = start == std::string::npos ? std::string() : vanity.substr(start);
+    std::string vanity(iam::trim_whitespace(typed.substr(0, 256)));
     for (char& c : vanity)
         if (c >= 'a' && c <= 'z')
             c = static_cast<char>(c - 'a' + 'A');
