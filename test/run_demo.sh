@@ -33,7 +33,7 @@ if [ -n "${DATABASE_URL:-}${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGUSER:-}" ]; t
     say "installing iam_ext into the server you pointed at ($shown)"
     psql -X -q -v ON_ERROR_STOP=1 ${target:+"$target"} -c 'CREATE EXTENSION IF NOT EXISTS iam_ext'
     say "walkthrough on demo data, inside a transaction that is rolled back"
-    { echo 'BEGIN;'; cat "$fixtures/demo.sql" "$fixtures/walkthrough.sql"; echo 'ROLLBACK;'; } |
+    { echo 'BEGIN;'; cat "$fixtures/supabase_roles.sql" "$fixtures/demo.sql" "$fixtures/walkthrough.sql"; echo 'ROLLBACK;'; } |
         psql -X -q -v ON_ERROR_STOP=1 ${target:+"$target"}
     say "iam_ext is installed in $shown"
     exit 0
@@ -68,7 +68,7 @@ export PGHOST=localhost PGPORT=$port PGUSER=postgres
 psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DEMO_DB'" | grep -q 1 ||
     createdb "$DEMO_DB"
 say "loading the demo data into $DEMO_DB"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" -f "$fixtures/demo.sql"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" -f "$fixtures/supabase_roles.sql" -f "$fixtures/demo.sql"
 say "walkthrough"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" <"$fixtures/walkthrough.sql"
 

@@ -16,19 +16,7 @@ SELECT plan(372);
 
 -- Supabase's API roles, created after the extension: apply_grants() is what
 -- gives them their privileges.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
-        CREATE ROLE anon NOLOGIN NOINHERIT;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN NOINHERIT;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
-        CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
-    END IF;
-END
-$$;
+\ir ../fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
 
 -- Acme (active): alice and vera are members, carol is its admin. Globex
