@@ -40,7 +40,7 @@ else ifneq ($(filter-out $(USER_COMMANDS),$(or $(MAKECMDGOALS),all)),)
 $(error $(PG_CONFIG) not found: install postgresql-server-dev-15, or run `make run` / `make test`, which do)
 endif
 
-$(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/guard.o src/core/error.o
+$(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/guard.o src/pg/http_errors.o src/core/error.o
 	$(CXX) $(CXXFLAGS) $^ $(LDFLAGS) $(LDFLAGS_SL) -shared -lstdc++ -o $@
 
 $(OBJS) test/boundary/boundary_probe.o: $(wildcard src/core/*.hpp src/pg/*.hpp)

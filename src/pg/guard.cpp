@@ -1,6 +1,7 @@
 #include "guard.hpp"
 
 #include "../core/error.hpp"
+#include "http_errors.hpp"
 
 #include <algorithm>
 #include <string>
@@ -52,8 +53,10 @@ PendingError capture_current_exception() noexcept {
 void raise(const PendingError& error) {
     if (error.pg_error != nullptr)
         ReThrowError(error.pg_error);
-    ereport(ERROR, (errcode(error.sqlerrcode),
-                    errmsg_internal("%s", error.message ? error.message : "out of memory"),
+    const char* message = error.message ? error.message : "out of memory";
+    if (int status = http_status_override(error.sqlerrcode); status != 0 && in_postgrest_request())
+        raise_for_postgrest(status, error.sqlerrcode, message, error.detail, error.hint);
+    ereport(ERROR, (errcode(error.sqlerrcode), errmsg_internal("%s", message),
                     error.detail ? errdetail_internal("%s", error.detail) : 0,
                     error.hint ? errhint("%s", error.hint) : 0));
     pg_unreachable();

@@ -5,8 +5,9 @@
 //   no key:    nothing changes;
 //   valid key: the transaction's API-key context is set (src/pg/context.hpp):
 //              iam.current_user_id(), the role checks, iam.has_permission()
-//              and every RLS policy act for the key's owner; an anonymous
-//              request becomes `authenticated` for a user's key;
+//              and every RLS policy act for the key's owner (a company
+//              key has no user: iam.current_company_ids() is its company);
+//              an anonymous request becomes `authenticated`;
 //   bad key:   28000, without saying why (PostgREST answers 401/403).
 #include "guard.hpp"
 
@@ -69,7 +70,8 @@ IAM_SQL_FUNCTION(iam_authenticate_request) {
         throw iam::Error(iam::sqlstate::invalid_authorization, "invalid API key");
     iam::pg::set_api_key_context(row.id, row.has_user ? &row.user_id : nullptr,
                                  row.has_company ? &row.company_id : nullptr, row.permissions);
-    if (row.has_user && is_anonymous_role() && OidIsValid(get_role_oid("authenticated", true)))
+    // Every key has an owner, a user or a company: the request is signed in.
+    if (is_anonymous_role() && OidIsValid(get_role_oid("authenticated", true)))
         (void)set_config_option("role", "authenticated", PGC_USERSET, PGC_S_SESSION,
                                 GUC_ACTION_LOCAL, true, 0, false);
     PG_RETURN_VOID();

@@ -364,11 +364,16 @@ IAM_SQL_FUNCTION(iam_is_company_admin) {
     return company_check(fcinfo, true);
 }
 
-// iam.current_company_ids() -> uuid[]: active memberships in active companies
+// iam.current_company_ids() -> uuid[]: active memberships in active companies;
+// for a request authenticated by a company's API key (no user), that company,
+// so that company-scoped policies serve the key.
 IAM_SQL_FUNCTION(iam_current_company_ids) {
     CallSiteCache* cache = call_site_cache(fcinfo);
     List* memberships = NIL;
-    if (const pg_uuid_t* user_id = iam::pg::current_subject(&cache->subject))
+    const iam::pg::ApiKeyContext* key = iam::pg::api_key_context();
+    if (key != nullptr && key->has_company && !key->has_user)
+        memberships = lappend(memberships, const_cast<pg_uuid_t*>(&key->company_id));
+    else if (const pg_uuid_t* user_id = iam::pg::current_subject(&cache->subject))
         iam::pg::for_each_membership_of(cache->tables, *user_id, collect_uuid, &memberships);
     auto* ids = static_cast<Datum*>(palloc(sizeof(Datum) * (list_length(memberships) + 1)));
     int count = 0;

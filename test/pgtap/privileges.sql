@@ -9,7 +9,7 @@
 -- Run with: pg_prove -d DB test/pgtap/privileges.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 \ir ../fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
@@ -22,8 +22,8 @@ WHERE p.pronamespace = 'iam'::regnamespace;
 
 SELECT set_eq(
     $$SELECT signature FROM iam_functions WHERE prosecdef$$,
-    ARRAY['iam.apply_grants()'],
-    'The only SECURITY DEFINER function is iam.apply_grants()');
+    ARRAY['iam.apply_grants()', 'iam.sync_auth_user()', 'iam.sync_user_from_auth(jsonb)'],
+    'The only SECURITY DEFINER functions are apply_grants and the auth.users sync');
 SELECT is_empty(
     $$SELECT signature FROM iam_functions
       WHERE (prosecdef OR lanname IN ('sql', 'plpgsql'))
@@ -42,7 +42,7 @@ SELECT is_empty(
 SELECT is_empty(
     $$SELECT signature FROM iam_functions AS f
       WHERE f.oid IN ('iam.set_updated_at()'::regprocedure, 'iam.audit_change()'::regprocedure,
-                      'iam.guard_company_status()'::regprocedure)
+                      'iam.guard_company_status()'::regprocedure, 'iam.sync_auth_user()'::regprocedure)
         AND (has_function_privilege('anon', f.oid, 'EXECUTE')
              OR has_function_privilege('authenticated', f.oid, 'EXECUTE'))$$,
     'Trigger functions are executable by no API role');
@@ -62,6 +62,13 @@ SELECT is_empty(
       WHERE r.rolname IN ('anon', 'authenticated', 'service_role')
         AND has_table_privilege(r.oid, 'iam.api_key_peppers', privilege)$$,
     'No API role has any privilege on the peppers');
+SELECT is_empty(
+    $$SELECT signature, r.rolname FROM iam_functions, pg_roles AS r
+      WHERE signature IN ('iam.enable_auth_sync()', 'iam.disable_auth_sync()', 'iam.apply_grants()',
+                          'iam.rotate_api_key_pepper()')
+        AND r.rolname IN ('anon', 'authenticated', 'service_role')
+        AND has_function_privilege(r.oid, iam_functions.oid, 'EXECUTE')$$,
+    'The operator functions are executable by no API role');
 SELECT set_eq(
     $$SELECT signature FROM iam_functions WHERE has_function_privilege('anon', oid, 'EXECUTE')$$,
     ARRAY[
@@ -74,6 +81,8 @@ SELECT set_eq(
         'iam.require_role_administrator(uuid,text,text)', 'iam.require_company_administrator(uuid,text)',
         'iam.add_company_member(uuid,uuid)', 'iam.remove_company_member(uuid,uuid)',
         'iam.set_company_status(uuid,text)', 'iam.delete_company(uuid)',
+        -- the not-found error of the functions above (404 through PostgREST)
+        'iam.raise_not_found(text,text)',
         -- API keys (verification is the login path; the rest go through RLS)
         'iam.verify_api_key(text)', 'iam.api_key_has_permission(text,text)',
         'iam.authenticate_request()', 'iam.has_permission(text)',

@@ -1,0 +1,70 @@
+#include "http_errors.hpp"
+
+#include "../core/error.hpp"
+#include "guard.hpp"
+
+#include <string>
+
+namespace iam::pg {
+namespace {
+
+void append_json_field(StringInfo json, const char* name, const char* value) {
+    appendStringInfo(json, ",\"%s\":", name);
+    if (value == nullptr)
+        appendStringInfoString(json, "null");
+    else
+        escape_json(json, value);
+}
+
+}  // namespace
+
+int http_status_override(int sqlerrcode) noexcept {
+    switch (sqlerrcode) {
+        case ERRCODE_NO_DATA_FOUND:
+            return 404;
+        case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:
+            return 401;
+        default:
+            return 0;
+    }
+}
+
+bool in_postgrest_request() noexcept {
+    const char* method = GetConfigOption("request.method", true, false);
+    return method != nullptr && method[0] != '\0';
+}
+
+void raise_for_postgrest(int http_status, int sqlerrcode, const char* message, const char* detail,
+                         const char* hint) {
+    StringInfoData body;
+    initStringInfo(&body);
+    appendStringInfo(&body, "{\"code\":\"%s\"", unpack_sql_state(sqlerrcode));
+    append_json_field(&body, "message", message);
+    append_json_field(&body, "details", detail);
+    append_json_field(&body, "hint", hint);
+    appendStringInfoChar(&body, '}');
+
+    // A 401 names the scheme the client should use (RFC 9110, 11.6.1).
+    const char* headers = http_status == 401 ? "{\"WWW-Authenticate\":\"ApiKey\"}" : "{}";
+    ereport(ERROR,
+            (errcode(MAKE_SQLSTATE('P', 'G', 'R', 'S', 'T')), errmsg_internal("%s", body.data),
+             errdetail_internal("{\"status\":%d,\"headers\":%s}", http_status, headers)));
+    pg_unreachable();
+}
+
+}  // namespace iam::pg
+
+// iam.raise_not_found(message, hint): P0002 for the PL/pgSQL functions of the
+// extension, raised through the guard like the C++ ones so that PostgREST
+// answers 404 for them too.
+IAM_SQL_FUNCTION(iam_raise_not_found) {
+    auto argument = [fcinfo](int n) -> std::string {
+        if (PG_ARGISNULL(n))
+            return {};
+        text* value = PG_GETARG_TEXT_PP(n);
+        return std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+    };
+    std::string message = argument(0);
+    throw iam::Error(iam::sqlstate::no_data_found, message.empty() ? "not found" : message, {},
+                     argument(1));
+}
