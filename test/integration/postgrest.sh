@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# iam_ext served by PostgREST, on a database set up like Supabase's. The
+# database's owner is not a superuser (as `postgres` is not on Supabase) and
+# installs the extension itself. Each request is the transaction PostgREST 12.2
+# sends as `authenticator` (test/fixtures/postgrest.sql has the statements and
+# the SQLSTATE -> HTTP status mapping, with their source): BEGIN read only or
+# read write, the transaction-local settings (role, request.jwt.claims,
+# request.method, request.path, request.headers), the db-pre-request function
+# iam.authenticate_request(), then the /rpc call with named arguments from
+# JSON, or a table read. Covered: anonymous, a signed-in user, a user's API
+# key (x-api-key and Authorization: ApiKey), a company's API key, bad,
+# revoked and expired keys, forged settings, a pooled connection, functions
+# PostgREST must refuse, GET on a writing function, and the HTTP status of
+# each error.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+db=iam_postgrest
+owner=iam_db_owner
+sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+value() { sql -tA "$@"; }
+trap 'dropdb --if-exists "$db" 2>/dev/null || true' EXIT
+
+echo "setup: Supabase's roles and authenticator; a database owner who is not a superuser installs iam_ext"
+dropdb --if-exists "$db" 2>/dev/null || true
+sql -d postgres -o /dev/null <<SQL
+SET client_min_messages = warning;
+\ir $here/../fixtures/supabase_roles.sql
+DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticator') THEN
+        CREATE ROLE authenticator LOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$owner') THEN
+        CREATE ROLE $owner LOGIN NOSUPERUSER CREATEDB CREATEROLE BYPASSRLS;
+    END IF;
+END \$\$;
+ALTER ROLE authenticator PASSWORD '$PGPASSWORD';
+ALTER ROLE $owner PASSWORD '$PGPASSWORD';
+GRANT anon, authenticated, service_role TO authenticator;
+GRANT anon, authenticated, service_role TO $owner;
+SQL
+createdb -O "$owner" "$db"
+sql -U "$owner" -d "$db" -o /dev/null <<'SQL'
+CREATE EXTENSION iam_ext;
+-- Alice and Vera are members of Acme, Pam is a platform_admin.
+INSERT INTO iam.users (id, email, full_name) VALUES
+    ('a0000000-0000-4000-8000-0000000000a1', 'alice@acme.test', 'Alice'),
+    ('a0000000-0000-4000-8000-0000000000a2', 'vera@acme.test', 'Vera'),
+    ('a0000000-0000-4000-8000-0000000000e1', 'pam@platform.test', 'Pam');
+INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-00000000000a', 'Acme');
+INSERT INTO iam.company_users (user_id, company_id) VALUES
+    ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a'),
+    ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a');
+SELECT FROM iam.grant_role('a0000000-0000-4000-8000-0000000000e1', 'platform_admin');
+-- An application table protected by the iam functions, as users write them.
+CREATE TABLE public.courses (id integer PRIMARY KEY, owner_id uuid, company_id uuid, title text);
+ALTER TABLE public.courses ENABLE ROW LEVEL SECURITY;
+CREATE POLICY courses_read ON public.courses FOR SELECT USING (
+    owner_id = iam.current_user_id() OR company_id = ANY (iam.current_company_ids())
+    OR iam.has_role('platform_admin'));
+GRANT SELECT ON public.courses TO anon, authenticated;
+INSERT INTO public.courses VALUES
+    (1, 'a0000000-0000-4000-8000-0000000000a1', NULL, 'Alice''s own course'),
+    (2, 'a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a', 'Acme onboarding'),
+    (3, 'a0000000-0000-4000-8000-0000000000e1', NULL, 'Platform internals');
+-- Keys: Alice's, Acme's, a revoked one and an expired one.
+CREATE SCHEMA keys;
+CREATE TABLE keys.issued (name text PRIMARY KEY, id uuid, api_key text);
+INSERT INTO keys.issued
+SELECT 'alice', id, api_key FROM iam.create_api_key('alice', 'a0000000-0000-4000-8000-0000000000a1',
+                                                    permissions => '["courses:read"]');
+INSERT INTO keys.issued
+SELECT 'acme', id, api_key FROM iam.create_api_key('acme', NULL, 'c0000000-0000-4000-8000-00000000000a',
+                                                   permissions => '["courses:*"]');
+INSERT INTO keys.issued
+SELECT 'revoked', id, api_key FROM iam.create_api_key('revoked', 'a0000000-0000-4000-8000-0000000000a1');
+SELECT FROM iam.revoke_api_key((SELECT id FROM keys.issued WHERE name = 'revoked'));
+INSERT INTO keys.issued
+SELECT 'expired', id, api_key FROM iam.create_api_key('expired', 'a0000000-0000-4000-8000-0000000000a1',
+                                                      expires_at => now() + interval '1 hour');
+UPDATE iam.api_keys SET expires_at = now() - interval '1 minute'
+WHERE id = (SELECT id FROM keys.issued WHERE name = 'expired');
+SELECT FROM iam.create_referral_code('a0000000-0000-4000-8000-0000000000a1', 'ALICE-INVITES');
+SQL
+sql -U "$owner" -d "$db" -f "$here/../fixtures/postgrest.sql"
+key() { value -U "$owner" -d "$db" -c "SELECT api_key FROM keys.issued WHERE name = '$1'"; }
+alice_key=$(key alice) acme_key=$(key acme) revoked_key=$(key revoked) expired_key=$(key expired)
+alice_jwt='{"aud":"authenticated","role":"authenticated","sub":"a0000000-0000-4000-8000-0000000000a1","email":"alice@acme.test"}'
+vera_jwt='{"aud":"authenticated","role":"authenticated","sub":"a0000000-0000-4000-8000-0000000000a2"}'
+pam_jwt='{"aud":"authenticated","role":"authenticated","sub":"a0000000-0000-4000-8000-0000000000e1"}'
+service_jwt='{"iss":"supabase","role":"service_role"}'
+
+# statement KIND ARGUMENTS...: the SQL of a request, from the fixture's
+# builders: call NAME JSON, begin METHOD NAME JSON, read TABLE COLUMNS.
+statement() {
+    local kind=$1; shift
+    local placeholders=":'a1'" i
+    for ((i = 2; i <= $#; i++)); do placeholders+=", :'a$i'"; done
+    value -U "$owner" -d "$db" -v a1="$1" -v a2="${2:-}" -v a3="${3:-}" \
+        <<<"SELECT pgrst.${kind}_statement($placeholders);"
+}
+# The JSON of a response body, spelled one way (jsonb's) for comparison.
+as_jsonb() { value -v j="$1" <<<"SELECT :'j'::jsonb::text;"; }
+
+status=0 body='' error=''
+# send JWT HEADERS METHOD PATH MAIN [BEGIN]: one request as PostgREST sends
+# it. JWT is the verified claims ('' for none: role anon), HEADERS the
+# request's headers as JSON (names in lower case, as PostgREST passes them).
+# Sets status (PostgREST's HTTP status), body, error ("CODE: message").
+send() {
+    local jwt=$1 headers=$2 method=$3 path=$4 main=$5 begin=${6:-}
+    local claims role authenticated=true output sqlstate message detail locals
+    if [ -z "$jwt" ]; then jwt='{}' authenticated=false; fi
+    role=$(value -c "SELECT coalesce('$jwt'::jsonb ->> 'role', 'anon')")
+    claims=$(value -c "SELECT ('$jwt'::jsonb || jsonb_build_object('role', '$role'))::text")
+    locals=$(value -U "$owner" -d "$db" -v role="$role" -v claims="$claims" -v method="$method" \
+        -v path="$path" -v headers="$headers" \
+        <<<"SELECT pgrst.locals_statement(:'role', :'claims', :'method', :'path', :'headers');")
+    [ -n "$begin" ] || begin='BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE'
+    output=$(printf '%s;\n\\o /dev/null\n%s;\nselect "iam"."authenticate_request"();\n\\o\n%s;\nCOMMIT;\n' \
+        "$begin" "$locals" "$main" |
+        psql -X -q -tA -F $'\t' -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -U authenticator -d "$db" 2>&1) || true
+    if grep -q 'ERROR:  ' <<<"$output"; then
+        sqlstate=$(sed -n 's/.*ERROR:  \([0-9A-Z]\{5\}\): .*/\1/p' <<<"$output" | head -1)
+        message=$(sed -n 's/.*ERROR:  [0-9A-Z]\{5\}: \(.*\)/\1/p' <<<"$output" | head -1)
+        detail=$(sed -n 's/^DETAIL:  \(.*\)/\1/p' <<<"$output" | head -1)
+        status=$(value -U "$owner" -d "$db" -v s="$sqlstate" -v d="$detail" -v a="$authenticated" \
+            <<<"SELECT pgrst.http_status(:'s', :'d', :'a');")
+        if [ "$sqlstate" = PGRST ]; then
+            error=$(value -v m="$message" <<<"SELECT (:'m'::jsonb ->> 'code') || ': ' || (:'m'::jsonb ->> 'message');")
+        else
+            error="$sqlstate: $message"
+        fi
+        body=''
+    else
+        status=200 error=''
+        body=$(as_jsonb "$(tr '\n' ' ' <<<"$output" | cut -f3)")
+    fi
+}
+# rpc JWT HEADERS METHOD FUNCTION ARGUMENTS: /rpc/FUNCTION with ARGUMENTS
+# (JSON; from the query string for GET, the body for POST).
+rpc() {
+    local call begin
+    call=$(statement call "$4" "$5")
+    begin=$(statement begin "$3" "$4" "$5")
+    send "$1" "$2" "$3" "/rpc/$4" "$call" "$begin"
+}
+# read_table JWT HEADERS TABLE COLUMNS [ORDER]: GET /TABLE?select=COLUMNS&order=ORDER
+read_table() {
+    send "$1" "$2" GET "/$3" "$(statement read "$3" "$4" "${5:-}")" 'BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY'
+}
+
+failures=0 checks=0
+expect() {  # expect WHAT STATUS [BODY | ERROR]
+    local what=$1 want_status=$2 want=${3-}
+    local got=$body
+    [ "$want_status" = 200 ] || got=$error
+    checks=$((checks + 1))
+    if [ "$status" = "$want_status" ] && { [ -z "$want" ] || [ "$got" = "$want" ]; }; then
+        echo "  ok: $what -> $status ${got:0:80}"
+    else
+        echo "  FAIL: $what: expected $want_status ${want:0:200}, got $status ${got:0:200}"
+        failures=$((failures + 1))
+    fi
+}
+none='{}'
+alice_header="{\"x-api-key\":\"$alice_key\"}"
+
+echo "anonymous"
+rpc '' "$none" GET current_user_id '{}'
+expect "GET /rpc/current_user_id" 200 null
+read_table '' "$none" public.courses id
+expect "GET /courses" 200 '[]'
+rpc '' "$none" POST create_api_key '{"name":"mine","user_id":"a0000000-0000-4000-8000-0000000000a1"}'
+expect "POST /rpc/create_api_key is refused" 401
+rpc '' "$none" POST enable_auth_sync '{}'
+expect "POST /rpc/enable_auth_sync (an operator function)" 401 \
+    '42501: permission denied for function enable_auth_sync'
+rpc '' "$none" POST verify_api_key "{\"api_key\":\"$alice_key\"}"
+expect "POST /rpc/verify_api_key (the login path is open)" 200
+[ "$(value -v j="$body" <<<"SELECT :'j'::jsonb -> 0 ->> 'user_id';")" = a0000000-0000-4000-8000-0000000000a1 ] ||
+    { echo "  FAIL: verify_api_key did not return Alice's key"; failures=$((failures + 1)); }
+
+echo "a signed-in user (JWT)"
+rpc "$alice_jwt" "$none" GET current_user_id '{}'
+expect "GET /rpc/current_user_id" 200 '"a0000000-0000-4000-8000-0000000000a1"'
+rpc "$alice_jwt" "$none" GET has_role '{"role_name":"platform_admin"}'
+expect "GET /rpc/has_role?role_name=platform_admin" 200 false
+rpc "$pam_jwt" "$none" GET has_role '{"role_name":"platform_admin"}'
+expect "GET /rpc/has_role?role_name=platform_admin as Pam" 200 true
+rpc "$alice_jwt" "$none" GET has_role '{"role_name":"no_such_role"}'
+expect "an unknown role" 400 '42704: role "no_such_role" does not exist'
+read_table "$alice_jwt" "$none" public.courses id id
+expect "GET /courses: her own and her company's" 200 '[{"id": 1}, {"id": 2}]'
+rpc "$alice_jwt" '{"authorization":"Bearer eyJhbGciOi.x.y"}' GET current_user_id '{}'
+expect "a Bearer token is PostgREST's: authenticate_request leaves it" 200 '"a0000000-0000-4000-8000-0000000000a1"'
+rpc "$alice_jwt" "$none" POST create_api_key '{"name":"cli","user_id":"a0000000-0000-4000-8000-0000000000a2"}'
+expect "POST /rpc/create_api_key for another user" 403
+rpc "$alice_jwt" "$none" POST create_api_key '{"name":"cli","permissions":{"not":"an array"}}'
+expect "POST /rpc/create_api_key with malformed permissions" 400
+rpc "$alice_jwt" "$none" GET create_api_key '{"name":"cli"}'
+expect "GET /rpc/create_api_key (writes in a read-only transaction)" 405
+rpc "$alice_jwt" "$none" POST revoke_api_key '{"key_id":"a0000000-0000-4000-8000-0000000000ff"}'
+expect "POST /rpc/revoke_api_key of an unknown key" 404 'P0002: no API key with this id that you may revoke'
+rpc "$vera_jwt" "$none" POST redeem_referral_code '{"code":"alice-invites"}'
+expect "POST /rpc/redeem_referral_code" 200
+rpc "$vera_jwt" "$none" POST redeem_referral_code '{"code":"alice-invites"}'
+expect "... again: already referred" 409
+unknown_code=$(value -d "$db" -c "SELECT iam.generate_referral_code()")
+rpc "$vera_jwt" "$none" POST redeem_referral_code "{\"code\":\"$unknown_code\"}"
+expect "... an unknown code" 404 'P0002: no such referral code'
+
+echo "a user's API key"
+rpc '' "$alice_header" GET current_user_id '{}'
+expect "x-api-key: the key's owner is the caller" 200 '"a0000000-0000-4000-8000-0000000000a1"'
+rpc '' "{\"authorization\":\"ApiKey $alice_key\"}" GET current_user_id '{}'
+expect "Authorization: ApiKey, the same" 200 '"a0000000-0000-4000-8000-0000000000a1"'
+read_table '' "$alice_header" public.courses id id
+expect "GET /courses with the key: RLS acts for Alice" 200 '[{"id": 1}, {"id": 2}]'
+rpc '' "$alice_header" GET has_permission '{"permission":"courses:read"}'
+expect "GET /rpc/has_permission?permission=courses:read" 200 true
+rpc '' "$alice_header" GET has_permission '{"permission":"courses:write"}'
+expect "GET /rpc/has_permission?permission=courses:write" 200 false
+read_table '' "$alice_header" iam.api_keys name name
+expect "GET /api_keys: her keys' metadata" 200 '[{"name": "alice"}, {"name": "expired"}, {"name": "revoked"}]'
+# PostgREST maps 42501 by whether the request carried a JWT: with an API key
+# alone it answers 401, not 403.
+read_table '' "$alice_header" iam.api_keys hashed_key
+expect "GET /api_keys?select=hashed_key" 401 '42501: permission denied for table api_keys'
+touched_before=$(value -d "$db" -c "SELECT count(*) FROM iam.api_keys WHERE last_used_at IS NOT NULL")
+rpc '' "$none" GET verify_api_key "{\"api_key\":\"$acme_key\"}"
+expect "GET /rpc/verify_api_key (read only)" 200
+[ "$(value -d "$db" -c "SELECT count(*) FROM iam.api_keys WHERE last_used_at IS NOT NULL")" = "$touched_before" ] ||
+    { echo "  FAIL: a read-only verification wrote last_used_at"; failures=$((failures + 1)); }
+
+echo "a company's API key"
+rpc '' "{\"x-api-key\":\"$acme_key\"}" GET current_user_id '{}'
+expect "no user" 200 null
+rpc '' "{\"x-api-key\":\"$acme_key\"}" GET current_company_ids '{}'
+expect "current_company_ids() is the company" 200 '["c0000000-0000-4000-8000-00000000000a"]'
+read_table '' "{\"x-api-key\":\"$acme_key\"}" public.courses id
+expect "GET /courses: the company's courses" 200 '[{"id": 2}]'
+read_table '' "{\"x-api-key\":\"$acme_key\"}" iam.companies name
+expect "GET /companies: its company" 200 '[{"name": "Acme"}]'
+rpc '' "{\"x-api-key\":\"$acme_key\"}" GET has_permission '{"permission":"courses:write"}'
+expect "its permissions: courses:* covers courses:write" 200 true
+
+echo "bad keys: 401 without saying why, and the call never runs"
+for bad in "$revoked_key" "$expired_key" "${alice_key%?}x" "iam_short" "$(printf 'x%.0s' {1..2000})"; do
+    rpc '' "{\"x-api-key\":\"$bad\"}" GET current_user_id '{}'
+    expect "a bad key (${bad:0:12}...)" 401 '28000: invalid API key'
+done
+
+echo "forged settings and a pooled connection"
+# Once iam_ext is loaded (the pre-request loads it), schema iam's setting
+# names are reserved: a made-up one cannot even be set.
+send '' "$none" POST /rpc/current_user_id \
+    "SELECT set_config('iam.api_key_user_id', 'a0000000-0000-4000-8000-0000000000a1', true)"
+expect "set_config('iam.api_key_user_id') in a request" 400 \
+    '42602: invalid configuration parameter name "iam.api_key_user_id"'
+# Set before the library loads, it is dropped when it loads, and forges nothing.
+forged=$(printf '%s;\n' "BEGIN" "SELECT set_config('role', 'anon', true)" \
+    "SELECT set_config('iam.user_id', 'a0000000-0000-4000-8000-0000000000a1', true)" \
+    "SELECT set_config('iam.api_key_context', '{\"user_id\":\"a0000000-0000-4000-8000-0000000000a1\"}', true)" \
+    "SELECT 'forged: ' || coalesce(iam.current_user_id()::text, 'nobody') || ' ' || iam.has_permission('courses:read')" \
+    "COMMIT" | psql -X -q -tA -U authenticator -d "$db" 2>/dev/null | grep '^forged:')
+checks=$((checks + 1))
+if [ "$forged" = "forged: nobody false" ]; then echo "  ok: settings made up before iam_ext loads forge nothing"
+else echo "  FAIL: made-up settings: $forged"; failures=$((failures + 1)); fi
+# One backend, two requests in turn: the key's context ends with its
+# transaction, committed or rolled back.
+pooled=$(printf '%s;\n' \
+    "BEGIN" "SELECT set_config('request.headers', '$alice_header', true), set_config('role', 'anon', true)" \
+    "SELECT iam.authenticate_request()" "SELECT 1/0" "ROLLBACK" \
+    "BEGIN" "SELECT set_config('request.headers', '$alice_header', true), set_config('role', 'anon', true)" \
+    "SELECT iam.authenticate_request()" "COMMIT" \
+    "BEGIN" "SELECT set_config('role', 'anon', true)" "SELECT 'after: ' || coalesce(iam.current_user_id()::text, 'nobody')" \
+    "SELECT 'permission: ' || iam.has_permission('courses:read')" "COMMIT" |
+    psql -X -q -tA -U authenticator -d "$db" 2>&1 | grep -E '^(after|permission):' | paste -sd ' ')
+checks=$((checks + 1))
+if [ "$pooled" = "after: nobody permission: false" ]; then echo "  ok: the next request on the connection is anonymous"
+else echo "  FAIL: the next request on the connection: $pooled"; failures=$((failures + 1)); fi
+
+echo "the service role"
+rpc "$service_jwt" "$none" POST grant_role '{"user_id":"a0000000-0000-4000-8000-0000000000a2","role_name":"support_agent"}'
+expect "POST /rpc/grant_role" 200 true
+rpc "$alice_jwt" "$none" POST grant_role '{"user_id":"a0000000-0000-4000-8000-0000000000a2","role_name":"support_agent"}'
+expect "... which a user may not" 403
+
+[ $failures -eq 0 ] || { echo "FAIL: $failures of $checks PostgREST-shaped checks"; exit 1; }
+echo "PASS: $checks PostgREST-shaped requests answered as documented"
