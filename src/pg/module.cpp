@@ -1,6 +1,7 @@
 // Library entry point: what must happen once per backend that loads iam_ext.
 #include "api_keys.hpp"
 #include "context.hpp"
+#include "hoist_checks.hpp"
 #include "peppers.hpp"
 
 #include <sodium.h>
@@ -22,6 +23,7 @@ void _PG_init(void) {
     iam::pg::define_identity_settings();
     iam::pg::define_pepper_settings();
     iam::pg::define_api_key_settings();
+    iam::pg::install_planner_hook();
 
     // The extension owns the iam.* settings: once loaded, a misspelt
     // SET iam.<name> is an error instead of a setting nothing reads.

@@ -1,0 +1,63 @@
+-- Policies that call iam's checks with constant arguments, written without
+-- the (SELECT ...) trick, are planned as if they had it: each call is an
+-- InitPlan, evaluated once per execution, not once per row. The answers are
+-- the same as per row, for every caller and every execution of a plan kept
+-- across identity changes.
+BEGIN;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN;
+    END IF;
+END $$;
+SELECT iam.apply_grants();
+INSERT INTO iam.users (id, full_name) VALUES
+    ('b0000000-0000-4000-8000-00000000000a', 'Admin'),
+    ('b0000000-0000-4000-8000-00000000000b', 'Owner');
+SELECT iam.grant_role('b0000000-0000-4000-8000-00000000000a', 'platform_admin');
+
+CREATE TABLE notes (id int, owner uuid, company_id uuid, body text);
+INSERT INTO notes SELECT i, CASE WHEN i <= 3 THEN 'b0000000-0000-4000-8000-00000000000b'::uuid END, NULL, 'note ' || i
+FROM generate_series(1, 10) AS i;
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_own_or_admin ON notes FOR SELECT
+    USING (owner = iam.current_user_id() OR iam.has_role('platform_admin'));
+CREATE POLICY company_notes ON notes FOR SELECT USING (iam.is_company_member(company_id));
+CREATE POLICY write_own ON notes FOR INSERT WITH CHECK (owner = iam.current_user_id());
+CREATE POLICY update_admin ON notes FOR UPDATE USING (iam.has_any_role('{platform_admin}'));
+GRANT SELECT, INSERT, UPDATE ON notes TO authenticated;
+CREATE VIEW admin_view WITH (security_barrier) AS SELECT id FROM notes WHERE iam.has_role('platform_admin');
+GRANT SELECT ON admin_view TO authenticated;
+
+SET LOCAL ROLE authenticated;
+-- Constant arguments: InitPlans. A column argument (company_id) stays per row.
+EXPLAIN (COSTS OFF) SELECT count(*) FROM notes;
+EXPLAIN (COSTS OFF) UPDATE notes SET body = 'x';
+EXPLAIN (COSTS OFF) SELECT * FROM (SELECT id FROM notes) AS n WHERE n.id IN (SELECT id FROM notes);
+EXPLAIN (COSTS OFF) WITH c AS (SELECT id FROM notes) SELECT count(*) FROM c;
+
+-- One prepared plan, three callers: each execution answers for its caller.
+PREPARE visible AS SELECT count(*) FROM notes;
+SET LOCAL request.jwt.claims = '{"sub":"b0000000-0000-4000-8000-00000000000b"}';
+EXECUTE visible;
+SET LOCAL request.jwt.claims = '{"sub":"b0000000-0000-4000-8000-00000000000a"}';
+EXECUTE visible;
+SELECT count(*) FROM admin_view;
+SET LOCAL request.jwt.claims = '';
+EXECUTE visible;
+SELECT count(*) FROM admin_view;
+
+-- WITH CHECK is hoisted too, and still refuses a row that is not the caller's.
+SET LOCAL request.jwt.claims = '{"sub":"b0000000-0000-4000-8000-00000000000b"}';
+INSERT INTO notes VALUES (11, 'b0000000-0000-4000-8000-00000000000b', NULL, 'mine');
+SAVEPOINT before_foreign_row;
+INSERT INTO notes VALUES (12, 'b0000000-0000-4000-8000-00000000000a', NULL, 'not mine');
+ROLLBACK TO SAVEPOINT before_foreign_row;
+
+-- The same answers with hoisting off, where every row calls the functions.
+SET LOCAL iam.hoist_checks = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM notes;
+SELECT count(*) FROM notes;
+RESET iam.hoist_checks;
+SELECT count(*) FROM notes;
+RESET ROLE;
+ROLLBACK;
