@@ -31,9 +31,17 @@ uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Da
     GetUserIdAndSecContext(&caller, &security_context);
     SetUserIdAndSecContext(owner_of(relation), security_context | SECURITY_LOCAL_USERID_CHANGE |
                                                    SECURITY_RESTRICTED_OPERATION);
+    // The statement would otherwise resolve its operators and functions
+    // through the caller's search_path: a caller who puts first a schema of
+    // theirs holding, say, an operator = (uuid, uuid) would have it run as
+    // the owner. Pinned as for a SECURITY DEFINER function with SET
+    // search_path; on an error, the abort of the (sub)transaction restores it.
+    int guc_nest_level = NewGUCNestLevel();
     uint64 processed = 0;
     PG_TRY();
     {
+        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                                GUC_ACTION_SAVE, true, 0, false);
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
         int result = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
@@ -41,6 +49,7 @@ uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Da
             elog(ERROR, "iam_ext bookkeeping failed (%s): %s", SPI_result_code_string(result), sql);
         processed = SPI_processed;
         SPI_finish();
+        AtEOXact_GUC(true, guc_nest_level);
     }
     PG_FINALLY();
     { SetUserIdAndSecContext(caller, security_context); }

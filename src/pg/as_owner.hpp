@@ -12,7 +12,8 @@ namespace iam::pg {
 Oid iam_relation(const char* name);
 
 // Runs one SQL statement through SPI as the owner of `relation`, with
-// SECURITY_RESTRICTED_OPERATION; returns the number of rows it processed.
+// SECURITY_RESTRICTED_OPERATION and search_path = pg_catalog, pg_temp;
+// returns the number of rows it processed.
 // The caller's identity is restored whatever happens. Plain C style: call it
 // through pg_call() from C++ code.
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
