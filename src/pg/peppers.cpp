@@ -66,6 +66,16 @@ void on_transaction_end(XactEvent event, void*) {
         forget_peppers();
 }
 
+// The same for a subtransaction (a savepoint, a PL/pgSQL exception block):
+// a version inserted in it is gone from the table once it aborts, but would
+// stay in memory, and remember() would keep those bytes when the version is
+// inserted again with others: keys made afterwards in this backend would be
+// hashed with a pepper no other backend can read.
+void on_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+        forget_peppers();
+}
+
 // Starts over when the source changed: another table, or a new transaction
 // for a file (or a switch between the two).
 void start_cache() {
@@ -276,6 +286,7 @@ void define_pepper_settings() {
         "When set, iam_ext reads the peppers from this file instead of iam.api_key_peppers.",
         &pepper_file, "", PGC_SUSET, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
     RegisterXactCallback(on_transaction_end, nullptr);
+    RegisterSubXactCallback(on_subtransaction_end, nullptr);
 }
 
 }  // namespace iam::pg
