@@ -338,9 +338,14 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
         } catch (const iam::pg::PgError& error) {
             if (error.data()->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION)
                 throw;
-            throw iam::Error(
-                iam::sqlstate::no_data_found,
-                has_user ? "the key's user does not exist" : "the key's company does not exist");
+            // A key may name both owners: the violated constraint says which
+            // one is missing.
+            const char* constraint = error.data()->constraint_name;
+            bool company_missing =
+                constraint != nullptr && std::string_view(constraint) == "api_keys_company_id_fkey";
+            throw iam::Error(iam::sqlstate::no_data_found, company_missing
+                                                               ? "the key's company does not exist"
+                                                               : "the key's user does not exist");
         }
         if (inserted)
             return new_key_row(fcinfo, site, id, key);
