@@ -16,6 +16,42 @@ CREATE FUNCTION iam.raise_not_found(message text, hint text DEFAULT NULL) RETURN
 COMMENT ON FUNCTION iam.raise_not_found(text, text) IS
     'Raises P0002 with the message; inside a PostgREST request, as PostgREST''s HTTP 404';
 
+-- The checks' action argument names what is refused in the message: it is
+-- one of the callers' words, never text of unbounded length.
+CREATE OR REPLACE FUNCTION iam.require_role_administrator(user_id uuid, role_name text, action text)
+    RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    found_role uuid;
+BEGIN
+    IF action IS NULL OR action NOT IN ('grant', 'revoke') THEN
+        RAISE EXCEPTION 'action must be grant or revoke' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF user_id IS NULL OR role_name IS NULL THEN
+        RAISE EXCEPTION 'iam.%_role(): user_id and role_name must not be NULL', action
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
+        RAISE EXCEPTION 'permission denied to % roles', action
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only platform_admin, the service role and superusers may grant and revoke roles.';
+    END IF;
+    IF action = 'grant' AND user_id = iam.current_user_id() AND NOT iam.is_service_caller() THEN
+        RAISE EXCEPTION 'permission denied to grant a role to yourself'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Another platform_admin or the service role must grant it.';
+    END IF;
+    SELECT r.id INTO found_role FROM iam.roles AS r WHERE r.name = role_name;
+    IF found_role IS NULL THEN
+        RAISE EXCEPTION 'role "%" does not exist', left(role_name, 64)
+            USING ERRCODE = 'undefined_object', DETAIL = 'iam roles are the rows of iam.roles.';
+    END IF;
+    RETURN found_role;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION iam.grant_role(user_id uuid, role_name text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -40,11 +76,11 @@ CREATE OR REPLACE FUNCTION iam.require_company_administrator(company_id uuid, ac
     AS $$
 BEGIN
     IF company_id IS NULL THEN
-        RAISE EXCEPTION 'iam.%(): company_id must not be NULL', action
+        RAISE EXCEPTION 'iam.%(): company_id must not be NULL', left(action, 64)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin') OR iam.is_company_admin(company_id)) THEN
-        RAISE EXCEPTION 'permission denied to % company %', action, company_id
+        RAISE EXCEPTION 'permission denied to % company %', left(action, 64), company_id
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Only the company''s admins (enterprise_admin members), platform_admin and the service role may.';
     END IF;

@@ -33,6 +33,9 @@ SELECT iam.create_referral_code('b0000000-0000-4000-8000-0000000000a3', 'SPRING-
 SELECT iam.create_referral_code('b0000000-0000-4000-8000-0000000000a3', 'spring--2026');
 SELECT iam.create_referral_code('b0000000-0000-4000-8000-0000000000a3', 'été-2026');
 SELECT iam.create_referral_code('b0000000-0000-4000-8000-0000000000a3', 'abc');
+-- A vanity code that reads as a generated code (7K3M9Q2M is one) is refused:
+-- typed that way, it would take the generated code's redemptions.
+SELECT iam.create_referral_code('b0000000-0000-4000-8000-0000000000a3', '7k3m-9q2m');
 SELECT iam.create_referral_code('b0000000-0000-4000-8000-0000000000a3', expires_at => now() - interval '1 s');
 SELECT iam.create_referral_code(NULL);
 SELECT iam.create_referral_code('b0000000-0000-4000-8000-0000000000ff');

@@ -120,6 +120,11 @@ std::string normalize_vanity_code(std::string_view typed) {
     }
     if (code.back() == '-')
         throw invalid("a referral code does not end with a dash");
+    // Typed with a dash or look-alikes, such a code would also be some
+    // generated code: it could take the redemptions meant for its owner.
+    if (auto as_typed = normalize_typed_code(code);
+        as_typed && has_valid_check_character(*as_typed))
+        throw invalid("this code reads as a generated referral code; choose another");
     return code;
 }
 

@@ -50,8 +50,10 @@ std::optional<std::string> normalize_typed_code(std::string_view typed);
 
 // A vanity code as stored: surrounding whitespace trimmed, upper-cased; 4 to 32
 // characters of A-Z, 0-9 and '-', beginning and ending with a letter or
-// digit, without two dashes in a row. Anything else is an iam::Error 22023
-// naming the rule.
+// digit, without two dashes in a row, and not readable as a generated code
+// (normalize_typed_code of it passes the check character: about one in 32
+// codes of alphabet characters). Anything else is an iam::Error 22023 naming
+// the rule.
 std::string normalize_vanity_code(std::string_view typed);
 
 }  // namespace iam

@@ -199,6 +199,32 @@ TEST_CASE("vanity codes") {
     }
 }
 
+TEST_CASE("a vanity code never reads as a generated code") {
+    // Spelt as people type a generated code (a dash, lower case, O for 0),
+    // it would take the redemptions meant for that code's owner.
+    for (int i = 0; i < 200; ++i) {
+        auto generated = iam::generate_referral_code(8);
+        std::string spelt = generated.substr(0, 4) + "-" + generated.substr(4);
+        for (char& c : spelt)
+            c = c == '0' ? 'o' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        CAPTURE(spelt);
+        CHECK_THROWS_AS(iam::normalize_vanity_code(spelt), iam::Error);
+        CHECK_THROWS_AS(iam::normalize_vanity_code(generated), iam::Error);
+    }
+    // About one in 32 codes of alphabet characters is refused, no more.
+    int refused = 0;
+    for (int i = 0; i < 3200; ++i) {
+        auto body = iam::generate_referral_code(9).substr(0, 8);
+        try {
+            (void)iam::normalize_vanity_code(body);
+        } catch (const iam::Error&) {
+            ++refused;
+        }
+    }
+    CHECK(refused > 40);
+    CHECK(refused < 200);
+}
+
 TEST_CASE("a known vector, from an independent implementation of the scheme") {
     // Python: interim = 0; for each character: interim = 2*interim (mod
     // x^5 + x^2 + 1) XOR position; check = alphabet[2*interim].
