@@ -24,18 +24,88 @@ void settings_changed(const char*, void*) {
     ++identity_generation;
 }
 
+// The API-key context of the request, held by a setting that only
+// superusers may change (so set_config by a client cannot forge it), local
+// to the transaction (so it ends with the transaction and with a rolled-back
+// subtransaction that set it), and passed to parallel workers with the other
+// settings. Its value: "<key id>;<user id>;<company id>;<permissions JSON>",
+// the ids possibly empty; "" outside an authenticated request.
+constexpr const char* api_key_setting = "iam.request_api_key";
+char* api_key_value = nullptr;
+
+// The setting decoded, once per change of it.
+bool api_key_decoded = false;
 bool has_api_key_context = false;
 ApiKeyContext current_api_key;
 
+void api_key_setting_changed(const char*, void*) {
+    api_key_decoded = false;
+    ++identity_generation;
+}
+
 void forget_api_key_context(XactEvent event, void*) {
-    if (has_api_key_context &&
-        (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-         event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
-         event == XACT_EVENT_PREPARE)) {
-        has_api_key_context = false;
-        current_api_key = ApiKeyContext{};  // its jsonb went with the transaction
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+        event == XACT_EVENT_PREPARE) {
+        api_key_decoded = false;  // the permissions' memory goes with the transaction
         ++identity_generation;
     }
+}
+
+// Reads one id of the setting's value, up to the next ';'; false if it is
+// malformed.
+bool read_id(const char** cursor, bool* present, pg_uuid_t* id) {
+    const char* end = strchr(*cursor, ';');
+    if (end == nullptr)
+        return false;
+    *present = end != *cursor;
+    if (*present) {
+        auto parsed = iam::parse_uuid(std::string_view(*cursor, end - *cursor));
+        if (!parsed)
+            return false;
+        memcpy(id->data, parsed->bytes.data(), UUID_LEN);
+    }
+    *cursor = end + 1;
+    return true;
+}
+
+// Plain C style: parsing the JSON may raise an error, caught here. Only a
+// superuser can have written a value that does not decode; it counts as no
+// API key.
+void decode_api_key_context() {
+    api_key_decoded = true;
+    has_api_key_context = false;
+    current_api_key = ApiKeyContext{};
+    if (api_key_value == nullptr || api_key_value[0] == '\0')
+        return;
+    ApiKeyContext decoded{};
+    bool has_key_id = false;
+    const char* cursor = api_key_value;
+    if (!read_id(&cursor, &has_key_id, &decoded.key_id) || !has_key_id ||
+        !read_id(&cursor, &decoded.has_user, &decoded.user_id) ||
+        !read_id(&cursor, &decoded.has_company, &decoded.company_id)) {
+        elog(WARNING, "iam: %s does not hold an API-key context; ignored", api_key_setting);
+        return;
+    }
+    if (cursor[0] != '\0') {
+        MemoryContext caller_context = MemoryContextSwitchTo(TopTransactionContext);
+        PG_TRY();
+        {
+            decoded.permissions =
+                DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(cursor)));
+        }
+        PG_CATCH();
+        {
+            MemoryContextSwitchTo(caller_context);
+            FlushErrorState();
+            elog(WARNING, "iam: %s holds permissions that are not JSON; ignored", api_key_setting);
+            return;
+        }
+        PG_END_TRY();
+        MemoryContextSwitchTo(caller_context);
+    }
+    current_api_key = decoded;
+    has_api_key_context = true;
 }
 
 std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims) {
@@ -58,35 +128,37 @@ std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims)
 
 void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
                          const pg_uuid_t* company_id, const Jsonb* permissions) {
-    ApiKeyContext context{};
-    context.key_id = key_id;
-    context.has_user = user_id != nullptr;
-    if (user_id != nullptr)
-        context.user_id = *user_id;
-    context.has_company = company_id != nullptr;
-    if (company_id != nullptr)
-        context.company_id = *company_id;
-    if (has_api_key_context && current_api_key.permissions != nullptr)
-        pfree(current_api_key.permissions);  // a second request in one transaction
-    if (permissions != nullptr) {
-        size_t size = VARSIZE(permissions);
-        context.permissions = static_cast<Jsonb*>(MemoryContextAlloc(TopTransactionContext, size));
-        memcpy(context.permissions, permissions, size);
-    }
-    current_api_key = context;
-    has_api_key_context = true;
-    ++identity_generation;
+    auto append_id = [](StringInfo value, const pg_uuid_t* id) {
+        if (id != nullptr)
+            appendStringInfoString(value,
+                                   DatumGetCString(DirectFunctionCall1(
+                                       uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t*>(id)))));
+        appendStringInfoChar(value, ';');
+    };
+    StringInfoData value;
+    initStringInfo(&value);
+    append_id(&value, &key_id);
+    append_id(&value, user_id);
+    append_id(&value, company_id);
+    if (permissions != nullptr)
+        (void)JsonbToCString(&value, const_cast<JsonbContainer*>(&permissions->root),
+                             VARSIZE(permissions));
+    (void)set_config_option(api_key_setting, value.data, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+                            true, 0, false);
+    pfree(value.data);
 }
 
 const ApiKeyContext* api_key_context() {
+    if (!api_key_decoded)
+        decode_api_key_context();
     return has_api_key_context ? &current_api_key : nullptr;
 }
 
 void refresh_subject(SubjectCache* cache) {
-    cache->generation = 0;      // stale until complete, should parsing fail
-    if (has_api_key_context) {  // an authenticated request: the key's user
-        cache->has_user = current_api_key.has_user;
-        cache->user_id = current_api_key.user_id;
+    cache->generation = 0;  // stale until complete, should parsing fail
+    if (const ApiKeyContext* key = api_key_context()) {  // an authenticated request
+        cache->has_user = key->has_user;
+        cache->user_id = key->user_id;
         cache->generation = identity_generation;
         return;
     }
@@ -104,6 +176,11 @@ void define_identity_settings() {
     DefineCustomStringVariable(claims_setting, "JWT claims (JSON) as set by PostgREST",
                                "Read by iam.current_user_id().", &claims_value, "", PGC_USERSET,
                                GUC_NOT_IN_SAMPLE, nullptr, settings_changed, nullptr);
+    DefineCustomStringVariable(api_key_setting, "The API-key context of the request",
+                               "Set by iam.authenticate_request() for the transaction.",
+                               &api_key_value, "", PGC_SUSET,
+                               GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr,
+                               api_key_setting_changed, nullptr);
     RegisterXactCallback(forget_api_key_context, nullptr);
 }
 

@@ -35,9 +35,11 @@ inline const pg_uuid_t* current_subject(SubjectCache* cache) {
 }
 
 // The API-key context of this transaction (iam.authenticate_request): who
-// the request's key belongs to and what it may do. Kept in backend memory,
-// never in a setting, so set_config cannot forge it; forgotten at the end of
-// the transaction, committed or not.
+// the request's key belongs to and what it may do. Held by the setting
+// iam.request_api_key, which only superusers may change, so a client's
+// set_config cannot forge it; local to the transaction, so it ends with the
+// transaction, committed or not, and with a rolled-back subtransaction that
+// set it; and passed to parallel workers like every setting.
 struct ApiKeyContext {
     pg_uuid_t key_id;
     bool has_user, has_company;
@@ -50,7 +52,8 @@ struct ApiKeyContext {
 void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
                          const pg_uuid_t* company_id, const Jsonb* permissions);
 
-// The context, or nullptr outside an authenticated request.
+// The context, or nullptr outside an authenticated request. The setting is
+// decoded once per change.
 const ApiKeyContext* api_key_context();
 
 // Defines request.jwt.claim.sub and request.jwt.claims as settings of this

@@ -42,11 +42,11 @@ log_start=$(stat -c %s "$log")
 
 failures=0
 fail() { echo "  FAIL: $*"; failures=$((failures + 1)); }
+check_value() {  # check_value WHAT EXPECTED ACTUAL
+    if [ "$3" = "$2" ]; then echo "  ok: $1 ($3)"; else fail "$1: expected $2, got $3"; fi
+}
 check() {  # check WHAT EXPECTED QUERY [DATABASE]
-    local actual
-    actual=$(value -d "${4:-$db}" -c "$3")
-    if [ "$actual" = "$2" ]; then echo "  ok: $1 ($actual)"; else
-        fail "$1: expected $2, got $actual"; fi
+    check_value "$1" "$2" "$(value -d "${4:-$db}" -c "$3")"
 }
 # Lists the rows of QUERY (if any) under a FAIL line.
 none() {  # none WHAT QUERY
@@ -139,21 +139,11 @@ none "failing calls after which a row count differs" \
 none "failing calls that left an identity or a setting behind" \
     "SELECT c.id, c.caller, c.setting, c.signature, o.sqlstate FROM hostile.outcome AS o JOIN hostile.call AS c ON c.id = o.call_id
      WHERE o.identity_changed"
-# iam.raise_not_found's message is its argument. The action argument of the
-# two require_*_administrator checks is quoted whole: a known issue (below).
-long_action="c.signature LIKE 'iam.require\\_%\\_administrator(%'
-    AND c.position = (SELECT array_position(f.argnames, 'action') FROM hostile.func AS f WHERE f.signature = c.signature)"
+# iam.raise_not_found's message is its argument.
 none "errors of ours whose message is longer than 1,000 bytes" \
     "SELECT c.id, c.signature, c.position, c.value_label, o.sqlstate, o.message_bytes
      FROM hostile.outcome AS o JOIN hostile.call AS c ON c.id = o.call_id
-     WHERE c.input_error IS NULL AND o.message_bytes > 1000 AND c.signature NOT LIKE 'iam.raise_not_found(%'
-       AND NOT coalesce($long_action, false)"
-known=$(value -d "$db" -c "SELECT count(*) FROM hostile.outcome AS o JOIN hostile.call AS c ON c.id = o.call_id
-    WHERE o.message_bytes > 1000 AND $long_action")
-if [ "$known" = 0 ]; then echo "  ok: the action of require_role_administrator and require_company_administrator is not quoted whole"; else
-    echo "  KNOWN (not counted as a failure): $known errors of require_role_administrator or require_company_administrator" \
-         "quote their action argument whole (up to 1 MB, in the message and the server log): left(action, 64) in the SQL script"
-fi
+     WHERE c.input_error IS NULL AND o.message_bytes > 1000 AND c.signature NOT LIKE 'iam.raise_not_found(%'"
 none "settings under which iam.current_user_id() is not who the settings name" \
     "SELECT s.label, coalesce(o.sqlstate, 'no call'), o.result, s.expect_user FROM hostile.setting AS s
      JOIN hostile.call AS c ON c.setting = s.label AND c.signature = 'iam.current_user_id()'
@@ -222,30 +212,22 @@ check "the error for a key of a user and an unknown company" "P0002 the key's co
     "SELECT error_of(\$\$SELECT iam.create_api_key('k3', 'a0000000-0000-4000-8000-0000000000a1',
                                                  'b1ad0000-0000-4000-8000-000000000000')\$\$)" "$regressions_db"
 
-# Known, not yet fixed (a change of the rules): redemption looks the typed
-# text up as a vanity code first, so a vanity code spelt like another user's
-# generated code as people type it (with a dash, O for 0) takes its
-# redemptions.
-credited=$(value -d "$regressions_db" <<'SQL'
+# Redemption looks the typed text up as a vanity code first: a vanity code
+# spelt like another user's generated code as people type it (a dash, lower
+# case) would take its redemptions, so such a vanity code is refused.
+squatted=$(value -d "$regressions_db" <<'SQL'
 SET client_min_messages = warning;
-INSERT INTO iam.users (id, full_name) VALUES
-    ('a0000000-0000-4000-8000-0000000000a2', 'squatter'), ('a0000000-0000-4000-8000-0000000000a3', 'newcomer');
+INSERT INTO iam.users (id, full_name) VALUES ('a0000000-0000-4000-8000-0000000000a2', 'squatter');
 SELECT code AS generated FROM iam.create_referral_code('a0000000-0000-4000-8000-0000000000a1') \gset
-SELECT FROM iam.create_referral_code('a0000000-0000-4000-8000-0000000000a2', left(:'generated', 4) || '-' || substr(:'generated', 5));
-SELECT u.full_name FROM iam.redeem_referral_code(lower(left(:'generated', 4) || '-' || substr(:'generated', 5)),
-                                                 'a0000000-0000-4000-8000-0000000000a3') AS r
-JOIN iam.users AS u ON u.id = r.referrer_user_id;
+SELECT error_of(format('SELECT iam.create_referral_code(%L, %L)', 'a0000000-0000-4000-8000-0000000000a2',
+                       lower(left(:'generated', 4) || '-' || substr(:'generated', 5))));
 SQL
 )
-if [ "$credited" != squatter ]; then echo "  ok: a vanity code cannot take the redemptions of another user's generated code"; else
-    echo "  KNOWN (not counted as a failure): a vanity code spelt like another user's generated code with a dash" \
-         "(XXXX-XXXX) takes the redemptions typed that way: vanity codes that read as a generated code should be refused"
-fi
+check_value "a vanity code spelt like another user's generated code" \
+    "22023 this code reads as a generated referral code; choose another" "$squatted"
 
-# Known, not yet fixed (a design choice to make): the API-key context of a
-# request lives until the end of the transaction, even when the
-# subtransaction that authenticated the request is rolled back; the role
-# authenticate_request set is rolled back with it.
+# The API-key context of a request ends with a rolled-back subtransaction
+# that set it, like the role authenticate_request set.
 after_rollback=$(value -d "$regressions_db" <<'SQL'
 BEGIN;
 SELECT set_config('request.headers', json_build_object('x-api-key', api_key)::text, true) FROM made LIMIT 1 \gset
@@ -258,15 +240,11 @@ SELECT coalesce(iam.current_user_id()::text, 'nobody');
 COMMIT;
 SQL
 )
-if [ "$after_rollback" = nobody ]; then echo "  ok: a rolled-back authenticate_request leaves no API-key identity"; else
-    echo "  KNOWN (not counted as a failure): after a subtransaction that called authenticate_request is rolled back," \
-         "iam.current_user_id() still answers the key's owner ($after_rollback)"
-fi
+check_value "the caller after a rolled-back authenticate_request" nobody "$after_rollback"
 
-# Known, not yet fixed (a change to the SQL script): the checks that read
-# the API-key context of the request are PARALLEL SAFE, but a parallel
-# worker does not have that context. A check evaluated per row (a column
-# argument: not hoisted into an InitPlan) then answers for nobody there.
+# A parallel worker answers for the request's API key as the leader does: a
+# per-row check (a column argument, not hoisted into an InitPlan) in a plan
+# whose rows all go to workers.
 parallel=$(value -d "$regressions_db" 2>&1 <<'SQL' || true
 SET client_min_messages = warning;
 INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-0000000000c1', 'Acme');
@@ -287,12 +265,8 @@ SELECT count(*) FROM parallel_rows WHERE iam.is_company_member(company_id);
 COMMIT;
 SQL
 )
-if [ "$parallel" = 100000 ]; then echo "  ok: an API-key request's per-row checks answer the same in parallel workers (100000 rows of 100000)"; else
-    echo "  KNOWN (not counted as a failure): an API-key request's per-row check in a parallel plan answers" \
-         "\"$(echo "$parallel" | tail -1)\" instead of 100000 rows: current_user_id, has_role, has_any_role, roles_of," \
-         "is_company_member, is_company_admin and current_company_ids read the request's API-key context and must be" \
-         "PARALLEL RESTRICTED in the SQL script"
-fi
+check_value "rows an API-key request's per-row check lets through in parallel workers" 100000 \
+    "$(tail -1 <<<"$parallel")"
 
 echo "the server"
 check "the server answers" 1 "SELECT 1" postgres
