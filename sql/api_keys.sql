@@ -84,6 +84,9 @@ SELECT iam.create_api_key('', 'a0000000-0000-4000-8000-0000000000a1');
 SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000a1', permissions => '{"courses": "read"}');
 SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000a1', permissions => '["courses:read", ""]');
 SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000a1', permissions => '["ok", 42]');
+SELECT iam.create_api_key(repeat('n', 201), 'a0000000-0000-4000-8000-0000000000a1');  -- names: 200 characters at most
+SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000a1',
+                          permissions => (SELECT jsonb_agg('p' || i) FROM generate_series(1, 101) AS i));
 SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000a1', expires_at => now() - interval '1 s');
 SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000ff');  -- unknown user
 SELECT iam.create_api_key('x', company_id => 'c0000000-0000-4000-8000-0000000000ff');

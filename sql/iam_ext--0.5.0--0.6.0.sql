@@ -114,6 +114,27 @@ EXCEPTION WHEN foreign_key_violation THEN
 END
 $$;
 
+-- A NULL user is an invalid argument, as for add_company_member.
+CREATE OR REPLACE FUNCTION iam.remove_company_member(company_id uuid, user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed bigint;
+BEGIN
+    PERFORM iam.require_company_administrator(company_id, 'manage the members of');
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION 'iam.remove_company_member(): user_id must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE iam.company_users AS cu SET is_active_in_company = false
+    WHERE cu.company_id = remove_company_member.company_id AND cu.user_id = remove_company_member.user_id
+      AND cu.is_active_in_company;
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    RETURN changed > 0;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION iam.revoke_api_key(key_id uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -197,6 +218,9 @@ BEGIN
         RAISE EXCEPTION 'permission denied to advance referrals'
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Billing advances referrals, as the service role or a platform_admin.';
+    END IF;
+    IF referral_id IS NULL THEN
+        RAISE EXCEPTION 'referral_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF status IS NULL OR NOT status = ANY (steps) THEN
         RAISE EXCEPTION 'invalid referral status: %', coalesce(quote_literal(left(status, 64)), 'NULL')

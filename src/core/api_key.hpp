@@ -73,6 +73,11 @@ bool permission_covers(std::string_view granted, std::string_view wanted) noexce
 // without spaces, `*` only as the whole permission or after a final `:`.
 bool is_valid_permission(std::string_view permission) noexcept;
 
+// Bounds of what a key is created with: a name is for people to read, and a
+// key's permissions are checked one by one at every has_permission().
+inline constexpr int max_api_key_name_characters = 200;
+inline constexpr int max_api_key_permissions = 100;
+
 // The CRC-32 (IEEE 802.3, as zlib computes it) of the bytes.
 uint32_t crc32(std::string_view bytes) noexcept;
 

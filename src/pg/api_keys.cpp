@@ -161,6 +161,11 @@ void require_valid_permissions(const Jsonb* permissions) {
     JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&permissions->root));
     JsonbValue value;
     JsonbIteratorToken token;
+    if (JB_ROOT_COUNT(permissions) > iam::max_api_key_permissions)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "an API key has at most " + std::to_string(iam::max_api_key_permissions) +
+                             " permissions",
+                         {}, "Use wildcards such as \"courses:*\" to grant many at once.");
     int position = 0;
     while ((token = JsonbIteratorNext(&iterator, &value, true)) != WJB_DONE) {
         if (token != WJB_ELEM)
@@ -280,6 +285,12 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
     CallSite* site = call_site(fcinfo);
     if (PG_ARGISNULL(0) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
         throw iam::Error(iam::sqlstate::invalid_parameter_value, "an API key needs a name");
+    text* name = PG_GETARG_TEXT_PP(0);
+    if (pg_mbstrlen_with_len(VARDATA_ANY(name), static_cast<int>(VARSIZE_ANY_EXHDR(name))) >
+        iam::max_api_key_name_characters)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "an API key's name has at most " +
+                             std::to_string(iam::max_api_key_name_characters) + " characters");
     bool has_user = !PG_ARGISNULL(1), has_company = !PG_ARGISNULL(2);
     pg_uuid_t user_id{}, company_id{};
     if (has_user)
