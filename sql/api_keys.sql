@@ -204,3 +204,23 @@ ROLLBACK;
 -- The context cannot be forged through settings.
 SELECT set_config('iam.api_key_context', 'x', false);
 SELECT iam.has_permission('courses:read') AS without_a_request;
+-- verify_api_key keeps one index scan open for a whole statement. A cursor
+-- read across savepoints, a statement that fails half-way and one that is
+-- rolled back to a savepoint leave nothing behind (no leak warnings) and
+-- change no answer.
+CREATE TEMP TABLE some_keys AS
+SELECT n, k FROM (VALUES (1, :'request_key'), (2, :'company_key'), (3, 'iam_not_a_key'), (4, :'new_pepper_key')) AS t (n, k);
+BEGIN;
+DECLARE verified CURSOR FOR
+SELECT s.n, v.key_id IS NOT NULL AS verifies FROM some_keys AS s LEFT JOIN LATERAL iam.verify_api_key(s.k) AS v ON true;
+SAVEPOINT first_row;
+FETCH 1 FROM verified;
+RELEASE SAVEPOINT first_row;
+SAVEPOINT second_row;
+FETCH 1 FROM verified;
+ROLLBACK TO SAVEPOINT second_row;
+SELECT count(v.key_id) AS verified_elsewhere FROM some_keys AS s, LATERAL iam.verify_api_key(s.k) AS v;
+FETCH ALL FROM verified;
+COMMIT;
+SELECT count(v.key_id) FROM some_keys AS s, LATERAL iam.verify_api_key(s.k) AS v WHERE 1 / (4 - s.n) > 0;
+SELECT count(v.key_id) AS verified_after_a_failure FROM some_keys AS s, LATERAL iam.verify_api_key(s.k) AS v;

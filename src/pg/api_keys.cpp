@@ -34,12 +34,14 @@ using iam::pg::IamTables;
 
 int last_used_interval_seconds = 60;
 
-// Per call site: the tables for the statement and the result row type.
+// Per call site: the tables for the statement, the result row type, and
+// the scan verify_api_key keeps open for the statement.
 struct CallSite {
     iam::pg::StatementStamp statement;
     bool ready;  // tables resolved for the statement
     IamTables tables;
     TupleDesc declared;
+    iam::pg::KeptScan api_keys_scan;
 };
 
 CallSite* call_site(FunctionCallInfo fcinfo) {
@@ -47,6 +49,7 @@ CallSite* call_site(FunctionCallInfo fcinfo) {
     if (site == nullptr) {
         site = static_cast<CallSite*>(
             MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite)));
+        site->api_keys_scan.memory = fcinfo->flinfo->fn_mcxt;
         fcinfo->flinfo->fn_extra = site;
     }
     if (!iam::pg::same_statement(&site->statement) || !site->ready) {
@@ -113,9 +116,10 @@ bool touch_due(const ApiKeyRow& row, TimestampTz now) {
 
 }  // namespace
 
-bool iam::pg::verify_api_key(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row) {
+bool iam::pg::verify_api_key(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row,
+                             KeptScan* kept) {
     auto prefix = iam::api_key_prefix(text_view(key));
-    if (!prefix || !iam::pg::find_api_key(tables, prefix->data(), prefix->size(), row))
+    if (!prefix || !iam::pg::find_api_key(tables, prefix->data(), prefix->size(), row, kept))
         return false;
     TimestampTz now = GetCurrentStatementStartTimestamp();
     if (!row->is_active || (row->has_expiry && row->expires_at <= now) ||
@@ -251,7 +255,8 @@ void define_api_key_settings() {
 IAM_SQL_FUNCTION(iam_verify_api_key) {
     CallSite* site = call_site(fcinfo);
     ApiKeyRow row{};
-    if (PG_ARGISNULL(0) || !iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), true, &row))
+    if (PG_ARGISNULL(0) || !iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), true, &row,
+                                                    &site->api_keys_scan))
         return iam::pg::return_at_most_one_row(fcinfo, &site->declared, nullptr, nullptr);
     Datum values[5] = {UUIDPGetDatum(&row.id), UUIDPGetDatum(&row.user_id),
                        UUIDPGetDatum(&row.company_id), PointerGetDatum(row.permissions),
@@ -374,7 +379,7 @@ IAM_SQL_FUNCTION(iam_rotate_api_key) {
         NewKey key = new_key();
         ApiKeyRow existing{};
         std::string_view prefix = text_view(key.key_prefix);
-        if (iam::pg::find_api_key(site->tables, prefix.data(), prefix.size(), &existing))
+        if (iam::pg::find_api_key(site->tables, prefix.data(), prefix.size(), &existing, nullptr))
             continue;  // taken: draw another key
         Oid types[3] = {UUIDOID, TEXTOID, TEXTOID};
         Datum values[3] = {UUIDPGetDatum(&key_id), PointerGetDatum(key.key_prefix),

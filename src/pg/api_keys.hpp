@@ -7,8 +7,9 @@ namespace iam::pg {
 
 // Whether `key` is a valid, active, unexpired key whose company (if any) is
 // active; fills `row`. Touches last_used_at when `touch` (and due). A bad
-// credential is never an error.
-bool verify_api_key(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row);
+// credential is never an error. The row is read through `kept` if given.
+bool verify_api_key(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row,
+                    KeptScan* kept = nullptr);
 
 // Whether the permissions (a JSON array of strings) cover `wanted`.
 bool permissions_cover(const Jsonb* permissions, const text* wanted);
