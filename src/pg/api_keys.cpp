@@ -162,14 +162,14 @@ void require_valid_permissions(const Jsonb* permissions) {
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "permissions must be a JSON array of strings", {},
                          "For example '[\"courses:read\", \"reports:*\"]'.");
-    JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&permissions->root));
-    JsonbValue value;
-    JsonbIteratorToken token;
     if (JB_ROOT_COUNT(permissions) > iam::max_api_key_permissions)
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "an API key has at most " + std::to_string(iam::max_api_key_permissions) +
                              " permissions",
                          {}, "Use wildcards such as \"courses:*\" to grant many at once.");
+    JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&permissions->root));
+    JsonbValue value;
+    JsonbIteratorToken token;
     int position = 0;
     while ((token = JsonbIteratorNext(&iterator, &value, true)) != WJB_DONE) {
         if (token != WJB_ELEM)

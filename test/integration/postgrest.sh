@@ -94,10 +94,10 @@ service_jwt='{"iss":"supabase","role":"service_role"}'
 # builders: call NAME JSON, begin METHOD NAME JSON, read TABLE COLUMNS.
 statement() {
     local kind=$1; shift
-    local placeholders=":'a1'" i
-    for ((i = 2; i <= $#; i++)); do placeholders+=", :'a$i'"; done
+    local parameters=":'a1'" i
+    for ((i = 2; i <= $#; i++)); do parameters+=", :'a$i'"; done
     value -U "$owner" -d "$db" -v a1="$1" -v a2="${2:-}" -v a3="${3:-}" \
-        <<<"SELECT pgrst.${kind}_statement($placeholders);"
+        <<<"SELECT pgrst.${kind}_statement($parameters);"
 }
 # The JSON of a response body, spelled one way (jsonb's) for comparison.
 as_jsonb() { value -v j="$1" <<<"SELECT :'j'::jsonb::text;"; }
