@@ -58,13 +58,15 @@ void raise_for_postgrest(int http_status, int sqlerrcode, const char* message, c
 // extension, raised through the guard like the C++ ones so that PostgREST
 // answers 404 for them too.
 IAM_SQL_FUNCTION(iam_raise_not_found) {
-    auto argument = [fcinfo](int n) -> std::string {
-        if (PG_ARGISNULL(n))
-            return {};
-        text* value = PG_GETARG_TEXT_PP(n);
-        return std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+    // Both arguments detoasted (which may raise an error) before any C++
+    // string is alive.
+    text* message = PG_ARGISNULL(0) ? nullptr : PG_GETARG_TEXT_PP(0);
+    text* hint = PG_ARGISNULL(1) ? nullptr : PG_GETARG_TEXT_PP(1);
+    auto as_string = [](const text* value) {
+        return value == nullptr ? std::string()
+                                : std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
     };
-    std::string message = argument(0);
-    throw iam::Error(iam::sqlstate::no_data_found, message.empty() ? "not found" : message, {},
-                     argument(1));
+    std::string text_of_message = as_string(message);
+    throw iam::Error(iam::sqlstate::no_data_found,
+                     text_of_message.empty() ? "not found" : text_of_message, {}, as_string(hint));
 }
