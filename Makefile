@@ -10,7 +10,7 @@ OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp)
 DATA       = $(sort $(wildcard sql/iam_ext--*.sql))
 
 # pg_regress: inputs in sql/, expected output in expected/.
-REGRESS      = install boundary schema_defaults constraints updated_at roles hoist_checks api_keys referrals
+REGRESS      = install boundary schema_defaults constraints updated_at roles hoist_checks api_keys referrals write_rules
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

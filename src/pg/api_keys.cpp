@@ -123,8 +123,13 @@ bool iam::pg::verify_api_key(const IamTables& tables, const text* key, bool touc
         return false;
     TimestampTz now = GetCurrentStatementStartTimestamp();
     if (!row->is_active || (row->has_expiry && row->expires_at <= now) ||
-        row->hashed_key == nullptr)
+        (row->is_suspended_ever && row->suspended_until > now) || row->hashed_key == nullptr)
         return false;
+    // A personal key names the company its owner worked for; once they are
+    // no longer an active member, it is theirs alone.
+    if (row->has_user && row->has_company &&
+        !iam::pg::is_active_member(tables, row->user_id, row->company_id))
+        row->has_company = false;
     if (row->has_company && !iam::pg::company_is_active(tables, row->company_id))
         return false;
     auto stored = iam::parse_api_key_hash(text_view(row->hashed_key));
@@ -138,8 +143,7 @@ bool iam::pg::verify_api_key(const IamTables& tables, const text* key, bool touc
     return matches;
 }
 
-bool iam::pg::permissions_cover(const Jsonb* permissions, const text* wanted_text) {
-    std::string_view wanted = text_view(wanted_text);
+bool iam::pg::permissions_cover(const Jsonb* permissions, std::string_view wanted) {
     if (permissions == nullptr || !JB_ROOT_IS_ARRAY(permissions) || JB_ROOT_IS_SCALAR(permissions))
         return false;
     JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&permissions->root));
@@ -154,10 +158,27 @@ bool iam::pg::permissions_cover(const Jsonb* permissions, const text* wanted_tex
     return covered;
 }
 
-namespace {
+bool iam::pg::permissions_cover(const Jsonb* permissions, const text* wanted) {
+    return permissions_cover(permissions, text_view(wanted));
+}
 
-// permissions must be a JSON array of valid permission strings (22023).
-void require_valid_permissions(const Jsonb* permissions) {
+bool iam::pg::permissions_cover_all(const Jsonb* granted, const Jsonb* wanted) {
+    if (wanted == nullptr || !JB_ROOT_IS_ARRAY(wanted) || JB_ROOT_IS_SCALAR(wanted))
+        return true;
+    JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&wanted->root));
+    JsonbValue value;
+    JsonbIteratorToken token;
+    bool covered = true;
+    while ((token = JsonbIteratorNext(&iterator, &value, true)) != WJB_DONE) {
+        if (token == WJB_ELEM && covered)
+            covered = value.type == jbvString &&
+                      permissions_cover(granted, std::string_view(value.val.string.val,
+                                                                  value.val.string.len));
+    }
+    return covered;
+}
+
+void iam::pg::require_valid_permissions(const Jsonb* permissions) {
     if (!JB_ROOT_IS_ARRAY(permissions) || JB_ROOT_IS_SCALAR(permissions))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "permissions must be a JSON array of strings", {},
@@ -183,6 +204,24 @@ void require_valid_permissions(const Jsonb* permissions) {
         ++position;
     }
 }
+
+void iam::pg::require_valid_key_name(const text* name) {
+    if (name == nullptr || VARSIZE_ANY_EXHDR(name) == 0)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value, "an API key needs a name");
+    if (pg_mbstrlen_with_len(VARDATA_ANY(name), static_cast<int>(VARSIZE_ANY_EXHDR(name))) >
+        iam::max_api_key_name_characters)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "an API key's name has at most " +
+                             std::to_string(iam::max_api_key_name_characters) + " characters");
+}
+
+void iam::pg::require_future_expiry(TimestampTz expires_at) {
+    if (expires_at <= GetCurrentStatementStartTimestamp())
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "expires_at must be in the future");
+}
+
+namespace {
 
 // A fresh key and its stored hash: the plaintext is wiped from C++ memory
 // once it has been copied into the result.
@@ -210,23 +249,21 @@ NewKey new_key() {
     return made;
 }
 
-// Runs `sql` through SPI as the caller (RLS applies); returns the first
-// column of the first row it returns, if any. Plain C style.
-bool execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
-                       pg_uuid_t* returned_id) {
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-    bool found = SPI_processed > 0 && SPI_tuptable != nullptr;
-    if (found) {
-        bool is_null;
-        Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
-        found = !is_null;
-        if (found)
-            *returned_id = *DatumGetUUIDP(id);
-    }
-    SPI_finish();
-    return found;
+// Reads the first column of the first row, a uuid, into `context`.
+void read_returned_id(SPITupleTable* result, uint64 processed, void* context) {
+    if (processed == 0 || result == nullptr)
+        return;
+    bool is_null;
+    Datum id = SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null);
+    if (!is_null)
+        *static_cast<pg_uuid_t*>(context) = *DatumGetUUIDP(id);
+}
+
+// Runs `sql` as the caller (RLS applies); whether it returned an id.
+bool execute_returning_id(const char* sql, int nargs, Oid* types, Datum* values,
+                          const char* nulls, pg_uuid_t* returned_id) {
+    return iam::pg::execute_as_caller(sql, nargs, types, values, nulls, read_returned_id,
+                                      returned_id) > 0;
 }
 
 Datum new_key_row(FunctionCallInfo fcinfo, CallSite* site, const pg_uuid_t& id, const NewKey& key) {
@@ -287,15 +324,11 @@ IAM_SQL_FUNCTION(iam_has_permission) {
 // iam.create_api_key(name, user_id, company_id, permissions, expires_at)
 // -> TABLE(id uuid, api_key text, key_prefix text)
 IAM_SQL_FUNCTION(iam_create_api_key) {
+    // The trigger of iam.api_keys (src/pg/write_rules.cpp) holds every way of
+    // writing a key to these rules; checked here first, they fail before a
+    // key is made and without the trigger's context.
     CallSite* site = call_site(fcinfo);
-    if (PG_ARGISNULL(0) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
-        throw iam::Error(iam::sqlstate::invalid_parameter_value, "an API key needs a name");
-    text* name = PG_GETARG_TEXT_PP(0);
-    if (pg_mbstrlen_with_len(VARDATA_ANY(name), static_cast<int>(VARSIZE_ANY_EXHDR(name))) >
-        iam::max_api_key_name_characters)
-        throw iam::Error(iam::sqlstate::invalid_parameter_value,
-                         "an API key's name has at most " +
-                             std::to_string(iam::max_api_key_name_characters) + " characters");
+    iam::pg::require_valid_key_name(PG_ARGISNULL(0) ? nullptr : PG_GETARG_TEXT_PP(0));
     bool has_user = !PG_ARGISNULL(1), has_company = !PG_ARGISNULL(2);
     pg_uuid_t user_id{}, company_id{};
     if (has_user)
@@ -315,10 +348,19 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
                          "There is no current user to default to.");
     Jsonb* permissions = PG_ARGISNULL(3) ? nullptr : PG_GETARG_JSONB_P(3);
     if (permissions != nullptr)
-        require_valid_permissions(permissions);
-    if (!PG_ARGISNULL(4) && PG_GETARG_TIMESTAMPTZ(4) <= GetCurrentStatementStartTimestamp())
-        throw iam::Error(iam::sqlstate::invalid_parameter_value,
-                         "expires_at must be in the future");
+        iam::pg::require_valid_permissions(permissions);
+    if (!PG_ARGISNULL(4))
+        iam::pg::require_future_expiry(PG_GETARG_TIMESTAMPTZ(4));
+    // A user's key acts as that user: nobody else makes one, not even a
+    // platform admin (a company's key is for the company's admins: RLS).
+    if (has_user && !iam::pg::caller_is_service()) {
+        iam::pg::SubjectCache subject{};
+        const pg_uuid_t* caller = iam::pg::current_subject(&subject);
+        if (caller == nullptr || memcmp(caller->data, user_id.data, UUID_LEN) != 0)
+            throw iam::Error(iam::sqlstate::insufficient_privilege,
+                             "permission denied to create an API key for another user", {},
+                             "A key acts as its user: only that user creates it.");
+    }
 
     Oid types[7] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID};
     Datum values[7] = {UUIDPGetDatum(&user_id),
@@ -345,7 +387,7 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
         bool inserted = false;
         try {
             inserted = iam::pg::pg_call([&] {
-                return execute_as_caller(
+                return execute_returning_id(
                     "INSERT INTO iam.api_keys (user_id, company_id, name, key_prefix, hashed_key, "
                     "permissions, expires_at) VALUES ($1, $2, $3, $4, $5, coalesce($6, '[]'), $7) "
                     "ON CONFLICT (key_prefix) DO NOTHING RETURNING id",
@@ -386,7 +428,7 @@ IAM_SQL_FUNCTION(iam_rotate_api_key) {
                            PointerGetDatum(key.hashed_key)};
         pg_uuid_t id;
         bool rotated = iam::pg::pg_call([&] {
-            return execute_as_caller(
+            return execute_returning_id(
                 "UPDATE iam.api_keys SET key_prefix = $2, hashed_key = $3 "
                 "WHERE id = $1 AND is_active RETURNING id",
                 3, types, values, nullptr, &id);

@@ -14,6 +14,26 @@ Oid owner_of(Oid relation) {
     return owner;
 }
 
+// The statement with the path pinned; on an error, the abort of the
+// (sub)transaction restores the path.
+uint64 execute_pinned(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                      ResultReader read, void* context) {
+    int guc_nest_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int result = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+    if (result < 0)
+        elog(ERROR, "iam_ext statement failed (%s): %s", SPI_result_code_string(result), sql);
+    uint64 processed = SPI_processed;
+    if (read != nullptr)
+        read(SPI_tuptable, processed, context);
+    SPI_finish();
+    AtEOXact_GUC(true, guc_nest_level);
+    return processed;
+}
+
 }  // namespace
 
 Oid iam_relation(const char* name) {
@@ -24,33 +44,21 @@ Oid iam_relation(const char* name) {
     return relation;
 }
 
+uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                         ResultReader read, void* context) {
+    return execute_pinned(sql, nargs, types, values, nulls, read, context);
+}
+
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
-                        const char* nulls) {
+                        const char* nulls, ResultReader read, void* context) {
     Oid caller;
     int security_context;
     GetUserIdAndSecContext(&caller, &security_context);
     SetUserIdAndSecContext(owner_of(relation), security_context | SECURITY_LOCAL_USERID_CHANGE |
                                                    SECURITY_RESTRICTED_OPERATION);
-    // The statement would otherwise resolve its operators and functions
-    // through the caller's search_path: a caller who puts first a schema of
-    // theirs holding, say, an operator = (uuid, uuid) would have it run as
-    // the owner. Pinned as for a SECURITY DEFINER function with SET
-    // search_path; on an error, the abort of the (sub)transaction restores it.
-    int guc_nest_level = NewGUCNestLevel();
-    uint64 processed = 0;
+    volatile uint64 processed = 0;  // set inside PG_TRY, read after it
     PG_TRY();
-    {
-        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                                GUC_ACTION_SAVE, true, 0, false);
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "SPI_connect failed");
-        int result = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-        if (result < 0)
-            elog(ERROR, "iam_ext bookkeeping failed (%s): %s", SPI_result_code_string(result), sql);
-        processed = SPI_processed;
-        SPI_finish();
-        AtEOXact_GUC(true, guc_nest_level);
-    }
+    { processed = execute_pinned(sql, nargs, types, values, nulls, read, context); }
     PG_FINALLY();
     { SetUserIdAndSecContext(caller, security_context); }
     PG_END_TRY();

@@ -1,22 +1,27 @@
-// iam.audit_change(): the AFTER ROW trigger on iam.user_roles and
-// iam.company_users that writes one iam.audit_log row per grant, revoke and
-// membership change, whichever way the change was made (the functions,
-// PostgREST, plain SQL).
+// iam.audit_change(): the AFTER ROW trigger that writes one iam.audit_log row
+// per change to who holds what, whichever way the change was made (the
+// functions, PostgREST, plain SQL):
+//   user_roles     role_granted, role_revoked, role_changed
+//   company_users  member_added, member_removed, member_reactivated,
+//                  member_updated, member_deleted
+//   roles          catalog_role_created, catalog_role_changed,
+//                  catalog_role_deleted
+//   api_keys       api_key_created, api_key_rotated, api_key_revoked,
+//                  api_key_reactivated, api_key_changed, api_key_deleted
+//                  (not last_used_at: the trigger is not fired for it)
 //
-// The audit trail is the extension's own bookkeeping (DESIGN.md, "Security
-// model"): the row is written as the owner of iam.audit_log, so that callers
-// need no privilege on it and cannot write to it themselves.
+// The audit trail is the extension's own bookkeeping (docs/security.md): the
+// row is written as the owner of iam.audit_log, so that callers need no
+// privilege on it and cannot write to it themselves. The rows it copies
+// leave out api_keys.hashed_key, which the log's readers may not read.
 //
-// A restore is not a change: pg_restore (and psql running a pg_dump script)
-// reloads user_roles and company_users with this trigger in place, and
-// brings the audit trail along. Dumps set row_security = off, which makes an
-// RLS-bound role's statements on these tables fail; so rows written with
-// row_security off by a superuser or the tables' owner, who may disable the
-// trigger anyway, are not audited. Every other role is.
+// A restore is not a change (iam::pg::is_restore): pg_restore reloads these
+// tables with this trigger in place and brings the audit trail along.
 #include "guard.hpp"
 
 #include "as_owner.hpp"
 #include "context.hpp"
+#include "privileges.hpp"
 
 #include "../core/error.hpp"
 
@@ -24,15 +29,15 @@
 
 namespace {
 
-constexpr AttrNumber user_id_attnum = 1;    // user_roles and company_users
-constexpr AttrNumber subject_attnum = 2;    // role_id or company_id
-constexpr AttrNumber is_active_attnum = 4;  // company_users.is_active_in_company
-constexpr int audit_argument_count = 8;
+constexpr int audit_argument_count = 9;
 
 const char* const insert_audit_row =
     "INSERT INTO iam.audit_log (actor_user_id, actor_role, action, target_user_id, role_id, "
-    "company_id, old_row, new_row) "
-    "VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.to_jsonb($7), pg_catalog.to_jsonb($8))";
+    "company_id, old_row, new_row, actor_api_key_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.to_jsonb($7) OPERATOR(pg_catalog.-) 'hashed_key', "
+    "pg_catalog.to_jsonb($8) OPERATOR(pg_catalog.-) 'hashed_key', $9)";
+
+enum class Audited { user_roles, company_users, roles, api_keys };
 
 TriggerData* require_audit_trigger(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_TRIGGER(fcinfo))
@@ -45,84 +50,139 @@ TriggerData* require_audit_trigger(FunctionCallInfo fcinfo) {
     return trigger;
 }
 
-bool attribute_is_true(HeapTuple tuple, TupleDesc descriptor, AttrNumber number) {
+Audited audited_table(Relation relation) {
+    const char* table = RelationGetRelationName(relation);
+    if (strcmp(table, "user_roles") == 0)
+        return Audited::user_roles;
+    if (strcmp(table, "company_users") == 0)
+        return Audited::company_users;
+    if (strcmp(table, "roles") == 0)
+        return Audited::roles;
+    if (strcmp(table, "api_keys") == 0)
+        return Audited::api_keys;
+    throw iam::Error(iam::sqlstate::trigger_protocol_violated,
+                     std::string("iam.audit_change() audits iam.user_roles, company_users, roles "
+                                 "and api_keys, not ") +
+                         table);
+}
+
+// Column `name` of `row`, found by name; (Datum) 0 and *is_null for none.
+Datum column_value(const TriggerData* trigger, HeapTuple row, const char* name, bool* is_null) {
+    TupleDesc descriptor = RelationGetDescr(trigger->tg_relation);
+    int number = SPI_fnumber(descriptor, name);
+    if (number <= 0) {
+        *is_null = true;
+        return Datum(0);
+    }
+    return heap_getattr(row, number, descriptor, is_null);
+}
+
+bool flag(const TriggerData* trigger, HeapTuple row, const char* name) {
     bool is_null;
-    Datum value = heap_getattr(tuple, number, descriptor, &is_null);
+    Datum value = column_value(trigger, row, name, &is_null);
     return !is_null && DatumGetBool(value);
 }
 
-// What happened, in the words of iam.audit_log.action.
-const char* action_of(const TriggerData* trigger, bool role_change) {
-    if (TRIGGER_FIRED_BY_INSERT(trigger->tg_event))
-        return role_change ? "role_granted" : "member_added";
-    if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
-        return role_change ? "role_revoked" : "member_deleted";
-    if (role_change)
-        return "role_changed";
-    TupleDesc descriptor = RelationGetDescr(trigger->tg_relation);
-    bool was_active = attribute_is_true(trigger->tg_trigtuple, descriptor, is_active_attnum);
-    bool is_active = attribute_is_true(trigger->tg_newtuple, descriptor, is_active_attnum);
-    if (was_active != is_active)
-        return is_active ? "member_reactivated" : "member_removed";
-    return "member_updated";
+bool column_changed(const TriggerData* trigger, const char* name) {
+    bool old_null, new_null;
+    Datum old_value = column_value(trigger, trigger->tg_trigtuple, name, &old_null);
+    Datum new_value = column_value(trigger, trigger->tg_newtuple, name, &new_null);
+    if (old_null || new_null)
+        return old_null != new_null;
+    text* a = DatumGetTextPP(old_value);
+    text* b = DatumGetTextPP(new_value);
+    return VARSIZE_ANY_EXHDR(a) != VARSIZE_ANY_EXHDR(b) ||
+           memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) != 0;
 }
 
-bool is_restore(Relation relation) {
-    return !row_security && (superuser() || GetUserId() == relation->rd_rel->relowner);
+// What happened, in the words of iam.audit_log.action.
+const char* action_of(const TriggerData* trigger, Audited table) {
+    bool inserted = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
+    bool deleted = TRIGGER_FIRED_BY_DELETE(trigger->tg_event);
+    switch (table) {
+        case Audited::user_roles:
+            return inserted ? "role_granted" : deleted ? "role_revoked" : "role_changed";
+        case Audited::roles:
+            return inserted  ? "catalog_role_created"
+                   : deleted ? "catalog_role_deleted"
+                             : "catalog_role_changed";
+        case Audited::company_users: {
+            if (inserted)
+                return "member_added";
+            if (deleted)
+                return "member_deleted";
+            bool was = flag(trigger, trigger->tg_trigtuple, "is_active_in_company");
+            bool is = flag(trigger, trigger->tg_newtuple, "is_active_in_company");
+            return was == is ? "member_updated" : is ? "member_reactivated" : "member_removed";
+        }
+        case Audited::api_keys: {
+            if (inserted)
+                return "api_key_created";
+            if (deleted)
+                return "api_key_deleted";
+            if (column_changed(trigger, "hashed_key"))
+                return "api_key_rotated";
+            bool was = flag(trigger, trigger->tg_trigtuple, "is_active");
+            bool is = flag(trigger, trigger->tg_newtuple, "is_active");
+            return was == is ? "api_key_changed" : is ? "api_key_reactivated" : "api_key_revoked";
+        }
+    }
+    return "unknown";
 }
 
 }  // namespace
 
 IAM_SQL_FUNCTION(iam_audit_change) {
     TriggerData* trigger = require_audit_trigger(fcinfo);
-    if (is_restore(trigger->tg_relation))
+    if (iam::pg::is_restore(trigger->tg_relation))
         return PointerGetDatum(nullptr);
-    const char* table = RelationGetRelationName(trigger->tg_relation);
-    bool role_change = strcmp(table, "user_roles") == 0;
-    if (!role_change && strcmp(table, "company_users") != 0)
-        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
-                         std::string("iam.audit_change() audits iam.user_roles and "
-                                     "iam.company_users, not ") +
-                             table);
-
+    Audited table = audited_table(trigger->tg_relation);
     TupleDesc descriptor = RelationGetDescr(trigger->tg_relation);
     bool deleted = TRIGGER_FIRED_BY_DELETE(trigger->tg_event);
     bool inserted = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
-    HeapTuple row =
-        deleted ? trigger->tg_trigtuple : (inserted ? trigger->tg_trigtuple : trigger->tg_newtuple);
+    HeapTuple row = inserted || deleted ? trigger->tg_trigtuple : trigger->tg_newtuple;
 
     Datum values[audit_argument_count];
     char nulls[audit_argument_count];
-    memset(nulls, ' ', sizeof(nulls));
+    memset(values, 0, sizeof(values));
+    memset(nulls, 'n', sizeof(nulls));
+    auto set = [&](int i, Datum value, bool is_null) {
+        values[i] = value;
+        nulls[i] = is_null ? 'n' : ' ';
+    };
 
     iam::pg::SubjectCache subject{};
     const pg_uuid_t* actor = iam::pg::current_subject(&subject);
-    values[0] = actor != nullptr ? UUIDPGetDatum(const_cast<pg_uuid_t*>(actor)) : Datum(0);
-    nulls[0] = actor != nullptr ? ' ' : 'n';
-    values[1] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-    values[2] = CStringGetTextDatum(action_of(trigger, role_change));
+    set(0, UUIDPGetDatum(const_cast<pg_uuid_t*>(actor)), actor == nullptr);
+    set(1, CStringGetTextDatum(GetUserNameFromId(GetUserId(), false)), false);
+    set(2, CStringGetTextDatum(action_of(trigger, table)), false);
     bool is_null;
-    values[3] = heap_getattr(row, user_id_attnum, descriptor, &is_null);
-    Datum subject_id = heap_getattr(row, subject_attnum, descriptor, &is_null);
-    values[4] = role_change ? subject_id : Datum(0);
-    nulls[4] = role_change ? ' ' : 'n';
-    values[5] = role_change ? Datum(0) : subject_id;
-    nulls[5] = role_change ? 'n' : ' ';
+    if (table != Audited::roles) {
+        Datum user = column_value(trigger, row, "user_id", &is_null);
+        set(3, user, is_null);
+    }
+    const char* role_column = table == Audited::roles ? "id" : "role_id";
+    if (table == Audited::roles || table == Audited::user_roles) {
+        Datum role = column_value(trigger, row, role_column, &is_null);
+        set(4, role, is_null);
+    }
+    if (table == Audited::company_users || table == Audited::api_keys) {
+        Datum company = column_value(trigger, row, "company_id", &is_null);
+        set(5, company, is_null);
+    }
     HeapTuple old_row = inserted ? nullptr : trigger->tg_trigtuple;
     HeapTuple new_row = deleted ? nullptr : row;
-    values[6] = old_row != nullptr ? heap_copy_tuple_as_datum(old_row, descriptor) : Datum(0);
-    nulls[6] = old_row != nullptr ? ' ' : 'n';
-    values[7] = new_row != nullptr ? heap_copy_tuple_as_datum(new_row, descriptor) : Datum(0);
-    nulls[7] = new_row != nullptr ? ' ' : 'n';
+    if (old_row != nullptr)
+        set(6, heap_copy_tuple_as_datum(old_row, descriptor), false);
+    if (new_row != nullptr)
+        set(7, heap_copy_tuple_as_datum(new_row, descriptor), false);
+    const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context();
+    if (request_key != nullptr)
+        set(8, UUIDPGetDatum(const_cast<pg_uuid_t*>(&request_key->key_id)), false);
 
-    Oid types[audit_argument_count] = {UUIDOID,
-                                       TEXTOID,
-                                       TEXTOID,
-                                       UUIDOID,
-                                       UUIDOID,
-                                       UUIDOID,
-                                       descriptor->tdtypeid,
-                                       descriptor->tdtypeid};
+    Oid types[audit_argument_count] = {
+        UUIDOID, TEXTOID, TEXTOID, UUIDOID, UUIDOID, UUIDOID, descriptor->tdtypeid,
+        descriptor->tdtypeid, UUIDOID};
     iam::pg::pg_call([&] {
         iam::pg::execute_as_owner(iam::pg::iam_relation("audit_log"), insert_audit_row,
                                   audit_argument_count, types, values, nulls);

@@ -4,6 +4,8 @@
 
 #include "../core/claims.hpp"
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -28,8 +30,9 @@ void settings_changed(const char*, void*) {
 // superusers may change (so set_config by a client cannot forge it), local
 // to the transaction (so it ends with the transaction and with a rolled-back
 // subtransaction that set it), and passed to parallel workers with the other
-// settings. Its value: "<key id>;<user id>;<company id>;<permissions JSON>",
-// the ids possibly empty; "" outside an authenticated request.
+// settings. Its value: "<key id>;<user id>;<company id>;<expiry>;<permissions
+// JSON>", the ids and the expiry (microseconds since 2000) possibly empty; ""
+// outside an authenticated request.
 constexpr const char* api_key_setting = "iam.request_api_key";
 char* api_key_value = nullptr;
 
@@ -69,6 +72,24 @@ bool read_id(const char** cursor, bool* present, pg_uuid_t* id) {
     return true;
 }
 
+// Reads the expiry of the setting's value, up to the next ';'.
+bool read_expiry(const char** cursor, bool* present, TimestampTz* expires_at) {
+    const char* end = strchr(*cursor, ';');
+    if (end == nullptr)
+        return false;
+    *present = end != *cursor;
+    if (*present) {
+        char* parsed_end = nullptr;
+        errno = 0;
+        long long value = strtoll(*cursor, &parsed_end, 10);
+        if (errno != 0 || parsed_end != end)
+            return false;
+        *expires_at = static_cast<TimestampTz>(value);
+    }
+    *cursor = end + 1;
+    return true;
+}
+
 // Plain C style: parsing the JSON may raise an error, caught here. Only a
 // superuser can have written a value that does not decode; it counts as no
 // API key.
@@ -83,7 +104,8 @@ void decode_api_key_context() {
     const char* cursor = api_key_value;
     if (!read_id(&cursor, &has_key_id, &decoded.key_id) || !has_key_id ||
         !read_id(&cursor, &decoded.has_user, &decoded.user_id) ||
-        !read_id(&cursor, &decoded.has_company, &decoded.company_id)) {
+        !read_id(&cursor, &decoded.has_company, &decoded.company_id) ||
+        !read_expiry(&cursor, &decoded.has_expiry, &decoded.expires_at)) {
         elog(WARNING, "iam: %s does not hold an API-key context; ignored", api_key_setting);
         return;
     }
@@ -127,7 +149,8 @@ std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims)
 }  // namespace
 
 void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
-                         const pg_uuid_t* company_id, const Jsonb* permissions) {
+                         const pg_uuid_t* company_id, const TimestampTz* expires_at,
+                         const Jsonb* permissions) {
     auto append_id = [](StringInfo value, const pg_uuid_t* id) {
         if (id != nullptr)
             appendStringInfoString(value,
@@ -140,6 +163,9 @@ void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
     append_id(&value, &key_id);
     append_id(&value, user_id);
     append_id(&value, company_id);
+    if (expires_at != nullptr)
+        appendStringInfo(&value, INT64_FORMAT, static_cast<int64>(*expires_at));
+    appendStringInfoChar(&value, ';');
     if (permissions != nullptr)
         (void)JsonbToCString(&value, const_cast<JsonbContainer*>(&permissions->root),
                              VARSIZE(permissions));

@@ -42,15 +42,17 @@ inline const pg_uuid_t* current_subject(SubjectCache* cache) {
 // set it; and passed to parallel workers like every setting.
 struct ApiKeyContext {
     pg_uuid_t key_id;
-    bool has_user, has_company;
+    bool has_user, has_company, has_expiry;
     pg_uuid_t user_id, company_id;
+    TimestampTz expires_at;
     Jsonb* permissions;  // in TopTransactionContext; nullptr for none
 };
 
 // Sets the context for the rest of the transaction; the caller's identity
 // becomes the key's user (none for a company key).
 void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
-                         const pg_uuid_t* company_id, const Jsonb* permissions);
+                         const pg_uuid_t* company_id, const TimestampTz* expires_at,
+                         const Jsonb* permissions);
 
 // The context, or nullptr outside an authenticated request. The setting is
 // decoded once per change.

@@ -24,6 +24,8 @@ int http_status_override(int sqlerrcode) noexcept {
             return 404;
         case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:
             return 401;
+        case ERRCODE_CONFIGURATION_LIMIT_EXCEEDED:
+            return 429;
         default:
             return 0;
     }
@@ -35,7 +37,7 @@ bool in_postgrest_request() noexcept {
 }
 
 void raise_for_postgrest(int http_status, int sqlerrcode, const char* message, const char* detail,
-                         const char* hint) {
+                         const char* hint, const char* headers) {
     StringInfoData body;
     initStringInfo(&body);
     appendStringInfo(&body, "{\"code\":\"%s\"", unpack_sql_state(sqlerrcode));
@@ -45,10 +47,25 @@ void raise_for_postgrest(int http_status, int sqlerrcode, const char* message, c
     appendStringInfoChar(&body, '}');
 
     // A 401 names the scheme the client should use (RFC 9110, 11.6.1).
-    const char* headers = http_status == 401 ? "{\"WWW-Authenticate\":\"ApiKey\"}" : "{}";
+    if (headers == nullptr)
+        headers = http_status == 401 ? "{\"WWW-Authenticate\":\"ApiKey\"}" : "{}";
     ereport(ERROR,
             (errcode(MAKE_SQLSTATE('P', 'G', 'R', 'S', 'T')), errmsg_internal("%s", body.data),
              errdetail_internal("{\"status\":%d,\"headers\":%s}", http_status, headers)));
+    pg_unreachable();
+}
+
+void raise_too_many_attempts(const char* message, int retry_after_seconds) {
+    char hint[96];
+    snprintf(hint, sizeof(hint), "Try again in %d seconds.", retry_after_seconds);
+    if (in_postgrest_request()) {
+        char headers[64];
+        snprintf(headers, sizeof(headers), "{\"Retry-After\":\"%d\"}", retry_after_seconds);
+        raise_for_postgrest(429, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, message, nullptr, hint,
+                            headers);
+    }
+    ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED), errmsg("%s", message),
+                    errhint("%s", hint)));
     pg_unreachable();
 }
 

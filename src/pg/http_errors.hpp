@@ -19,8 +19,15 @@ int http_status_override(int sqlerrcode) noexcept;
 // request.method in every one, and the setting is local to the transaction.
 bool in_postgrest_request() noexcept;
 
-// Raises the error in PostgREST's format with the given HTTP status.
+// Raises the error in PostgREST's format with the given HTTP status and
+// response headers (a JSON object; nullptr: those the status implies).
 [[noreturn]] void raise_for_postgrest(int http_status, int sqlerrcode, const char* message,
-                                      const char* detail, const char* hint);
+                                      const char* detail, const char* hint,
+                                      const char* headers = nullptr);
+
+// Raises 53400 with a hint saying when to try again; inside a PostgREST
+// request, as HTTP 429 with a Retry-After header. Plain C: call it where no
+// C++ object is alive.
+[[noreturn]] void raise_too_many_attempts(const char* message, int retry_after_seconds);
 
 }  // namespace iam::pg

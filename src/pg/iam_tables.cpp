@@ -2,6 +2,8 @@
 // here, so their errors may unwind directly (src/pg/guard.hpp).
 #include "iam_tables.hpp"
 
+#include <algorithm>
+
 namespace iam::pg {
 namespace {
 
@@ -149,6 +151,14 @@ text* find_role_name(const IamTables& tables, const pg_uuid_t& role_id) {
     return name;
 }
 
+bool user_holds_named_role(const IamTables& tables, const pg_uuid_t& user_id, const char* name) {
+    text* role_name = cstring_to_text(name);
+    pg_uuid_t role_id;
+    bool holds = find_role_id(tables, role_name, &role_id) && user_holds_role(tables, user_id, role_id);
+    pfree(role_name);
+    return holds;
+}
+
 bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& role_id) {
     ScanKeyData keys[2];
     uuid_key(&keys[0], attnum::user_roles_user_id, user_id);
@@ -242,10 +252,19 @@ void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
 }
 
 namespace {
-// From the row's attributes 1 .. api_keys_is_active, deformed in one pass.
-void copy_api_key_values(const Datum* values, const bool* nulls, ApiKeyRow* row) {
+// The attributes verification reads: 1 .. api_keys_suspended_until, or fewer
+// in a database not yet updated to 0.7.0.
+AttrNumber api_key_attributes(TupleDesc descriptor) {
+    return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_suspended_until);
+}
+
+// From the row's first `count` attributes, deformed in one pass.
+void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber count,
+                         ApiKeyRow* row) {
     auto value = [values](AttrNumber number) { return values[number - 1]; };
-    auto is_null = [nulls](AttrNumber number) { return nulls[number - 1]; };
+    auto is_null = [nulls, count](AttrNumber number) {
+        return number > count || nulls[number - 1];
+    };
     row->id = *DatumGetUUIDP(value(attnum::api_keys_id));
     row->has_user = !is_null(attnum::api_keys_user_id);
     if (row->has_user)
@@ -266,13 +285,18 @@ void copy_api_key_values(const Datum* values, const bool* nulls, ApiKeyRow* row)
         row->has_last_use ? DatumGetTimestampTz(value(attnum::api_keys_last_used_at)) : 0;
     row->is_active =
         !is_null(attnum::api_keys_is_active) && DatumGetBool(value(attnum::api_keys_is_active));
+    row->is_suspended_ever = !is_null(attnum::api_keys_suspended_until);
+    row->suspended_until = row->is_suspended_ever
+                               ? DatumGetTimestampTz(value(attnum::api_keys_suspended_until))
+                               : 0;
 }
 
 bool copy_api_key_row(HeapTuple tuple, TupleDesc descriptor, void* context) {
     auto* values = static_cast<Datum*>(palloc(descriptor->natts * sizeof(Datum)));
     auto* nulls = static_cast<bool*>(palloc(descriptor->natts * sizeof(bool)));
     heap_deform_tuple(tuple, descriptor, values, nulls);
-    copy_api_key_values(values, nulls, static_cast<ApiKeyRow*>(context));
+    copy_api_key_values(values, nulls, api_key_attributes(descriptor),
+                        static_cast<ApiKeyRow*>(context));
     pfree(values);
     pfree(nulls);
     return false;
@@ -334,8 +358,9 @@ bool find_api_key_through(const IamTables& tables, ScanKey key, ApiKeyRow* row, 
     bool found = index_getnext_slot(kept->scan, ForwardScanDirection, kept->slot);
     MemoryContextSwitchTo(caller_context);
     if (found) {
-        slot_getsomeattrs(kept->slot, attnum::api_keys_is_active);
-        copy_api_key_values(kept->slot->tts_values, kept->slot->tts_isnull, row);
+        AttrNumber count = api_key_attributes(RelationGetDescr(kept->heap));
+        slot_getsomeattrs(kept->slot, count);
+        copy_api_key_values(kept->slot->tts_values, kept->slot->tts_isnull, count, row);
     }
     ExecClearTuple(kept->slot);
     return found;

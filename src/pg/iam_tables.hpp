@@ -29,6 +29,7 @@ constexpr AttrNumber api_keys_permissions = 7;
 constexpr AttrNumber api_keys_expires_at = 8;
 constexpr AttrNumber api_keys_last_used_at = 9;
 constexpr AttrNumber api_keys_is_active = 11;
+constexpr AttrNumber api_keys_suspended_until = 13;  // since 0.7.0
 constexpr AttrNumber referral_codes_id = 1;
 constexpr AttrNumber referral_codes_user_id = 2;
 constexpr AttrNumber referral_codes_code = 3;
@@ -54,6 +55,8 @@ void resolve_iam_tables(IamTables* tables);
 bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id);
 // The name of the role with this id (palloc'd); NULL if there is none.
 text* find_role_name(const IamTables& tables, const pg_uuid_t& role_id);
+// Whether the user holds the role named `name` (false if there is none).
+bool user_holds_named_role(const IamTables& tables, const pg_uuid_t& user_id, const char* name);
 // Whether user_roles has (user_id, role_id).
 bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& role_id);
 // Calls visit(role_id, context) for every role the user holds.
@@ -74,11 +77,12 @@ void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
 // are copied into the current memory context.
 struct ApiKeyRow {
     pg_uuid_t id;
-    bool has_user, has_company, has_expiry, has_last_use, is_active;
+    bool has_user, has_company, has_expiry, has_last_use, is_active, is_suspended_ever;
     pg_uuid_t user_id, company_id;
     text* hashed_key;
     Jsonb* permissions;  // nullptr for SQL NULL
     TimestampTz expires_at, last_used_at;
+    TimestampTz suspended_until;  // when is_suspended_ever: the owner is banned until then
 };
 
 // An index scan of api_keys by key_prefix kept open for the rest of a

@@ -1,8 +1,10 @@
 // Library entry point: what must happen once per backend that loads iam_ext.
 #include "api_keys.hpp"
+#include "attempt_limits.hpp"
 #include "context.hpp"
 #include "hoist_checks.hpp"
 #include "peppers.hpp"
+#include "write_rules.hpp"
 
 #include <sodium.h>
 
@@ -23,6 +25,12 @@ void _PG_init(void) {
     iam::pg::define_identity_settings();
     iam::pg::define_pepper_settings();
     iam::pg::define_api_key_settings();
+    iam::pg::define_write_rule_settings();
+    iam::pg::define_attempt_limit_settings();
+    // Preloaded, the counters of failed attempts are one table for the
+    // server; loaded later, each backend keeps its own.
+    if (process_shared_preload_libraries_in_progress)
+        iam::pg::request_attempt_limit_memory();
     iam::pg::install_planner_hook();
 
     // The extension owns the iam.* settings: once loaded, a misspelt

@@ -9,8 +9,12 @@
 // between two sessions redeeming for the same user at once.
 #include "guard.hpp"
 
+#include "as_owner.hpp"
+#include "attempt_limits.hpp"
 #include "context.hpp"
+#include "http_errors.hpp"
 #include "iam_tables.hpp"
+#include "privileges.hpp"
 
 #include "../core/error.hpp"
 #include "../core/referral_code.hpp"
@@ -47,27 +51,28 @@ bool find_typed_code(const iam::pg::IamTables& tables, std::string_view typed,
         [&] { return find_referral_code(tables, code->data(), code->size(), row); });
 }
 
+void read_inserted_row(SPITupleTable* result, uint64 processed, void* context) {
+    if (processed != 1)
+        elog(ERROR, "iam.redeem_referral_code(): the referral was not inserted");
+    bool is_null;
+    Datum row = SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null);
+    *static_cast<Datum*>(context) = SPI_datumTransfer(row, false, -1);
+}
+
 // Inserts the referral as the caller; returns the new row as a datum of
 // type iam.referrals. Plain C style.
 Datum insert_referral(const pg_uuid_t& referrer, const pg_uuid_t& referred,
                       const pg_uuid_t& code_id) {
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
     Oid types[3] = {UUIDOID, UUIDOID, UUIDOID};
     Datum values[3] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&referrer)),
                        UUIDPGetDatum(const_cast<pg_uuid_t*>(&referred)),
                        UUIDPGetDatum(const_cast<pg_uuid_t*>(&code_id))};
-    SPI_execute_with_args(
+    Datum inserted = 0;
+    iam::pg::execute_as_caller(
         "INSERT INTO iam.referrals AS r (referrer_user_id, referred_user_id, "
         "referral_code_used_id) VALUES ($1, $2, $3) RETURNING r",
-        3, types, values, nullptr, false, 1);
-    if (SPI_processed != 1)
-        elog(ERROR, "iam.redeem_referral_code(): the referral was not inserted");
-    bool is_null;
-    Datum row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
-    Datum copy = SPI_datumTransfer(row, false, -1);
-    SPI_finish();
-    return copy;
+        3, types, values, nullptr, read_inserted_row, &inserted);
+    return inserted;
 }
 
 }  // namespace
@@ -81,6 +86,49 @@ IAM_SQL_FUNCTION(iam_generate_referral_code) {
     PG_RETURN_TEXT_P(result);
 }
 
+namespace {
+
+// Whether the user was referred already (read as the owner of
+// iam.referrals: the answer is about the caller's own user). Plain C style.
+bool was_referred(const pg_uuid_t& user) {
+    Oid types[1] = {UUIDOID};
+    Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&user))};
+    return iam::pg::execute_as_owner(iam::pg::iam_relation("referrals"),
+                                     "SELECT FROM iam.referrals WHERE referred_user_id = $1", 1,
+                                     types, values, nullptr) > 0;
+}
+
+// The checks before any code is looked up, so that what a caller learns
+// from a refusal never depends on which codes exist: who may redeem for
+// whom, whether the user was referred already, and whether they have used
+// up their failed attempts. Returns whose failures count (nullptr: nobody's,
+// for the service role). Plain C style: no C++ object is alive here.
+const pg_uuid_t* require_may_redeem(const iam::pg::IamTables& tables, const pg_uuid_t& referred,
+                                    iam::pg::SubjectCache* subject) {
+    const pg_uuid_t* caller = iam::pg::current_subject(subject);
+    bool is_service = iam::pg::caller_is_service();
+    if (caller == nullptr && !is_service)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("redeeming a referral code needs a signed-in user"),
+                        errhint("Sign in first, or send an API key.")));
+    if (!is_service && memcmp(caller->data, referred.data, UUID_LEN) != 0 &&
+        !iam::pg::user_holds_named_role(tables, *caller, "platform_admin"))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to redeem a referral code for another user")));
+    if (caller != nullptr && !is_service) {
+        if (int retry_after = iam::pg::attempt_retry_after(*caller); retry_after > 0)
+            iam::pg::raise_too_many_attempts("too many failed referral code redemptions",
+                                             retry_after);
+    }
+    if (was_referred(referred))
+        ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
+                        errmsg("this user was already referred"),
+                        errdetail("A user can be referred once.")));
+    return is_service ? nullptr : caller;
+}
+
+}  // namespace
+
 // iam.redeem_referral_code(code text, referred_user_id uuid) -> iam.referrals
 IAM_SQL_FUNCTION(iam_redeem_referral_code) {
     if (PG_ARGISNULL(0))
@@ -90,16 +138,29 @@ IAM_SQL_FUNCTION(iam_redeem_referral_code) {
                          "there is no user to redeem the code for",
                          "Pass referred_user_id, or call as a signed-in user.");
     pg_uuid_t referred = *PG_GETARG_UUID_P(1);
+    text* typed = PG_GETARG_TEXT_PP(0);
     iam::pg::IamTables tables;
-    iam::pg::pg_call([&] { iam::pg::resolve_iam_tables(&tables); });
+    iam::pg::resolve_iam_tables(&tables);
+    iam::pg::SubjectCache subject{};
+    const pg_uuid_t* counted = require_may_redeem(tables, referred, &subject);
+    // Every code that cannot be redeemed, unknown, inactive or expired, gets
+    // the same answer and counts as a failed attempt.
     iam::pg::ReferralCodeRow row{};
-    if (!find_typed_code(tables, text_view(PG_GETARG_TEXT_PP(0)), &row))
-        throw iam::Error(iam::sqlstate::no_data_found, "no such referral code");
-    if (!row.is_active)
-        throw iam::Error(iam::sqlstate::invalid_parameter_value,
-                         "this referral code is no longer active");
-    if (row.has_expiry && row.expires_at <= GetCurrentStatementStartTimestamp())
-        throw iam::Error(iam::sqlstate::invalid_parameter_value, "this referral code has expired");
+    bool found;
+    try {
+        found = find_typed_code(tables, text_view(typed), &row);
+    } catch (const iam::Error&) {
+        if (counted != nullptr)
+            iam::pg::pg_call([&] { iam::pg::record_failed_attempt(*counted); });
+        throw;
+    }
+    TimestampTz now = GetCurrentStatementStartTimestamp();
+    if (!found || !row.is_active || (row.has_expiry && row.expires_at <= now)) {
+        if (counted != nullptr)
+            iam::pg::pg_call([&] { iam::pg::record_failed_attempt(*counted); });
+        throw iam::Error(iam::sqlstate::no_data_found, "no referral code can be redeemed as typed",
+                         {}, "Check the code with the person who gave it to you.");
+    }
     if (memcmp(row.user_id.data, referred.data, UUID_LEN) == 0)
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a user cannot redeem their own referral code");

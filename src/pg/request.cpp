@@ -69,7 +69,8 @@ IAM_SQL_FUNCTION(iam_authenticate_request) {
     if (!valid)
         throw iam::Error(iam::sqlstate::invalid_authorization, "invalid API key");
     iam::pg::set_api_key_context(row.id, row.has_user ? &row.user_id : nullptr,
-                                 row.has_company ? &row.company_id : nullptr, row.permissions);
+                                 row.has_company ? &row.company_id : nullptr,
+                                 row.has_expiry ? &row.expires_at : nullptr, row.permissions);
     // Every key has an owner, a user or a company: the request is signed in.
     if (is_anonymous_role() && OidIsValid(get_role_oid("authenticated", true)))
         (void)set_config_option("role", "authenticated", PGC_USERSET, PGC_S_SESSION,

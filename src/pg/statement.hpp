@@ -1,7 +1,9 @@
 // Which statement a call belongs to, for caches that must not outlive it:
-// the transaction (its local id) and the command within it. A PL/pgSQL loop
-// reuses a call site across statements of one transaction; the command id
-// tells them apart once one of them has written.
+// the transaction (its local id), the command within it, and the snapshot
+// the statement reads with. The command id tells apart statements of one
+// transaction once one of them has written; the snapshot tells apart two
+// read-only statements in READ COMMITTED, which share a command id but see
+// other transactions' commits made in between (a role revoked elsewhere).
 #pragma once
 
 #include "postgres.hpp"
@@ -11,6 +13,9 @@ namespace iam::pg {
 struct StatementStamp {
     LocalTransactionId transaction;  // zero-initialised: no statement yet
     CommandId command;
+    // How many transactions had completed when the statement's snapshot was
+    // taken: two snapshots with the same count see the same transactions.
+    uint64 completed_transactions;
 };
 
 // Whether `stamp` is the current statement; if not, it becomes it.
@@ -21,10 +26,15 @@ inline bool same_statement(StatementStamp* stamp) {
     LocalTransactionId transaction = MyProc->lxid;
 #endif
     CommandId command = GetCurrentCommandId(false);
-    if (likely(stamp->transaction == transaction && stamp->command == command))
+    // A snapshot restored in a parallel worker has no count: the worker then
+    // keeps its cache for the command, as the leader's snapshot is fixed.
+    uint64 completed = ActiveSnapshotSet() ? GetActiveSnapshot()->snapXactCompletionCount : 0;
+    if (likely(stamp->transaction == transaction && stamp->command == command &&
+               stamp->completed_transactions == completed))
         return true;
     stamp->transaction = transaction;
     stamp->command = command;
+    stamp->completed_transactions = completed;
     return false;
 }
 

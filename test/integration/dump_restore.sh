@@ -63,7 +63,7 @@ INSERT INTO iam.api_keys (id, user_id, company_id, name, key_prefix, hashed_key,
      'aaaa1111', 'blake2b-256$1$aGFzaC1vbmU', '["courses:read", "courses:*"]', NULL,
      '2026-04-01 08:00:00+00', '2026-03-01 00:00:00+00', true),
     ('d0000000-0000-4000-8000-000000000002', NULL, 'c0000000-0000-4000-8000-000000000001', 'ci',
-     'bbbb2222', 'blake2b-256$1$aGFzaC10d28', '{"scopes": ["*"], "rate_limit": 100}', '2030-01-01 00:00:00+00',
+     'bbbb2222', 'blake2b-256$1$aGFzaC10d28', '["reports:*", "courses:read"]', '2030-01-01 00:00:00+00',
      NULL, '2026-03-02 00:00:00+00', false);
 INSERT INTO iam.referral_codes (id, user_id, code, created_at, expires_at) VALUES
     ('e0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000001', 'ADA-WELCOME',

@@ -132,7 +132,7 @@ none "PostgREST-format errors outside a PostgREST request, for other codes, or n
     "SELECT c.id, c.caller, c.setting, c.signature, o.code, o.pgrst_valid, o.message
      FROM hostile.outcome AS o JOIN hostile.call AS c ON c.id = o.call_id
      LEFT JOIN hostile.setting AS s ON s.label = c.setting AND c.pass = 'settings'
-     WHERE o.sqlstate = 'PGRST' AND (coalesce(s.method, '') = '' OR o.code NOT IN ('P0002', '28000') OR NOT o.pgrst_valid)"
+     WHERE o.sqlstate = 'PGRST' AND (coalesce(s.method, '') = '' OR o.code NOT IN ('P0002', '28000', '53400') OR NOT o.pgrst_valid)"
 none "failing calls after which a row count differs" \
     "SELECT c.id, c.caller, c.signature, c.value_label, o.sqlstate FROM hostile.outcome AS o JOIN hostile.call AS c ON c.id = o.call_id
      WHERE o.counts_changed"

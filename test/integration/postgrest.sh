@@ -208,7 +208,9 @@ rpc "$vera_jwt" "$none" POST redeem_referral_code '{"code":"alice-invites"}'
 expect "... again: already referred" 409
 unknown_code=$(value -d "$db" -c "SELECT iam.generate_referral_code()")
 rpc "$vera_jwt" "$none" POST redeem_referral_code "{\"code\":\"$unknown_code\"}"
-expect "... an unknown code" 404 'P0002: no such referral code'
+expect "... an unknown code, by a user already referred: the same answer" 409 '23505: this user was already referred'
+rpc "$pam_jwt" "$none" POST redeem_referral_code "{\"code\":\"$unknown_code\"}"
+expect "... an unknown code" 404 'P0002: no referral code can be redeemed as typed'
 
 echo "a user's API key"
 rpc '' "$alice_header" GET current_user_id '{}'

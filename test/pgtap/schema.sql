@@ -38,9 +38,11 @@ SELECT has_table('iam', 'referrals', 'Table iam.referrals should exist');
 -- Exactly the DBML columns, no more (9)
 ------------------------------------------------------------------------------
 
+-- Plus the columns docs/schema.md lists as the extension's own, appended.
 SELECT columns_are('iam', 'users',
-    ARRAY['id', 'email', 'full_name', 'raw_app_meta_data', 'raw_user_meta_data']::name[],
-    'Table iam.users should have exactly the DBML columns');
+    ARRAY['id', 'email', 'full_name', 'raw_app_meta_data', 'raw_user_meta_data',
+          'banned_until', 'deleted_at']::name[],
+    'Table iam.users should have exactly the DBML columns and the Supabase ban mirror');
 SELECT columns_are('iam', 'roles',
     ARRAY['id', 'name', 'description', 'created_at']::name[],
     'Table iam.roles should have exactly the DBML columns');
@@ -60,8 +62,9 @@ SELECT columns_are('iam', 'user_settings',
     'Table iam.user_settings should have exactly the DBML columns');
 SELECT columns_are('iam', 'api_keys',
     ARRAY['id', 'user_id', 'company_id', 'name', 'key_prefix', 'hashed_key', 'permissions',
-          'expires_at', 'last_used_at', 'created_at', 'is_active']::name[],
-    'Table iam.api_keys should have exactly the DBML columns');
+          'expires_at', 'last_used_at', 'created_at', 'is_active', 'created_by',
+          'suspended_until']::name[],
+    'Table iam.api_keys should have exactly the DBML columns, created_by and suspended_until');
 SELECT columns_are('iam', 'referral_codes',
     ARRAY['id', 'user_id', 'code', 'is_active', 'created_at', 'expires_at']::name[],
     'Table iam.referral_codes should have exactly the DBML columns');

@@ -393,9 +393,9 @@ $$;
 -- code typed in one of four ways (as printed, lower case, with a dash, with
 -- spaces and O/I for 0/1; a vanity code in either case). Roll 1-75: a live
 -- code (ok, or 23505 when the user was referred already); 76-84: a generated
--- code with one character changed (22023); 85-91: an unknown code (P0002);
--- 92-96: the inactive or the expired code (22023); 97-100: one's own code
--- (22023).
+-- code with one character changed (22023); 85-91: an unknown code and 92-96:
+-- the inactive or the expired code (both P0002: a guesser cannot tell them
+-- apart); 97-100: one's own code (22023).
 ------------------------------------------------------------------------------
 CREATE FUNCTION soak.redeem(user_pick int, code_pick int, roll int, style int) RETURNS void
     LANGUAGE plpgsql AS $$
@@ -436,7 +436,7 @@ BEGIN
                             ELSE ' ' || translate(c.code, '01', 'OI') || ' ' END;
     END IF;
     expected := CASE attempt WHEN 'live' THEN ARRAY['ok', '23505'] WHEN 'unknown' THEN ARRAY['P0002']
-                          ELSE ARRAY['22023'] END;
+                          WHEN 'closed' THEN ARRAY['P0002'] ELSE ARRAY['22023'] END;
     PERFORM soak.act_as(referred);
     BEGIN
         made := iam.redeem_referral_code(typed);

@@ -1,0 +1,346 @@
+-- iam_ext 0.6.0 -> 0.7.0: the rules hold whichever way a row is written.
+-- An API key is never more than its scope; a key's secret goes to its owner
+-- only; revocation is final; referral codes and referrals keep their rules
+-- under direct SQL; the built-in roles keep their names; every change to
+-- keys and to the role catalogue is audited; banned and deleted Supabase
+-- users' keys stop verifying. The triggers are in src/pg/write_rules.cpp.
+
+\echo Use "ALTER EXTENSION iam_ext UPDATE TO '0.7.0'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- New columns (appended: the C code reads the earlier ones by position).
+------------------------------------------------------------------------------
+ALTER TABLE iam.users ADD COLUMN banned_until timestamptz, ADD COLUMN deleted_at timestamptz;
+COMMENT ON COLUMN iam.users.banned_until IS
+    'On Supabase, auth.users.banned_until: the user''s API keys do not verify before then';
+COMMENT ON COLUMN iam.users.deleted_at IS
+    'On Supabase, auth.users.deleted_at (soft deletion): the user''s API keys no longer verify';
+
+ALTER TABLE iam.api_keys ADD COLUMN created_by uuid, ADD COLUMN suspended_until timestamptz;
+COMMENT ON COLUMN iam.api_keys.created_by IS
+    'iam.current_user_id() of whoever created the key (set by the trigger guard_api_key); NULL for the service role or the operator';
+COMMENT ON COLUMN iam.api_keys.suspended_until IS
+    'The key does not verify before then: its user is banned (infinity once deleted); kept by iam.sync_user_from_auth';
+
+ALTER TABLE iam.audit_log ALTER COLUMN target_user_id DROP NOT NULL,
+    ADD COLUMN actor_api_key_id uuid;
+COMMENT ON COLUMN iam.audit_log.target_user_id IS
+    'The user whose role, membership or key changed (no foreign key: the trail outlives the user); NULL for a role of the catalogue or a company''s key';
+COMMENT ON COLUMN iam.audit_log.actor_api_key_id IS
+    'The API key that authenticated the request making the change, if any';
+ALTER TABLE iam.audit_log DROP CONSTRAINT audit_log_action_check;
+ALTER TABLE iam.audit_log ADD CONSTRAINT audit_log_action_check CHECK (action IN (
+    'role_granted', 'role_revoked', 'role_changed',
+    'member_added', 'member_removed', 'member_reactivated', 'member_updated', 'member_deleted',
+    'catalog_role_created', 'catalog_role_changed', 'catalog_role_deleted',
+    'api_key_created', 'api_key_rotated', 'api_key_revoked', 'api_key_reactivated',
+    'api_key_changed', 'api_key_deleted'));
+COMMENT ON COLUMN iam.audit_log.action IS
+    'role_* on user_roles; member_* on company_users; catalog_role_* on roles; api_key_* on api_keys';
+COMMENT ON TABLE iam.audit_log IS
+    'Who changed which role grant, membership, role of the catalogue or API key, when (written by iam.audit_change(); readable by platform_admin)';
+
+------------------------------------------------------------------------------
+-- A request authenticated by an API key writes iam's tables only with the
+-- permission "iam:<table>:write" (or "iam:*", or "*").
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.require_key_permission() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_require_key_permission';
+COMMENT ON FUNCTION iam.require_key_permission() IS
+    'BEFORE statement trigger: in a request authenticated by an API key, a write to iam.<table> needs the key''s permission iam:<table>:write (42501)';
+REVOKE EXECUTE ON FUNCTION iam.require_key_permission() FROM PUBLIC;
+DO $$
+DECLARE
+    table_name text;
+BEGIN
+    FOREACH table_name IN ARRAY ARRAY['roles', 'users', 'user_roles', 'companies', 'company_users',
+                                      'user_settings', 'api_keys', 'referral_codes', 'referrals'] LOOP
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.%I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION iam.require_key_permission()',
+                       table_name || '_key_permission', table_name);
+    END LOOP;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- API keys: valid names and permissions, narrowing only, final revocation,
+-- the secret for the owner only, the request key's own scope, a cap per
+-- owner; created_by and suspended_until stamped on insert.
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.guard_api_key() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_guard_api_key';
+COMMENT ON FUNCTION iam.guard_api_key() IS
+    'BEFORE INSERT OR UPDATE trigger of api_keys: the rules of docs/security.md, "API keys", whichever way a key is written';
+REVOKE EXECUTE ON FUNCTION iam.guard_api_key() FROM PUBLIC;
+CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON iam.api_keys
+    FOR EACH ROW EXECUTE FUNCTION iam.guard_api_key();
+-- Not fired for last_used_at, which verification touches.
+CREATE TRIGGER api_keys_audit
+    AFTER INSERT OR DELETE OR UPDATE OF user_id, company_id, name, key_prefix, hashed_key, permissions,
+        expires_at, is_active ON iam.api_keys
+    FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
+
+-- A key's user makes their own keys, a company's admins its keys; nobody
+-- makes a key that acts as someone else, platform admins included.
+DROP POLICY api_keys_insert ON iam.api_keys;
+CREATE POLICY api_keys_insert ON iam.api_keys FOR INSERT WITH CHECK (
+    (user_id = (SELECT iam.current_user_id())
+     AND (company_id IS NULL OR company_id = ANY ((SELECT iam.current_company_ids())::uuid[])))
+    OR (user_id IS NULL AND (SELECT iam.has_role('enterprise_admin'))
+        AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+
+COMMENT ON FUNCTION iam.create_api_key(text, uuid, uuid, jsonb, timestamptz) IS
+    'Creates a key for the current user, or for a company one administers; the plaintext key is in the result only, never stored';
+COMMENT ON FUNCTION iam.rotate_api_key(uuid) IS
+    'A new secret for an active key, same name, owner and permissions, for the key''s user (a company key: its admins) only; the old key stops verifying at once';
+
+------------------------------------------------------------------------------
+-- Referral codes and referrals.
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.guard_referral_code() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_guard_referral_code';
+COMMENT ON FUNCTION iam.guard_referral_code() IS
+    'BEFORE INSERT OR UPDATE trigger of referral_codes: one spelling per code (no vanity code that reads as a generated one); only platform_admin reactivates a code';
+REVOKE EXECUTE ON FUNCTION iam.guard_referral_code() FROM PUBLIC;
+CREATE TRIGGER referral_codes_guard BEFORE INSERT OR UPDATE ON iam.referral_codes
+    FOR EACH ROW EXECUTE FUNCTION iam.guard_referral_code();
+
+CREATE FUNCTION iam.guard_referral() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_guard_referral';
+COMMENT ON FUNCTION iam.guard_referral() IS
+    'BEFORE INSERT OR UPDATE trigger of referrals: the code used is active and unexpired, and its owner is the referrer';
+REVOKE EXECUTE ON FUNCTION iam.guard_referral() FROM PUBLIC;
+CREATE TRIGGER referrals_guard BEFORE INSERT OR UPDATE OF referral_code_used_id, referrer_user_id
+    ON iam.referrals FOR EACH ROW EXECUTE FUNCTION iam.guard_referral();
+
+COMMENT ON FUNCTION iam.redeem_referral_code(text, uuid) IS
+    'Records that the code''s owner referred the user (status pending). Typing is forgiven (case, spaces, dashes, O/0, I/L/1). Needs a signed-in caller (42501); an already referred user is 23505, a failed check character 22023, any code that cannot be redeemed P0002, a self-referral 22023; failures are limited per user (53400)';
+
+------------------------------------------------------------------------------
+-- The role catalogue: the built-in roles keep their ids and names, and every
+-- change is audited.
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.guard_role() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_guard_role';
+COMMENT ON FUNCTION iam.guard_role() IS
+    'BEFORE UPDATE OR DELETE trigger of roles: the seven built-in roles keep their ids and names, for everyone but the operator';
+REVOKE EXECUTE ON FUNCTION iam.guard_role() FROM PUBLIC;
+CREATE TRIGGER roles_guard BEFORE UPDATE OR DELETE ON iam.roles
+    FOR EACH ROW EXECUTE FUNCTION iam.guard_role();
+CREATE TRIGGER roles_audit AFTER INSERT OR UPDATE OR DELETE ON iam.roles
+    FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
+COMMENT ON FUNCTION iam.audit_change() IS
+    'AFTER ROW trigger of user_roles, company_users, roles and api_keys: writes iam.audit_log as the table''s owner';
+
+------------------------------------------------------------------------------
+-- Privileges. A table-level DELETE also lets its holder LOCK the table in
+-- any mode, which would stall every role check: the API roles get DELETE
+-- only on user_roles, where revoking a role is a delete. Companies and
+-- memberships are removed softly, keys revoked, codes deactivated; hard
+-- deletes are for the service role and the operator.
+------------------------------------------------------------------------------
+DROP POLICY roles_delete ON iam.roles;
+DROP POLICY users_delete ON iam.users;
+DROP POLICY companies_delete ON iam.companies;
+DROP POLICY company_users_delete ON iam.company_users;
+DROP POLICY user_settings_delete ON iam.user_settings;
+DROP POLICY api_keys_delete ON iam.api_keys;
+DROP POLICY referral_codes_delete ON iam.referral_codes;
+DROP POLICY referrals_delete ON iam.referrals;
+
+CREATE OR REPLACE FUNCTION iam.apply_grants() RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    api_key_columns text;
+    client_tables text;
+    statement text;
+BEGIN
+    -- Every table but the peppers.
+    SELECT string_agg(format('iam.%I', c.relname), ', ' ORDER BY c.relname) INTO client_tables
+    FROM pg_class AS c
+    WHERE c.relnamespace = 'iam'::regnamespace AND c.relkind = 'r' AND c.relname <> 'api_key_peppers';
+
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
+        GRANT USAGE ON SCHEMA iam TO anon;
+        GRANT SELECT ON iam.roles TO anon;
+    END IF;
+
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+        -- Every column of api_keys but the hash of the secret.
+        SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO api_key_columns
+        FROM pg_attribute
+        WHERE attrelid = 'iam.api_keys'::regclass AND attnum > 0 AND NOT attisdropped
+          AND attname <> 'hashed_key';
+        FOREACH statement IN ARRAY ARRAY[
+            'GRANT USAGE ON SCHEMA iam TO authenticated',
+            'GRANT SELECT ON iam.roles, iam.users, iam.user_roles, iam.companies, iam.company_users, '
+                'iam.user_settings, iam.referral_codes, iam.referrals, iam.audit_log TO authenticated',
+            'GRANT SELECT (' || api_key_columns || ') ON iam.api_keys TO authenticated',
+            'REVOKE DELETE ON iam.roles, iam.users, iam.companies, iam.company_users, iam.user_settings, '
+                'iam.api_keys, iam.referral_codes, iam.referrals FROM authenticated',
+            'GRANT INSERT (name, description), UPDATE (name, description) ON iam.roles TO authenticated',
+            'GRANT INSERT (id, email, full_name, raw_app_meta_data, raw_user_meta_data), '
+                'UPDATE (full_name, raw_user_meta_data) ON iam.users TO authenticated',
+            'GRANT INSERT (user_id, role_id), DELETE ON iam.user_roles TO authenticated',
+            'GRANT INSERT (id, name, current_iam_status), '
+                'UPDATE (name, current_iam_status, is_deleted, deleted_at) ON iam.companies TO authenticated',
+            'GRANT INSERT (user_id, company_id, is_active_in_company), UPDATE (is_active_in_company) '
+                'ON iam.company_users TO authenticated',
+            'GRANT INSERT (user_id, preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app), '
+                'UPDATE (preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app) '
+                'ON iam.user_settings TO authenticated',
+            'GRANT INSERT (user_id, company_id, name, key_prefix, hashed_key, permissions, expires_at), '
+                'UPDATE (name, permissions, expires_at, is_active, key_prefix, hashed_key) ON iam.api_keys TO authenticated',
+            'GRANT INSERT (user_id, code, is_active, expires_at), UPDATE (is_active, expires_at) '
+                'ON iam.referral_codes TO authenticated',
+            'GRANT INSERT (referrer_user_id, referred_user_id, referral_code_used_id), '
+                'UPDATE (status, converted_at) ON iam.referrals TO authenticated'
+        ] LOOP
+            EXECUTE statement;
+        END LOOP;
+    END IF;
+
+    -- The service role and, on Supabase, the operator (postgres, not a
+    -- superuser there): every table but the peppers; the operator also
+    -- re-applies grants and rotates the pepper.
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
+        GRANT USAGE ON SCHEMA iam TO service_role;
+        EXECUTE 'GRANT ALL ON ' || client_tables || ' TO service_role';
+        GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO service_role;
+        REVOKE ALL ON iam.api_key_peppers FROM service_role;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres' AND NOT rolsuper) THEN
+        GRANT USAGE ON SCHEMA iam TO postgres;
+        EXECUTE 'GRANT ALL ON ' || client_tables || ' TO postgres';
+        GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO postgres;
+        REVOKE ALL ON iam.api_key_peppers FROM postgres;
+        GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper() TO postgres;
+    END IF;
+END
+$$;
+SELECT iam.apply_grants();
+
+------------------------------------------------------------------------------
+-- Supabase Auth: bans and soft deletions reach the keys; an unconfirmed
+-- sign-up does not take an email that someone already holds.
+------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION iam.sync_user_from_auth(auth_user jsonb) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    synced_id constant uuid := (auth_user ->> 'id')::uuid;
+    synced_email text := nullif(auth_user ->> 'email', '');
+    is_sso_user constant boolean := coalesce((auth_user ->> 'is_sso_user')::boolean, false);
+    is_confirmed constant boolean := nullif(auth_user ->> 'email_confirmed_at', '') IS NOT NULL;
+    auth_banned_until constant timestamptz := nullif(auth_user ->> 'banned_until', '')::timestamptz;
+    auth_deleted_at constant timestamptz := nullif(auth_user ->> 'deleted_at', '')::timestamptz;
+    keys_suspended_until constant timestamptz :=
+        CASE WHEN auth_deleted_at IS NOT NULL THEN 'infinity' ELSE auth_banned_until END;
+    -- A NULL column is a JSON null in to_jsonb(row); stored, it is NULL again.
+    app_meta constant jsonb := nullif(auth_user -> 'raw_app_meta_data', 'null');
+    user_meta constant jsonb := nullif(auth_user -> 'raw_user_meta_data', 'null');
+    holder uuid;
+    inserted boolean;
+BEGIN
+    IF synced_email IS NOT NULL THEN
+        SELECT u.id INTO holder FROM iam.users AS u
+        WHERE u.email = synced_email AND u.id <> synced_id
+        FOR UPDATE;
+        -- An unconfirmed sign-up does not take the email of a user who
+        -- confirmed it or signs in through SSO with it.
+        IF holder IS NOT NULL AND (is_sso_user OR (NOT is_confirmed AND EXISTS (
+                SELECT FROM auth.users AS a
+                WHERE a.id = holder AND (a.email_confirmed_at IS NOT NULL OR a.is_sso_user)))) THEN
+            RAISE WARNING 'iam_ext: % user % is synced without an email: user % already has %',
+                CASE WHEN is_sso_user THEN 'SSO' ELSE 'unconfirmed' END, synced_id, holder, synced_email;
+            synced_email := NULL;
+        ELSIF holder IS NOT NULL THEN
+            RAISE WARNING 'iam_ext: user % gives up the email % to user %, who signed up with it',
+                holder, synced_email, synced_id;
+            UPDATE iam.users AS u SET email = NULL WHERE u.id = holder;
+        END IF;
+    END IF;
+    INSERT INTO iam.users AS u (id, email, full_name, raw_app_meta_data, raw_user_meta_data,
+                                banned_until, deleted_at)
+    VALUES (synced_id, synced_email, coalesce(user_meta ->> 'full_name', user_meta ->> 'name'),
+            app_meta, user_meta, auth_banned_until, auth_deleted_at)
+    ON CONFLICT (id) DO UPDATE
+        SET email = excluded.email, full_name = coalesce(excluded.full_name, u.full_name),
+            raw_app_meta_data = excluded.raw_app_meta_data, raw_user_meta_data = excluded.raw_user_meta_data,
+            banned_until = excluded.banned_until, deleted_at = excluded.deleted_at
+        WHERE (u.email, u.full_name, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, u.deleted_at)
+              IS DISTINCT FROM (excluded.email, coalesce(excluded.full_name, u.full_name),
+                                excluded.raw_app_meta_data, excluded.raw_user_meta_data,
+                                excluded.banned_until, excluded.deleted_at)
+    RETURNING xmax = 0 INTO inserted;
+    INSERT INTO iam.user_settings (user_id) VALUES (synced_id) ON CONFLICT DO NOTHING;
+    UPDATE iam.api_keys AS k SET suspended_until = keys_suspended_until
+    WHERE k.user_id = synced_id AND k.suspended_until IS DISTINCT FROM keys_suspended_until;
+    RETURN coalesce(inserted, false);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION iam.enable_auth_sync() RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    auth_user jsonb;
+    backfilled integer := 0;
+BEGIN
+    IF to_regclass('auth.users') IS NULL THEN
+        RAISE NOTICE 'there is no table auth.users in this database: nothing to sync'
+            USING HINT = 'enable_auth_sync() is for Supabase databases, where Supabase Auth keeps its users in auth.users.';
+        RETURN 0;
+    END IF;
+    CREATE OR REPLACE TRIGGER iam_sync_users_insert
+        AFTER INSERT ON auth.users
+        FOR EACH ROW EXECUTE FUNCTION iam.sync_auth_user();
+    -- GoTrue updates auth.users at every sign-in (last_sign_in_at): only a
+    -- change to what iam.users copies or the keys depend on is synced.
+    CREATE OR REPLACE TRIGGER iam_sync_users_update
+        AFTER UPDATE ON auth.users
+        FOR EACH ROW
+        WHEN (OLD.email IS DISTINCT FROM NEW.email
+              OR OLD.email_confirmed_at IS DISTINCT FROM NEW.email_confirmed_at
+              OR OLD.raw_app_meta_data IS DISTINCT FROM NEW.raw_app_meta_data
+              OR OLD.raw_user_meta_data IS DISTINCT FROM NEW.raw_user_meta_data
+              OR OLD.banned_until IS DISTINCT FROM NEW.banned_until
+              OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
+        EXECUTE FUNCTION iam.sync_auth_user();
+    CREATE OR REPLACE TRIGGER iam_sync_users_delete
+        AFTER DELETE ON auth.users
+        FOR EACH ROW EXECUTE FUNCTION iam.sync_auth_user();
+    -- Confirmed users who are not SSO users first: they own their email
+    -- (see the rule above) whatever the order; the rest in order of signing up.
+    FOR auth_user IN
+        SELECT a.row FROM (SELECT to_jsonb(au) AS row FROM auth.users AS au) AS a
+        ORDER BY coalesce((a.row ->> 'is_sso_user')::boolean, false),
+                 nullif(a.row ->> 'email_confirmed_at', '') IS NULL, a.row ->> 'created_at', a.row ->> 'id'
+    LOOP
+        IF iam.sync_user_from_auth(auth_user) THEN
+            backfilled := backfilled + 1;
+        END IF;
+    END LOOP;
+    RETURN backfilled;
+END
+$$;
+
+-- A database that syncs already gets the new trigger condition and the
+-- users' bans now.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_trigger
+               WHERE tgrelid = to_regclass('auth.users') AND tgname = 'iam_sync_users_update') THEN
+        PERFORM iam.enable_auth_sync();
+    END IF;
+END
+$$;
