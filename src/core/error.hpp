@@ -11,7 +11,7 @@
 
 namespace iam {
 
-// The SQLSTATEs of the product contract (DESIGN.md, "Errors").
+// The SQLSTATEs of the product contract (docs/security.md, "Errors").
 namespace sqlstate {
 inline constexpr std::string_view invalid_parameter_value = "22023";
 inline constexpr std::string_view undefined_object = "42704";
@@ -21,6 +21,7 @@ inline constexpr std::string_view insufficient_privilege = "42501";
 inline constexpr std::string_view invalid_authorization = "28000";
 inline constexpr std::string_view trigger_protocol_violated = "39P01";
 inline constexpr std::string_view out_of_memory = "53200";
+inline constexpr std::string_view configuration_limit_exceeded = "53400";
 inline constexpr std::string_view internal_error = "XX000";
 }  // namespace sqlstate
 

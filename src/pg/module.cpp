@@ -3,6 +3,7 @@
 #include "attempt_limits.hpp"
 #include "context.hpp"
 #include "hoist_checks.hpp"
+#include "lock_guard.hpp"
 #include "peppers.hpp"
 #include "write_rules.hpp"
 
@@ -32,6 +33,7 @@ void _PG_init(void) {
     if (process_shared_preload_libraries_in_progress)
         iam::pg::request_attempt_limit_memory();
     iam::pg::install_planner_hook();
+    iam::pg::install_lock_guard();
 
     // The extension owns the iam.* settings: once loaded, a misspelt
     // SET iam.<name> is an error instead of a setting nothing reads.

@@ -99,23 +99,28 @@ bool was_referred(const pg_uuid_t& user) {
 }
 
 // The checks before any code is looked up, so that what a caller learns
-// from a refusal never depends on which codes exist: who may redeem for
-// whom, whether the user was referred already, and whether they have used
-// up their failed attempts. Returns whose failures count (nullptr: nobody's,
-// for the service role). Plain C style: no C++ object is alive here.
+// from a refusal never depends on which codes exist. First: a caller.
+void require_signed_in(iam::pg::SubjectCache* subject) {
+    if (iam::pg::current_subject(subject) == nullptr && !iam::pg::caller_is_service())
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("redeeming a referral code needs a signed-in user"),
+                        errhint("Sign in first, or send an API key.")));
+}
+
+// Then: who may redeem for whom, whether the user was referred already, and
+// whether the caller has used up their failed attempts. Returns whose
+// failures count (nullptr: nobody's, for the service role). Plain C style:
+// no C++ object is alive here.
 const pg_uuid_t* require_may_redeem(const iam::pg::IamTables& tables, const pg_uuid_t& referred,
                                     iam::pg::SubjectCache* subject) {
     const pg_uuid_t* caller = iam::pg::current_subject(subject);
     bool is_service = iam::pg::caller_is_service();
-    if (caller == nullptr && !is_service)
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("redeeming a referral code needs a signed-in user"),
-                        errhint("Sign in first, or send an API key.")));
-    if (!is_service && memcmp(caller->data, referred.data, UUID_LEN) != 0 &&
-        !iam::pg::user_holds_named_role(tables, *caller, "platform_admin"))
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("permission denied to redeem a referral code for another user")));
-    if (caller != nullptr && !is_service) {
+    if (!is_service) {
+        if (memcmp(caller->data, referred.data, UUID_LEN) != 0 &&
+            !iam::pg::user_holds_named_role(tables, *caller, "platform_admin"))
+            ereport(ERROR,
+                    (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                     errmsg("permission denied to redeem a referral code for another user")));
         if (int retry_after = iam::pg::attempt_retry_after(*caller); retry_after > 0)
             iam::pg::raise_too_many_attempts("too many failed referral code redemptions",
                                              retry_after);
@@ -131,6 +136,10 @@ const pg_uuid_t* require_may_redeem(const iam::pg::IamTables& tables, const pg_u
 
 // iam.redeem_referral_code(code text, referred_user_id uuid) -> iam.referrals
 IAM_SQL_FUNCTION(iam_redeem_referral_code) {
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    iam::pg::SubjectCache subject{};
+    require_signed_in(&subject);
     if (PG_ARGISNULL(0))
         throw iam::Error(iam::sqlstate::invalid_parameter_value, "code must not be NULL");
     if (PG_ARGISNULL(1))
@@ -139,9 +148,6 @@ IAM_SQL_FUNCTION(iam_redeem_referral_code) {
                          "Pass referred_user_id, or call as a signed-in user.");
     pg_uuid_t referred = *PG_GETARG_UUID_P(1);
     text* typed = PG_GETARG_TEXT_PP(0);
-    iam::pg::IamTables tables;
-    iam::pg::resolve_iam_tables(&tables);
-    iam::pg::SubjectCache subject{};
     const pg_uuid_t* counted = require_may_redeem(tables, referred, &subject);
     // Every code that cannot be redeemed, unknown, inactive or expired, gets
     // the same answer and counts as a failed attempt.

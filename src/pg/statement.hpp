@@ -1,9 +1,9 @@
 // Which statement a call belongs to, for caches that must not outlive it:
-// the transaction (its local id), the command within it, and the snapshot
-// the statement reads with. The command id tells apart statements of one
+// the transaction (its local id), the command within it, and what the
+// statement's snapshot sees. The command id tells apart statements of one
 // transaction once one of them has written; the snapshot tells apart two
 // read-only statements in READ COMMITTED, which share a command id but see
-// other transactions' commits made in between (a role revoked elsewhere).
+// the commits other transactions made in between (a role revoked elsewhere).
 #pragma once
 
 #include "postgres.hpp"
@@ -13,9 +13,13 @@ namespace iam::pg {
 struct StatementStamp {
     LocalTransactionId transaction;  // zero-initialised: no statement yet
     CommandId command;
-    // How many transactions had completed when the statement's snapshot was
-    // taken: two snapshots with the same count see the same transactions.
-    uint64 completed_transactions;
+    // Two snapshots with the same horizon and the same number of running
+    // transactions see the same commits: a transaction below xmax that ends
+    // leaves xip, one at or above xmax that ends moves xmax, and no running
+    // transaction enters xip later (new ids start at xmax or above).
+    TransactionId xmin, xmax;
+    uint32 running;
+    int32 running_subtransactions;
 };
 
 // Whether `stamp` is the current statement; if not, it becomes it.
@@ -26,15 +30,21 @@ inline bool same_statement(StatementStamp* stamp) {
     LocalTransactionId transaction = MyProc->lxid;
 #endif
     CommandId command = GetCurrentCommandId(false);
-    // A snapshot restored in a parallel worker has no count: the worker then
-    // keeps its cache for the command, as the leader's snapshot is fixed.
-    uint64 completed = ActiveSnapshotSet() ? GetActiveSnapshot()->snapXactCompletionCount : 0;
+    Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : nullptr;
+    TransactionId xmin = snapshot != nullptr ? snapshot->xmin : InvalidTransactionId;
+    TransactionId xmax = snapshot != nullptr ? snapshot->xmax : InvalidTransactionId;
+    uint32 running = snapshot != nullptr ? snapshot->xcnt : 0;
+    int32 running_subtransactions = snapshot != nullptr ? snapshot->subxcnt : 0;
     if (likely(stamp->transaction == transaction && stamp->command == command &&
-               stamp->completed_transactions == completed))
+               stamp->xmin == xmin && stamp->xmax == xmax && stamp->running == running &&
+               stamp->running_subtransactions == running_subtransactions))
         return true;
     stamp->transaction = transaction;
     stamp->command = command;
-    stamp->completed_transactions = completed;
+    stamp->xmin = xmin;
+    stamp->xmax = xmax;
+    stamp->running = running;
+    stamp->running_subtransactions = running_subtransactions;
     return false;
 }
 

@@ -209,7 +209,7 @@ void read_timestamp(SPITupleTable* result, uint64 processed, void* context) {
 
 // The cap on an owner's active keys (iam.max_api_keys_per_owner). The
 // owner's row is locked first, so that two sessions creating keys for one
-// owner at once count each other's. Plain C style.
+// owner at once count each other's.
 void require_below_key_cap(const KeyRow& key) {
     if (max_api_keys_per_owner == 0)
         return;
@@ -231,12 +231,12 @@ void require_below_key_cap(const KeyRow& key) {
               "LIMIT $2",
         2, types, values, nullptr);
     if (active >= static_cast<uint64>(max_api_keys_per_owner))
-        ereport(ERROR,
-                (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                 errmsg("the key's owner has %d active API keys, the most allowed",
-                        max_api_keys_per_owner),
-                 errhint("Revoke keys that are no longer used, or raise "
-                         "iam.max_api_keys_per_owner.")));
+        throw iam::Error(iam::sqlstate::configuration_limit_exceeded,
+                         "the key's owner has " + std::to_string(max_api_keys_per_owner) +
+                             " active API keys, the most allowed",
+                         {},
+                         "Revoke keys that are no longer used, or raise "
+                         "iam.max_api_keys_per_owner.");
 }
 
 // A new key records who made it and starts suspended if its user is banned

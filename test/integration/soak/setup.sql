@@ -392,10 +392,11 @@ $$;
 -- Referral codes: a new user (or a referrer, for their own code) redeems a
 -- code typed in one of four ways (as printed, lower case, with a dash, with
 -- spaces and O/I for 0/1; a vanity code in either case). Roll 1-75: a live
--- code (ok, or 23505 when the user was referred already); 76-84: a generated
+-- code (ok); 76-84: a generated
 -- code with one character changed (22023); 85-91: an unknown code and 92-96:
 -- the inactive or the expired code (both P0002: a guesser cannot tell them
--- apart); 97-100: one's own code (22023).
+-- apart); 97-100: one's own code (22023). Any of them: 23505 when the user
+-- was referred already, 53400 past the limit of failed attempts.
 ------------------------------------------------------------------------------
 CREATE FUNCTION soak.redeem(user_pick int, code_pick int, roll int, style int) RETURNS void
     LANGUAGE plpgsql AS $$
@@ -435,12 +436,16 @@ BEGIN
                             WHEN 2 THEN lower(substr(c.code, 1, 4) || '-' || substr(c.code, 5))
                             ELSE ' ' || translate(c.code, '01', 'OI') || ' ' END;
     END IF;
-    expected := CASE attempt WHEN 'live' THEN ARRAY['ok', '23505'] WHEN 'unknown' THEN ARRAY['P0002']
-                          WHEN 'closed' THEN ARRAY['P0002'] ELSE ARRAY['22023'] END;
+    -- A user referred already gets 23505 before any code is looked up, and a
+    -- user past iam.referral_failures_allowed gets 53400, whatever they type.
+    expected := CASE attempt WHEN 'live' THEN ARRAY['ok'] WHEN 'unknown' THEN ARRAY['P0002']
+                          WHEN 'closed' THEN ARRAY['P0002'] ELSE ARRAY['22023'] END
+                || ARRAY['23505', '53400'];
     PERFORM soak.act_as(referred);
     BEGIN
         made := iam.redeem_referral_code(typed);
-    EXCEPTION WHEN unique_violation OR invalid_parameter_value OR no_data_found THEN
+    EXCEPTION WHEN unique_violation OR invalid_parameter_value OR no_data_found
+                   OR configuration_limit_exceeded THEN
         outcome := SQLSTATE;
     END;
     IF NOT outcome = ANY (expected) THEN

@@ -1,0 +1,9 @@
+// LOCK TABLE on iam's tables: refused to the API roles (src/pg/lock_guard.cpp).
+#pragma once
+
+namespace iam::pg {
+
+// From _PG_init: installs the utility hook that refuses the lock.
+void install_lock_guard();
+
+}  // namespace iam::pg
