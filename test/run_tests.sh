@@ -47,13 +47,15 @@ run_layer() {
 }
 
 # with_cluster NAME COMMAND...: COMMAND runs with PG* pointing at a new
-# cluster, which is stopped when the layer's subshell exits.
+# cluster, which is stopped when the layer's subshell exits. The server
+# options are $cluster_options.
+cluster_options=""
 with_cluster() {
     local name=$1; shift
     local dir="$work/cluster-$name" port
     port=$(free_port 55432)
     trap "cluster_stop '$dir'" EXIT
-    cluster_start "$dir" "$port"
+    cluster_start "$dir" "$port" "" "$cluster_options"
     PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres "$@"
 }
 
@@ -95,8 +97,11 @@ if ! $unit_only; then
     build_and_install
     run_layer regress-pg_regress with_cluster regress regression_tests
     run_layer pgtap-pg_prove with_cluster pgtap pgtap_tests
+    # A script names the server options it needs on a line
+    # "# server options: ..." (the adversarial suite preloads iam_ext).
     for script in "$IAM_ROOT"/test/integration/*.sh; do
         name="integration-$(basename "$script" .sh)"
+        cluster_options=$(sed -n 's/^# server options: //p' "$script")
         run_layer "$name" with_cluster "$(basename "$script" .sh)" "$script"
     done
 fi

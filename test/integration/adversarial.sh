@@ -7,6 +7,10 @@
 # rotated keys, and a platform admin. The database is laid out as on
 # Supabase: the API roles, authenticator, auth.users written as GoTrue writes
 # it, and a database owner who is not a superuser installs the extension.
+# The server preloads iam_ext, as docs/security.md advises: the failure
+# counters are then one table for every connection, and every session has
+# the lock guard.
+# server options: -c shared_preload_libraries=iam_ext
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

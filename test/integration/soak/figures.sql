@@ -7,7 +7,8 @@ SELECT 'keys: ' || (SELECT count(*) FROM soak.keys) || ' made ('
        || (SELECT count(*) FROM soak.key_operations WHERE operation = 'rotate' AND outcome = 'ok') || ' rotated, '
        || (SELECT count(*) FROM soak.key_operations WHERE operation = 'revoke' AND outcome = 'ok') || ' revoked; refused: '
        || (SELECT count(*) FROM soak.key_operations WHERE operation = 'rotate' AND outcome <> 'ok') || ' rotations of a revoked key, '
-       || (SELECT count(*) FROM soak.key_operations WHERE operation = 'revoke' AND outcome <> 'ok') || ' second revocations';
+       || (SELECT count(*) FROM soak.key_operations WHERE operation = 'revoke' AND outcome <> 'ok') || ' second revocations, '
+       || (SELECT count(*) FROM soak.key_operations WHERE operation = 'create' AND outcome = 'capped') || ' creations past the cap';
 SELECT 'verifications: ' || count(*) FILTER (WHERE state = 'live') || ' of live keys ('
        || count(*) FILTER (WHERE request = 'authenticated') || ' then authenticated a request, '
        || count(*) FILTER (WHERE request = 'refused after a change') || ' refused as rotated or revoked meanwhile), '

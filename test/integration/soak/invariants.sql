@@ -132,8 +132,15 @@ SELECT what, expected, actual FROM (VALUES
  (SELECT count(*) FROM iam.audit_log AS a
   WHERE a.target_user_id IS NOT NULL
     AND NOT EXISTS (SELECT FROM iam.users AS u WHERE u.id = a.target_user_id))::text),
+(29, 'owners with more active keys than iam.max_api_keys_per_owner', '0',
+ (SELECT count(*) FROM (
+      SELECT user_id FROM iam.api_keys WHERE is_active AND user_id IS NOT NULL
+      GROUP BY user_id HAVING count(*) > coalesce(current_setting('iam.max_api_keys_per_owner', true), '100')::int
+      UNION ALL
+      SELECT company_id FROM iam.api_keys WHERE is_active AND user_id IS NULL
+      GROUP BY company_id HAVING count(*) > coalesce(current_setting('iam.max_api_keys_per_owner', true), '100')::int) AS over)::text),
 -- The server
-(29, 'deadlocks in this database (pg_stat_database)', '0',
+(30, 'deadlocks in this database (pg_stat_database)', '0',
  (SELECT deadlocks FROM pg_stat_database WHERE datname = current_database())::text)
 ) AS invariants (n, what, expected, actual)
 ORDER BY n;
