@@ -301,6 +301,10 @@ BEGIN
             USING HINT = 'enable_auth_sync() is for Supabase databases, where Supabase Auth keeps its users in auth.users.';
         RETURN 0;
     END IF;
+    -- The table first, then its triggers: DROP TRIGGER and CREATE OR
+    -- REPLACE TRIGGER lock the trigger before the table, so two concurrent
+    -- calls could otherwise deadlock.
+    LOCK TABLE auth.users IN SHARE ROW EXCLUSIVE MODE;
     CREATE OR REPLACE TRIGGER iam_sync_users_insert
         AFTER INSERT ON auth.users
         FOR EACH ROW EXECUTE FUNCTION iam.sync_auth_user();
@@ -331,6 +335,21 @@ BEGIN
         END IF;
     END LOOP;
     RETURN backfilled;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION iam.disable_auth_sync() RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF to_regclass('auth.users') IS NOT NULL THEN
+        -- The table before its triggers, as in enable_auth_sync.
+        LOCK TABLE auth.users IN ACCESS EXCLUSIVE MODE;
+        DROP TRIGGER IF EXISTS iam_sync_users_insert ON auth.users;
+        DROP TRIGGER IF EXISTS iam_sync_users_update ON auth.users;
+        DROP TRIGGER IF EXISTS iam_sync_users_delete ON auth.users;
+    END IF;
 END
 $$;
 
