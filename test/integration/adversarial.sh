@@ -18,27 +18,11 @@ db=iam_adversarial
 owner=iam_db_owner
 sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 value() { sql -tA "$@"; }
+source "$here/../fixtures/postgrest_requests.sh"
 trap 'dropdb --if-exists "$db" 2>/dev/null || true' EXIT
 
 echo "setup: Supabase's roles, auth.users and authenticator; a database owner who is not a superuser installs iam_ext"
-dropdb --if-exists "$db" 2>/dev/null || true
-sql -d postgres -o /dev/null <<SQL
-SET client_min_messages = warning;
-\ir $here/../fixtures/supabase_roles.sql
-DO \$\$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticator') THEN
-        CREATE ROLE authenticator LOGIN NOINHERIT;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$owner') THEN
-        CREATE ROLE $owner LOGIN NOSUPERUSER CREATEDB CREATEROLE BYPASSRLS;
-    END IF;
-END \$\$;
-ALTER ROLE authenticator PASSWORD '$PGPASSWORD';
-ALTER ROLE $owner PASSWORD '$PGPASSWORD';
-GRANT anon, authenticated, service_role TO authenticator;
-GRANT anon, authenticated, service_role TO $owner;
-SQL
-createdb -O "$owner" "$db"
+create_supabase_database
 # A low key cap, so that reaching it takes a few keys.
 sql -d postgres -c "ALTER DATABASE $db SET iam.max_api_keys_per_owner = 8" -o /dev/null
 sql -U "$owner" -d "$db" -o /dev/null <<'SQL'
@@ -79,7 +63,6 @@ jwt_of() { echo "{\"aud\":\"authenticated\",\"role\":\"authenticated\",\"sub\":\
 alice=$(jwt_of a1) vera=$(jwt_of a2) carol=$(jwt_of a3) remy=$(jwt_of a4) olga=$(jwt_of b1)
 nina=$(jwt_of d1) gus=$(jwt_of d2) pam=$(jwt_of e1) pat=$(jwt_of e2)
 none='{}'
-source "$here/../fixtures/postgrest_requests.sh"
 
 # new_key JWT NAME ARGUMENTS: a key made through POST /rpc/create_api_key;
 # sets key_id and key_secret.

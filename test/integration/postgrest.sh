@@ -19,27 +19,11 @@ db=iam_postgrest
 owner=iam_db_owner
 sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 value() { sql -tA "$@"; }
+source "$here/../fixtures/postgrest_requests.sh"
 trap 'dropdb --if-exists "$db" 2>/dev/null || true' EXIT
 
 echo "setup: Supabase's roles and authenticator; a database owner who is not a superuser installs iam_ext"
-dropdb --if-exists "$db" 2>/dev/null || true
-sql -d postgres -o /dev/null <<SQL
-SET client_min_messages = warning;
-\ir $here/../fixtures/supabase_roles.sql
-DO \$\$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticator') THEN
-        CREATE ROLE authenticator LOGIN NOINHERIT;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$owner') THEN
-        CREATE ROLE $owner LOGIN NOSUPERUSER CREATEDB CREATEROLE BYPASSRLS;
-    END IF;
-END \$\$;
-ALTER ROLE authenticator PASSWORD '$PGPASSWORD';
-ALTER ROLE $owner PASSWORD '$PGPASSWORD';
-GRANT anon, authenticated, service_role TO authenticator;
-GRANT anon, authenticated, service_role TO $owner;
-SQL
-createdb -O "$owner" "$db"
+create_supabase_database
 sql -U "$owner" -d "$db" -o /dev/null <<'SQL'
 CREATE EXTENSION iam_ext;
 -- Alice and Vera are members of Acme, Pam is a platform_admin.
@@ -90,7 +74,6 @@ vera_jwt='{"aud":"authenticated","role":"authenticated","sub":"a0000000-0000-400
 pam_jwt='{"aud":"authenticated","role":"authenticated","sub":"a0000000-0000-4000-8000-0000000000e1"}'
 service_jwt='{"iss":"supabase","role":"service_role"}'
 
-source "$here/../fixtures/postgrest_requests.sh"
 none='{}'
 alice_header="{\"x-api-key\":\"$alice_key\"}"
 
