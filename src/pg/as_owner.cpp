@@ -14,6 +14,45 @@ Oid owner_of(Oid relation) {
     return owner;
 }
 
+// The extension's statements are string constants: each is planned once per
+// backend and parameter types (the audit trail's row parameter has the
+// audited table's type), the plan kept by the string's address. PostgreSQL's
+// plan cache replans it when a table it uses changes, or when it runs as
+// another role.
+constexpr int max_kept_plans = 32;
+constexpr int max_kept_arguments = 16;
+struct KeptPlan {
+    const char* sql;
+    int nargs;
+    Oid types[max_kept_arguments];
+    SPIPlanPtr plan;
+};
+KeptPlan kept_plans[max_kept_plans];
+int kept_plan_count = 0;
+
+SPIPlanPtr plan_for(const char* sql, int nargs, Oid* types) {
+    for (int i = 0; i < kept_plan_count; ++i) {
+        const KeptPlan& kept = kept_plans[i];
+        if (kept.sql == sql && kept.nargs == nargs &&
+            memcmp(kept.types, types, nargs * sizeof(Oid)) == 0)
+            return kept.plan;
+    }
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr)
+        elog(ERROR, "iam_ext statement failed to prepare (%s): %s",
+             SPI_result_code_string(SPI_result), sql);
+    if (kept_plan_count == max_kept_plans || nargs > max_kept_arguments)
+        return plan;  // freed with the SPI call's memory
+    if (SPI_keepplan(plan) != 0)
+        elog(ERROR, "SPI_keepplan failed");
+    KeptPlan& kept = kept_plans[kept_plan_count++];
+    kept.sql = sql;
+    kept.nargs = nargs;
+    memcpy(kept.types, types, nargs * sizeof(Oid));
+    kept.plan = plan;
+    return plan;
+}
+
 // The statement with the path pinned; on an error, the abort of the
 // (sub)transaction restores the path.
 uint64 execute_pinned(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
@@ -23,7 +62,7 @@ uint64 execute_pinned(const char* sql, int nargs, Oid* types, Datum* values, con
                             GUC_ACTION_SAVE, true, 0, false);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    int result = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+    int result = SPI_execute_plan(plan_for(sql, nargs, types), values, nulls, false, 0);
     if (result < 0)
         elog(ERROR, "iam_ext statement failed (%s): %s", SPI_result_code_string(result), sql);
     uint64 processed = SPI_processed;

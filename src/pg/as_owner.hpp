@@ -21,7 +21,9 @@ Oid iam_relation(const char* name);
 using ResultReader = void (*)(SPITupleTable* result, uint64 processed, void* context);
 
 // Runs one SQL statement through SPI as the caller; returns the number of
-// rows it processed. Plain C style: call it through pg_call() from C++ code.
+// rows it processed. `sql` must be a string constant: its plan is kept for
+// the backend, found by the string's address. Plain C style: call it
+// through pg_call() from C++ code.
 uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
                          ResultReader read = nullptr, void* context = nullptr);
 

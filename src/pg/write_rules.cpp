@@ -192,39 +192,51 @@ void require_narrowing(const TriggerData* trigger, const KeyRow& old_key, const 
                "Others with authority over the key may revoke it: iam.revoke_api_key(key_id).");
 }
 
-// Reads the first column of the first row, a timestamptz, into `context`.
-struct OptionalTimestamp {
+// When a new key's owner may use it from: a user's ban (see
+// iam.sync_user_from_auth), read while the owner's row is locked, so that
+// two sessions creating keys for one owner at once count each other's
+// against the cap.
+struct Suspension {
     bool present;
-    TimestampTz value;
+    TimestampTz until;
 };
-void read_timestamp(SPITupleTable* result, uint64 processed, void* context) {
-    auto* out = static_cast<OptionalTimestamp*>(context);
+
+void read_suspension(SPITupleTable* result, uint64 processed, void* context) {
+    auto* out = static_cast<Suspension*>(context);
     if (processed == 0)
         return;
     bool is_null;
     Datum value = SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null);
     out->present = !is_null;
-    out->value = is_null ? 0 : DatumGetTimestampTz(value);
+    out->until = is_null ? 0 : DatumGetTimestampTz(value);
 }
 
-// The cap on an owner's active keys (iam.max_api_keys_per_owner). The
-// owner's row is locked first, so that two sessions creating keys for one
-// owner at once count each other's.
+Suspension lock_owner(const KeyRow& key) {
+    Suspension suspension{};
+    Oid types[1] = {UUIDOID};
+    Datum values[1] = {
+        UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id : &key.company_id))};
+    iam::pg::execute_as_owner(
+        iam::pg::iam_relation("api_keys"),
+        key.has_user ? "SELECT CASE WHEN deleted_at IS NOT NULL THEN 'infinity'::timestamptz "
+                       "ELSE banned_until END FROM iam.users WHERE id = $1 FOR NO KEY UPDATE"
+                     : "SELECT NULL::timestamptz FROM iam.companies WHERE id = $1 "
+                       "FOR NO KEY UPDATE",
+        1, types, values, nullptr, read_suspension, &suspension);
+    return suspension;
+}
+
+// The cap on an owner's active keys (iam.max_api_keys_per_owner); the
+// owner's row is locked already.
 void require_below_key_cap(const KeyRow& key) {
     if (max_api_keys_per_owner == 0)
         return;
-    Oid api_keys = iam::pg::iam_relation("api_keys");
     Oid types[2] = {UUIDOID, INT4OID};
     Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id
                                                                          : &key.company_id)),
                        Int32GetDatum(max_api_keys_per_owner)};
-    iam::pg::execute_as_owner(api_keys,
-                              key.has_user
-                                  ? "SELECT FROM iam.users WHERE id = $1 FOR NO KEY UPDATE"
-                                  : "SELECT FROM iam.companies WHERE id = $1 FOR NO KEY UPDATE",
-                              1, types, values, nullptr);
     uint64 active = iam::pg::execute_as_owner(
-        api_keys,
+        iam::pg::iam_relation("api_keys"),
         key.has_user
             ? "SELECT FROM iam.api_keys WHERE user_id = $1 AND is_active LIMIT $2"
             : "SELECT FROM iam.api_keys WHERE company_id = $1 AND user_id IS NULL AND is_active "
@@ -239,26 +251,16 @@ void require_below_key_cap(const KeyRow& key) {
                          "iam.max_api_keys_per_owner.");
 }
 
-// A new key records who made it and starts suspended if its user is banned
-// (see iam.sync_user_from_auth). Returns the row to insert.
-HeapTuple stamp_new_key(Relation relation, HeapTuple row, const KeyRow& key) {
+// A new key records who made it and when its owner may use it. Returns the
+// row to insert.
+HeapTuple stamp_new_key(Relation relation, HeapTuple row, const Suspension& suspension) {
     iam::pg::SubjectCache subject{};
     const pg_uuid_t* creator = iam::pg::current_subject(&subject);
-    OptionalTimestamp suspended{};
-    if (key.has_user) {
-        Oid types[1] = {UUIDOID};
-        Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.user_id))};
-        iam::pg::execute_as_owner(
-            iam::pg::iam_relation("api_keys"),
-            "SELECT CASE WHEN deleted_at IS NOT NULL THEN 'infinity'::timestamptz "
-            "ELSE banned_until END FROM iam.users WHERE id = $1",
-            1, types, values, nullptr, read_timestamp, &suspended);
-    }
     int columns[2] = {column(relation, "created_by").number,
                       column(relation, "suspended_until").number};
     Datum values[2] = {creator != nullptr ? UUIDPGetDatum(const_cast<pg_uuid_t*>(creator)) : 0,
-                       TimestampTzGetDatum(suspended.value)};
-    bool nulls[2] = {creator == nullptr, !suspended.present};
+                       TimestampTzGetDatum(suspension.until)};
+    bool nulls[2] = {creator == nullptr, !suspension.present};
     return heap_modify_tuple_by_cols(row, RelationGetDescr(relation), 2, columns, values, nulls);
 }
 
@@ -378,7 +380,8 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
     if (inserting && key.has_expiry)
         iam::pg::require_future_expiry(key.expires_at);
     if (stands_above_rules(relation))
-        return inserting ? PointerGetDatum(stamp_new_key(relation, row, key)) : let_through(trigger);
+        return inserting ? PointerGetDatum(stamp_new_key(relation, row, lock_owner(key)))
+                         : let_through(trigger);
 
     KeyRow old_key{};
     if (!inserting) {
@@ -394,9 +397,9 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
     }
     if (!inserting)
         return let_through(trigger);
-    if (key.has_user || key.has_company)
-        require_below_key_cap(key);
-    return PointerGetDatum(stamp_new_key(relation, row, key));
+    Suspension suspension = lock_owner(key);
+    require_below_key_cap(key);
+    return PointerGetDatum(stamp_new_key(relation, row, suspension));
 }
 
 // iam.guard_referral_code(): BEFORE INSERT OR UPDATE ON iam.referral_codes

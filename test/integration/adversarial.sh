@@ -153,9 +153,12 @@ rpc "$remy" "$none" POST rotate_api_key "{\"key_id\":\"$acme_key_id\"}"
 expect "a removed admin of Acme rotates Acme's key" 404
 rpc "$carol" "$none" POST rotate_api_key "{\"key_id\":\"$acme_key_id\"}"
 expect "Acme's admin rotates Acme's own key" 200
+rotated_away=$vera_key
 rpc "$vera" "$none" POST rotate_api_key "{\"key_id\":\"$vera_key_id\"}"
 expect "Vera rotates her own key" 200
 vera_key=$(value -v j="$body" <<<"SELECT :'j'::jsonb -> 0 ->> 'api_key';")
+rpc '' "$(header "$rotated_away")" POST create_api_key '{"name":"from the old secret"}'
+expect "the rotated-away secret authenticates nothing" 401 '28000: invalid API key'
 audit=$(value -U "$owner" -d "$db" <<SQL
 SELECT string_agg(a.action || ' by ' || coalesce(u.full_name, a.actor_role), ', ' ORDER BY a.id)
 FROM iam.audit_log AS a LEFT JOIN iam.users AS u ON u.id = a.actor_user_id
