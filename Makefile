@@ -7,15 +7,24 @@ EXTENSION  = iam_ext
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" iam_ext.control)
 MODULE_big = iam_ext
 OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp)))
-DATA       = $(sort $(wildcard sql/iam_ext--*.sql))
+
+# The current schema lives in sql/schema/, one concern per file, in its final
+# form; the install script of the current version is assembled from it. The
+# scripts of earlier versions and the upgrade scripts are frozen, as released
+# (docs/development.md, "Changing SQL").
+SCHEMA_SOURCES = $(addprefix sql/schema/,tables.sql checks.sql api_keys.sql referrals.sql \
+                   policies.sql supabase.sql)
+CURRENT_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built     = $(CURRENT_SCRIPT)
+DATA           = $(filter-out $(CURRENT_SCRIPT),$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
 # pg_regress: inputs in sql/, expected output in expected/.
-REGRESS      = install boundary schema_defaults constraints updated_at roles hoist_checks api_keys referrals write_rules
+REGRESS      = install catalog boundary schema_defaults constraints updated_at roles hoist_checks api_keys referrals write_rules
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
-PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter
+PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter $(if $(IAM_WERROR),-Werror)
 SHLIB_LINK += -lsodium -lstdc++
 
 # The functions are opaque calls from SQL: JIT inlining of their bitcode buys
@@ -32,7 +41,7 @@ EXTRA_CLEAN    = $(BOUNDARY_PROBE) test/boundary/*.o
 
 # `make run` and `make test` install the build dependencies themselves, so
 # they must work before pg_config exists.
-USER_COMMANDS = run stop test unit bench fuzz format
+USER_COMMANDS = run stop test unit bench fuzz format help
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
@@ -44,6 +53,11 @@ $(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/guard.o src/pg/http_err
 	$(CXX) $(CXXFLAGS) $^ $(LDFLAGS) $(LDFLAGS_SL) -shared -lstdc++ -o $@
 
 $(OBJS) test/boundary/boundary_probe.o: $(wildcard src/core/*.hpp src/pg/*.hpp)
+
+$(CURRENT_SCRIPT): $(SCHEMA_SOURCES) iam_ext.control
+	{ printf '%s\n' '-- iam_ext $(EXTVERSION), assembled by make from $(SCHEMA_SOURCES): edit those.' '' \
+	      '\echo Use "CREATE EXTENSION iam_ext" to load this file. \quit' ''; \
+	  for source in $(SCHEMA_SOURCES); do cat $$source; echo; done; } >$@
 
 .PHONY: $(USER_COMMANDS)
 run:      ## a local PostgreSQL with iam_ext, demo data and a walkthrough
@@ -58,5 +72,12 @@ unit:     ## the Catch2 suite alone (no PostgreSQL needed)
 	@test/run_tests.sh --unit-only
 fuzz:     ## every libFuzzer target of the core for IAM_FUZZ_SECONDS (default 60)
 	@test/run_fuzz.sh
-format:
-	clang-format -i src/core/*.[ch]pp src/pg/*.[ch]pp test/unit/*.cpp test/boundary/*.cpp
+format:   ## clang-format the C++ in place
+	clang-format -i $(CXX_SOURCES)
+help:     ## this list
+	@sed -n 's/^\([a-z]*\): *## /  make \1\t/p' $(firstword $(MAKEFILE_LIST)) | expand -t 16
+	@echo '  make test ONLY=<layer>: one layer (unit-catch2, regress-pg_regress, pgtap-pg_prove,'
+	@echo '    integration-<script>, ...); IAM_WERROR=1 makes compiler warnings errors'
+
+CXX_SOURCES = $(wildcard src/core/*.[ch]pp src/pg/*.[ch]pp test/unit/*.cpp test/boundary/*.cpp \
+                test/fuzz/*.cpp)

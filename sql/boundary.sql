@@ -10,6 +10,10 @@ CREATE FUNCTION probe_pg_error_under_cpp() RETURNS integer
     AS :'probe', 'probe_pg_error_under_cpp' LANGUAGE c;
 CREATE FUNCTION probe_pg_error_unguarded() RETURNS integer
     AS :'probe', 'probe_pg_error_unguarded' LANGUAGE c;
+CREATE FUNCTION probe_throw_inside_pg_call() RETURNS integer
+    AS :'probe', 'probe_throw_inside_pg_call' LANGUAGE c;
+CREATE FUNCTION probe_leave_error_stack() RETURNS integer
+    AS :'probe', 'probe_leave_error_stack' LANGUAGE c;
 CREATE FUNCTION probe_live_trackers() RETURNS integer
     AS :'probe', 'probe_live_trackers' LANGUAGE c;
 CREATE FUNCTION probe_reset_trackers() RETURNS void
@@ -39,6 +43,19 @@ SELECT probe_live_trackers();
 SELECT probe_pg_error_under_cpp();
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT probe_live_trackers();
+
+-- A C++ exception thrown inside pg_call() leaves through the end of its
+-- PG_TRY: a PostgreSQL error raised afterwards reaches its caller (here, the
+-- client) instead of a dead frame, and the backend goes on.
+SELECT probe_throw_inside_pg_call();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT 'still connected' AS backend;
+-- A body that leaves the error stack elsewhere is caught by the guard, which
+-- restores it before it reports the bug.
+SELECT probe_leave_error_stack();
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT 1 / 0 AS error_after_the_repair;
+SELECT 'still connected' AS backend;
 
 -- The control experiment: the same error without pg_call() skips the
 -- destructor, and the count shows it. This is what the guard prevents.
@@ -75,5 +92,5 @@ SELECT probe_live_trackers();
 DROP TABLE boundary_log;
 
 DROP FUNCTION probe_throw(text, text, text, text), probe_throw_std(text),
-    probe_pg_error_under_cpp(), probe_pg_error_unguarded(), probe_live_trackers(),
-    probe_reset_trackers();
+    probe_pg_error_under_cpp(), probe_pg_error_unguarded(), probe_throw_inside_pg_call(),
+    probe_leave_error_stack(), probe_live_trackers(), probe_reset_trackers();

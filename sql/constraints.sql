@@ -1,5 +1,8 @@
 -- Every key and constraint rejects bad rows with its SQLSTATE and changes
 -- nothing. Fixtures: two users, a company, a key, a code.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+RESET client_min_messages;
 \set VERBOSITY terse
 INSERT INTO iam.users (id, email) VALUES
     ('11111111-1111-4111-8111-111111111111', 'ada@example.com'),

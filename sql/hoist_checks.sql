@@ -3,6 +3,9 @@
 -- InitPlan, evaluated once per execution, not once per row. The answers are
 -- the same as per row, for every caller and every execution of a plan kept
 -- across identity changes.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+RESET client_min_messages;
 BEGIN;
 DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN

@@ -1,4 +1,4 @@
--- iam_ext 0.1.0: the schema of iam_service.dbml in schema iam.
+-- iam_ext 0.1.0: the schema of the data model (docs/schema.md) in schema iam.
 -- Deliberate deviations from the DBML are listed, with reasons, in
 -- docs/schema.md.
 

@@ -40,6 +40,12 @@ COMMENT ON COLUMN iam.audit_log.action IS
 COMMENT ON TABLE iam.audit_log IS
     'Who changed which role grant, membership, role of the catalogue or API key, when (written by iam.audit_change(); readable by platform_admin)';
 
+-- Two comments that still described 0.2.0.
+COMMENT ON FUNCTION iam.current_user_id() IS
+    'The calling user: in a request authenticated by iam.authenticate_request(), the API key''s user; else request.jwt.claim.sub, else request.jwt.claims ->> ''sub'' (as auth.uid()); NULL if none or not a UUID';
+COMMENT ON FUNCTION iam.current_company_ids() IS
+    'The active companies the current user is an active member of, for company_id = ANY (...) policies; in a request authenticated by a company''s API key, that company';
+
 ------------------------------------------------------------------------------
 -- A request authenticated by an API key writes iam's tables only with the
 -- permission "iam:<table>:write" (or "iam:*", or "*").

@@ -1,6 +1,9 @@
 -- The identity context and the role and company checks (0.2.0).
 -- Fixtures: Ada (platform_admin), Grace (enterprise_admin of Acme), Linus
 -- (member of Acme, inactive in Globex), Acme active, Globex suspended.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+RESET client_min_messages;
 INSERT INTO iam.users (id, full_name) VALUES
     ('a0000000-0000-4000-8000-00000000000a', 'Ada'),
     ('a0000000-0000-4000-8000-00000000000b', 'Grace'),

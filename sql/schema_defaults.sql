@@ -1,6 +1,9 @@
 -- Defaults of every table: a row inserted with only its required columns.
 -- Timestamps are compared with now() (the transaction's start), generated
 -- ids are shown as present or not.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+RESET client_min_messages;
 BEGIN;
 
 INSERT INTO iam.users (id) VALUES ('11111111-1111-4111-8111-111111111111');

@@ -1,5 +1,8 @@
 -- updated_at is stamped by iam.set_updated_at() (C++) on every real change,
 -- with the transaction's timestamp, and cannot be set by hand.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+RESET client_min_messages;
 INSERT INTO iam.users (id) VALUES ('11111111-1111-4111-8111-111111111111');
 INSERT INTO iam.companies (id, name) VALUES ('cccccccc-cccc-4ccc-8ccc-cccccccccccc', 'Acme Learning');
 INSERT INTO iam.user_settings (user_id) VALUES ('11111111-1111-4111-8111-111111111111');

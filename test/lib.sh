@@ -5,7 +5,7 @@
 IAM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
 
-# Debian packages each command needs (DESIGN.md, "Platform").
+# Debian packages each command needs (README, "The two commands").
 IAM_BUILD_PACKAGES="make g++ cmake pkg-config postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libsodium-dev"
 IAM_TEST_PACKAGES="$IAM_BUILD_PACKAGES catch2 postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl"
 

@@ -2,6 +2,8 @@
 # `make test`: every test layer, each against a throwaway cluster of its own
 # that is created here and removed at the end, then one summary.
 #   --unit-only   the Catch2 suite alone
+#   ONLY=<layer>  that layer alone (a name of the summary: unit-catch2,
+#                 regress-pg_regress, integration-soak, ...)
 set -uo pipefail
 shopt -s nullglob
 source "$(dirname "$0")/lib.sh"
@@ -37,6 +39,7 @@ record() {  # record LAYER STATUS SECONDS: with the layer's own count of tests
 # only when it fails.
 run_layer() {
     local name=$1 start=$SECONDS; shift
+    [ -z "${ONLY:-}" ] || [ "$name" = "$ONLY" ] || return 0
     say "$name"
     if ( "$@" ) >"$work/$name.log" 2>&1; then
         record "$name" PASS $((SECONDS - start))
@@ -106,6 +109,7 @@ if ! $unit_only; then
     done
 fi
 
+if [ ${#results[@]} -eq 0 ]; then echo "no layer is named ${ONLY:-}"; exit 1; fi
 echo
 echo "iam_ext test summary"
 printf '  %s\n' "${results[@]}"

@@ -172,8 +172,8 @@ bool iam::pg::permissions_cover_all(const Jsonb* granted, const Jsonb* wanted) {
     while ((token = JsonbIteratorNext(&iterator, &value, true)) != WJB_DONE) {
         if (token == WJB_ELEM && covered)
             covered = value.type == jbvString &&
-                      permissions_cover(granted, std::string_view(value.val.string.val,
-                                                                  value.val.string.len));
+                      permissions_cover(
+                          granted, std::string_view(value.val.string.val, value.val.string.len));
     }
     return covered;
 }
@@ -260,8 +260,8 @@ void read_returned_id(SPITupleTable* result, uint64 processed, void* context) {
 }
 
 // Runs `sql` as the caller (RLS applies); whether it returned an id.
-bool execute_returning_id(const char* sql, int nargs, Oid* types, Datum* values,
-                          const char* nulls, pg_uuid_t* returned_id) {
+bool execute_returning_id(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                          pg_uuid_t* returned_id) {
     return iam::pg::execute_as_caller(sql, nargs, types, values, nulls, read_returned_id,
                                       returned_id) > 0;
 }

@@ -180,9 +180,15 @@ IAM_SQL_FUNCTION(iam_audit_change) {
     if (request_key != nullptr)
         set(8, UUIDPGetDatum(const_cast<pg_uuid_t*>(&request_key->key_id)), false);
 
-    Oid types[audit_argument_count] = {
-        UUIDOID, TEXTOID, TEXTOID, UUIDOID, UUIDOID, UUIDOID, descriptor->tdtypeid,
-        descriptor->tdtypeid, UUIDOID};
+    Oid types[audit_argument_count] = {UUIDOID,
+                                       TEXTOID,
+                                       TEXTOID,
+                                       UUIDOID,
+                                       UUIDOID,
+                                       UUIDOID,
+                                       descriptor->tdtypeid,
+                                       descriptor->tdtypeid,
+                                       UUIDOID};
     iam::pg::pg_call([&] {
         iam::pg::execute_as_owner(iam::pg::iam_relation("audit_log"), insert_audit_row,
                                   audit_argument_count, types, values, nulls);

@@ -1,5 +1,5 @@
 // Who is calling: the identity context shared by iam.current_user_id() and
-// the role checks (DESIGN.md, "Identity context").
+// the role checks (docs/roles.md, "Claims").
 #pragma once
 
 #include "postgres.hpp"

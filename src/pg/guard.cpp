@@ -50,6 +50,14 @@ PendingError capture_current_exception() noexcept {
     return pending;
 }
 
+void raise_broken_error_stack(sigjmp_buf* exception_stack, ErrorContextCallback* context_stack) {
+    PG_exception_stack = exception_stack;
+    error_context_stack = context_stack;
+    ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                    errmsg_internal("iam_ext left PostgreSQL's error stack unbalanced")));
+    pg_unreachable();
+}
+
 void raise(const PendingError& error) {
     if (error.pg_error != nullptr)
         ReThrowError(error.pg_error);

@@ -1,4 +1,5 @@
-// The C++ / PostgreSQL error boundary (DESIGN.md). Two rules, one tool each:
+// The C++ / PostgreSQL error boundary (docs/development.md). Two rules, one
+// tool each:
 //
 // 1. A C++ exception never unwinds through PostgreSQL frames. Every
 //    SQL-callable function is declared with IAM_SQL_FUNCTION, whose extern "C"
@@ -16,6 +17,7 @@
 
 #include "postgres.hpp"
 
+#include <exception>
 #include <type_traits>
 
 namespace iam::pg {
@@ -44,28 +46,52 @@ struct PendingError {
 PendingError capture_current_exception() noexcept;
 [[noreturn]] void raise(const PendingError& error);
 
+// Reports, as an internal error, that a body left PostgreSQL's error stack
+// (the innermost PG_TRY) or error context stack other than it found them:
+// the next error would longjmp into a dead frame. Restores both first.
+[[noreturn]] void raise_broken_error_stack(sigjmp_buf* exception_stack,
+                                           ErrorContextCallback* context_stack);
+
 template <typename Body>
 Datum guard(Body&& body, FunctionCallInfo fcinfo) noexcept {
+    sigjmp_buf* exception_stack = PG_exception_stack;
+    ErrorContextCallback* context_stack = error_context_stack;
     PendingError error;
     try {
-        return body(fcinfo);
+        Datum result = body(fcinfo);
+        if (unlikely(PG_exception_stack != exception_stack || error_context_stack != context_stack))
+            raise_broken_error_stack(exception_stack, context_stack);
+        return result;
     } catch (...) {
         error = capture_current_exception();
     }
+    if (unlikely(PG_exception_stack != exception_stack || error_context_stack != context_stack))
+        raise_broken_error_stack(exception_stack, context_stack);
     raise(error);
 }
 
 // Calls fn(), which may raise a PostgreSQL error; such an error comes back as
 // a thrown PgError. fn itself must not hold C++ objects with destructors: a
-// longjmp out of it would skip them.
+// longjmp out of it would skip them. A C++ exception thrown by fn leaves the
+// PG_TRY block through its end, so that PostgreSQL's error stack is restored
+// before the exception goes on.
 template <typename Fn>
 auto pg_call(Fn&& fn) -> decltype(fn()) {
     if constexpr (std::is_void_v<decltype(fn())>) {
         // Written on one side of the longjmp and read on the other: volatile.
         MemoryContext caller_context = CurrentMemoryContext;
         ErrorData* volatile error = nullptr;
+        volatile bool threw = false;
+        std::exception_ptr thrown;
         PG_TRY();
-        { fn(); }
+        {
+            try {
+                fn();
+            } catch (...) {
+                thrown = std::current_exception();
+                threw = true;
+            }
+        }
         PG_CATCH();
         {
             MemoryContextSwitchTo(caller_context);
@@ -73,6 +99,8 @@ auto pg_call(Fn&& fn) -> decltype(fn()) {
             FlushErrorState();
         }
         PG_END_TRY();
+        if (threw)
+            std::rethrow_exception(thrown);
         if (error != nullptr)
             throw PgError(error);
     } else {

@@ -81,6 +81,61 @@ void forget_tables(Datum, Oid relation) {
     }
 }
 
+// The columns the code reads by position (attnum:: in iam_tables.hpp), and
+// where they must be. A schema whose columns moved (a fresh install and an
+// upgrade that disagree, or a hand-made change) is refused here, once per
+// backend, instead of being read wrong.
+void require_expected_columns(const IamTables& tables) {
+    struct ExpectedColumn {
+        Oid relation;
+        const char* name;
+        AttrNumber number;
+    };
+    const ExpectedColumn expected[] = {
+        {tables.roles, "id", attnum::roles_id},
+        {tables.roles, "name", attnum::roles_name},
+        {tables.user_roles, "user_id", attnum::user_roles_user_id},
+        {tables.user_roles, "role_id", attnum::user_roles_role_id},
+        {tables.companies, "id", attnum::companies_id},
+        {tables.companies, "current_iam_status", attnum::companies_current_iam_status},
+        {tables.companies, "is_deleted", attnum::companies_is_deleted},
+        {tables.company_users, "user_id", attnum::company_users_user_id},
+        {tables.company_users, "company_id", attnum::company_users_company_id},
+        {tables.company_users, "is_active_in_company", attnum::company_users_is_active_in_company},
+        {tables.api_keys, "id", attnum::api_keys_id},
+        {tables.api_keys, "user_id", attnum::api_keys_user_id},
+        {tables.api_keys, "company_id", attnum::api_keys_company_id},
+        {tables.api_keys, "key_prefix", attnum::api_keys_key_prefix},
+        {tables.api_keys, "hashed_key", attnum::api_keys_hashed_key},
+        {tables.api_keys, "permissions", attnum::api_keys_permissions},
+        {tables.api_keys, "expires_at", attnum::api_keys_expires_at},
+        {tables.api_keys, "last_used_at", attnum::api_keys_last_used_at},
+        {tables.api_keys, "is_active", attnum::api_keys_is_active},
+        {tables.referral_codes, "id", attnum::referral_codes_id},
+        {tables.referral_codes, "user_id", attnum::referral_codes_user_id},
+        {tables.referral_codes, "code", attnum::referral_codes_code},
+        {tables.referral_codes, "is_active", attnum::referral_codes_is_active},
+        {tables.referral_codes, "expires_at", attnum::referral_codes_expires_at},
+    };
+    for (const ExpectedColumn& column : expected) {
+        AttrNumber found = get_attnum(column.relation, column.name);
+        if (found != column.number)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+                     errmsg("iam.%s.%s is column %d, where iam_ext reads column %d",
+                            get_rel_name(column.relation), column.name, found, column.number),
+                     errhint("The schema and the library disagree: ALTER EXTENSION iam_ext "
+                             "UPDATE, or reinstall the extension.")));
+    }
+    // Read only where the table has it (0.7.0 on): see api_key_attributes.
+    AttrNumber suspended = get_attnum(tables.api_keys, "suspended_until");
+    if (suspended != InvalidAttrNumber && suspended != attnum::api_keys_suspended_until)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+                        errmsg("iam.api_keys.suspended_until is column %d, where iam_ext reads "
+                               "column %d",
+                               suspended, attnum::api_keys_suspended_until)));
+}
+
 }  // namespace
 
 void resolve_iam_tables(IamTables* tables) {
@@ -107,6 +162,7 @@ void resolve_iam_tables(IamTables* tables) {
         found.api_key_peppers_pkey = relation_in(iam, "api_key_peppers_pkey");
         found.referral_codes = relation_in(iam, "referral_codes");
         found.referral_codes_code_key = relation_in(iam, "referral_codes_code_key");
+        require_expected_columns(found);
         known_tables = found;
         tables_known = true;
     }
@@ -154,7 +210,8 @@ text* find_role_name(const IamTables& tables, const pg_uuid_t& role_id) {
 bool user_holds_named_role(const IamTables& tables, const pg_uuid_t& user_id, const char* name) {
     text* role_name = cstring_to_text(name);
     pg_uuid_t role_id;
-    bool holds = find_role_id(tables, role_name, &role_id) && user_holds_role(tables, user_id, role_id);
+    bool holds =
+        find_role_id(tables, role_name, &role_id) && user_holds_role(tables, user_id, role_id);
     pfree(role_name);
     return holds;
 }
@@ -259,8 +316,7 @@ AttrNumber api_key_attributes(TupleDesc descriptor) {
 }
 
 // From the row's first `count` attributes, deformed in one pass.
-void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber count,
-                         ApiKeyRow* row) {
+void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber count, ApiKeyRow* row) {
     auto value = [values](AttrNumber number) { return values[number - 1]; };
     auto is_null = [nulls, count](AttrNumber number) {
         return number > count || nulls[number - 1];
@@ -286,9 +342,8 @@ void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber coun
     row->is_active =
         !is_null(attnum::api_keys_is_active) && DatumGetBool(value(attnum::api_keys_is_active));
     row->is_suspended_ever = !is_null(attnum::api_keys_suspended_until);
-    row->suspended_until = row->is_suspended_ever
-                               ? DatumGetTimestampTz(value(attnum::api_keys_suspended_until))
-                               : 0;
+    row->suspended_until =
+        row->is_suspended_ever ? DatumGetTimestampTz(value(attnum::api_keys_suspended_until)) : 0;
 }
 
 bool copy_api_key_row(HeapTuple tuple, TupleDesc descriptor, void* context) {

@@ -8,7 +8,8 @@
 namespace iam::pg {
 
 // Attribute numbers as created by the install script. Upgrades only ever
-// append columns, so these never move.
+// append columns, so these never move; resolve_iam_tables checks them
+// against the catalog once per backend and refuses a schema that differs.
 namespace attnum {
 constexpr AttrNumber roles_id = 1;
 constexpr AttrNumber roles_name = 2;

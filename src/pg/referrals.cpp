@@ -126,8 +126,7 @@ const pg_uuid_t* require_may_redeem(const iam::pg::IamTables& tables, const pg_u
                                              retry_after);
     }
     if (was_referred(referred))
-        ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
-                        errmsg("this user was already referred"),
+        ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION), errmsg("this user was already referred"),
                         errdetail("A user can be referred once.")));
     return is_service ? nullptr : caller;
 }

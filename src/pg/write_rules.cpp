@@ -68,9 +68,9 @@ Column column(Relation relation, const char* name) {
     TupleDesc descriptor = RelationGetDescr(relation);
     int number = SPI_fnumber(descriptor, name);
     if (number <= 0)
-        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
-                         std::string("iam.") + RelationGetRelationName(relation) +
-                             " has no column " + name);
+        throw iam::Error(
+            iam::sqlstate::trigger_protocol_violated,
+            std::string("iam.") + RelationGetRelationName(relation) + " has no column " + name);
     return Column{static_cast<AttrNumber>(number), TupleDescAttr(descriptor, number - 1)};
 }
 
@@ -145,8 +145,7 @@ void require_within_request_key(const iam::pg::ApiKeyContext& request_key, const
         refuse("an API key manages only keys of its own owner");
     if (!iam::pg::permissions_cover_all(request_key.permissions, row.permissions))
         refuse("an API key cannot make or change a key with permissions it does not have");
-    if (!expires_by(row.has_expiry, row.expires_at, request_key.has_expiry,
-                    request_key.expires_at))
+    if (!expires_by(row.has_expiry, row.expires_at, request_key.has_expiry, request_key.expires_at))
         refuse("an API key cannot make or change a key that outlives it",
                "Give the key an expires_at no later than the request's own key.");
 }
@@ -181,8 +180,7 @@ void require_narrowing(const TriggerData* trigger, const KeyRow& old_key, const 
         refuse("a revoked API key stays revoked", "Create a new key instead.");
     if (!iam::pg::permissions_cover_all(old_key.permissions, new_key.permissions))
         refuse("an API key's permissions can only narrow", "Create a new key instead.");
-    if (!expires_by(new_key.has_expiry, new_key.expires_at, old_key.has_expiry,
-                    old_key.expires_at))
+    if (!expires_by(new_key.has_expiry, new_key.expires_at, old_key.has_expiry, old_key.expires_at))
         refuse("an API key's expiry can only come sooner", "Create a new key instead.");
     Relation relation = trigger->tg_relation;
     bool rotated = changed(trigger, column(relation, "hashed_key")) ||
@@ -232,9 +230,9 @@ void require_below_key_cap(const KeyRow& key) {
     if (max_api_keys_per_owner == 0)
         return;
     Oid types[2] = {UUIDOID, INT4OID};
-    Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id
-                                                                         : &key.company_id)),
-                       Int32GetDatum(max_api_keys_per_owner)};
+    Datum values[2] = {
+        UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id : &key.company_id)),
+        Int32GetDatum(max_api_keys_per_owner)};
     uint64 active = iam::pg::execute_as_owner(
         iam::pg::iam_relation("api_keys"),
         key.has_user
@@ -409,8 +407,8 @@ IAM_SQL_FUNCTION(iam_guard_referral_code) {
     Relation relation = trigger->tg_relation;
     if (iam::pg::is_restore(relation) || stands_above_rules(relation))
         return let_through(trigger);
-    HeapTuple row = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple
-                                                              : trigger->tg_trigtuple;
+    HeapTuple row =
+        TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple : trigger->tg_trigtuple;
     if (changed(trigger, column(relation, "code")))
         require_canonical_code(relation, row);
     if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
@@ -434,11 +432,10 @@ IAM_SQL_FUNCTION(iam_guard_referral) {
     Relation relation = trigger->tg_relation;
     if (iam::pg::is_restore(relation) || stands_above_rules(relation))
         return let_through(trigger);
-    HeapTuple row = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple
-                                                              : trigger->tg_trigtuple;
+    HeapTuple row =
+        TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple : trigger->tg_trigtuple;
     bool code_null, referrer_null;
-    Datum code_id =
-        value_of(row, relation, column(relation, "referral_code_used_id"), &code_null);
+    Datum code_id = value_of(row, relation, column(relation, "referral_code_used_id"), &code_null);
     Datum referrer = value_of(row, relation, column(relation, "referrer_user_id"), &referrer_null);
     if (code_null || referrer_null)
         return let_through(trigger);  // NOT NULL says so

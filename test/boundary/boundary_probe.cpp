@@ -76,6 +76,27 @@ IAM_SQL_FUNCTION(probe_pg_error_unguarded) {
     return divide_by_zero();
 }
 
+// probe_throw_inside_pg_call(): a C++ exception thrown inside pg_call, caught
+// by the body, then a PostgreSQL error. pg_call must have restored
+// PostgreSQL's error stack on the way out: otherwise the error longjmps into
+// pg_call's dead frame and the backend crashes.
+IAM_SQL_FUNCTION(probe_throw_inside_pg_call) {
+    try {
+        iam::pg::pg_call([] { throw std::runtime_error("thrown inside pg_call"); });
+    } catch (const std::runtime_error&) {
+    }
+    return divide_by_zero();
+}
+
+// probe_leave_error_stack(): returns with PostgreSQL's error stack pointing
+// elsewhere, as a return from inside a PG_TRY block would leave it. The guard
+// must notice, restore the stack and report an internal error.
+IAM_SQL_FUNCTION(probe_leave_error_stack) {
+    static sigjmp_buf abandoned;
+    PG_exception_stack = &abandoned;
+    PG_RETURN_INT32(1);
+}
+
 // probe_live_trackers(): trackers whose destructor has not run.
 IAM_SQL_FUNCTION(probe_live_trackers) {
     PG_RETURN_INT32(live_trackers);

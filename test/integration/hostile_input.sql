@@ -298,7 +298,7 @@ UNION ALL SELECT 'redeem_referral_code', 'code', 'text', pg_catalog.quote_litera
 
 ------------------------------------------------------------------------------
 -- The contract: for every function, the SQLSTATEs it may answer with
--- (README "SQL API" and "Errors", DESIGN.md "Errors", docs/security.md,
+-- (README "SQL API" and "Errors", docs/security.md,
 -- the functions' comments). An empty list: never an error. A function of
 -- schema iam missing here fails the suite.
 --   22023 invalid argument        42704 unknown role     23505 duplicate

@@ -1,13 +1,15 @@
 -- Everything an install of iam_ext defines, one sorted line per fact: what
--- upgrade.sh compares between a fresh install and an upgraded one. (pg_dump
--- cannot do this: it leaves out objects that belong to an extension.)
+-- upgrade.sh compares between a fresh install and an upgraded one, and what
+-- the pg_regress test catalog shows. Columns carry their position: the C
+-- code reads some of them by number. (pg_dump cannot do this: it leaves out
+-- objects that belong to an extension.)
 WITH iam AS (SELECT oid FROM pg_namespace WHERE nspname = 'iam'),
 facts AS (
     SELECT 'relation ' || c.relname || ' ' || c.relkind::text || ' rls=' || c.relrowsecurity
            || ' acl=' || coalesce(c.relacl::text, '-') || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '-')
     FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM iam)
     UNION ALL
-    SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+    SELECT 'column ' || c.relname || '.' || a.attname || ' #' || a.attnum || ' ' || format_type(a.atttypid, a.atttypmod)
            || ' notnull=' || a.attnotnull || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
            || ' acl=' || coalesce(a.attacl::text, '-') || ' comment=' || coalesce(col_description(c.oid, a.attnum), '-')
     FROM pg_class c

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Upgrades give the same extension as a fresh install. For every upgrade
-# script sql/iam_ext--A--B.sql: install A, ALTER EXTENSION UPDATE TO B, and
+# Upgrades give the same extension as a fresh install. The current version
+# is installed by the script make assembles from sql/schema/, so the last
+# comparison checks that script against every upgrade path; earlier versions
+# are installed from 0.1.0 and the upgrades. For every upgrade script
+# sql/iam_ext--A--B.sql: install A, ALTER EXTENSION UPDATE TO B, and
 # compare with CREATE EXTENSION ... VERSION B: tables, columns, defaults,
 # constraints, indexes, triggers, policies, functions, privileges, comments,
 # dump configuration and the extension's member objects (pg_describe_object

@@ -1,8 +1,8 @@
 -- schema.sql: proves that CREATE EXTENSION iam_ext builds schema iam exactly
--- as the data model (iam_service.dbml) describes it: the nine tables with
+-- as the data model describes it: the nine tables with
 -- their columns, types, primary keys, unique columns, foreign keys, NOT NULLs
--- and defaults, plus the deliberate deviations of DESIGN.md ("Data model
--- decisions") and docs/schema.md: timestamptz for timestamp,
+-- and defaults, plus the deliberate deviations docs/schema.md lists:
+-- timestamptz for timestamp,
 -- gen_random_uuid() for uuid_generate_v4(), NOT NULL on columns that have a
 -- default, the CHECK constraints, ON DELETE CASCADE, the foreign-key indexes,
 -- the seven seeded roles, the updated_at triggers, a trigger function PUBLIC
@@ -75,7 +75,7 @@ SELECT columns_are('iam', 'referrals',
 
 ------------------------------------------------------------------------------
 -- Columns and their types (54 + 54)
--- DBML timestamp is timestamptz on purpose (DESIGN.md, docs/schema.md).
+-- The model's timestamp is timestamptz on purpose (docs/schema.md).
 ------------------------------------------------------------------------------
 
 -- users

@@ -1,0 +1,102 @@
+-- API keys: the peppers' rotation, verification, creation, rotation and
+-- revocation, the PostgREST pre-request function and the permissions of the
+-- request's key (C++: src/pg/api_keys.cpp, peppers.cpp, request.cpp), and
+-- the rules every write to iam.api_keys is held to (src/pg/write_rules.cpp).
+
+CREATE FUNCTION iam.rotate_api_key_pepper() RETURNS integer
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'iam_rotate_api_key_pepper';
+COMMENT ON FUNCTION iam.rotate_api_key_pepper() IS
+    'Generates a new pepper version for new keys (existing keys keep verifying); returns the version. Operator only';
+REVOKE EXECUTE ON FUNCTION iam.rotate_api_key_pepper() FROM PUBLIC;
+
+-- Verification: for a login path, so a bad credential is never an error and
+-- never says why. VOLATILE because it may update last_used_at (at most once
+-- per iam.last_used_interval, never in a read-only transaction or on a
+-- standby). Runs as the caller: the C code reads the key's row whatever the
+-- caller may select, for this answer only.
+CREATE FUNCTION iam.verify_api_key(api_key text)
+    RETURNS TABLE (key_id uuid, user_id uuid, company_id uuid, permissions jsonb, expires_at timestamptz)
+    LANGUAGE c VOLATILE PARALLEL RESTRICTED ROWS 1
+    AS 'MODULE_PATHNAME', 'iam_verify_api_key';
+COMMENT ON FUNCTION iam.verify_api_key(text) IS
+    'One row for a valid key; no row for NULL, malformed, bad checksum, unknown, wrong secret, revoked, expired, or a suspended or deleted company''s key';
+
+CREATE FUNCTION iam.api_key_has_permission(api_key text, permission text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'iam_api_key_has_permission';
+COMMENT ON FUNCTION iam.api_key_has_permission(text, text) IS
+    'Whether the key is valid and its permissions cover the permission ("*" and "resource:*" wildcards); false otherwise';
+
+-- Creation and rotation insert and update as the caller: the RLS policies of
+-- iam.api_keys decide for whom a caller may make or rotate a key.
+CREATE FUNCTION iam.create_api_key(name text, user_id uuid DEFAULT NULL, company_id uuid DEFAULT NULL,
+                                   permissions jsonb DEFAULT '[]', expires_at timestamptz DEFAULT NULL)
+    RETURNS TABLE (id uuid, api_key text, key_prefix text)
+    LANGUAGE c VOLATILE ROWS 1
+    AS 'MODULE_PATHNAME', 'iam_create_api_key';
+COMMENT ON FUNCTION iam.create_api_key(text, uuid, uuid, jsonb, timestamptz) IS
+    'Creates a key for the current user, or for a company one administers; the plaintext key is in the result only, never stored';
+
+CREATE FUNCTION iam.rotate_api_key(key_id uuid)
+    RETURNS TABLE (id uuid, api_key text, key_prefix text)
+    LANGUAGE c VOLATILE ROWS 1
+    AS 'MODULE_PATHNAME', 'iam_rotate_api_key';
+COMMENT ON FUNCTION iam.rotate_api_key(uuid) IS
+    'A new secret for an active key, same name, owner and permissions, for the key''s user (a company key: its admins) only; the old key stops verifying at once';
+
+CREATE FUNCTION iam.revoke_api_key(key_id uuid) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed bigint;
+BEGIN
+    IF key_id IS NULL THEN
+        RAISE EXCEPTION 'key_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE iam.api_keys AS k SET is_active = false WHERE k.id = revoke_api_key.key_id AND k.is_active;
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    IF changed = 0 AND NOT EXISTS (SELECT FROM iam.api_keys AS k WHERE k.id = revoke_api_key.key_id) THEN
+        PERFORM iam.raise_not_found('no API key with this id that you may revoke');
+    END IF;
+    RETURN changed > 0;
+END
+$$;
+COMMENT ON FUNCTION iam.revoke_api_key(uuid) IS
+    'Revokes the key (is_active = false); true if it was active, false if already revoked; P0002 if the caller cannot see it';
+
+------------------------------------------------------------------------------
+-- The API-key context of a request (PostgREST's db-pre-request).
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.authenticate_request() RETURNS void
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'iam_authenticate_request';
+COMMENT ON FUNCTION iam.authenticate_request() IS
+    'db-pre-request: an API key in request.headers (x-api-key, or authorization: ApiKey <key>) makes the key''s owner the caller for this transaction; a bad key is 28000';
+
+CREATE FUNCTION iam.has_permission(permission text) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_has_permission';
+COMMENT ON FUNCTION iam.has_permission(text) IS
+    'Whether the API key of the current request grants the permission ("*" and "resource:*" wildcards); false without one';
+
+------------------------------------------------------------------------------
+-- API keys: valid names and permissions, narrowing only, final revocation,
+-- the secret for the owner only, the request key's own scope, a cap per
+-- owner; created_by and suspended_until stamped on insert.
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.guard_api_key() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_guard_api_key';
+COMMENT ON FUNCTION iam.guard_api_key() IS
+    'BEFORE INSERT OR UPDATE trigger of api_keys: the rules of docs/security.md, "API keys", whichever way a key is written';
+REVOKE EXECUTE ON FUNCTION iam.guard_api_key() FROM PUBLIC;
+CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON iam.api_keys
+    FOR EACH ROW EXECUTE FUNCTION iam.guard_api_key();
+-- Not fired for last_used_at, which verification touches.
+CREATE TRIGGER api_keys_audit
+    AFTER INSERT OR DELETE OR UPDATE OF user_id, company_id, name, key_prefix, hashed_key, permissions,
+        expires_at, is_active ON iam.api_keys
+    FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
+

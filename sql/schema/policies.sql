@@ -1,0 +1,226 @@
+-- Who may read and write what: row level security on every table (the
+-- matrix of docs/security.md), the permission a request's API key needs to
+-- write iam's tables, and the privileges of the API roles.
+
+------------------------------------------------------------------------------
+-- Row level security: the matrix of docs/security.md. One permissive policy
+-- per table and command, so that each reads as the whole rule. Checks that
+-- do not depend on the row are wrapped in (SELECT ...): the planner then
+-- evaluates them once per statement. The service role bypasses RLS
+-- (BYPASSRLS on Supabase), as do superusers and the tables' owner.
+--   me          (SELECT iam.current_user_id())
+--   my_companies (SELECT iam.current_company_ids())::uuid[]: active memberships in
+--               active companies
+--   admin       holds platform_admin;  reader: platform_admin or support_agent
+--   company admin of c: c = ANY (my_companies) and holds enterprise_admin
+------------------------------------------------------------------------------
+ALTER TABLE iam.roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY roles_select ON iam.roles FOR SELECT USING (true);
+CREATE POLICY roles_insert ON iam.roles FOR INSERT
+    WITH CHECK ((SELECT iam.has_role('platform_admin')));
+CREATE POLICY roles_update ON iam.roles FOR UPDATE
+    USING ((SELECT iam.has_role('platform_admin')));
+
+ALTER TABLE iam.users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY users_select ON iam.users FOR SELECT USING (
+    id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
+    OR ((SELECT iam.has_role('enterprise_admin')) AND EXISTS (
+        SELECT FROM iam.company_users AS cu
+        WHERE cu.user_id = users.id AND cu.is_active_in_company
+          AND cu.company_id = ANY ((SELECT iam.current_company_ids())::uuid[]))));
+CREATE POLICY users_insert ON iam.users FOR INSERT
+    WITH CHECK ((SELECT iam.has_role('platform_admin')));
+CREATE POLICY users_update ON iam.users FOR UPDATE USING (
+    id = (SELECT iam.current_user_id()) OR (SELECT iam.has_role('platform_admin')));
+
+ALTER TABLE iam.user_roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY user_roles_select ON iam.user_roles FOR SELECT USING (
+    user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY user_roles_insert ON iam.user_roles FOR INSERT WITH CHECK (
+    (SELECT iam.has_role('platform_admin')) AND user_id IS DISTINCT FROM (SELECT iam.current_user_id()));
+CREATE POLICY user_roles_delete ON iam.user_roles FOR DELETE
+    USING ((SELECT iam.has_role('platform_admin')));
+
+ALTER TABLE iam.companies ENABLE ROW LEVEL SECURITY;
+CREATE POLICY companies_select ON iam.companies FOR SELECT USING (
+    id = ANY ((SELECT iam.current_company_ids())::uuid[])
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY companies_insert ON iam.companies FOR INSERT
+    WITH CHECK ((SELECT iam.has_role('platform_admin')));
+CREATE POLICY companies_update ON iam.companies FOR UPDATE USING (
+    (SELECT iam.has_role('platform_admin'))
+    OR ((SELECT iam.has_role('enterprise_admin')) AND id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+
+ALTER TABLE iam.company_users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY company_users_select ON iam.company_users FOR SELECT USING (
+    user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
+    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+CREATE POLICY company_users_insert ON iam.company_users FOR INSERT WITH CHECK (
+    (SELECT iam.has_role('platform_admin'))
+    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+CREATE POLICY company_users_update ON iam.company_users FOR UPDATE USING (
+    (SELECT iam.has_role('platform_admin'))
+    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+
+ALTER TABLE iam.user_settings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY user_settings_select ON iam.user_settings FOR SELECT USING (
+    user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY user_settings_insert ON iam.user_settings FOR INSERT WITH CHECK (
+    user_id = (SELECT iam.current_user_id()) OR (SELECT iam.has_role('platform_admin')));
+CREATE POLICY user_settings_update ON iam.user_settings FOR UPDATE USING (
+    user_id = (SELECT iam.current_user_id()) OR (SELECT iam.has_role('platform_admin')));
+
+-- API keys: the owner's, or the company's for its admins. The secret's hash
+-- is kept from the API roles by column privileges (apply_grants).
+ALTER TABLE iam.api_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY api_keys_select ON iam.api_keys FOR SELECT USING (
+    user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
+    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+CREATE POLICY api_keys_insert ON iam.api_keys FOR INSERT WITH CHECK (
+    (user_id = (SELECT iam.current_user_id())
+     AND (company_id IS NULL OR company_id = ANY ((SELECT iam.current_company_ids())::uuid[])))
+    OR (user_id IS NULL AND (SELECT iam.has_role('enterprise_admin'))
+        AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+CREATE POLICY api_keys_update ON iam.api_keys FOR UPDATE USING (
+    user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_role('platform_admin'))
+    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+
+ALTER TABLE iam.referral_codes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY referral_codes_select ON iam.referral_codes FOR SELECT USING (
+    user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY referral_codes_insert ON iam.referral_codes FOR INSERT WITH CHECK (
+    user_id = (SELECT iam.current_user_id()) OR (SELECT iam.has_role('platform_admin')));
+CREATE POLICY referral_codes_update ON iam.referral_codes FOR UPDATE USING (
+    user_id = (SELECT iam.current_user_id()) OR (SELECT iam.has_role('platform_admin')));
+
+-- Referrals: the referrer and the referred user see theirs; a user records
+-- their own redemption; only billing (platform_admin, the service role)
+-- advances one.
+ALTER TABLE iam.referrals ENABLE ROW LEVEL SECURITY;
+CREATE POLICY referrals_select ON iam.referrals FOR SELECT USING (
+    referrer_user_id = (SELECT iam.current_user_id())
+    OR referred_user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY referrals_insert ON iam.referrals FOR INSERT WITH CHECK (
+    referred_user_id = (SELECT iam.current_user_id()) OR (SELECT iam.has_role('platform_admin')));
+CREATE POLICY referrals_update ON iam.referrals FOR UPDATE
+    USING ((SELECT iam.has_role('platform_admin')));
+
+ALTER TABLE iam.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY audit_log_select ON iam.audit_log FOR SELECT
+    USING ((SELECT iam.has_role('platform_admin')));
+
+------------------------------------------------------------------------------
+-- A request authenticated by an API key writes iam's tables only with the
+-- permission "iam:<table>:write" (or "iam:*", or "*").
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.require_key_permission() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_require_key_permission';
+COMMENT ON FUNCTION iam.require_key_permission() IS
+    'BEFORE statement trigger: in a request authenticated by an API key, a write to iam.<table> needs the key''s permission iam:<table>:write (42501)';
+REVOKE EXECUTE ON FUNCTION iam.require_key_permission() FROM PUBLIC;
+DO $$
+DECLARE
+    table_name text;
+BEGIN
+    FOREACH table_name IN ARRAY ARRAY['roles', 'users', 'user_roles', 'companies', 'company_users',
+                                      'user_settings', 'api_keys', 'referral_codes', 'referrals'] LOOP
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.%I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION iam.require_key_permission()',
+                       table_name || '_key_permission', table_name);
+    END LOOP;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Privileges of the API roles. RLS decides which rows; these decide which
+-- tables and columns. Applied at install for the roles that exist, and again
+-- by the operator with SELECT iam.apply_grants() once they are created. A
+-- table-level DELETE also lets its holder LOCK the table in any mode, which
+-- would stall every role check: the API roles get DELETE only on user_roles,
+-- where revoking a role is a delete.
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.apply_grants() RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    api_key_columns text;
+    client_tables text;
+    statement text;
+BEGIN
+    -- Every table but the peppers.
+    SELECT string_agg(format('iam.%I', c.relname), ', ' ORDER BY c.relname) INTO client_tables
+    FROM pg_class AS c
+    WHERE c.relnamespace = 'iam'::regnamespace AND c.relkind = 'r' AND c.relname <> 'api_key_peppers';
+
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
+        GRANT USAGE ON SCHEMA iam TO anon;
+        GRANT SELECT ON iam.roles TO anon;
+    END IF;
+
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+        -- Every column of api_keys but the hash of the secret.
+        SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO api_key_columns
+        FROM pg_attribute
+        WHERE attrelid = 'iam.api_keys'::regclass AND attnum > 0 AND NOT attisdropped
+          AND attname <> 'hashed_key';
+        FOREACH statement IN ARRAY ARRAY[
+            'GRANT USAGE ON SCHEMA iam TO authenticated',
+            'GRANT SELECT ON iam.roles, iam.users, iam.user_roles, iam.companies, iam.company_users, '
+                'iam.user_settings, iam.referral_codes, iam.referrals, iam.audit_log TO authenticated',
+            'GRANT SELECT (' || api_key_columns || ') ON iam.api_keys TO authenticated',
+            'REVOKE DELETE ON iam.roles, iam.users, iam.companies, iam.company_users, iam.user_settings, '
+                'iam.api_keys, iam.referral_codes, iam.referrals FROM authenticated',
+            'GRANT INSERT (name, description), UPDATE (name, description) ON iam.roles TO authenticated',
+            'GRANT INSERT (id, email, full_name, raw_app_meta_data, raw_user_meta_data), '
+                'UPDATE (full_name, raw_user_meta_data) ON iam.users TO authenticated',
+            'GRANT INSERT (user_id, role_id), DELETE ON iam.user_roles TO authenticated',
+            'GRANT INSERT (id, name, current_iam_status), '
+                'UPDATE (name, current_iam_status, is_deleted, deleted_at) ON iam.companies TO authenticated',
+            'GRANT INSERT (user_id, company_id, is_active_in_company), UPDATE (is_active_in_company) '
+                'ON iam.company_users TO authenticated',
+            'GRANT INSERT (user_id, preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app), '
+                'UPDATE (preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app) '
+                'ON iam.user_settings TO authenticated',
+            'GRANT INSERT (user_id, company_id, name, key_prefix, hashed_key, permissions, expires_at), '
+                'UPDATE (name, permissions, expires_at, is_active, key_prefix, hashed_key) ON iam.api_keys TO authenticated',
+            'GRANT INSERT (user_id, code, is_active, expires_at), UPDATE (is_active, expires_at) '
+                'ON iam.referral_codes TO authenticated',
+            'GRANT INSERT (referrer_user_id, referred_user_id, referral_code_used_id), '
+                'UPDATE (status, converted_at) ON iam.referrals TO authenticated'
+        ] LOOP
+            EXECUTE statement;
+        END LOOP;
+    END IF;
+
+    -- The service role and, on Supabase, the operator (postgres, not a
+    -- superuser there): every table but the peppers; the operator also
+    -- re-applies grants and rotates the pepper.
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
+        GRANT USAGE ON SCHEMA iam TO service_role;
+        EXECUTE 'GRANT ALL ON ' || client_tables || ' TO service_role';
+        GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO service_role;
+        REVOKE ALL ON iam.api_key_peppers FROM service_role;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres' AND NOT rolsuper) THEN
+        GRANT USAGE ON SCHEMA iam TO postgres;
+        EXECUTE 'GRANT ALL ON ' || client_tables || ' TO postgres';
+        GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO postgres;
+        REVOKE ALL ON iam.api_key_peppers FROM postgres;
+        GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper() TO postgres;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION iam.apply_grants() IS
+    'Grants the Supabase API roles (anon, authenticated, service_role) and the operator what docs/security.md lists, for those that exist; idempotent';
+REVOKE EXECUTE ON FUNCTION iam.apply_grants() FROM PUBLIC;
+SELECT iam.apply_grants();

@@ -1,0 +1,175 @@
+-- Supabase Auth: iam.users follows auth.users. GoTrue writes auth.users as
+-- supabase_auth_admin with search_path = auth, and a failing trigger fails
+-- the signup, email change or deletion: the trigger runs as the extension's
+-- owner with its own search_path and never raises (a sync it cannot apply is
+-- a WARNING, healed by the next enable_auth_sync()).
+
+-- One auth.users row (as jsonb, so that columns GoTrue adds or drops do not
+-- matter) into iam.users and user_settings; true if the user was new.
+--
+-- The email rule. iam.users.email is unique, auth.users.email only among
+-- users who are not SSO users. A user who is not an SSO user always gets
+-- their email: Supabase Auth guarantees no other such user has it, so
+-- whoever holds it in iam.users (an SSO user, or a row not from auth) gives
+-- it up. An SSO user whose email another user holds is synced without one.
+CREATE FUNCTION iam.sync_user_from_auth(auth_user jsonb) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    synced_id constant uuid := (auth_user ->> 'id')::uuid;
+    synced_email text := nullif(auth_user ->> 'email', '');
+    is_sso_user constant boolean := coalesce((auth_user ->> 'is_sso_user')::boolean, false);
+    is_confirmed constant boolean := nullif(auth_user ->> 'email_confirmed_at', '') IS NOT NULL;
+    auth_banned_until constant timestamptz := nullif(auth_user ->> 'banned_until', '')::timestamptz;
+    auth_deleted_at constant timestamptz := nullif(auth_user ->> 'deleted_at', '')::timestamptz;
+    keys_suspended_until constant timestamptz :=
+        CASE WHEN auth_deleted_at IS NOT NULL THEN 'infinity' ELSE auth_banned_until END;
+    -- A NULL column is a JSON null in to_jsonb(row); stored, it is NULL again.
+    app_meta constant jsonb := nullif(auth_user -> 'raw_app_meta_data', 'null');
+    user_meta constant jsonb := nullif(auth_user -> 'raw_user_meta_data', 'null');
+    holder uuid;
+    inserted boolean;
+BEGIN
+    IF synced_email IS NOT NULL THEN
+        SELECT u.id INTO holder FROM iam.users AS u
+        WHERE u.email = synced_email AND u.id <> synced_id
+        FOR UPDATE;
+        -- An unconfirmed sign-up does not take the email of a user who
+        -- confirmed it or signs in through SSO with it.
+        IF holder IS NOT NULL AND (is_sso_user OR (NOT is_confirmed AND EXISTS (
+                SELECT FROM auth.users AS a
+                WHERE a.id = holder AND (a.email_confirmed_at IS NOT NULL OR a.is_sso_user)))) THEN
+            RAISE WARNING 'iam_ext: % user % is synced without an email: user % already has %',
+                CASE WHEN is_sso_user THEN 'SSO' ELSE 'unconfirmed' END, synced_id, holder, synced_email;
+            synced_email := NULL;
+        ELSIF holder IS NOT NULL THEN
+            RAISE WARNING 'iam_ext: user % gives up the email % to user %, who signed up with it',
+                holder, synced_email, synced_id;
+            UPDATE iam.users AS u SET email = NULL WHERE u.id = holder;
+        END IF;
+    END IF;
+    INSERT INTO iam.users AS u (id, email, full_name, raw_app_meta_data, raw_user_meta_data,
+                                banned_until, deleted_at)
+    VALUES (synced_id, synced_email, coalesce(user_meta ->> 'full_name', user_meta ->> 'name'),
+            app_meta, user_meta, auth_banned_until, auth_deleted_at)
+    ON CONFLICT (id) DO UPDATE
+        SET email = excluded.email, full_name = coalesce(excluded.full_name, u.full_name),
+            raw_app_meta_data = excluded.raw_app_meta_data, raw_user_meta_data = excluded.raw_user_meta_data,
+            banned_until = excluded.banned_until, deleted_at = excluded.deleted_at
+        WHERE (u.email, u.full_name, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, u.deleted_at)
+              IS DISTINCT FROM (excluded.email, coalesce(excluded.full_name, u.full_name),
+                                excluded.raw_app_meta_data, excluded.raw_user_meta_data,
+                                excluded.banned_until, excluded.deleted_at)
+    RETURNING xmax = 0 INTO inserted;
+    INSERT INTO iam.user_settings (user_id) VALUES (synced_id) ON CONFLICT DO NOTHING;
+    UPDATE iam.api_keys AS k SET suspended_until = keys_suspended_until
+    WHERE k.user_id = synced_id AND k.suspended_until IS DISTINCT FROM keys_suspended_until;
+    RETURN coalesce(inserted, false);
+END
+$$;
+COMMENT ON FUNCTION iam.sync_user_from_auth(jsonb) IS
+    'Copies one auth.users row (as jsonb) into iam.users and user_settings; true if the user was new. Used by the auth.users triggers and enable_auth_sync';
+
+CREATE FUNCTION iam.sync_auth_user() RETURNS trigger
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        -- Every table's rows of the user go with it (ON DELETE CASCADE).
+        DELETE FROM iam.users AS u WHERE u.id = OLD.id;
+    ELSE
+        PERFORM iam.sync_user_from_auth(to_jsonb(NEW));
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'iam_ext: could not sync auth user % (%): %', (CASE TG_OP WHEN 'DELETE' THEN OLD.id ELSE NEW.id END),
+        lower(TG_OP), SQLERRM
+        USING HINT = 'The auth write went through; SELECT iam.enable_auth_sync() syncs the users again.';
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION iam.sync_auth_user() IS
+    'Trigger on auth.users (see enable_auth_sync): keeps iam.users in step; never fails the auth write';
+
+CREATE FUNCTION iam.enable_auth_sync() RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    auth_user jsonb;
+    backfilled integer := 0;
+BEGIN
+    IF to_regclass('auth.users') IS NULL THEN
+        RAISE NOTICE 'there is no table auth.users in this database: nothing to sync'
+            USING HINT = 'enable_auth_sync() is for Supabase databases, where Supabase Auth keeps its users in auth.users.';
+        RETURN 0;
+    END IF;
+    -- The table first, then its triggers: DROP TRIGGER and CREATE OR
+    -- REPLACE TRIGGER lock the trigger before the table, so two concurrent
+    -- calls could otherwise deadlock.
+    LOCK TABLE auth.users IN SHARE ROW EXCLUSIVE MODE;
+    CREATE OR REPLACE TRIGGER iam_sync_users_insert
+        AFTER INSERT ON auth.users
+        FOR EACH ROW EXECUTE FUNCTION iam.sync_auth_user();
+    -- GoTrue updates auth.users at every sign-in (last_sign_in_at): only a
+    -- change to what iam.users copies or the keys depend on is synced.
+    CREATE OR REPLACE TRIGGER iam_sync_users_update
+        AFTER UPDATE ON auth.users
+        FOR EACH ROW
+        WHEN (OLD.email IS DISTINCT FROM NEW.email
+              OR OLD.email_confirmed_at IS DISTINCT FROM NEW.email_confirmed_at
+              OR OLD.raw_app_meta_data IS DISTINCT FROM NEW.raw_app_meta_data
+              OR OLD.raw_user_meta_data IS DISTINCT FROM NEW.raw_user_meta_data
+              OR OLD.banned_until IS DISTINCT FROM NEW.banned_until
+              OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
+        EXECUTE FUNCTION iam.sync_auth_user();
+    CREATE OR REPLACE TRIGGER iam_sync_users_delete
+        AFTER DELETE ON auth.users
+        FOR EACH ROW EXECUTE FUNCTION iam.sync_auth_user();
+    -- Confirmed users who are not SSO users first: they own their email
+    -- (see the rule above) whatever the order; the rest in order of signing up.
+    FOR auth_user IN
+        SELECT a.row FROM (SELECT to_jsonb(au) AS row FROM auth.users AS au) AS a
+        ORDER BY coalesce((a.row ->> 'is_sso_user')::boolean, false),
+                 nullif(a.row ->> 'email_confirmed_at', '') IS NULL, a.row ->> 'created_at', a.row ->> 'id'
+    LOOP
+        IF iam.sync_user_from_auth(auth_user) THEN
+            backfilled := backfilled + 1;
+        END IF;
+    END LOOP;
+    RETURN backfilled;
+END
+$$;
+COMMENT ON FUNCTION iam.enable_auth_sync() IS
+    'Keeps iam.users in step with Supabase''s auth.users (triggers on insert, update of email or metadata, delete) and syncs every existing user; returns how many users were new. Idempotent';
+
+CREATE FUNCTION iam.disable_auth_sync() RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF to_regclass('auth.users') IS NOT NULL THEN
+        -- The table before its triggers, as in enable_auth_sync.
+        LOCK TABLE auth.users IN ACCESS EXCLUSIVE MODE;
+        DROP TRIGGER IF EXISTS iam_sync_users_insert ON auth.users;
+        DROP TRIGGER IF EXISTS iam_sync_users_update ON auth.users;
+        DROP TRIGGER IF EXISTS iam_sync_users_delete ON auth.users;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION iam.disable_auth_sync() IS
+    'Removes the auth.users triggers of enable_auth_sync (needed before DROP EXTENSION); iam.users stays as it is';
+
+-- Operator functions: no API role may run them. On Supabase the operator is
+-- postgres, not a superuser there.
+REVOKE EXECUTE ON FUNCTION iam.sync_user_from_auth(jsonb), iam.sync_auth_user(), iam.enable_auth_sync(),
+    iam.disable_auth_sync() FROM PUBLIC;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres' AND NOT rolsuper) THEN
+        GRANT EXECUTE ON FUNCTION iam.enable_auth_sync(), iam.disable_auth_sync() TO postgres;
+    END IF;
+END
+$$;
