@@ -28,7 +28,7 @@ results=()
 failed=0
 record() {  # record LAYER STATUS SECONDS: with the layer's own count of tests
     local counted
-    counted=$(grep -Eo 'All tests passed \([0-9]+ assertions in [0-9]+ test cases\)|All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed|Tests=[0-9]+|^(PASS|SKIP):.*' \
+    counted=$(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+|All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed|Tests=[0-9]+|^(PASS|SKIP):.*' \
         "$work/$1.log" | tail -1)
     results+=("$(printf '%-28s %-5s %4ss  %s' "$1" "$2" "$3" "$counted")")
     [ "$2" = PASS ] || failed=1
@@ -65,7 +65,7 @@ with_cluster() {
 unit_tests() {
     cmake -S "$IAM_ROOT" -B "$IAM_ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
         cmake --build "$IAM_ROOT/build" -j2 &&
-        ctest --test-dir "$IAM_ROOT/build" --output-on-failure --verbose
+        ctest --test-dir "$IAM_ROOT/build" --output-on-failure -j2
 }
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -73,7 +73,7 @@ sanitized_unit_tests() {
     cmake -S "$IAM_ROOT" -B "$IAM_ROOT/build-sanitize" -DCMAKE_BUILD_TYPE=Debug \
         -DIAM_SANITIZE=ON >/dev/null &&
         cmake --build "$IAM_ROOT/build-sanitize" -j2 &&
-        ctest --test-dir "$IAM_ROOT/build-sanitize" --output-on-failure --verbose
+        ctest --test-dir "$IAM_ROOT/build-sanitize" --output-on-failure -j2
 }
 
 regression_tests() {

@@ -95,7 +95,8 @@ struct AppendSink {
     void operator()(const char* data, size_t size) { out.append(data, size); }
 };
 
-enum class SubState { absent, string, not_string };
+// What the scanned document holds under the member asked for.
+enum class MemberState { absent, string, not_string };
 
 class Scanner {
   public:
@@ -125,7 +126,7 @@ class Scanner {
                     return false;
                 skip_whitespace();
             }
-            bool is_sub = false;
+            bool is_member = false;
             if (is_object[depth - 1]) {
                 if (!at('"'))
                     return false;
@@ -133,7 +134,7 @@ class Scanner {
                     KeySink key{member_};
                     if (!scan_string(key))
                         return false;
-                    is_sub = key.is_wanted();
+                    is_member = key.is_wanted();
                 } else {
                     DiscardSink key;
                     if (!scan_string(key))
@@ -149,8 +150,8 @@ class Scanner {
                     return false;
                 is_object[depth++] = at('{');
                 ++pos_;
-                if (is_sub)
-                    sub_ = SubState::not_string;
+                if (is_member)
+                    member_state_ = MemberState::not_string;
                 after_value = false;
                 continue;
             }
@@ -159,15 +160,15 @@ class Scanner {
                 DiscardSink value;
                 if (!scan_string(value))
                     return false;
-                if (is_sub) {
-                    sub_ = SubState::string;
-                    sub_token_ = text_.substr(start, pos_ - start);
+                if (is_member) {
+                    member_state_ = MemberState::string;
+                    member_token_ = text_.substr(start, pos_ - start);
                 }
             } else {
                 if (!scan_scalar())
                     return false;
-                if (is_sub)
-                    sub_ = SubState::not_string;
+                if (is_member)
+                    member_state_ = MemberState::not_string;
             }
             after_value = true;
         }
@@ -175,9 +176,10 @@ class Scanner {
         return pos_ == text_.size();
     }
 
-    SubState sub() const { return sub_; }
-    // The last top-level "sub" string as spelt in the text, quotes included.
-    std::string_view sub_token() const { return sub_token_; }
+    MemberState member() const { return member_state_; }
+    // The last top-level string of the member as spelt in the text, quotes
+    // included.
+    std::string_view member_token() const { return member_token_; }
 
     // Scans the string whose opening quote is at the current position,
     // passing its decoded bytes to sink; false if it is malformed or too
@@ -377,8 +379,8 @@ class Scanner {
     std::string_view text_;
     size_t pos_ = 0;
     std::string_view member_;
-    SubState sub_ = SubState::absent;
-    std::string_view sub_token_;
+    MemberState member_state_ = MemberState::absent;
+    std::string_view member_token_;
 };
 
 }  // namespace
@@ -391,16 +393,16 @@ std::optional<std::string> json_string_member(std::string_view json,
                                               std::string_view name) noexcept {
     try {
         Scanner document(json, name);
-        if (!document.scan_document() || document.sub() != SubState::string)
+        if (!document.scan_document() || document.member() != MemberState::string)
             return std::nullopt;
-        // Only the "sub" that counts is decoded, once the whole document is
+        // Only the member that counts is decoded, once the whole document is
         // known to be valid: earlier duplicates cost no allocation.
-        Scanner token(document.sub_token(), name);
-        std::string sub;
-        sub.reserve(document.sub_token().size() - 2);
-        AppendSink sink{sub};
+        Scanner token(document.member_token(), name);
+        std::string value;
+        value.reserve(document.member_token().size() - 2);
+        AppendSink sink{value};
         token.scan_string(sink);
-        return sub;
+        return value;
     } catch (...) {
         // Only std::bad_alloc, from the returned string: no subject, as for
         // any claims we cannot read.

@@ -72,7 +72,7 @@ bool is_query_cancel(int sqlerrcode) {
 // Sets last_used_at = now() unless another transaction holds the row: a
 // verification never waits and never fails because of the touch (a failure
 // is logged at DEBUG1; a cancel still cancels). Plain C style.
-void touch_last_used(const pg_uuid_t& key_id, TimestampTz now) {
+void touch_last_used(Oid api_keys, const pg_uuid_t& key_id, TimestampTz now) {
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
     BeginInternalSubTransaction(nullptr);
@@ -82,7 +82,7 @@ void touch_last_used(const pg_uuid_t& key_id, TimestampTz now) {
         Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
         Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&key_id)),
                            TimestampTzGetDatum(now)};
-        iam::pg::execute_as_owner(iam::pg::iam_relation("api_keys"),
+        iam::pg::execute_as_owner(api_keys,
                                   "UPDATE iam.api_keys SET last_used_at = $2 WHERE id = "
                                   "(SELECT id FROM iam.api_keys WHERE id = $1 "
                                   "FOR UPDATE SKIP LOCKED)",
@@ -116,8 +116,8 @@ bool touch_due(const ApiKeyRow& row, TimestampTz now) {
 
 }  // namespace
 
-bool iam::pg::verify_api_key(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row,
-                             KeptScan* kept) {
+bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse last_use,
+                             ApiKeyRow* row, KeptScan* kept) {
     auto prefix = iam::api_key_prefix(text_view(key));
     if (!prefix || !iam::pg::find_api_key(tables, prefix->data(), prefix->size(), row, kept))
         return false;
@@ -138,8 +138,8 @@ bool iam::pg::verify_api_key(const IamTables& tables, const text* key, bool touc
         return false;
     bool matches = iam::api_key_matches(text_view(key), *stored, pepper);
     sodium_memzero(pepper.data(), pepper.size());
-    if (matches && touch && touch_due(*row, now))
-        touch_last_used(row->id, GetCurrentTimestamp());
+    if (matches && last_use == LastUse::record && touch_due(*row, now))
+        touch_last_used(tables.api_keys, row->id, GetCurrentTimestamp());
     return matches;
 }
 
@@ -292,8 +292,9 @@ void define_api_key_settings() {
 IAM_SQL_FUNCTION(iam_verify_api_key) {
     CallSite* site = call_site(fcinfo);
     ApiKeyRow row{};
-    if (PG_ARGISNULL(0) || !iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), true, &row,
-                                                    &site->api_keys_scan))
+    if (PG_ARGISNULL(0) ||
+        !iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), iam::pg::LastUse::record, &row,
+                                 &site->api_keys_scan))
         return iam::pg::return_at_most_one_row(fcinfo, &site->declared, nullptr, nullptr);
     Datum values[5] = {UUIDPGetDatum(&row.id), UUIDPGetDatum(&row.user_id),
                        UUIDPGetDatum(&row.company_id), PointerGetDatum(row.permissions),
@@ -308,7 +309,8 @@ IAM_SQL_FUNCTION(iam_verify_api_key) {
 IAM_SQL_FUNCTION(iam_api_key_has_permission) {
     CallSite* site = call_site(fcinfo);
     ApiKeyRow row{};
-    if (!iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), false, &row))
+    if (!iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), iam::pg::LastUse::ignore,
+                                 &row))
         PG_RETURN_BOOL(false);
     PG_RETURN_BOOL(iam::pg::permissions_cover(row.permissions, PG_GETARG_TEXT_PP(1)));
 }

@@ -1,16 +1,20 @@
 // API keys (src/pg/api_keys.cpp).
 #pragma once
 
-#include "iam_tables.hpp"
+#include "api_key_rows.hpp"
 
 #include <string_view>
 
 namespace iam::pg {
 
+// Whether a verification records the key's use in last_used_at (at most
+// once per iam.last_used_interval, never on a standby).
+enum class LastUse { record, ignore };
+
 // Whether `key` is a valid, active, unexpired key whose company (if any) is
-// active; fills `row`. Touches last_used_at when `touch` (and due). A bad
-// credential is never an error. The row is read through `kept` if given.
-bool verify_api_key(const IamTables& tables, const text* key, bool touch, ApiKeyRow* row,
+// active; fills `row`. A bad credential is never an error. The row is read
+// through `kept` if given.
+bool verify_api_key(const IamTables& tables, const text* key, LastUse last_use, ApiKeyRow* row,
                     KeptScan* kept = nullptr);
 
 // Whether the permissions (a JSON array of strings) cover `wanted`.

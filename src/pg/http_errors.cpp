@@ -1,10 +1,5 @@
 #include "http_errors.hpp"
 
-#include "../core/error.hpp"
-#include "guard.hpp"
-
-#include <string>
-
 namespace iam::pg {
 namespace {
 
@@ -70,20 +65,3 @@ void raise_too_many_attempts(const char* message, int retry_after_seconds) {
 }
 
 }  // namespace iam::pg
-
-// iam.raise_not_found(message, hint): P0002 for the PL/pgSQL functions of the
-// extension, raised through the guard like the C++ ones so that PostgREST
-// answers 404 for them too.
-IAM_SQL_FUNCTION(iam_raise_not_found) {
-    // Both arguments detoasted (which may raise an error) before any C++
-    // string is alive.
-    text* message = PG_ARGISNULL(0) ? nullptr : PG_GETARG_TEXT_PP(0);
-    text* hint = PG_ARGISNULL(1) ? nullptr : PG_GETARG_TEXT_PP(1);
-    auto as_string = [](const text* value) {
-        return value == nullptr ? std::string()
-                                : std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-    };
-    std::string text_of_message = as_string(message);
-    throw iam::Error(iam::sqlstate::no_data_found,
-                     text_of_message.empty() ? "not found" : text_of_message, {}, as_string(hint));
-}

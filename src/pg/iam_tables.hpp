@@ -1,6 +1,7 @@
-// Where iam_ext's own tables are, for the C code that reads them directly
-// through their indexes (role and membership checks run once per row in RLS
-// policies: no SPI, no planner, no RLS recursion).
+// Where iam_ext's own tables are, and the readers of the role and company
+// checks, for the C code that reads them directly through their indexes
+// (the checks run once per row in RLS policies: no SPI, no planner, no RLS
+// recursion). The API-key rows have their own reader (api_key_rows.hpp).
 #pragma once
 
 #include "postgres.hpp"
@@ -52,6 +53,16 @@ struct IamTables {
 // cached for the backend until a relcache invalidation touches one of them.
 void resolve_iam_tables(IamTables* tables);
 
+// The snapshot the extension's reads use: the calling statement's, so that
+// they see what it sees.
+Snapshot statement_snapshot();
+
+// Scans `heap` through `index` with `keys` under statement_snapshot(),
+// calling visit(tuple, descriptor, context) until it returns false; returns
+// whether any row was visited. The one scan of the table readers.
+bool scan(Oid heap, Oid index, ScanKey keys, int nkeys, bool (*visit)(HeapTuple, TupleDesc, void*),
+          void* context);
+
 // The id of the role named `name`; false if there is none.
 bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id);
 // The name of the role with this id (palloc'd); NULL if there is none.
@@ -73,41 +84,6 @@ bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
 void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
                             void (*visit)(const pg_uuid_t& company_id, void* context),
                             void* context);
-
-// The api_keys row with this key_prefix, as verification needs it. Values
-// are copied into the current memory context.
-struct ApiKeyRow {
-    pg_uuid_t id;
-    bool has_user, has_company, has_expiry, has_last_use, is_active, is_suspended_ever;
-    pg_uuid_t user_id, company_id;
-    text* hashed_key;
-    Jsonb* permissions;  // nullptr for SQL NULL
-    TimestampTz expires_at, last_used_at;
-    TimestampTz suspended_until;  // when is_suspended_ever: the owner is banned until then
-};
-
-// An index scan of api_keys by key_prefix kept open for the rest of a
-// statement, for a function called once per row (verify_api_key in FROM):
-// opening the table and its index and setting up a scan cost about a third
-// of the lookup itself. It lives in `memory`, the call site's per-query
-// context, and is closed when that context goes at the end of the statement.
-// A statement that fails does not close it: its resource owner has released
-// what the scan held by then. Zero-initialised with `memory` set: closed.
-struct KeptScan {
-    MemoryContext memory;
-    bool open, closes_with_memory;
-    Relation heap, index;
-    IndexScanDesc scan;
-    TupleTableSlot* slot;
-    ResourceOwner owner;
-    Snapshot snapshot;
-    MemoryContextCallback close_callback;
-};
-
-// The row with this key_prefix; through `kept` if given, else through a scan
-// opened and closed for this call.
-bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row,
-                  KeptScan* kept);
 
 // The referral_codes row with this code, as redemption needs it.
 struct ReferralCodeRow {

@@ -195,10 +195,6 @@ bool read_table(int version, Snapshot snapshot) {
     return found;
 }
 
-Snapshot statement_snapshot() {
-    return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-}
-
 int highest_cached_version() {
     int highest = 0;
     for (int i = 0; i < cache.count; ++i)

@@ -64,7 +64,7 @@ IAM_SQL_FUNCTION(iam_authenticate_request) {
     sodium_memzero(key->data(), key->size());
     key.reset();  // no C++ object stays alive across the PostgreSQL calls below
     iam::pg::ApiKeyRow row{};
-    bool valid = iam::pg::verify_api_key(tables, key_text, true, &row);
+    bool valid = iam::pg::verify_api_key(tables, key_text, iam::pg::LastUse::record, &row);
     sodium_memzero(VARDATA_ANY(key_text), VARSIZE_ANY_EXHDR(key_text));
     if (!valid)
         throw iam::Error(iam::sqlstate::invalid_authorization, "invalid API key");

@@ -1,4 +1,4 @@
--- CREATE EXTENSION: schema iam, the nine tables of the DBML, the seven roles.
+-- CREATE EXTENSION: schema iam, the nine tables of the data model, the seven roles.
 CREATE EXTENSION iam_ext;
 SELECT extversion, extrelocatable FROM pg_extension WHERE extname = 'iam_ext';
 
