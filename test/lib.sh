@@ -1,6 +1,7 @@
-# Shared by `make test` (test/run_tests.sh) and `make run` (test/run_demo.sh):
-# installing what is missing, building, and starting or stopping a cluster.
-# Source it; it defines functions and a few variables, nothing else.
+# Shared by `make test` (test/run_tests.sh), `make run` (test/run_demo.sh)
+# and the integration scripts: installing what is missing, building,
+# starting or stopping a cluster, and running psql. Source it; it defines
+# functions and a few variables, nothing else.
 
 IAM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
@@ -10,6 +11,11 @@ IAM_BUILD_PACKAGES="make g++ cmake pkg-config postgresql-$PG_MAJOR postgresql-se
 IAM_TEST_PACKAGES="$IAM_BUILD_PACKAGES catch2 postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# psql for the test scripts: no psqlrc, quiet, stop at the first error;
+# value prints bare results (one row a line, columns separated by |).
+sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+value() { sql -tA "$@"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Installs the missing packages among "$@" with apt-get (as root), or says

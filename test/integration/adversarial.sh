@@ -16,8 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 db=iam_adversarial
 owner=iam_db_owner
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-value() { sql -tA "$@"; }
+source "$here/../lib.sh"
 source "$here/../fixtures/postgrest_requests.sh"
 trap 'dropdb --if-exists "$db" 2>/dev/null || true' EXIT
 

@@ -14,8 +14,7 @@ restored_custom=iam_dump_restored_custom
 restored_plain=iam_dump_restored_plain
 tables="users roles user_roles companies company_users user_settings api_keys referral_codes referrals audit_log api_key_peppers"
 
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-value() { sql -tA "$@"; }
+source "$(dirname "$0")/../lib.sh"
 drop_databases() {  # only if the server is still there to ask
     pg_isready -q || return 0
     local db

@@ -18,8 +18,7 @@ db=iam_hostile
 regressions_db=iam_hostile_regressions
 here=$(cd "$(dirname "$0")" && pwd)
 log=${IAM_SERVER_LOG:-${PGHOST:-}/postgres.log}
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-value() { sql -tA "$@"; }
+source "$here/../lib.sh"
 work=$(mktemp -d)
 drop_all() {  # only if the server is still there to ask
     pg_isready -q || return 0

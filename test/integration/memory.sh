@@ -7,7 +7,7 @@ set -euo pipefail
 
 db=iam_memory
 calls=${IAM_MEMORY_CALLS:-100000}
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+source "$(dirname "$0")/../lib.sh"
 trap 'dropdb --if-exists "$db" 2>/dev/null || true' EXIT
 dropdb --if-exists "$db" 2>/dev/null || true
 createdb "$db"

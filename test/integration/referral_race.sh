@@ -8,8 +8,7 @@ set -euo pipefail
 db=iam_referral_race
 clients=8
 users=20
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-value() { sql -tA "$@"; }
+source "$(dirname "$0")/../lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"; dropdb --if-exists "$db" 2>/dev/null || true' EXIT
 

@@ -9,8 +9,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 primary_host=$PGHOST primary_port=$PGPORT
 db=iam_replica
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
-value() { sql -tA "$@"; }
 
 standby=$(mktemp -d /tmp/iam_ext_standby.XXXXXX)
 chmod 755 "$standby"

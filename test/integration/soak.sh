@@ -34,7 +34,7 @@ case "${PGHOST:-}" in
 esac
 server_log=${IAM_SOAK_SERVER_LOG:-$PGHOST/postgres.log}
 
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+source "$here/../lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"; dropdb --if-exists "$db" 2>/dev/null || true' EXIT
 

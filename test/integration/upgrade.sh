@@ -22,7 +22,7 @@ control="$root/iam_ext.control"
 default_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$control")
 [ -n "$default_version" ] || { echo "FAIL: no default_version in $control"; exit 1; }
 extension_dir="$("${PG_CONFIG:-pg_config}" --sharedir)/extension"
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+source "$here/../lib.sh"
 
 fresh_db=iam_upgrade_fresh
 upgraded_db=iam_upgrade_upgraded
