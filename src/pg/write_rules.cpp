@@ -45,11 +45,15 @@ TriggerData* row_trigger(FunctionCallInfo fcinfo, const char* function) {
     return trigger;
 }
 
-// The row a BEFORE ROW trigger lets through: the new row of an INSERT or
-// UPDATE, the old one of a DELETE.
+// The row a BEFORE ROW trigger lets through unchanged: the new row of an
+// INSERT or UPDATE, the old one of a DELETE.
+HeapTuple written_row(const TriggerData* trigger) {
+    return TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple
+                                                      : trigger->tg_trigtuple;
+}
+
 Datum let_through(const TriggerData* trigger) {
-    return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple
-                                                                      : trigger->tg_trigtuple);
+    return PointerGetDatum(written_row(trigger));
 }
 
 // The extension's own writes run as the table's owner; the operator's are
@@ -369,7 +373,7 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
     if (iam::pg::is_restore(relation))
         return let_through(trigger);
     bool inserting = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
-    HeapTuple row = inserting ? trigger->tg_trigtuple : trigger->tg_newtuple;
+    HeapTuple row = written_row(trigger);
     KeyRow key = key_row(relation, row);
     if (changed(trigger, column(relation, "name")))
         require_valid_name(relation, row);
@@ -407,16 +411,16 @@ IAM_SQL_FUNCTION(iam_guard_referral_code) {
     Relation relation = trigger->tg_relation;
     if (iam::pg::is_restore(relation) || stands_above_rules(relation))
         return let_through(trigger);
-    HeapTuple row =
-        TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple : trigger->tg_trigtuple;
+    HeapTuple row = written_row(trigger);
     if (changed(trigger, column(relation, "code")))
         require_canonical_code(relation, row);
     if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
         Column active = column(relation, "is_active");
         bool old_null, new_null;
-        bool was_active =
-            DatumGetBool(value_of(trigger->tg_trigtuple, relation, active, &old_null));
-        bool is_active = DatumGetBool(value_of(row, relation, active, &new_null));
+        Datum was = value_of(trigger->tg_trigtuple, relation, active, &old_null);
+        Datum is = value_of(row, relation, active, &new_null);
+        bool was_active = !old_null && DatumGetBool(was);
+        bool is_active = !new_null && DatumGetBool(is);
         if (!was_active && is_active && !iam::pg::caller_is_service() &&
             !caller_is_platform_admin())
             refuse("only a platform_admin reactivates a referral code",
@@ -432,8 +436,7 @@ IAM_SQL_FUNCTION(iam_guard_referral) {
     Relation relation = trigger->tg_relation;
     if (iam::pg::is_restore(relation) || stands_above_rules(relation))
         return let_through(trigger);
-    HeapTuple row =
-        TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple : trigger->tg_trigtuple;
+    HeapTuple row = written_row(trigger);
     bool code_null, referrer_null;
     Datum code_id = value_of(row, relation, column(relation, "referral_code_used_id"), &code_null);
     Datum referrer = value_of(row, relation, column(relation, "referrer_user_id"), &referrer_null);
