@@ -3,10 +3,13 @@
 #   - with DATABASE_URL or PGHOST/PGPORT/PGDATABASE/PGUSER set: install it in
 #     that database and show the walkthrough inside a transaction that is
 #     rolled back (only the extension stays), or
-#   - otherwise: start a PostgreSQL cluster in .run/ (as the postgres user
+#   - otherwise: start a PostgreSQL cluster of its own (as the postgres user
 #     when run as root), load the demo data, show the walkthrough and print a
 #     connection string. The server keeps running until `make stop`.
-# `make stop` (--stop) stops that cluster; `rm -rf .run` forgets it.
+# The cluster lives in .run/ in the checkout, unless the cluster's owner
+# cannot reach it (as root, a clone in a folder postgres cannot enter, such
+# as root's home): then in a folder of postgres's own named after the
+# checkout. .run/cluster says where; `make stop` (--stop) stops it there.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -14,10 +17,32 @@ RUN_DIR="$IAM_ROOT/.run"
 DEMO_DB=iam_demo
 fixtures="$IAM_ROOT/test/fixtures"
 
+# Sets CLUSTER_DIR: where make run keeps its cluster (remembered in
+# .run/cluster).
+locate_cluster() {
+    mkdir -p "$RUN_DIR"
+    if [ -f "$RUN_DIR/cluster" ]; then
+        CLUSTER_DIR=$(cat "$RUN_DIR/cluster")
+        return
+    fi
+    CLUSTER_DIR=$RUN_DIR
+    if [ "$(id -u)" -eq 0 ] && [ ! -d "$RUN_DIR/data" ]; then
+        chown postgres: "$RUN_DIR"
+        if ! as_cluster_owner test -w "$RUN_DIR"; then
+            local home
+            home=$(getent passwd postgres | cut -d: -f6)
+            CLUSTER_DIR="${home:-/var/lib/postgresql}/iam_ext/$(basename "$IAM_ROOT")-$(printf '%s' "$IAM_ROOT" | sha256sum | cut -c1-8)"
+        fi
+    fi
+    echo "$CLUSTER_DIR" >"$RUN_DIR/cluster"
+}
+
 if [ "${1:-}" = --stop ]; then
-    if [ -f "$RUN_DIR/data/postmaster.pid" ]; then
-        cluster_stop "$RUN_DIR"
-        say "stopped the server in $RUN_DIR"
+    CLUSTER_DIR=$RUN_DIR
+    [ -f "$RUN_DIR/cluster" ] && CLUSTER_DIR=$(cat "$RUN_DIR/cluster")
+    if [ -f "$CLUSTER_DIR/data/postmaster.pid" ]; then
+        cluster_stop "$CLUSTER_DIR"
+        say "stopped the server in $CLUSTER_DIR"
     else
         say "no server from make run is running"
     fi
@@ -40,7 +65,7 @@ if [ -n "${DATABASE_URL:-}${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGUSER:-}" ]; t
 fi
 
 # The local cluster keeps its password in .run/password (readable by you).
-mkdir -p "$RUN_DIR"
+locate_cluster
 if [ -f "$RUN_DIR/password" ]; then
     PGPASSWORD=$(cat "$RUN_DIR/password")
 else
@@ -52,16 +77,19 @@ export PGPASSWORD
 if [ -f "$RUN_DIR/port" ]; then port=$(cat "$RUN_DIR/port")
 else port=$(free_port "${IAM_RUN_PORT:-5433}"); echo "$port" >"$RUN_DIR/port"; fi
 
-if [ ! -d "$RUN_DIR/data" ]; then
-    say "creating a PostgreSQL $PG_MAJOR cluster in $RUN_DIR (port $port)"
-    cluster_start "$RUN_DIR" "$port" localhost
-elif ! as_cluster_owner "$(pg_bin pg_ctl)" -D "$RUN_DIR/data" status >/dev/null 2>&1; then
-    say "starting the cluster in $RUN_DIR (port $port)"
-    as_cluster_owner "$(pg_bin pg_ctl)" -D "$RUN_DIR/data" -l "$RUN_DIR/postgres.log" -w start \
-        -o "-p $port -k $RUN_DIR -c listen_addresses=localhost" >/dev/null ||
-        die "PostgreSQL did not start, see $RUN_DIR/postgres.log"
+if [ ! -d "$CLUSTER_DIR/data" ]; then
+    say "creating a PostgreSQL $PG_MAJOR cluster in $CLUSTER_DIR (port $port)"
+    if [ "$CLUSTER_DIR" != "$RUN_DIR" ]; then
+        mkdir -p "$CLUSTER_DIR" && chown postgres: "$(dirname "$CLUSTER_DIR")"
+    fi
+    cluster_start "$CLUSTER_DIR" "$port" localhost
+elif ! as_cluster_owner "$(pg_bin pg_ctl)" -D "$CLUSTER_DIR/data" status >/dev/null 2>&1; then
+    say "starting the cluster in $CLUSTER_DIR (port $port)"
+    as_cluster_owner "$(pg_bin pg_ctl)" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/postgres.log" -w start \
+        -o "-p $port -k $CLUSTER_DIR -c listen_addresses=localhost" >/dev/null ||
+        die "PostgreSQL did not start, see $CLUSTER_DIR/postgres.log"
 else
-    say "the cluster in $RUN_DIR is already running (port $port)"
+    say "the cluster in $CLUSTER_DIR is already running (port $port)"
 fi
 
 export PGHOST=localhost PGPORT=$port PGUSER=postgres
@@ -76,4 +104,4 @@ url="postgresql://postgres:$PGPASSWORD@localhost:$port/$DEMO_DB"
 echo
 say "iam_ext is running. Connect with:"
 echo "    psql '$url'"
-echo "The server keeps running until: make stop"
+echo "The cluster lives in $CLUSTER_DIR; it keeps running until: make stop"
