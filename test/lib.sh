@@ -59,9 +59,10 @@ build_and_install() {
 }
 
 # Runs a command as the cluster's owner: postgres when we are root (the
-# server refuses to run as root), ourselves otherwise.
+# server refuses to run as root), from / (postgres may not enter the current
+# folder); ourselves otherwise.
 as_cluster_owner() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # cluster_start DIR PORT [LISTEN [OPTIONS]]: a new cluster in DIR (created),
