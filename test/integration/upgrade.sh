@@ -21,6 +21,10 @@ root=$(cd "$here/../.." && pwd)
 control="$root/iam_ext.control"
 default_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$control")
 [ -n "$default_version" ] || { echo "FAIL: no default_version in $control"; exit 1; }
+# The package metadata names the same version.
+meta_version=$(sed -n 's/^    "version": "\(.*\)",$/\1/p' "$root/META.json")
+[ "$meta_version" = "$default_version" ] ||
+    { echo "FAIL: META.json says version $meta_version, iam_ext.control $default_version"; exit 1; }
 extension_dir="$("${PG_CONFIG:-pg_config}" --sharedir)/extension"
 source "$here/../lib.sh"
 
