@@ -123,6 +123,63 @@ REVOKE EXECUTE ON FUNCTION iam.guard_referral() FROM PUBLIC;
 CREATE TRIGGER referrals_guard BEFORE INSERT OR UPDATE OF referral_code_used_id, referrer_user_id
     ON iam.referrals FOR EACH ROW EXECUTE FUNCTION iam.guard_referral();
 
+-- Creating a code takes a caller: an anonymous one is told to sign in (42501).
+CREATE OR REPLACE FUNCTION iam.create_referral_code(user_id uuid DEFAULT iam.current_user_id(), code text DEFAULT NULL,
+                                         expires_at timestamptz DEFAULT NULL)
+    RETURNS iam.referral_codes
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    vanity text;
+    made iam.referral_codes;
+BEGIN
+    IF iam.current_user_id() IS NULL AND NOT iam.is_service_caller() THEN
+        RAISE EXCEPTION 'creating a referral code needs a signed-in user'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Sign in first, or send an API key.';
+    END IF;
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION 'there is no user to create a referral code for'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass user_id, or call as a signed-in user.';
+    END IF;
+    IF user_id IS DISTINCT FROM iam.current_user_id()
+       AND NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
+        RAISE EXCEPTION 'permission denied to create a referral code for another user'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF expires_at IS NOT NULL AND expires_at <= statement_timestamp() THEN
+        RAISE EXCEPTION 'expires_at must be in the future' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF code IS NOT NULL THEN
+        vanity := iam.normalize_vanity_code(code);
+    END IF;
+    -- A generated code that is taken is drawn again; anything else that
+    -- conflicts is the user's existing code or a taken vanity code.
+    FOR attempt IN 1..5 LOOP
+        INSERT INTO iam.referral_codes AS rc (user_id, code, expires_at)
+        VALUES (create_referral_code.user_id, coalesce(vanity, iam.generate_referral_code(8)),
+                create_referral_code.expires_at)
+        ON CONFLICT DO NOTHING
+        RETURNING * INTO made;
+        IF made.id IS NOT NULL THEN
+            RETURN made;
+        END IF;
+        SELECT * INTO made FROM iam.referral_codes AS rc WHERE rc.user_id = create_referral_code.user_id;
+        IF made.id IS NOT NULL THEN
+            RETURN made;
+        END IF;
+        IF vanity IS NOT NULL THEN
+            RAISE EXCEPTION 'the referral code "%" is taken', vanity USING ERRCODE = 'unique_violation';
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'could not draw a free referral code' USING ERRCODE = 'unique_violation';
+EXCEPTION WHEN foreign_key_violation THEN
+    PERFORM iam.raise_not_found(format('user %s does not exist', user_id));
+END
+$$;
+
 COMMENT ON FUNCTION iam.redeem_referral_code(text, uuid) IS
     'Records that the code''s owner referred the user (status pending). Typing is forgiven (case, spaces, dashes, O/0, I/L/1). Needs a signed-in caller (42501); an already referred user is 23505, a failed check character 22023, any code that cannot be redeemed P0002, a self-referral 22023; failures are limited per user (53400)';
 

@@ -22,6 +22,11 @@ DECLARE
     vanity text;
     made iam.referral_codes;
 BEGIN
+    IF iam.current_user_id() IS NULL AND NOT iam.is_service_caller() THEN
+        RAISE EXCEPTION 'creating a referral code needs a signed-in user'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Sign in first, or send an API key.';
+    END IF;
     IF user_id IS NULL THEN
         RAISE EXCEPTION 'there is no user to create a referral code for'
             USING ERRCODE = 'invalid_parameter_value',

@@ -330,6 +330,14 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
     // writing a key to these rules; checked here first, they fail before a
     // key is made and without the trigger's context.
     CallSite* site = call_site(fcinfo);
+    // A key belongs to someone: it takes a caller, signed in or holding a key.
+    bool is_service = iam::pg::caller_is_service();
+    iam::pg::SubjectCache subject{};
+    const pg_uuid_t* caller = iam::pg::current_subject(&subject);
+    if (caller == nullptr && iam::pg::api_key_context() == nullptr && !is_service)
+        throw iam::Error(iam::sqlstate::insufficient_privilege,
+                         "creating an API key needs a signed-in user or an API key", {},
+                         "Sign in first, or send an API key.");
     iam::pg::require_valid_key_name(PG_ARGISNULL(0) ? nullptr : PG_GETARG_TEXT_PP(0));
     bool has_user = !PG_ARGISNULL(1), has_company = !PG_ARGISNULL(2);
     pg_uuid_t user_id{}, company_id{};
@@ -337,12 +345,9 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
         user_id = *PG_GETARG_UUID_P(1);
     if (has_company)
         company_id = *PG_GETARG_UUID_P(2);
-    if (!has_user && !has_company) {
-        iam::pg::SubjectCache subject{};
-        if (const pg_uuid_t* caller = iam::pg::current_subject(&subject)) {
-            user_id = *caller;
-            has_user = true;
-        }
+    if (!has_user && !has_company && caller != nullptr) {
+        user_id = *caller;
+        has_user = true;
     }
     if (!has_user && !has_company)
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
@@ -355,14 +360,11 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
         iam::pg::require_future_expiry(PG_GETARG_TIMESTAMPTZ(4));
     // A user's key acts as that user: nobody else makes one, not even a
     // platform admin (a company's key is for the company's admins: RLS).
-    if (has_user && !iam::pg::caller_is_service()) {
-        iam::pg::SubjectCache subject{};
-        const pg_uuid_t* caller = iam::pg::current_subject(&subject);
-        if (caller == nullptr || memcmp(caller->data, user_id.data, UUID_LEN) != 0)
-            throw iam::Error(iam::sqlstate::insufficient_privilege,
-                             "permission denied to create an API key for another user", {},
-                             "A key acts as its user: only that user creates it.");
-    }
+    if (has_user && !is_service &&
+        (caller == nullptr || memcmp(caller->data, user_id.data, UUID_LEN) != 0))
+        throw iam::Error(iam::sqlstate::insufficient_privilege,
+                         "permission denied to create an API key for another user", {},
+                         "A key acts as its user: only that user creates it.");
 
     Oid types[7] = {UUIDOID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID};
     Datum values[7] = {UUIDPGetDatum(&user_id),

@@ -83,6 +83,16 @@ read_table '' "$none" public.courses id
 expect "GET /courses" 200 '[]'
 rpc '' "$none" POST create_api_key '{"name":"mine","user_id":"a0000000-0000-4000-8000-0000000000a1"}'
 expect "POST /rpc/create_api_key is refused" 401
+# A function that needs a caller tells an anonymous one to sign in.
+rpc '' "$none" POST create_api_key '{"name":"mine"}'
+expect "POST /rpc/create_api_key without a caller: sign in first" 401 \
+    '42501: creating an API key needs a signed-in user or an API key'
+rpc '' "$none" POST create_referral_code '{}'
+expect "POST /rpc/create_referral_code without a caller: sign in first" 401 \
+    '42501: creating a referral code needs a signed-in user'
+rpc '' "$none" POST redeem_referral_code '{"code":"ALICE-INVITES"}'
+expect "POST /rpc/redeem_referral_code without a caller: sign in first" 401 \
+    '42501: redeeming a referral code needs a signed-in user'
 rpc '' "$none" POST enable_auth_sync '{}'
 expect "POST /rpc/enable_auth_sync (an operator function)" 401 \
     '42501: permission denied for function enable_auth_sync'
