@@ -3,11 +3,18 @@
 -- positions, constraints, indexes, triggers, policies, functions with their
 -- bodies, privileges, comments, what pg_dump keeps and the extension's
 -- members. Any change to any of them shows up here as a diff, to be read in
--- review and accepted on purpose. The API roles are created first, so that
--- their privileges are part of it whatever ran before.
+-- review and accepted on purpose. The API roles and Supabase Auth's role are
+-- created first, so that their privileges are part of it whatever ran before.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 \i test/fixtures/supabase_roles.sql
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_auth_admin') THEN
+        CREATE ROLE supabase_auth_admin NOLOGIN;
+    END IF;
+END
+$$;
 SELECT FROM iam.apply_grants();
 RESET client_min_messages;
 \pset format unaligned

@@ -201,6 +201,66 @@ COMMENT ON FUNCTION iam.audit_change() IS
     'AFTER ROW trigger of user_roles, company_users, roles and api_keys: writes iam.audit_log as the table''s owner';
 
 ------------------------------------------------------------------------------
+-- Supabase Auth's custom access token hook: GoTrue calls it as
+-- supabase_auth_admin each time it issues a token (wired as
+-- pg-functions://postgres/iam/custom_access_token_hook), with an event
+-- {"user_id", "claims", "authentication_method"}; the result is
+-- {"claims": {...}}, and a hook that raises or answers anything else fails
+-- the sign-in. So it never raises: it adds claim "iam" (the user's role
+-- names and active companies, at most 50: a cookie holds about 4 KB) to
+-- claims it leaves otherwise as they are, and answers the claims unchanged
+-- for a user iam does not know or an event it cannot read. Tokens live until
+-- refresh: the claim is for the client's UI, never for enforcement, which
+-- stays with iam's live checks. SECURITY DEFINER: supabase_auth_admin may
+-- execute it and nothing more; no API role may.
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.custom_access_token_hook(event jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    max_companies constant integer := 50;
+    claims jsonb;
+    subject uuid;
+    role_names jsonb;
+    company_ids jsonb;
+    companies integer;
+BEGIN
+    claims := CASE WHEN jsonb_typeof(event) = 'object' THEN event -> 'claims' END;
+    IF jsonb_typeof(claims) IS DISTINCT FROM 'object' THEN
+        RETURN jsonb_build_object('claims', coalesce(claims, '{}'::jsonb));
+    END IF;
+    BEGIN
+        subject := (event ->> 'user_id')::uuid;
+    EXCEPTION WHEN invalid_text_representation THEN
+        RETURN jsonb_build_object('claims', claims);
+    END;
+    IF subject IS NULL OR NOT EXISTS (SELECT FROM iam.users AS u WHERE u.id = subject) THEN
+        RETURN jsonb_build_object('claims', claims);
+    END IF;
+    SELECT coalesce(jsonb_agg(r.name ORDER BY r.name), '[]') INTO role_names
+    FROM iam.user_roles AS ur JOIN iam.roles AS r ON r.id = ur.role_id
+    WHERE ur.user_id = subject;
+    SELECT coalesce(jsonb_agg(m.company_id ORDER BY m.company_id) FILTER (WHERE m.n <= max_companies), '[]'),
+           count(*)
+    INTO company_ids, companies
+    FROM (SELECT cu.company_id, row_number() OVER (ORDER BY cu.company_id) AS n
+          FROM iam.company_users AS cu JOIN iam.companies AS c ON c.id = cu.company_id
+          WHERE cu.user_id = subject AND cu.is_active_in_company
+            AND c.current_iam_status = 'active' AND NOT c.is_deleted) AS m;
+    RETURN jsonb_build_object('claims', claims || jsonb_build_object('iam', jsonb_build_object(
+        'roles', role_names, 'company_ids', company_ids,
+        'company_ids_truncated', companies > max_companies)));
+EXCEPTION WHEN OTHERS THEN
+    -- Whatever else went wrong, the sign-in goes through without the claim.
+    RETURN jsonb_build_object('claims', claims);
+END
+$$;
+COMMENT ON FUNCTION iam.custom_access_token_hook(jsonb) IS
+    'Supabase Auth custom access token hook: adds claim iam {roles, company_ids (at most 50), company_ids_truncated} for the UI; never raises; executable by supabase_auth_admin only';
+REVOKE EXECUTE ON FUNCTION iam.custom_access_token_hook(jsonb) FROM PUBLIC;
+
+------------------------------------------------------------------------------
 -- Privileges. A table-level DELETE also lets its holder LOCK the table in
 -- any mode, which would stall every role check: the API roles get DELETE
 -- only on user_roles, where revoking a role is a delete. Companies and
@@ -284,7 +344,13 @@ BEGIN
         EXECUTE 'GRANT ALL ON ' || client_tables || ' TO postgres';
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO postgres;
         REVOKE ALL ON iam.api_key_peppers FROM postgres;
-        GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper() TO postgres;
+        GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper(),
+            iam.custom_access_token_hook(jsonb) TO postgres;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_auth_admin') THEN
+        -- Supabase Auth calls the access token hook, and may do nothing else.
+        GRANT USAGE ON SCHEMA iam TO supabase_auth_admin;
+        GRANT EXECUTE ON FUNCTION iam.custom_access_token_hook(jsonb) TO supabase_auth_admin;
     END IF;
 END
 $$;

@@ -216,11 +216,17 @@ BEGIN
         EXECUTE 'GRANT ALL ON ' || client_tables || ' TO postgres';
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO postgres;
         REVOKE ALL ON iam.api_key_peppers FROM postgres;
-        GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper() TO postgres;
+        GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper(),
+            iam.custom_access_token_hook(jsonb) TO postgres;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_auth_admin') THEN
+        -- Supabase Auth calls the access token hook, and may do nothing else.
+        GRANT USAGE ON SCHEMA iam TO supabase_auth_admin;
+        GRANT EXECUTE ON FUNCTION iam.custom_access_token_hook(jsonb) TO supabase_auth_admin;
     END IF;
 END
 $$;
 COMMENT ON FUNCTION iam.apply_grants() IS
     'Grants the Supabase API roles (anon, authenticated, service_role) and the operator what docs/security.md lists, for those that exist; idempotent';
 REVOKE EXECUTE ON FUNCTION iam.apply_grants() FROM PUBLIC;
-SELECT iam.apply_grants();
+-- Called at the end of supabase.sql, once every object it grants exists.

@@ -349,7 +349,9 @@ INSERT INTO hostile.contract VALUES
     -- and enable_auth_sync, with a row of auth.users; an operator calling it
     -- by hand with a made-up row gets the cast's error for an id or
     -- is_sso_user of the wrong type, 23502 for no id.
-    ('iam.sync_user_from_auth(jsonb)', '{42501,22P02,23502}', 'operator only; a row auth.users cannot hold');
+    ('iam.sync_user_from_auth(jsonb)', '{42501,22P02,23502}', 'operator only; a row auth.users cannot hold'),
+    -- Supabase Auth's hook: a sign-in fails if it raises, so it never does.
+    ('iam.custom_access_token_hook(jsonb)', '{42501}', 'supabase_auth_admin and the operator only; never raises for them');
 
 ------------------------------------------------------------------------------
 -- The functions under test, from the catalog.
