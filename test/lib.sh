@@ -65,12 +65,14 @@ as_cluster_owner() {
     if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
-# cluster_start DIR PORT [LISTEN [OPTIONS]]: a new cluster in DIR (created),
-# listening on a socket in DIR and, if LISTEN is given (e.g. localhost), on
-# TCP; OPTIONS are more server options (-c name=value ...). Authentication
-# is scram-sha-256 with the password in $PGPASSWORD.
+# cluster_start DIR PORT [LISTEN [OPTIONS [SUPERUSER]]]: a new cluster in DIR
+# (created), listening on a socket in DIR and, if LISTEN is given (e.g.
+# localhost), on TCP; OPTIONS are more server options (-c name=value ...);
+# SUPERUSER names the bootstrap superuser (default postgres; Supabase's is
+# supabase_admin). Authentication is scram-sha-256 with the password in
+# $PGPASSWORD.
 cluster_start() {
-    local dir=$1 port=$2 listen=${3:-} options=${4:-}
+    local dir=$1 port=$2 listen=${3:-} options=${4:-} superuser=${5:-postgres}
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
     as_cluster_owner test -w "$dir" ||
@@ -79,7 +81,7 @@ cluster_start() {
     printf '%s\n' "$PGPASSWORD" >"$pwfile"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$pwfile"
     chmod 600 "$pwfile"
-    as_cluster_owner "$(pg_bin initdb)" -D "$dir/data" -U postgres --auth=scram-sha-256 \
+    as_cluster_owner "$(pg_bin initdb)" -D "$dir/data" -U "$superuser" --auth=scram-sha-256 \
         --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         die "initdb failed, see $dir/initdb.log"
     rm -f "$pwfile"

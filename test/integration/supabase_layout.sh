@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The operator's whole life cycle on a cluster laid out as Supabase's image
+# lays it out: initdb as supabase_admin (the bootstrap superuser, oid 10);
+# postgres created by it as a superuser, given the API roles and all
+# privileges on auth.users, then demoted (NOSUPERUSER, CREATEROLE, CREATEDB,
+# REPLICATION, BYPASSRLS); auth.users owned by supabase_auth_admin. As
+# postgres, the role of Supabase's SQL editor: CREATE EXTENSION,
+# enable_auth_sync(), GoTrue's writes as supabase_auth_admin (signup,
+# confirmation, email change, an anonymous user, an SSO user with a taken
+# email, deletion), the access token hook as supabase_auth_admin with
+# GoTrue's events, apply_grants(), rotate_api_key_pepper(), ALTER EXTENSION
+# UPDATE from every earlier version, disable_auth_sync(), DROP EXTENSION.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib.sh"
+
+dir=$(mktemp -d /tmp/iam_ext_supabase.XXXXXX)
+chmod 755 "$dir"
+port=$(free_port 56600)
+trap 'cluster_stop "$dir"; rm -rf "$dir"' EXIT
+cluster_start "$dir" "$port" "" "" supabase_admin
+export PGHOST=$dir PGPORT=$port
+db=iam_supabase
+as_admin() { sql -U supabase_admin -d "${2:-$db}" -c "$1"; }
+as_postgres() { value -U postgres -d "${2:-$db}" -c "$1"; }
+as_gotrue() { sql -U supabase_auth_admin -d "$db" -o /dev/null -c "$1"; }
+
+failures=0 checks=0
+check() {  # check WHAT EXPECTED ACTUAL
+    checks=$((checks + 1))
+    if [ "$2" = "$3" ]; then echo "  ok: $1"
+    else echo "  FAIL: $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
+}
+
+echo "setup: the cluster as Supabase's image makes it"
+sql -U supabase_admin -d postgres -o /dev/null <<SQL
+SET client_min_messages = warning;
+CREATE ROLE postgres LOGIN SUPERUSER PASSWORD '$PGPASSWORD';
+CREATE DATABASE $db;
+SQL
+sql -U supabase_admin -d "$db" -o /dev/null <<SQL
+SET client_min_messages = warning;
+\ir $here/../fixtures/supabase_roles.sql
+\ir $here/../fixtures/supabase_auth.sql
+ALTER ROLE supabase_auth_admin PASSWORD '$PGPASSWORD';
+GRANT anon, authenticated, service_role TO postgres;
+GRANT ALL ON auth.users, auth.identities TO postgres;
+GRANT ALL ON DATABASE $db TO postgres;
+ALTER ROLE postgres NOSUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS;
+SQL
+check "the bootstrap superuser (oid 10) is supabase_admin" supabase_admin \
+    "$(as_postgres "SELECT rolname FROM pg_roles WHERE oid = 10")"
+check "postgres is not a superuser" f "$(as_postgres "SELECT rolsuper FROM pg_roles WHERE rolname = 'postgres'")"
+check "auth.users belongs to supabase_auth_admin" supabase_auth_admin \
+    "$(as_postgres "SELECT tableowner FROM pg_tables WHERE schemaname = 'auth' AND tablename = 'users'")"
+
+echo "CREATE EXTENSION as postgres"
+as_postgres "CREATE EXTENSION iam_ext" >/dev/null
+check "postgres owns the extension" postgres \
+    "$(as_postgres "SELECT extowner::regrole FROM pg_extension WHERE extname = 'iam_ext'")"
+check "supabase_admin owns its objects" supabase_admin \
+    "$(as_postgres "SELECT relowner::regrole FROM pg_class WHERE oid = 'iam.api_keys'::regclass")"
+
+echo "enable_auth_sync and GoTrue's writes"
+check "enable_auth_sync() as postgres" 0 "$(as_postgres "SELECT iam.enable_auth_sync()")"
+gotrue_user() {  # gotrue_user ID EMAIL [SSO]: a signup as GoTrue makes it
+    as_gotrue "INSERT INTO users (id, aud, role, email, is_sso_user) VALUES ('$1', '', '', '$2', ${3:-false})"
+    as_gotrue "UPDATE users SET aud = 'authenticated', role = 'authenticated' WHERE id = '$1'"
+}
+ada=b1000000-0000-4000-8000-00000000000a
+gotrue_user "$ada" ada@example.test
+check "a signup is synced" ada@example.test "$(as_postgres "SELECT email FROM iam.users WHERE id = '$ada'")"
+as_gotrue "UPDATE users SET email_confirmed_at = now() WHERE id = '$ada'"
+as_gotrue "UPDATE users SET email = 'ada@lovelace.test', raw_user_meta_data = '{\"full_name\": \"Ada\"}' WHERE id = '$ada'"
+check "an email change and a name are synced" "ada@lovelace.test|Ada" \
+    "$(as_postgres "SELECT email || '|' || full_name FROM iam.users WHERE id = '$ada'")"
+anonymous=b1000000-0000-4000-8000-0000000000a0
+as_gotrue "INSERT INTO users (id, aud, role, is_anonymous) VALUES ('$anonymous', 'authenticated', 'authenticated', true)"
+check "an anonymous user is synced, without an email" "t" \
+    "$(as_postgres "SELECT email IS NULL FROM iam.users WHERE id = '$anonymous'")"
+sso=b1000000-0000-4000-8000-0000000000b5
+gotrue_user "$sso" ada@lovelace.test true 2>/dev/null
+check "an SSO user with a taken email is synced without it; Ada keeps hers" "|ada@lovelace.test" \
+    "$(as_postgres "SELECT coalesce((SELECT email FROM iam.users WHERE id = '$sso'), '') || '|' || (SELECT email FROM iam.users WHERE id = '$ada')")"
+as_gotrue "DELETE FROM users WHERE id = '$sso'"
+check "a deletion is synced" 0 "$(as_postgres "SELECT count(*) FROM iam.users WHERE id = '$sso'")"
+
+echo "the access token hook, as supabase_auth_admin"
+as_postgres "SELECT iam.grant_role('$ada', 'course_creator')" >/dev/null
+event() {  # event USER_ID METHOD: the event GoTrue sends
+    printf '{"user_id": "%s", "authentication_method": "%s", "claims": {"aud": "authenticated", "sub": "%s", "role": "authenticated", "aal": "aal1", "is_anonymous": %s}}' \
+        "$1" "$2" "$1" "$([ "$2" = anonymous ] && echo true || echo false)"
+}
+hook() { value -U supabase_auth_admin -d "$db" -v e="$1" <<<"SELECT iam.custom_access_token_hook(:'e')::text;"; }
+check "a password sign-in gets its roles" '["course_creator"]' \
+    "$(value -v r="$(hook "$(event "$ada" password)")" <<<"SELECT (:'r'::jsonb #> '{claims,iam,roles}')::text")"
+check "an anonymous sign-in keeps every claim GoTrue made" t \
+    "$(value -v r="$(hook "$(event "$anonymous" anonymous)")" -v e="$(event "$anonymous" anonymous)" \
+        <<<"SELECT ((:'r'::jsonb -> 'claims') - 'iam') = (:'e'::jsonb -> 'claims')")"
+check "a user with no iam row yet: the claims unchanged" "$(value -v e="$(event b1000000-0000-4000-8000-0000000000ff password)" <<<"SELECT jsonb_build_object('claims', :'e'::jsonb -> 'claims')::text")" \
+    "$(hook "$(event b1000000-0000-4000-8000-0000000000ff password)")"
+check "a malformed event: empty claims, no error" '{"claims": {}}' "$(hook '{"user_id": 42}')"
+for role in anon authenticated service_role authenticator; do
+    check "$role may not execute the hook" f \
+        "$(as_postgres "SELECT has_function_privilege('$role', 'iam.custom_access_token_hook(jsonb)', 'EXECUTE')")"
+done
+check "supabase_auth_admin may, and reads no iam table itself" "t|f" \
+    "$(as_postgres "SELECT has_function_privilege('supabase_auth_admin', 'iam.custom_access_token_hook(jsonb)', 'EXECUTE') || '|' || has_table_privilege('supabase_auth_admin', 'iam.users', 'SELECT')")"
+
+echo "the operator's functions"
+as_postgres "SELECT iam.apply_grants()" >/dev/null && check "apply_grants() as postgres" ok ok
+as_postgres "SELECT count(*) FROM iam.create_api_key('first', '$ada')" >/dev/null  # makes pepper 1
+check "rotate_api_key_pepper() as postgres" 2 "$(as_postgres "SELECT iam.rotate_api_key_pepper()")"
+for version in $(as_postgres "SELECT string_agg(version, ' ' ORDER BY string_to_array(version, '.')::int[]) FROM pg_available_extension_versions WHERE name = 'iam_ext' AND version <> (SELECT default_version FROM pg_available_extensions WHERE name = 'iam_ext')"); do
+    as_postgres "CREATE DATABASE iam_from_${version//./_}" >/dev/null
+    as_postgres "CREATE EXTENSION iam_ext VERSION '$version'" "iam_from_${version//./_}" >/dev/null
+    as_postgres "ALTER EXTENSION iam_ext UPDATE" "iam_from_${version//./_}" >/dev/null
+    check "ALTER EXTENSION iam_ext UPDATE from $version as postgres" \
+        "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$IAM_ROOT/iam_ext.control")" \
+        "$(as_postgres "SELECT extversion FROM pg_extension WHERE extname = 'iam_ext'" "iam_from_${version//./_}")"
+done
+
+echo "disable_auth_sync and DROP EXTENSION"
+as_postgres "SELECT iam.disable_auth_sync()" >/dev/null
+check "disable_auth_sync() as postgres removes the triggers" 0 \
+    "$(as_postgres "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'auth.users'::regclass AND tgname LIKE 'iam_sync_%'")"
+as_postgres "DROP EXTENSION iam_ext" >/dev/null
+check "DROP EXTENSION iam_ext as postgres" 0 "$(as_postgres "SELECT count(*) FROM pg_extension WHERE extname = 'iam_ext'")"
+gotrue_user b1000000-0000-4000-8000-0000000000c1 after@example.test
+check "GoTrue still writes auth.users afterwards" 1 "$(as_postgres "SELECT count(*) FROM auth.users WHERE email = 'after@example.test'")"
+
+[ $failures -eq 0 ] || { echo "FAIL: $failures of $checks checks on the Supabase layout"; exit 1; }
+echo "PASS: $checks checks: the operator's life cycle as Supabase's demoted postgres, GoTrue and the hook as supabase_auth_admin"
