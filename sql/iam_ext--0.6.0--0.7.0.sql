@@ -345,7 +345,8 @@ BEGIN
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO postgres;
         REVOKE ALL ON iam.api_key_peppers FROM postgres;
         GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper(),
-            iam.custom_access_token_hook(jsonb) TO postgres;
+            iam.custom_access_token_hook(jsonb), iam.enable_auth_sync(), iam.disable_auth_sync()
+            TO postgres;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_auth_admin') THEN
         -- Supabase Auth calls the access token hook, and may do nothing else.
@@ -417,8 +418,13 @@ BEGIN
 END
 $$;
 
+-- enable_auth_sync and disable_auth_sync run as the extension's owner too:
+-- on Supabase the operator, postgres, is not a superuser and owns neither
+-- auth.users (supabase_auth_admin does) nor the trigger function, so it could
+-- neither attach iam.sync_auth_user() to the table nor drop the triggers.
+-- Only the operator may execute them.
 CREATE OR REPLACE FUNCTION iam.enable_auth_sync() RETURNS integer
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -468,7 +474,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION iam.disable_auth_sync() RETURNS void
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN

@@ -217,7 +217,8 @@ BEGIN
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO postgres;
         REVOKE ALL ON iam.api_key_peppers FROM postgres;
         GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper(),
-            iam.custom_access_token_hook(jsonb) TO postgres;
+            iam.custom_access_token_hook(jsonb), iam.enable_auth_sync(), iam.disable_auth_sync()
+            TO postgres;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_auth_admin') THEN
         -- Supabase Auth calls the access token hook, and may do nothing else.

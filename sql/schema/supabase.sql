@@ -93,8 +93,13 @@ $$;
 COMMENT ON FUNCTION iam.sync_auth_user() IS
     'Trigger on auth.users (see enable_auth_sync): keeps iam.users in step; never fails the auth write';
 
+-- enable_auth_sync and disable_auth_sync run as the extension's owner too:
+-- on Supabase the operator, postgres, is not a superuser and owns neither
+-- auth.users (supabase_auth_admin does) nor the trigger function, so it could
+-- neither attach iam.sync_auth_user() to the table nor drop the triggers.
+-- Only the operator may execute them.
 CREATE FUNCTION iam.enable_auth_sync() RETURNS integer
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -146,7 +151,7 @@ COMMENT ON FUNCTION iam.enable_auth_sync() IS
     'Keeps iam.users in step with Supabase''s auth.users (triggers on insert, update of email or metadata, delete) and syncs every existing user; returns how many users were new. Idempotent';
 
 CREATE FUNCTION iam.disable_auth_sync() RETURNS void
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN

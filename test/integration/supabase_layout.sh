@@ -10,6 +10,8 @@
 # email, deletion), the access token hook as supabase_auth_admin with
 # GoTrue's events, apply_grants(), rotate_api_key_pepper(), ALTER EXTENSION
 # UPDATE from every earlier version, disable_auth_sync(), DROP EXTENSION.
+# The pgTAP cases of Supabase (test/pgtap/supabase.sql, access_token_hook.sql)
+# also run here, in a database whose extension postgres installed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
@@ -24,6 +26,8 @@ db=iam_supabase
 as_admin() { sql -U supabase_admin -d "${2:-$db}" -c "$1"; }
 as_postgres() { value -U postgres -d "${2:-$db}" -c "$1"; }
 as_gotrue() { sql -U supabase_auth_admin -d "$db" -o /dev/null -c "$1"; }
+# json: an expression over psql variables, evaluated as postgres.
+json() { value -U postgres -d "$db" "$@"; }
 
 failures=0 checks=0
 check() {  # check WHAT EXPECTED ACTUAL
@@ -42,6 +46,8 @@ sql -U supabase_admin -d "$db" -o /dev/null <<SQL
 SET client_min_messages = warning;
 \ir $here/../fixtures/supabase_roles.sql
 \ir $here/../fixtures/supabase_auth.sql
+CREATE ROLE authenticator LOGIN NOINHERIT;
+GRANT anon, authenticated, service_role TO authenticator;
 ALTER ROLE supabase_auth_admin PASSWORD '$PGPASSWORD';
 GRANT anon, authenticated, service_role TO postgres;
 GRANT ALL ON auth.users, auth.identities TO postgres;
@@ -85,6 +91,16 @@ check "an SSO user with a taken email is synced without it; Ada keeps hers" "|ad
 as_gotrue "DELETE FROM users WHERE id = '$sso'"
 check "a deletion is synced" 0 "$(as_postgres "SELECT count(*) FROM iam.users WHERE id = '$sso'")"
 
+echo "the pgTAP cases of Supabase (test/pgtap/supabase.sql, access_token_hook.sql) on this layout"
+# In a database of their own, with the extension installed by postgres.
+as_admin "CREATE DATABASE iam_pgtap" postgres >/dev/null
+as_admin "GRANT ALL ON DATABASE iam_pgtap TO postgres" postgres >/dev/null
+as_admin "CREATE EXTENSION pgtap" iam_pgtap >/dev/null
+as_postgres "CREATE EXTENSION iam_ext" iam_pgtap >/dev/null
+pg_prove -U supabase_admin -d iam_pgtap "$here/../pgtap/supabase.sql" "$here/../pgtap/access_token_hook.sql" \
+    >"$dir/pgtap.log" 2>&1 && check "pg_prove on the layout" pass pass ||
+    { cat "$dir/pgtap.log"; check "pg_prove on the layout" pass fail; }
+
 echo "the access token hook, as supabase_auth_admin"
 as_postgres "SELECT iam.grant_role('$ada', 'course_creator')" >/dev/null
 event() {  # event USER_ID METHOD: the event GoTrue sends
@@ -93,18 +109,18 @@ event() {  # event USER_ID METHOD: the event GoTrue sends
 }
 hook() { value -U supabase_auth_admin -d "$db" -v e="$1" <<<"SELECT iam.custom_access_token_hook(:'e')::text;"; }
 check "a password sign-in gets its roles" '["course_creator"]' \
-    "$(value -v r="$(hook "$(event "$ada" password)")" <<<"SELECT (:'r'::jsonb #> '{claims,iam,roles}')::text")"
+    "$(json -v r="$(hook "$(event "$ada" password)")" <<<"SELECT (:'r'::jsonb #> '{claims,iam,roles}')::text")"
 check "an anonymous sign-in keeps every claim GoTrue made" t \
-    "$(value -v r="$(hook "$(event "$anonymous" anonymous)")" -v e="$(event "$anonymous" anonymous)" \
+    "$(json -v r="$(hook "$(event "$anonymous" anonymous)")" -v e="$(event "$anonymous" anonymous)" \
         <<<"SELECT ((:'r'::jsonb -> 'claims') - 'iam') = (:'e'::jsonb -> 'claims')")"
-check "a user with no iam row yet: the claims unchanged" "$(value -v e="$(event b1000000-0000-4000-8000-0000000000ff password)" <<<"SELECT jsonb_build_object('claims', :'e'::jsonb -> 'claims')::text")" \
+check "a user with no iam row yet: the claims unchanged" "$(json -v e="$(event b1000000-0000-4000-8000-0000000000ff password)" <<<"SELECT jsonb_build_object('claims', :'e'::jsonb -> 'claims')::text")" \
     "$(hook "$(event b1000000-0000-4000-8000-0000000000ff password)")"
 check "a malformed event: empty claims, no error" '{"claims": {}}' "$(hook '{"user_id": 42}')"
 for role in anon authenticated service_role authenticator; do
     check "$role may not execute the hook" f \
         "$(as_postgres "SELECT has_function_privilege('$role', 'iam.custom_access_token_hook(jsonb)', 'EXECUTE')")"
 done
-check "supabase_auth_admin may, and reads no iam table itself" "t|f" \
+check "supabase_auth_admin may, and reads no iam table itself" "true|false" \
     "$(as_postgres "SELECT has_function_privilege('supabase_auth_admin', 'iam.custom_access_token_hook(jsonb)', 'EXECUTE') || '|' || has_table_privilege('supabase_auth_admin', 'iam.users', 'SELECT')")"
 
 echo "the operator's functions"

@@ -23,7 +23,7 @@ WHERE p.pronamespace = 'iam'::regnamespace;
 SELECT set_eq(
     $$SELECT signature FROM iam_functions WHERE prosecdef$$,
     ARRAY['iam.apply_grants()', 'iam.sync_auth_user()', 'iam.sync_user_from_auth(jsonb)',
-          'iam.custom_access_token_hook(jsonb)'],
+          'iam.enable_auth_sync()', 'iam.disable_auth_sync()', 'iam.custom_access_token_hook(jsonb)'],
     'The only SECURITY DEFINER functions are apply_grants, the auth.users sync and the access token hook');
 SELECT is_empty(
     $$SELECT signature FROM iam_functions
