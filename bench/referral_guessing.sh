@@ -5,7 +5,9 @@
 # with pgbench -M prepared and 4 clients, all for one signed-in attacker:
 # once with iam.referral_failures_allowed = 0 (no limit, as 0.6.0 was), once
 # with the default (10 failures an hour), and once anonymous (refused before
-# any code is read). A guess that reached the table answers P0002.
+# any code is read). A guess that reached the table answers P0002. With
+# iam_ext preloaded (as bench/run.sh starts the server) the limit is one per
+# user for the server; without, one per connection (here 4 x 10).
 # Run by bench/run.sh with PG* pointing at a scratch database.
 set -euo pipefail
 seconds=${IAM_BENCH_SECONDS:-8}

@@ -13,8 +13,9 @@ if [ -z "${PGHOST:-}${PGDATABASE:-}" ]; then
     port=$(free_port 56432)
     trap 'cluster_stop "$work"; rm -rf "$work"' EXIT
     # Room for every table of a benchmark in shared buffers: the runs compare
-    # CPU cost, not the page cache.
-    cluster_start "$work" "$port" "" "-c shared_buffers=512MB"
+    # CPU cost, not the page cache. iam_ext preloaded, as docs/security.md
+    # advises deploying it (the guessing benchmark counts failures server-wide).
+    cluster_start "$work" "$port" "" "-c shared_buffers=512MB -c shared_preload_libraries=iam_ext"
     export PGHOST=$work PGPORT=$port PGUSER=postgres
 fi
 # bench/*.sql run in psql; the other scripts drive pgbench themselves.
