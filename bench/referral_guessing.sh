@@ -14,7 +14,7 @@ seconds=${IAM_BENCH_SECONDS:-8}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+psql -X -q -v ON_ERROR_STOP=1 -o /dev/null <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 DO $$ BEGIN
@@ -58,7 +58,7 @@ done
 
 declare -A tps reached
 run() {  # run NAME SCRIPT OPTIONS
-    psql -X -q -c "SELECT FROM setval('bench.reached', 1, false)"
+    psql -X -q -o /dev/null -c "SELECT setval('bench.reached', 1, false)"
     # A new attacker window for each run: a fresh server-wide table is not
     # ours to reset, so each run guesses as a user of its own.
     sed -i "s/f2000000-0000-4000-8000-0000000000[0-9][0-9]/f2000000-0000-4000-8000-0000000000$3/" "$2"
