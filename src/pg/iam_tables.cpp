@@ -264,12 +264,12 @@ bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id) {
             Datum deleted =
                 attribute(tuple, descriptor, attnum::companies_is_deleted, &deleted_null);
             // Compared in place: this runs per row of a policy, no copy.
-            constexpr char active[] = "active";
+            constexpr char active_status[] = "active";
             text* value = status_null ? nullptr : DatumGetTextPP(status);
             *static_cast<bool*>(context) =
                 value != nullptr && !deleted_null && !DatumGetBool(deleted) &&
-                VARSIZE_ANY_EXHDR(value) == sizeof(active) - 1 &&
-                memcmp(VARDATA_ANY(value), active, sizeof(active) - 1) == 0;
+                VARSIZE_ANY_EXHDR(value) == sizeof(active_status) - 1 &&
+                memcmp(VARDATA_ANY(value), active_status, sizeof(active_status) - 1) == 0;
             return false;
         },
         &active);
