@@ -79,7 +79,12 @@ void open_kept_scan(const IamTables& tables, Snapshot snapshot, KeptScan* kept) 
     MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
     kept->heap = table_open(tables.api_keys, AccessShareLock);
     kept->index = index_open(tables.api_keys_key_prefix_key, AccessShareLock);
+#if PG_VERSION_NUM >= 180000
+    // Since 18 a scan may report to EXPLAIN ANALYZE; this one has no node.
+    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, nullptr, 1, 0);
+#else
     kept->scan = index_beginscan(kept->heap, kept->index, snapshot, 1, 0);
+#endif
     kept->slot = table_slot_create(kept->heap, nullptr);
     MemoryContextSwitchTo(caller_context);
     kept->owner = CurrentResourceOwner;
