@@ -1,7 +1,7 @@
 // API keys: the shape and checksum that let anyone reject garbage without a
 // table lookup, the keyed hash that makes a stolen table useless, and the
 // permission wildcards.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "api_key.hpp"
 #include "error.hpp"

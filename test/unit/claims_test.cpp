@@ -2,7 +2,7 @@
 // (claims::jsonb ->> 'sub') does, or iam.current_user_id() and Supabase's
 // auth.uid() could name different users for the same request. The jsonb
 // behaviour asserted here was checked against PostgreSQL 15.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "claims.hpp"
 

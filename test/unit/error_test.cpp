@@ -1,7 +1,7 @@
 // The C++ half of the error boundary: every exception the core can throw is
 // described to PostgreSQL with a valid SQLSTATE and its message, and the
 // objects of the failed call are destroyed before the report exists.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "error.hpp"
 

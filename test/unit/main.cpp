@@ -1,7 +1,7 @@
 // The Catch2 runner for the unit tests of src/core. libsodium is initialised
 // first, as the extension's _PG_init does.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <sodium.h>
 

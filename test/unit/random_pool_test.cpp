@@ -1,7 +1,7 @@
 // The random pool behind codes and keys: uniform bytes, unbiased bounded
 // integers, and a fresh stream in a forked child (PostgreSQL forks every
 // backend from the postmaster).
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "random_pool.hpp"
 

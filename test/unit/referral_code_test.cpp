@@ -1,7 +1,7 @@
 // Referral codes: the check character must catch every single mistyped
 // character and every swap of two adjacent characters, proved here over the
 // whole table and checked on random codes of every length.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "error.hpp"
 #include "referral_code.hpp"

@@ -1,7 +1,7 @@
 // UUID spelling must match PostgreSQL's uuid_in exactly: the subject of a JWT
 // is compared with iam.users.id, and auth.uid() reads it with a ::uuid cast.
 // Every spelling below was checked against PostgreSQL 15.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "uuid.hpp"
 
