@@ -2,6 +2,7 @@
 # `make test`: every test layer, each against a throwaway cluster of its own
 # that is created here and removed at the end, then one summary.
 #   --unit-only   the Catch2 suite alone
+#   PG_MAJOR=17|18 the suite on that PostgreSQL, in a Debian root (test/in_root.sh)
 #   ONLY=<layer>  that layer alone (a name of the summary: unit-catch2,
 #                 regress-pg_regress, integration-soak, ...)
 set -uo pipefail
@@ -10,6 +11,10 @@ source "$(dirname "$0")/lib.sh"
 
 unit_only=false
 [ "${1:-}" = --unit-only ] && unit_only=true
+
+# Another PostgreSQL than the host's (bookworm: 15) runs in a Debian root
+# that ships it.
+if [ "$PG_MAJOR" != 15 ] && [ -z "${IAM_IN_ROOT:-}" ]; then exec "$IAM_ROOT/test/in_root.sh"; fi
 
 if $unit_only; then ensure_packages make g++ cmake catch2 libsodium-dev
 else ensure_packages $IAM_TEST_PACKAGES; fi
