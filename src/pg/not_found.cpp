@@ -7,9 +7,7 @@
 
 #include <string>
 
-// iam.raise_not_found(message, hint): P0002 for the PL/pgSQL functions of the
-// extension, raised through the guard like the C++ ones so that PostgREST
-// answers 404 for them too.
+// iam.raise_not_found(message text, hint text) -> void
 IAM_SQL_FUNCTION(iam_raise_not_found) {
     // Both arguments detoasted (which may raise an error) before any C++
     // string is alive.

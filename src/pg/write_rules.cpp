@@ -218,13 +218,15 @@ Suspension lock_owner(const KeyRow& key) {
     Oid types[1] = {UUIDOID};
     Datum values[1] = {
         UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id : &key.company_id))};
-    iam::pg::execute_as_owner(
-        iam::pg::iam_relation("api_keys"),
-        key.has_user ? "SELECT CASE WHEN deleted_at IS NOT NULL THEN 'infinity'::timestamptz "
-                       "ELSE banned_until END FROM iam.users WHERE id = $1 FOR NO KEY UPDATE"
-                     : "SELECT NULL::timestamptz FROM iam.companies WHERE id = $1 "
-                       "FOR NO KEY UPDATE",
-        1, types, values, nullptr, read_suspension, &suspension);
+    iam::pg::pg_call([&] {
+        iam::pg::execute_as_owner(
+            iam::pg::iam_relation("api_keys"),
+            key.has_user ? "SELECT CASE WHEN deleted_at IS NOT NULL THEN 'infinity'::timestamptz "
+                           "ELSE banned_until END FROM iam.users WHERE id = $1 FOR NO KEY UPDATE"
+                         : "SELECT NULL::timestamptz FROM iam.companies WHERE id = $1 "
+                           "FOR NO KEY UPDATE",
+            1, types, values, nullptr, read_suspension, &suspension);
+    });
     return suspension;
 }
 
@@ -237,13 +239,14 @@ void require_below_key_cap(const KeyRow& key) {
     Datum values[2] = {
         UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id : &key.company_id)),
         Int32GetDatum(max_api_keys_per_owner)};
-    uint64 active = iam::pg::execute_as_owner(
-        iam::pg::iam_relation("api_keys"),
-        key.has_user
-            ? "SELECT FROM iam.api_keys WHERE user_id = $1 AND is_active LIMIT $2"
-            : "SELECT FROM iam.api_keys WHERE company_id = $1 AND user_id IS NULL AND is_active "
-              "LIMIT $2",
-        2, types, values, nullptr);
+    uint64 active = iam::pg::pg_call([&] {
+        return iam::pg::execute_as_owner(
+            iam::pg::iam_relation("api_keys"),
+            key.has_user ? "SELECT FROM iam.api_keys WHERE user_id = $1 AND is_active LIMIT $2"
+                         : "SELECT FROM iam.api_keys WHERE company_id = $1 AND user_id IS NULL "
+                           "AND is_active LIMIT $2",
+            2, types, values, nullptr);
+    });
     if (active >= static_cast<uint64>(max_api_keys_per_owner))
         throw iam::Error(iam::sqlstate::configuration_limit_exceeded,
                          "the key's owner has " + std::to_string(max_api_keys_per_owner) +
@@ -357,7 +360,10 @@ IAM_SQL_FUNCTION(iam_require_key_permission) {
     if (request_key == nullptr || iam::pg::caller_is_service() || stands_above_rules(relation))
         return PointerGetDatum(nullptr);
     std::string wanted = std::string("iam:") + RelationGetRelationName(relation) + ":write";
-    if (!iam::pg::permissions_cover(request_key->permissions, wanted))
+    // Through pg_call: reading the jsonb may raise an error while `wanted`
+    // is alive.
+    if (!iam::pg::pg_call(
+            [&] { return iam::pg::permissions_cover(request_key->permissions, wanted); }))
         refuse("this request's API key may not change iam." +
                    std::string(RelationGetRelationName(relation)),
                "A request authenticated by an API key writes iam's tables only if the key holds "
