@@ -22,6 +22,7 @@
 #include "as_owner.hpp"
 #include "context.hpp"
 #include "privileges.hpp"
+#include "trigger_rows.hpp"
 
 #include "../core/error.hpp"
 
@@ -66,37 +67,9 @@ Audited audited_table(Relation relation) {
                          table);
 }
 
-// Column `name` of `row`, found by name; (Datum) 0 and *is_null for none.
-Datum column_value(const TriggerData* trigger, HeapTuple row, const char* name, bool* is_null) {
-    TupleDesc descriptor = RelationGetDescr(trigger->tg_relation);
-    int number = SPI_fnumber(descriptor, name);
-    if (number <= 0) {
-        *is_null = true;
-        return Datum(0);
-    }
-    return heap_getattr(row, number, descriptor, is_null);
-}
-
-bool flag(const TriggerData* trigger, HeapTuple row, const char* name) {
-    bool is_null;
-    Datum value = column_value(trigger, row, name, &is_null);
-    return !is_null && DatumGetBool(value);
-}
-
-bool column_changed(const TriggerData* trigger, const char* name) {
-    bool old_null, new_null;
-    Datum old_value = column_value(trigger, trigger->tg_trigtuple, name, &old_null);
-    Datum new_value = column_value(trigger, trigger->tg_newtuple, name, &new_null);
-    if (old_null || new_null)
-        return old_null != new_null;
-    text* a = DatumGetTextPP(old_value);
-    text* b = DatumGetTextPP(new_value);
-    return VARSIZE_ANY_EXHDR(a) != VARSIZE_ANY_EXHDR(b) ||
-           memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) != 0;
-}
-
 // What happened, in the words of iam.audit_log.action.
 const char* action_of(const TriggerData* trigger, Audited table) {
+    Relation relation = trigger->tg_relation;
     bool inserted = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
     bool deleted = TRIGGER_FIRED_BY_DELETE(trigger->tg_event);
     switch (table) {
@@ -111,8 +84,8 @@ const char* action_of(const TriggerData* trigger, Audited table) {
                 return "member_added";
             if (deleted)
                 return "member_deleted";
-            bool was = flag(trigger, trigger->tg_trigtuple, "is_active_in_company");
-            bool is = flag(trigger, trigger->tg_newtuple, "is_active_in_company");
+            bool was = iam::pg::is_true(trigger->tg_trigtuple, relation, "is_active_in_company");
+            bool is = iam::pg::is_true(trigger->tg_newtuple, relation, "is_active_in_company");
             return was == is ? "member_updated" : is ? "member_reactivated" : "member_removed";
         }
         case Audited::api_keys: {
@@ -120,10 +93,10 @@ const char* action_of(const TriggerData* trigger, Audited table) {
                 return "api_key_created";
             if (deleted)
                 return "api_key_deleted";
-            if (column_changed(trigger, "hashed_key"))
+            if (iam::pg::changed(trigger, iam::pg::column(relation, "hashed_key")))
                 return "api_key_rotated";
-            bool was = flag(trigger, trigger->tg_trigtuple, "is_active");
-            bool is = flag(trigger, trigger->tg_newtuple, "is_active");
+            bool was = iam::pg::is_true(trigger->tg_trigtuple, relation, "is_active");
+            bool is = iam::pg::is_true(trigger->tg_newtuple, relation, "is_active");
             return was == is ? "api_key_changed" : is ? "api_key_reactivated" : "api_key_revoked";
         }
     }
@@ -137,7 +110,8 @@ IAM_SQL_FUNCTION(iam_audit_change) {
     if (iam::pg::is_restore(trigger->tg_relation))
         return PointerGetDatum(nullptr);
     Audited table = audited_table(trigger->tg_relation);
-    TupleDesc descriptor = RelationGetDescr(trigger->tg_relation);
+    Relation relation = trigger->tg_relation;
+    TupleDesc descriptor = RelationGetDescr(relation);
     bool deleted = TRIGGER_FIRED_BY_DELETE(trigger->tg_event);
     bool inserted = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
     HeapTuple row = inserted || deleted ? trigger->tg_trigtuple : trigger->tg_newtuple;
@@ -158,16 +132,19 @@ IAM_SQL_FUNCTION(iam_audit_change) {
     set(2, CStringGetTextDatum(action_of(trigger, table)), false);
     bool is_null;
     if (table != Audited::roles) {
-        Datum user = column_value(trigger, row, "user_id", &is_null);
+        Datum user =
+            iam::pg::value_of(row, relation, iam::pg::column(relation, "user_id"), &is_null);
         set(3, user, is_null);
     }
     const char* role_column = table == Audited::roles ? "id" : "role_id";
     if (table == Audited::roles || table == Audited::user_roles) {
-        Datum role = column_value(trigger, row, role_column, &is_null);
+        Datum role =
+            iam::pg::value_of(row, relation, iam::pg::column(relation, role_column), &is_null);
         set(4, role, is_null);
     }
     if (table == Audited::company_users || table == Audited::api_keys) {
-        Datum company = column_value(trigger, row, "company_id", &is_null);
+        Datum company =
+            iam::pg::value_of(row, relation, iam::pg::column(relation, "company_id"), &is_null);
         set(5, company, is_null);
     }
     HeapTuple old_row = inserted ? nullptr : trigger->tg_trigtuple;

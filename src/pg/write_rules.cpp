@@ -21,6 +21,7 @@
 #include "context.hpp"
 #include "iam_tables.hpp"
 #include "privileges.hpp"
+#include "trigger_rows.hpp"
 #include "write_rules.hpp"
 
 #include "../core/api_key.hpp"
@@ -31,6 +32,10 @@
 #include <string_view>
 
 namespace {
+
+using iam::pg::changed;
+using iam::pg::column;
+using iam::pg::value_of;
 
 int max_api_keys_per_owner = 100;
 
@@ -60,38 +65,6 @@ Datum let_through(const TriggerData* trigger) {
 // the operator's business.
 bool stands_above_rules(Relation relation) {
     return GetUserId() == relation->rd_rel->relowner || iam::pg::caller_is_operator();
-}
-
-// A column of a row of the trigger's table, found by name.
-struct Column {
-    AttrNumber number;
-    Form_pg_attribute attribute;
-};
-
-Column column(Relation relation, const char* name) {
-    TupleDesc descriptor = RelationGetDescr(relation);
-    int number = SPI_fnumber(descriptor, name);
-    if (number <= 0)
-        throw iam::Error(
-            iam::sqlstate::trigger_protocol_violated,
-            std::string("iam.") + RelationGetRelationName(relation) + " has no column " + name);
-    return Column{static_cast<AttrNumber>(number), TupleDescAttr(descriptor, number - 1)};
-}
-
-Datum value_of(HeapTuple row, Relation relation, const Column& column, bool* is_null) {
-    return heap_getattr(row, column.number, RelationGetDescr(relation), is_null);
-}
-
-bool changed(const TriggerData* trigger, const Column& column) {
-    if (!TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
-        return true;
-    bool old_null, new_null;
-    Datum old_value = value_of(trigger->tg_trigtuple, trigger->tg_relation, column, &old_null);
-    Datum new_value = value_of(trigger->tg_newtuple, trigger->tg_relation, column, &new_null);
-    if (old_null || new_null)
-        return old_null != new_null;
-    return !datumIsEqual(old_value, new_value, column.attribute->attbyval,
-                         column.attribute->attlen);
 }
 
 bool same_uuid(const pg_uuid_t& a, const pg_uuid_t& b) {
@@ -421,12 +394,8 @@ IAM_SQL_FUNCTION(iam_guard_referral_code) {
     if (changed(trigger, column(relation, "code")))
         require_canonical_code(relation, row);
     if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
-        Column active = column(relation, "is_active");
-        bool old_null, new_null;
-        Datum was = value_of(trigger->tg_trigtuple, relation, active, &old_null);
-        Datum is = value_of(row, relation, active, &new_null);
-        bool was_active = !old_null && DatumGetBool(was);
-        bool is_active = !new_null && DatumGetBool(is);
+        bool was_active = iam::pg::is_true(trigger->tg_trigtuple, relation, "is_active");
+        bool is_active = iam::pg::is_true(row, relation, "is_active");
         if (!was_active && is_active && !iam::pg::caller_is_service() &&
             !caller_is_platform_admin())
             refuse("only a platform_admin reactivates a referral code",
