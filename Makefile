@@ -41,7 +41,7 @@ EXTRA_CLEAN    = $(BOUNDARY_PROBE) test/boundary/*.o
 
 # `make run` and `make test` install the build dependencies themselves, so
 # they must work before pg_config exists.
-USER_COMMANDS = run stop test unit bench fuzz format help
+USER_COMMANDS = run stop test unit bench deb fuzz format help
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
@@ -68,6 +68,8 @@ test:     ## every test layer, each on a throwaway cluster
 	@test/run_tests.sh
 bench:    ## benchmarks: iam_ext against the usual peer and the floor, as ratios
 	@bench/run.sh
+deb:      ## the Debian package postgresql-<major>-iam-ext, in dist/
+	@test/build_deb.sh
 unit:     ## the Catch2 suite alone (no PostgreSQL needed)
 	@test/run_tests.sh --unit-only
 fuzz:     ## every libFuzzer target of the core for IAM_FUZZ_SECONDS (default 60)

@@ -2,42 +2,31 @@
 # `make test PG_MAJOR=17` or `PG_MAJOR=18` on a Debian bookworm host, which
 # ships PostgreSQL 15 only: the whole suite runs inside a Debian root of the
 # distribution that ships that PostgreSQL (trixie: 17, sid: 18), with that
-# distribution's own packages. The root is made with debootstrap on first
-# use and kept in $IAM_ROOTS (default /var/cache/iam_ext/roots) for the next
-# run; the checkout is copied into it afresh each time (its builds stay
-# apart from the host's). Needs root, for debootstrap and chroot.
+# distribution's own packages. `make deb PG_MAJOR=...` builds the package
+# there the same way. The root is made on first use and kept in $IAM_ROOTS
+# (default /var/cache/iam_ext/roots) for the next run; the checkout is copied
+# into it afresh each time (its builds stay apart from the host's), and the
+# packages a command leaves in dist/ are copied back. Needs root, for
+# debootstrap and chroot.
+#   test/in_root.sh [SCRIPT]   SCRIPT of the checkout (default test/run_tests.sh)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+script=${1:-test/run_tests.sh}
 
 case $PG_MAJOR in
     17) suite=trixie ;;
     18) suite=sid ;;
     *) die "no Debian root is known for PostgreSQL $PG_MAJOR (15 runs on this host)" ;;
 esac
-[ "$(id -u)" -eq 0 ] || die "make test PG_MAJOR=$PG_MAJOR needs root (debootstrap and chroot)"
-ensure_packages debootstrap
+[ "$(id -u)" -eq 0 ] || die "PG_MAJOR=$PG_MAJOR needs root (debootstrap and chroot)"
 
-roots=${IAM_ROOTS:-/var/cache/iam_ext/roots}
-root=$roots/$suite
+root=$IAM_ROOTS/$suite
 if [ ! -x "$root/usr/bin/apt-get" ]; then
-    say "making a Debian $suite root in $root (debootstrap)"
-    mkdir -p "$roots"
-    rm -rf "$root"
-    debootstrap --variant=minbase "$suite" "$root" http://deb.debian.org/debian >"$roots/$suite.log" 2>&1 ||
-        die "debootstrap failed, see $roots/$suite.log"
-    # An archive's Release file can be older than its Valid-Until (sid's is
-    # refreshed often): take it as it is.
-    echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99iam-ext"
+    rm -rf --one-file-system "$root"
+    debian_root "$suite" "$root"
 fi
-
-mounted=()
-cleanup() {
-    local i
-    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-mount -t proc proc "$root/proc" && mounted+=("$root/proc")
-mount --bind /dev "$root/dev" && mounted+=("$root/dev")
+trap unmount_roots EXIT
+mount_root "$root"
 
 # The checkout as it is, committed or not (but what git ignores), with its
 # history: test/integration/run_anywhere.sh clones it.
@@ -46,7 +35,11 @@ mkdir -p "$root/src/iam_ext"
 (cd "$IAM_ROOT" && { git ls-files -co --exclude-standard; find .git -type f; } | tar -cf - -T -) |
     tar -xf - -C "$root/src/iam_ext"
 
-say "PostgreSQL $PG_MAJOR: the suite in the Debian $suite root"
-chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-    CI="${CI:-}" IAM_WERROR="${IAM_WERROR:-}" ONLY="${ONLY:-}" PG_MAJOR="$PG_MAJOR" IAM_IN_ROOT=1 \
-    bash -c 'cd /src/iam_ext && test/run_tests.sh'
+say "PostgreSQL $PG_MAJOR: $script in the Debian $suite root"
+status=0
+in_chroot "$root" CI="${CI:-}" IAM_WERROR="${IAM_WERROR:-}" ONLY="${ONLY:-}" PG_MAJOR="$PG_MAJOR" IAM_IN_ROOT=1 \
+    bash -c "cd /src/iam_ext && $script" || status=$?
+if [ -d "$root/src/iam_ext/dist" ]; then
+    mkdir -p "$IAM_ROOT/dist" && cp "$root/src/iam_ext/dist"/*.deb "$IAM_ROOT/dist/"
+fi
+exit $status

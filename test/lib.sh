@@ -104,3 +104,68 @@ free_port() {
     done
     echo "$port"
 }
+
+# Debian roots, for the PostgreSQL versions bookworm does not ship
+# (test/in_root.sh) and for installing the package into a clean system
+# (test/integration/debian_package.sh). Each distribution's minimal root is
+# made once with debootstrap and kept as a tarball in $IAM_ROOTS.
+IAM_ROOTS=${IAM_ROOTS:-/var/cache/iam_ext/roots}
+
+# debian_root SUITE DIR: a fresh minimal Debian SUITE root in DIR (created).
+debian_root() {
+    local suite=$1 dir=$2 tarball="$IAM_ROOTS/$1-base.tar.gz"
+    if [ ! -f "$tarball" ]; then
+        ensure_packages debootstrap
+        mkdir -p "$IAM_ROOTS"
+        local scratch
+        scratch=$(mktemp -d "$IAM_ROOTS/$suite.XXXXXX")
+        say "making a minimal Debian $suite root (debootstrap, once)"
+        debootstrap --variant=minbase "$suite" "$scratch" http://deb.debian.org/debian \
+            >"$IAM_ROOTS/$suite.log" 2>&1 || die "debootstrap failed, see $IAM_ROOTS/$suite.log"
+        # An archive's Release file can be older than its Valid-Until (sid's is
+        # refreshed often): take it as it is.
+        echo 'Acquire::Check-Valid-Until "false";' >"$scratch/etc/apt/apt.conf.d/99iam-ext"
+        # A Debian release takes its fixes from -updates and -security, as an
+        # installed system does (a package built against the fixed server
+        # depends on it); sid has neither.
+        if [ "$suite" != sid ]; then
+            printf '%s\n' "deb http://deb.debian.org/debian $suite main" \
+                "deb http://deb.debian.org/debian $suite-updates main" \
+                "deb http://deb.debian.org/debian-security $suite-security main" \
+                >"$scratch/etc/apt/sources.list"
+        fi
+        # Installing a server package must not start a server in the root.
+        printf '#!/bin/sh\nexit 101\n' >"$scratch/usr/sbin/policy-rc.d"
+        chmod 755 "$scratch/usr/sbin/policy-rc.d"
+        tar -C "$scratch" -czf "$tarball.part" . && mv "$tarball.part" "$tarball"
+        rm -rf --one-file-system "$scratch"
+    fi
+    mkdir -p "$dir"
+    tar -C "$dir" -xzf "$tarball"
+    chmod 755 "$dir"  # a root's / as in any system (mktemp makes it 0700)
+}
+
+# The suite of the Debian this runs on (sid says so in PRETTY_NAME only).
+debian_suite() {
+    (. /etc/os-release && case $PRETTY_NAME in */sid) echo sid ;; *) echo "$VERSION_CODENAME" ;; esac)
+}
+
+# mount_root DIR: /proc and /dev inside a root, for chroot; unmount_roots
+# undoes every mount_root of this shell (call it on exit, before removing a
+# root).
+IAM_MOUNTS=()
+mount_root() {
+    mount -t proc proc "$1/proc" && IAM_MOUNTS+=("$1/proc")
+    mount --bind /dev "$1/dev" && IAM_MOUNTS+=("$1/dev")
+}
+unmount_roots() {
+    local i
+    for ((i = ${#IAM_MOUNTS[@]} - 1; i >= 0; i--)); do umount "${IAM_MOUNTS[i]}" 2>/dev/null || umount -l "${IAM_MOUNTS[i]}"; done
+    IAM_MOUNTS=()
+}
+
+# in_chroot DIR COMMAND...: COMMAND in the root DIR with a clean environment.
+in_chroot() {
+    local dir=$1; shift
+    chroot "$dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}

@@ -14,7 +14,7 @@ unit_only=false
 
 # Another PostgreSQL than the host's (bookworm: 15) runs in a Debian root
 # that ships it.
-if [ "$PG_MAJOR" != 15 ] && [ -z "${IAM_IN_ROOT:-}" ]; then exec "$IAM_ROOT/test/in_root.sh"; fi
+if [ "$PG_MAJOR" != 15 ] && [ -z "${IAM_IN_ROOT:-}" ]; then exec "$IAM_ROOT/test/in_root.sh" test/run_tests.sh; fi
 
 if $unit_only; then ensure_packages make g++ cmake catch2 libsodium-dev
 else ensure_packages $IAM_TEST_PACKAGES; fi
