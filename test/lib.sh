@@ -90,6 +90,33 @@ cluster_start() {
         die "PostgreSQL did not start, see $dir/postgres.log"
 }
 
+# supabase_layout DB: on a cluster started with supabase_admin as its
+# bootstrap superuser (cluster_start ... supabase_admin), the layout of
+# Supabase's image: database DB with the API roles and auth.users (owned by
+# supabase_auth_admin, whose password is $PGPASSWORD), an authenticator, and
+# postgres made a superuser, given the API roles and auth's tables, then
+# demoted (NOSUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS).
+supabase_layout() {
+    local db=$1
+    sql -U supabase_admin -d postgres -o /dev/null <<SQL
+SET client_min_messages = warning;
+CREATE ROLE postgres LOGIN SUPERUSER PASSWORD '$PGPASSWORD';
+CREATE DATABASE $db;
+SQL
+    sql -U supabase_admin -d "$db" -o /dev/null <<SQL
+SET client_min_messages = warning;
+\ir $IAM_ROOT/test/fixtures/supabase_roles.sql
+\ir $IAM_ROOT/test/fixtures/supabase_auth.sql
+CREATE ROLE authenticator LOGIN NOINHERIT;
+GRANT anon, authenticated, service_role TO authenticator;
+ALTER ROLE supabase_auth_admin PASSWORD '$PGPASSWORD';
+GRANT anon, authenticated, service_role TO postgres;
+GRANT ALL ON auth.users, auth.identities TO postgres;
+GRANT ALL ON DATABASE $db TO postgres;
+ALTER ROLE postgres NOSUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS;
+SQL
+}
+
 cluster_stop() {
     local dir=$1
     [ -f "$dir/data/postmaster.pid" ] || return 0

@@ -52,15 +52,41 @@ fi
 ensure_packages $IAM_BUILD_PACKAGES
 build_and_install
 
-if [ -n "${DATABASE_URL:-}${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGUSER:-}" ]; then
-    target=${DATABASE_URL:-}
+# The server the user pointed at: install or update the extension there, then
+# the walkthrough inside a transaction that is rolled back, which creates
+# whatever it needs (the API roles, their grants, the caller's membership in
+# them, the demo rows) so that afterwards the server holds the extension only.
+existing_server() {
+    local target=${DATABASE_URL:-} shown
     shown=$(printf '%s' "${target:-your PG* settings}" | sed -E 's#(://[^:/@]*:)[^@]*@#\1***@#')
-    say "installing iam_ext into the server you pointed at ($shown)"
-    psql -X -q -v ON_ERROR_STOP=1 ${target:+"$target"} -c 'CREATE EXTENSION IF NOT EXISTS iam_ext'
+    at_server() { psql -X -q -v ON_ERROR_STOP=1 ${target:+"$target"} "$@"; }
+    local state
+    state=$(at_server -tA -c "SELECT current_user, current_database(),
+            coalesce((SELECT default_version FROM pg_available_extensions WHERE name = 'iam_ext'), ''),
+            coalesce((SELECT extversion FROM pg_extension WHERE extname = 'iam_ext'), '')") ||
+        die "could not connect to $shown"
+    local user database available installed
+    IFS='|' read -r user database available installed <<<"$state"
+    [ -n "$available" ] || die "the server at $shown has no iam_ext files. make run installed them for the PostgreSQL $PG_MAJOR of this machine ($("$PG_CONFIG" --sharedir)/extension); on the server's machine run: make && sudo make install PG_CONFIG=<its pg_config>"
+    if [ -z "$installed" ]; then
+        at_server -c 'CREATE EXTENSION iam_ext' ||
+            die "CREATE EXTENSION iam_ext failed as $user. iam_ext is a trusted extension: a role with CREATE on the database may install it; as a superuser: GRANT CREATE ON DATABASE \"$database\" TO \"$user\";"
+        say "created iam_ext $available in database $database of $shown"
+    elif [ "$installed" != "$available" ]; then
+        at_server -c 'ALTER EXTENSION iam_ext UPDATE' ||
+            die "ALTER EXTENSION iam_ext UPDATE failed as $user: connect as the extension's owner, $(at_server -tA -c "SELECT extowner::regrole FROM pg_extension WHERE extname = 'iam_ext'"), or a superuser"
+        say "updated iam_ext from $installed to $available in database $database of $shown (ALTER EXTENSION iam_ext UPDATE)"
+    else
+        say "iam_ext $installed is already installed in database $database of $shown"
+    fi
     say "walkthrough on demo data, inside a transaction that is rolled back"
-    { echo 'BEGIN;'; cat "$fixtures/supabase_roles.sql" "$fixtures/demo.sql" "$fixtures/walkthrough.sql"; echo 'ROLLBACK;'; } |
-        psql -X -q -v ON_ERROR_STOP=1 ${target:+"$target"}
-    say "iam_ext is installed in $shown"
+    { echo 'BEGIN;'; cat "$fixtures/walkthrough_setup.sql" "$fixtures/demo.sql" "$fixtures/walkthrough.sql"; echo 'ROLLBACK;'; } |
+        at_server || die "the walkthrough stopped (the transaction was rolled back: only the extension stays)"
+    say "the walkthrough was rolled back; database $database of $shown holds iam_ext $available and nothing else of the demo"
+}
+
+if [ -n "${DATABASE_URL:-}${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGUSER:-}" ]; then
+    existing_server
     exit 0
 fi
 

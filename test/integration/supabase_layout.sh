@@ -37,23 +37,7 @@ check() {  # check WHAT EXPECTED ACTUAL
 }
 
 echo "setup: the cluster as Supabase's image makes it"
-sql -U supabase_admin -d postgres -o /dev/null <<SQL
-SET client_min_messages = warning;
-CREATE ROLE postgres LOGIN SUPERUSER PASSWORD '$PGPASSWORD';
-CREATE DATABASE $db;
-SQL
-sql -U supabase_admin -d "$db" -o /dev/null <<SQL
-SET client_min_messages = warning;
-\ir $here/../fixtures/supabase_roles.sql
-\ir $here/../fixtures/supabase_auth.sql
-CREATE ROLE authenticator LOGIN NOINHERIT;
-GRANT anon, authenticated, service_role TO authenticator;
-ALTER ROLE supabase_auth_admin PASSWORD '$PGPASSWORD';
-GRANT anon, authenticated, service_role TO postgres;
-GRANT ALL ON auth.users, auth.identities TO postgres;
-GRANT ALL ON DATABASE $db TO postgres;
-ALTER ROLE postgres NOSUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS;
-SQL
+supabase_layout "$db"
 check "the bootstrap superuser (oid 10) is supabase_admin" supabase_admin \
     "$(as_postgres "SELECT rolname FROM pg_roles WHERE oid = 10")"
 check "postgres is not a superuser" f "$(as_postgres "SELECT rolsuper FROM pg_roles WHERE rolname = 'postgres'")"
