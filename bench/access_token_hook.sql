@@ -44,10 +44,12 @@ SELECT bench.race(
           $$SELECT count(iam.custom_access_token_hook(event)) FROM bench.events WHERE who = 2$$],
     3) \gset
 
-SELECT name, round(best_ms::numeric, 1) AS best_ms, rows,
-       round((rows * 1000 / best_ms)::numeric) AS calls_per_s,
-       round((best_ms / (SELECT best_ms FROM bench.timings WHERE name LIKE 'floor%'))::numeric, 1) AS x_floor
-FROM bench.timings ORDER BY best_ms;
+\echo 'x floor: time over the floor''s, median of the rounds (range)'
+SELECT name, best_ms, spread_ms, rounds, round(1e6 / per_call_us) AS calls_per_s, x_floor
+FROM bench.report('floor: the claims handed back unchanged', 'iam_ext hook, 3 companies');
+SELECT bench.target('access token hook, 3 companies, x floor (no target: the floor does no lookup)', 'iam_ext hook, 3 companies', 'floor: the claims handed back unchanged', '', NULL),
+       bench.target('access token hook, 500 companies, x 3 companies', 'iam_ext hook, 500 companies', 'iam_ext hook, 3 companies', '', NULL) \gset
+\ir lib/summary.sql
 DROP SCHEMA bench CASCADE;
 DELETE FROM iam.users WHERE id::text LIKE 'e3000000-%';
 DELETE FROM iam.companies WHERE id::text LIKE 'e3c00000-%';

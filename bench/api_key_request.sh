@@ -49,12 +49,8 @@ race_pgbench 3 "-c iam.last_used_interval=3600" "-c 4 -j 2" \
     floor "$work/floor.sql" peer "$work/peer.sql" ours "$work/ours.sql"
 psql -X -q -c "SET client_min_messages = warning" -c "DROP SCHEMA bench CASCADE" -c "DELETE FROM iam.api_keys"
 
-echo "one verification per transaction, pgbench -M prepared, 4 clients, best of 3 x ${seconds}s"
-printf '  %-40s %10s %10s\n' case TPS 'x ours'
-for variant in floor peer ours; do
-    awk -v name="$variant" -v tps="${best[$variant]}" -v ours="${best[ours]}" 'BEGIN {
-        label = name == "floor" ? "SELECT 1" : name == "peer" ? "peer (PL/pgSQL + pgcrypto sha256)" : "iam.verify_api_key"
-        printf "  %-40s %10.0f %10.2f\n", label, tps, tps / ours }'
-done
+echo "one verification per transaction, pgbench -M prepared, 4 clients, rounds: $(wc -w <<<"${tps_rounds[floor]}") x ${seconds}s"
+report_pgbench floor floor "SELECT 1 (the round trip)" peer "peer (PL/pgSQL + pgcrypto sha256)" ours "iam.verify_api_key"
+target "request with a key verification, iam_ext x the peer" ours peer "<=" 1.0
 awk -v s="$touch_seconds" 'BEGIN {
     printf "  touching: 10,000 verifications that each update last_used_at, in one statement: %.2f s (%.0f us each)\n", s, s * 100 }'

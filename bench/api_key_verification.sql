@@ -26,7 +26,7 @@ BEGIN
     SELECT c.api_key, c.key_prefix
     FROM generate_series(1, 100000) AS i,
     LATERAL iam.create_api_key('bench ' || i, '00000000-0000-4000-8000-000000000001') AS c;
-    INSERT INTO bench.timings VALUES ('create_api_key x 100,000',
+    INSERT INTO bench.rounds VALUES ('create_api_key x 100,000', 1,
         extract(epoch FROM clock_timestamp() - started) * 1000, 100000);
 END
 $$;
@@ -45,10 +45,14 @@ SELECT bench.race(
           'SELECT count(v.key_id) FROM bench.keys b, LATERAL iam.verify_api_key(b.k) v'],
     5) \gset
 
-SELECT name, round(best_ms::numeric, 1) AS best_ms, rows,
-       CASE WHEN name LIKE 'create%' THEN round((rows / (best_ms / 1000))::numeric) END AS keys_per_s,
-       CASE WHEN name NOT LIKE 'create%' THEN round((best_ms / (SELECT best_ms FROM bench.timings WHERE name LIKE 'floor%'))::numeric, 2) END AS x_floor,
-       CASE WHEN name NOT LIKE 'create%' THEN round((best_ms / (SELECT best_ms FROM bench.timings WHERE name LIKE 'iam_ext%'))::numeric, 2) END AS x_ours
-FROM bench.timings ORDER BY best_ms;
+\echo 'x floor, x iam_ext: time over theirs, median of the rounds (range)'
+SELECT name, best_ms, spread_ms, rounds, per_call_us,
+       CASE WHEN name LIKE 'create%' THEN round(1e6 / per_call_us) END AS keys_per_s,
+       CASE WHEN name NOT LIKE 'create%' THEN x_floor END AS x_floor,
+       CASE WHEN name NOT LIKE 'create%' THEN x_reference END AS x_iam_ext
+FROM bench.report('floor (index lookup by key_prefix)', 'iam_ext verify_api_key');
+SELECT bench.target('API-key verification, iam_ext x floor', 'iam_ext verify_api_key', 'floor (index lookup by key_prefix)', '<=', 1.3),
+       bench.target('API-key verification, the peer x iam_ext', 'peer (PL/pgSQL + pgcrypto sha256)', 'iam_ext verify_api_key', '>=', 2.0) \gset
+\ir lib/summary.sql
 DROP SCHEMA bench CASCADE;
 DELETE FROM iam.api_keys;

@@ -43,15 +43,19 @@ DECLARE
 BEGIN
     SELECT count((iam.create_referral_code(u.id)).id) INTO made
     FROM iam.users AS u WHERE u.id::text LIKE 'e1000000-%';
-    INSERT INTO bench.timings VALUES ('create_referral_code x 100,000 users',
+    INSERT INTO bench.rounds VALUES ('create_referral_code x 100,000 users', 1,
         extract(epoch FROM clock_timestamp() - started) * 1000, made);
 END
 $$;
 
-SELECT name, round(best_ms::numeric, 1) AS best_ms, rows,
-       round((best_ms * 1000 / rows)::numeric, 2) AS us_per_call,
-       CASE WHEN name NOT LIKE 'create%' THEN round((best_ms / (SELECT best_ms FROM bench.timings WHERE name LIKE 'floor%'))::numeric, 2) END AS x_floor,
-       CASE WHEN name NOT LIKE 'create%' THEN round((best_ms / (SELECT best_ms FROM bench.timings WHERE name LIKE 'iam_ext%'))::numeric, 2) END AS x_ours
-FROM bench.timings ORDER BY name LIKE 'create%', best_ms;
+\echo 'x floor, x iam_ext: time over theirs, median of the rounds (range)'
+SELECT name, best_ms, spread_ms, rounds, per_call_us,
+       CASE WHEN name NOT LIKE 'create%' THEN x_floor END AS x_floor,
+       CASE WHEN name NOT LIKE 'create%' THEN x_reference END AS x_iam_ext
+FROM bench.report('floor: gen_random_uuid()', 'iam_ext generate_referral_code()');
+SELECT bench.target('referral code generation, iam_ext x floor (gen_random_uuid)', 'iam_ext generate_referral_code()', 'floor: gen_random_uuid()', '<=', 1.0),
+       bench.target('referral code generation, iam_ext x the md5 peer', 'iam_ext generate_referral_code()', 'peer: upper(substr(md5(random()::text), 1, 8))', '<=', 1.0),
+       bench.target('referral code generation, iam_ext x the nanoid peer', 'iam_ext generate_referral_code()', 'peer: PL/pgSQL nanoid loop', '<=', 1.0) \gset
+\ir lib/summary.sql
 DROP SCHEMA bench CASCADE;
 DELETE FROM iam.users WHERE id::text LIKE 'e1000000-%';

@@ -45,10 +45,6 @@ race_pgbench 2 "-c synchronous_commit=off" "-c 4 -j 2" floor "$work/floor.sql" o
 psql -X -q -c "SET client_min_messages = warning" -c "DROP SCHEMA bench CASCADE" \
     -c "DELETE FROM iam.users WHERE id::text LIKE 'f1000000-%'"
 
-echo "one redemption per transaction, pgbench -M prepared, 4 clients, synchronous_commit off, best of 2 x ${seconds}s"
-printf '  %-52s %10s %8s\n' case TPS 'x floor'
-for variant in floor ours; do
-    awk -v name="$variant" -v tps="${best[$variant]}" -v floor="${best[floor]}" 'BEGIN {
-        label = name == "floor" ? "floor: INSERT of the referral, no checks" : "iam_ext redeem_referral_code (typed lower case)"
-        printf "  %-52s %10.0f %8.2f\n", label, tps, floor / tps }'
-done
+echo "one redemption per transaction, pgbench -M prepared, 4 clients, synchronous_commit off, rounds: $(wc -w <<<"${tps_rounds[floor]}") x ${seconds}s"
+report_pgbench floor floor "floor: INSERT of the referral, no checks" ours "iam_ext redeem_referral_code (typed lower case)"
+target "referral redemption, iam_ext x floor (no target: the floor checks nothing)" ours floor "" ""

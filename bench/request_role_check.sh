@@ -62,12 +62,8 @@ source "$lib/pgbench.sh"
 race_pgbench 3 "" "-c 1" floor "$work/floor.sql" peer "$work/peer.sql" ours "$work/ours.sql"
 psql -X -q -c "SET client_min_messages = warning" -c "DROP SCHEMA bench CASCADE"
 
-echo "one request per transaction, pgbench -M prepared, 1 client, best of 3 x ${seconds}s"
-printf '  %-40s %10s %12s %8s\n' case TPS 'us/request' 'x floor'
-for variant in floor peer ours; do
-    awk -v name="$variant" -v tps="${best[$variant]}" -v floor="${best[floor]}" 'BEGIN {
-        label = name == "floor" ? "floor (no RLS)" : name == "peer" ? "peer (SECURITY DEFINER check, wrapped)" : "iam_ext (has_role, unwrapped)"
-        printf "  %-40s %10.0f %12.1f %8.2f\n", label, tps, 1e6 / tps, floor / tps }'
-done
-awk -v f="${best[floor]}" -v p="${best[peer]}" -v o="${best[ours]}" 'BEGIN {
-    printf "  cost of the check per request: peer %.1f us, iam_ext %.1f us\n", 1e6 / p - 1e6 / f, 1e6 / o - 1e6 / f }'
+echo "one request per transaction, pgbench -M prepared, 1 client, rounds: $(wc -w <<<"${tps_rounds[floor]}") x ${seconds}s"
+report_pgbench floor floor "floor (no RLS)" peer "peer (SECURITY DEFINER check, wrapped)" \
+    ours "iam_ext (has_role, unwrapped)"
+target "request with a role check, iam_ext x floor" ours floor "" ""
+target "request with a role check, iam_ext x the peer wrapped" ours peer "<=" 1.0

@@ -44,7 +44,7 @@ CREATE POLICY owner_or_admin ON bench.ours_rows FOR SELECT TO authenticated
     USING (owner = iam.current_user_id() OR iam.has_role('platform_admin'));
 
 \ir lib/race.sql
-GRANT INSERT, UPDATE, SELECT ON bench.timings TO authenticated;
+GRANT INSERT, SELECT ON bench.rounds TO authenticated;
 
 SET max_parallel_workers_per_gather = 0;  -- one core's cost, comparable across machines
 SET ROLE authenticated;
@@ -59,8 +59,11 @@ SELECT bench.race(
     7) \gset
 RESET ROLE;
 
-SELECT name, round(best_ms::numeric, 1) AS best_ms, rows AS seen,
-       round((best_ms / (SELECT best_ms FROM bench.timings WHERE name LIKE 'floor%'))::numeric, 2) AS x_floor,
-       round((best_ms / (SELECT best_ms FROM bench.timings WHERE name = 'iam_ext, unwrapped'))::numeric, 2) AS x_ours
-FROM bench.timings ORDER BY best_ms;
+\echo 'x floor, x iam_ext: time over theirs, median of the rounds (range)'
+SELECT name, best_ms, spread_ms, rounds, x_floor, x_reference AS x_iam_ext
+FROM bench.report('floor (no RLS, WHERE owner = user)', 'iam_ext, unwrapped');
+SELECT bench.target('role check in a policy, iam_ext x floor', 'iam_ext, unwrapped', 'floor (no RLS, WHERE owner = user)', '<=', 1.5),
+       bench.target('role check in a policy, iam_ext x the peer wrapped in (SELECT ...)', 'iam_ext, unwrapped', 'peer, wrapped in (SELECT ...)', '<=', 1.0),
+       bench.target('role check in a policy, the peer unwrapped x iam_ext', 'peer, unwrapped', 'iam_ext, unwrapped', '>=', 10) \gset
+\ir lib/summary.sql
 DROP SCHEMA bench CASCADE;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs every benchmark in bench/*.sql against a throwaway cluster (or, with
-# PGHOST/PGDATABASE set, against that server, in a scratch database) and
-# prints each one's timings and ratios. `make bench` calls it.
+# Runs every benchmark in bench/ against a throwaway cluster (or, with
+# PGHOST/PGDATABASE set, against that server, in a scratch database), prints
+# each one's timings and ratios, and ends with the summary: every target, its
+# measured ratio (median of the rounds, and range) and whether it is met.
+# `make bench` calls it. IAM_BENCH_SECONDS (pgbench seconds per round) and
+# IAM_BENCH_ROUNDS (a cap on the rounds) make a short smoke run.
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
 
@@ -18,15 +21,39 @@ if [ -z "${PGHOST:-}${PGDATABASE:-}" ]; then
     cluster_start "$work" "$port" "" "-c shared_buffers=512MB -c shared_preload_libraries=iam_ext"
     export PGHOST=$work PGPORT=$port PGUSER=postgres
 fi
+summary=$(mktemp /tmp/iam_ext_bench_summary.XXXXXX)
+trap 'rm -f "$summary"; [ -z "${work:-}" ] || { cluster_stop "$work"; rm -rf "$work"; }' EXIT
+export IAM_BENCH_SUMMARY_FILE=$summary
+[ -n "${IAM_BENCH_ROUNDS:-}" ] && export PGOPTIONS="${PGOPTIONS:-} -c bench.rounds=$IAM_BENCH_ROUNDS"
+started=$SECONDS
 # bench/*.sql run in psql; the other scripts drive pgbench themselves.
 for bench in "$IAM_ROOT"/bench/*.sql "$IAM_ROOT"/bench/*.sh; do
-    [ "$(basename "$bench")" = run.sh ] && continue
-    say "$(basename "$bench")"
+    name=$(basename "$bench"); name=${name%.*}
+    [ "$name" = run ] && continue
+    say "$name"
     dropdb --if-exists iam_bench >/dev/null 2>&1
     createdb iam_bench
     case $bench in
-        *.sql) psql -X -d iam_bench -f "$bench" ;;
+        *.sql) part=$(mktemp); psql -X -d iam_bench -v bench_name="$name" -v summary_file="$part" -f "$bench"
+               cat "$part" >>"$summary"; rm -f "$part" ;;
         *) PGDATABASE=iam_bench "$bench" ;;
     esac
     dropdb iam_bench
 done
+
+# A ratio is this case's cost over the other's (more is slower). A target
+# is met when the whole range of the rounds is on its side, missed when the
+# whole range is on the other side, and "within noise" when the range spans it.
+echo
+say "summary: iam_ext $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$IAM_ROOT/iam_ext.control"), PostgreSQL $(psql -X -tA -d postgres -c 'SHOW server_version' | cut -d' ' -f1), $(date -u +%Y-%m-%d), $((SECONDS - started)) s"
+awk -F'|' '
+    function fmt(m, l, h) { return l == h ? sprintf("%.2f", m) : sprintf("%.2f (%.2f to %.2f)", m, l, h) }
+    BEGIN { printf "| %-90s | %-24s | %-8s | %-12s |\n", "target", "measured (range)", "target", "verdict"
+            printf "|%s|%s|%s|%s|\n", "---", "---", "---", "---" }
+    {   if ($6 == "") { goal = "-"; verdict = "no target" }
+        else {
+            goal = $6 " " $7
+            if ($6 == "<=") verdict = ($5 <= $7) ? "met" : ($4 > $7) ? "not met" : "within noise"
+            else verdict = ($4 >= $7) ? "met" : ($5 < $7) ? "not met" : "within noise"
+        }
+        printf "| %-90s | %-24s | %-8s | %-12s |\n", $1 ": " $2, fmt($3, $4, $5), goal, verdict }' "$summary"
