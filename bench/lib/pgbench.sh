@@ -65,7 +65,7 @@ report_pgbench() {
             noise = hi - lo
             if (n < 2 && cost <= 0) printf "  over the floor, %s: below noise (one round, no noise estimate)\n", label
             else if (n < 2) printf "  over the floor, %s: %.1f us per transaction (one round, no noise estimate)\n", label, cost
-            else if (cost <= noise && cost >= -noise) printf "  over the floor, %s: below noise (%.1f us, within the floor'"'"'s own spread of %.1f us)\n", label, cost, noise
+            else if (cost <= noise && cost >= -noise) printf "  over the floor, %s: below noise (the floor'"'"'s own spread: %.1f us)\n", label, noise
             else printf "  over the floor, %s: %.1f us per transaction (the floor'"'"'s own spread: %.1f us)\n", label, cost, noise }'
     done
 }

@@ -119,35 +119,37 @@ void define_attempt_limit_settings() {
                             GUC_UNIT_S, nullptr, nullptr, nullptr);
 }
 
-int attempt_retry_after(const pg_uuid_t& user) {
+int reserve_attempt(const pg_uuid_t& user) {
     if (failures_allowed == 0)
         return 0;
     AttemptTable* table = attempt_table();
     TimestampTz now = GetCurrentTimestamp();
     int retry_after = 0;
-    lock(table, LW_SHARED);
-    AttemptSlot* slot = find_slot(table, user, now, false);
-    if (slot != nullptr && window_is_open(*slot, now) && slot->failures >= failures_allowed) {
-        TimestampTz end = slot->window_start + int64(failure_window_seconds) * USECS_PER_SEC;
-        retry_after = static_cast<int>((end - now + USECS_PER_SEC - 1) / USECS_PER_SEC);
-    }
-    unlock(table);
-    return retry_after;
-}
-
-void record_failed_attempt(const pg_uuid_t& user) {
-    if (failures_allowed == 0)
-        return;
-    AttemptTable* table = attempt_table();
-    TimestampTz now = GetCurrentTimestamp();
     lock(table, LW_EXCLUSIVE);
     AttemptSlot* slot = find_slot(table, user, now, true);
     if (!window_is_open(*slot, now)) {
         slot->window_start = now;
         slot->failures = 0;
     }
-    if (slot->failures < INT32_MAX)
+    if (slot->failures >= failures_allowed) {
+        TimestampTz end = slot->window_start + int64(failure_window_seconds) * USECS_PER_SEC;
+        retry_after = static_cast<int>((end - now + USECS_PER_SEC - 1) / USECS_PER_SEC);
+    } else {
         ++slot->failures;
+    }
+    unlock(table);
+    return retry_after;
+}
+
+void release_attempt(const pg_uuid_t& user) {
+    if (failures_allowed == 0)
+        return;
+    AttemptTable* table = attempt_table();
+    TimestampTz now = GetCurrentTimestamp();
+    lock(table, LW_EXCLUSIVE);
+    AttemptSlot* slot = find_slot(table, user, now, false);
+    if (slot != nullptr && window_is_open(*slot, now) && slot->failures > 0)
+        --slot->failures;
     unlock(table);
 }
 

@@ -2,7 +2,8 @@
 // referral code): after iam.referral_failures_allowed failures in
 // iam.referral_failure_window, the user is refused until the window ends,
 // whatever they try. Only failures are counted, and not in a table: a
-// failure rolls its transaction back, and success costs no write.
+// failure rolls its transaction back, and success costs no write (an
+// attempt is counted before it is made and uncounted when it succeeds).
 //
 // The counters live in shared memory when iam_ext is in
 // shared_preload_libraries (one table for the whole server), else in each
@@ -18,10 +19,14 @@ namespace iam::pg {
 void request_attempt_limit_memory();
 void define_attempt_limit_settings();
 
-// 0 if the user may try now, else the seconds until their window ends.
-int attempt_retry_after(const pg_uuid_t& user);
+// Before an attempt: 0 if the user may try now, the attempt then counted as
+// a failure until release_attempt says otherwise; else the seconds until
+// their window ends. Checking and counting under one lock keeps the limit
+// exact however many of the user's sessions try at once: concurrent
+// attempts cannot all pass the check before any of them is counted.
+int reserve_attempt(const pg_uuid_t& user);
 
-// Counts one failure of the user.
-void record_failed_attempt(const pg_uuid_t& user);
+// After an attempt that did not fail (the code was live): uncounts it.
+void release_attempt(const pg_uuid_t& user);
 
 }  // namespace iam::pg

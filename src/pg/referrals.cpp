@@ -108,27 +108,26 @@ void require_signed_in(iam::pg::SubjectCache* subject) {
 }
 
 // Then: who may redeem for whom, whether the user was referred already, and
-// whether the caller has used up their failed attempts. Returns whose
+// whether the caller has failed attempts left, one of which this attempt
+// takes (returned to them if the code turns out live). Returns whose
 // failures count (nullptr: nobody's, for the service role). Plain C style:
 // no C++ object is alive here.
 const pg_uuid_t* require_may_redeem(const iam::pg::IamTables& tables, const pg_uuid_t& referred,
                                     iam::pg::SubjectCache* subject) {
     const pg_uuid_t* caller = iam::pg::current_subject(subject);
     bool is_service = iam::pg::caller_is_service();
-    if (!is_service) {
-        if (memcmp(caller->data, referred.data, UUID_LEN) != 0 &&
-            !iam::pg::user_holds_named_role(tables, *caller, "platform_admin"))
-            ereport(ERROR,
-                    (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                     errmsg("permission denied to redeem a referral code for another user")));
-        if (int retry_after = iam::pg::attempt_retry_after(*caller); retry_after > 0)
-            iam::pg::raise_too_many_attempts("too many failed referral code redemptions",
-                                             retry_after);
-    }
+    if (!is_service && memcmp(caller->data, referred.data, UUID_LEN) != 0 &&
+        !iam::pg::user_holds_named_role(tables, *caller, "platform_admin"))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to redeem a referral code for another user")));
     if (was_referred(referred))
         ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION), errmsg("this user was already referred"),
                         errdetail("A user can be referred once.")));
-    return is_service ? nullptr : caller;
+    if (is_service)
+        return nullptr;
+    if (int retry_after = iam::pg::reserve_attempt(*caller); retry_after > 0)
+        iam::pg::raise_too_many_attempts("too many failed referral code redemptions", retry_after);
+    return caller;
 }
 
 }  // namespace
@@ -151,21 +150,15 @@ IAM_SQL_FUNCTION(iam_redeem_referral_code) {
     // Every code that cannot be redeemed, unknown, inactive or expired, gets
     // the same answer and counts as a failed attempt.
     iam::pg::ReferralCodeRow row{};
-    bool found;
-    try {
-        found = find_typed_code(tables, text_view(typed), &row);
-    } catch (const iam::Error&) {
-        if (counted != nullptr)
-            iam::pg::pg_call([&] { iam::pg::record_failed_attempt(*counted); });
-        throw;
-    }
+    // The attempt was counted as a failure before the lookup
+    // (require_may_redeem): only a live code uncounts it.
+    bool found = find_typed_code(tables, text_view(typed), &row);
     TimestampTz now = GetCurrentStatementStartTimestamp();
-    if (!found || !row.is_active || (row.has_expiry && row.expires_at <= now)) {
-        if (counted != nullptr)
-            iam::pg::pg_call([&] { iam::pg::record_failed_attempt(*counted); });
+    if (!found || !row.is_active || (row.has_expiry && row.expires_at <= now))
         throw iam::Error(iam::sqlstate::no_data_found, "no referral code can be redeemed as typed",
                          {}, "Check the code with the person who gave it to you.");
-    }
+    if (counted != nullptr)
+        iam::pg::pg_call([&] { iam::pg::release_attempt(*counted); });
     if (memcmp(row.user_id.data, referred.data, UUID_LEN) == 0)
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a user cannot redeem their own referral code");

@@ -308,6 +308,62 @@ expect "Olga's eighth key" 200
 rpc "$olga" "$none" POST create_api_key '{"name":"k9"}'
 expect "... the ninth" 429 "53400: the key's owner has 8 active API keys, the most allowed"
 
+# The failure limit holds exactly when one user guesses from many sessions at
+# once. Fay has failed 9 times; 8 of her sessions then guess together while
+# the code table is locked, so that any guess let through waits inside the
+# redemption. Exactly one may pass (the tenth failure); the other 7 are
+# refused (53400) at once, before any code is read.
+sql -d "$db" -o /dev/null -c "INSERT INTO iam.users (id, email) VALUES ('a0000000-0000-4000-8000-0000000000f1', 'fay@example.test')"
+guess_as_fay() {  # guess_as_fay COUNT: prints "reached N refused M"
+    value -d "$db" -v n="$1" <<'SQL'
+SET request.jwt.claims = '{"role": "authenticated", "sub": "a0000000-0000-4000-8000-0000000000f1"}';
+SET ROLE authenticated;
+SELECT set_config('fay.guesses', :'n', false) \g /dev/null
+DO $$
+DECLARE
+    reached int := 0;
+    refused int := 0;
+BEGIN
+    FOR i IN 1..current_setting('fay.guesses')::int LOOP
+        BEGIN
+            PERFORM iam.redeem_referral_code(iam.generate_referral_code());
+        EXCEPTION WHEN no_data_found THEN reached := reached + 1;
+                  WHEN SQLSTATE '53400' THEN refused := refused + 1;
+        END;
+    END LOOP;
+    RAISE NOTICE 'reached % refused %', reached, refused;
+END
+$$;
+SQL
+}
+guess_as_fay 9 >/dev/null 2>&1
+gate=$(mktemp -u /tmp/iam_ext_gate.XXXXXX)
+mkfifo "$gate"
+sql -d "$db" -o /dev/null -c "BEGIN" -c "LOCK TABLE iam.referral_codes IN ACCESS EXCLUSIVE MODE" \
+    -c "\\! cat $gate >/dev/null" -c "COMMIT" &
+holder=$!
+locked() { value -d "$db" -c "SELECT count(*) FROM pg_locks WHERE relation = 'iam.referral_codes'::regclass AND $1"; }
+until [ "$(locked granted)" = 1 ]; do sleep 0.1; done
+guessers=()
+for session in 1 2 3 4 5 6 7 8; do
+    guess_as_fay 1 >"$gate.$session" 2>&1 &
+    guessers+=($!)
+done
+# Every session has either answered or is waiting inside a redemption.
+for _ in $(seq 100); do
+    answered=$(cat "$gate".? | grep -c 'reached' || true)
+    [ $((answered + $(locked "NOT granted"))) -ge 8 ] && break
+    sleep 0.1
+done
+echo >"$gate"
+wait "${guessers[@]}" "$holder"
+totals=$(cat "$gate".? | sed -n 's/.*reached \([0-9]*\) refused \([0-9]*\).*/\1 \2/p' |
+         awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }')
+rm -f "$gate" "$gate".?
+checks=$((checks + 1))
+if [ "$totals" = "1 7" ]; then echo "  ok: 8 sessions guessing at once after 9 failures: 1 reached the table, 7 were refused"
+else echo "  FAIL: 8 sessions guessing at once after 9 failures: reached and refused $totals, expected 1 7"; failures=$((failures + 1)); fi
+
 # LOCK TABLE, which would stall every role check.
 for table in roles users user_roles companies company_users user_settings api_keys referral_codes referrals; do
     run "$alice" "$none" "LOCK TABLE iam.$table IN ACCESS EXCLUSIVE MODE"
