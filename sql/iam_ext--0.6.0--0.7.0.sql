@@ -46,6 +46,14 @@ COMMENT ON FUNCTION iam.current_user_id() IS
 COMMENT ON FUNCTION iam.current_company_ids() IS
     'The active companies the current user is an active member of, for company_id = ANY (...) policies; in a request authenticated by a company''s API key, that company';
 
+-- Tenant checks per row at the cost of a hash probe: the planner writes
+-- company_id = ANY (iam.current_company_ids()) as this call (src/pg/roles.cpp).
+CREATE FUNCTION iam.is_current_company(company_id uuid) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'iam_is_current_company';
+COMMENT ON FUNCTION iam.is_current_company(uuid) IS
+    'Whether the company is one of iam.current_company_ids(), at the cost of a hash probe per row; the planner writes company_id = ANY (iam.current_company_ids()) as this call';
+
 ------------------------------------------------------------------------------
 -- A request authenticated by an API key writes iam's tables only with the
 -- permission "iam:<table>:write" (or "iam:*", or "*").

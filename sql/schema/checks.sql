@@ -61,6 +61,12 @@ CREATE FUNCTION iam.current_company_ids() RETURNS uuid[]
 COMMENT ON FUNCTION iam.current_company_ids() IS
     'The active companies the current user is an active member of, for company_id = ANY (...) policies; in a request authenticated by a company''s API key, that company';
 
+CREATE FUNCTION iam.is_current_company(company_id uuid) RETURNS boolean
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'iam_is_current_company';
+COMMENT ON FUNCTION iam.is_current_company(uuid) IS
+    'Whether the company is one of iam.current_company_ids(), at the cost of a hash probe per row; the planner writes company_id = ANY (iam.current_company_ids()) as this call';
+
 -- Who stands above RLS: superusers and Supabase's service_role.
 CREATE FUNCTION iam.is_service_caller() RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE

@@ -61,6 +61,54 @@ Node* as_sublink(FuncExpr* call) {
     return reinterpret_cast<Node*>(sublink);
 }
 
+// A call of an iam function that leaves arguments to their defaults gets
+// them written out, as the planner would later: the default of a check's
+// user argument, iam.current_user_id(), is then a constant call of its own,
+// hoisted like any other, instead of a call per row inside the check.
+void expand_iam_defaults(FuncExpr* call, Oid iam_namespace) {
+    HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(call->funcid));
+    if (!HeapTupleIsValid(tuple))
+        return;
+    auto* proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple));
+    if (proc->pronamespace == iam_namespace && list_length(call->args) < proc->pronargs)
+        call->args = expand_function_arguments(call->args, false, call->funcresulttype, tuple);
+    ReleaseSysCache(tuple);
+}
+
+// Whether the call is iam's function of that name.
+bool is_iam_function(const FuncExpr* call, Oid iam_namespace, const char* name) {
+    HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(call->funcid));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    auto* proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple));
+    bool is = proc->pronamespace == iam_namespace && strcmp(NameStr(proc->proname), name) == 0;
+    ReleaseSysCache(tuple);
+    return is;
+}
+
+// `x = ANY (iam.current_company_ids())` as iam.is_current_company(x), which
+// answers a row with a hash probe where the array would be compared element
+// by element (PostgreSQL hashes only constant arrays); nullptr if the node
+// is not that, or the installed schema predates is_current_company.
+Node* as_current_company_check(ScalarArrayOpExpr* any, Oid iam_namespace) {
+    if (!any->useOr || list_length(any->args) != 2 || get_opcode(any->opno) != F_UUID_EQ ||
+        !IsA(lsecond(any->args), FuncExpr))
+        return nullptr;
+    auto* array = static_cast<FuncExpr*>(lsecond(any->args));
+    if (array->args != NIL || !is_iam_function(array, iam_namespace, "current_company_ids"))
+        return nullptr;
+    Oid argument_type = UUIDOID;
+    Oid check = LookupFuncName(list_make2(makeString(get_namespace_name(iam_namespace)),
+                                          makeString(pstrdup("is_current_company"))),
+                               1, &argument_type, true);
+    if (!OidIsValid(check))
+        return nullptr;
+    FuncExpr* call = makeFuncExpr(check, BOOLOID, list_make1(linitial(any->args)), InvalidOid,
+                                  InvalidOid, COERCE_EXPLICIT_CALL);
+    call->location = any->location;
+    return reinterpret_cast<Node*>(call);
+}
+
 Node* hoist_mutator(Node* node, void* context_pointer) {
     auto* context = static_cast<HoistContext*>(context_pointer);
     if (node == nullptr)
@@ -69,10 +117,18 @@ Node* hoist_mutator(Node* node, void* context_pointer) {
         hoist_in_query(reinterpret_cast<Query*>(node), context->iam_namespace);
         return node;
     }
-    if (IsA(node, FuncExpr) &&
-        is_hoistable(reinterpret_cast<FuncExpr*>(node), context->iam_namespace)) {
-        context->changed = true;
-        return as_sublink(reinterpret_cast<FuncExpr*>(node));
+    if (IsA(node, ScalarArrayOpExpr)) {
+        if (Node* check = as_current_company_check(reinterpret_cast<ScalarArrayOpExpr*>(node),
+                                                   context->iam_namespace))
+            return expression_tree_mutator(check, TREE_MUTATOR(hoist_mutator), context_pointer);
+    }
+    if (IsA(node, FuncExpr)) {
+        auto* call = reinterpret_cast<FuncExpr*>(node);
+        expand_iam_defaults(call, context->iam_namespace);
+        if (is_hoistable(call, context->iam_namespace)) {
+            context->changed = true;
+            return as_sublink(call);
+        }
     }
     return expression_tree_mutator(node, TREE_MUTATOR(hoist_mutator), context_pointer);
 }

@@ -305,32 +305,4 @@ void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
     scan(tables.company_users, tables.company_users_pkey, &key, 1, visit_uuid, &visitor);
 }
 
-namespace {
-bool copy_referral_code_row(HeapTuple tuple, TupleDesc descriptor, void* context) {
-    auto* row = static_cast<ReferralCodeRow*>(context);
-    bool is_null;
-    copy_uuid_attribute(tuple, descriptor, attnum::referral_codes_id, &row->id);
-    copy_uuid_attribute(tuple, descriptor, attnum::referral_codes_user_id, &row->user_id);
-    Datum active = attribute(tuple, descriptor, attnum::referral_codes_is_active, &is_null);
-    row->is_active = !is_null && DatumGetBool(active);
-    Datum expires = attribute(tuple, descriptor, attnum::referral_codes_expires_at, &is_null);
-    row->has_expiry = !is_null;
-    row->expires_at = is_null ? 0 : DatumGetTimestampTz(expires);
-    return false;
-}
-}  // namespace
-
-bool find_referral_code(const IamTables& tables, const char* code, size_t length,
-                        ReferralCodeRow* row) {
-    text* value = cstring_to_text_with_len(code, static_cast<int>(length));
-    ScanKeyData key;
-    ScanKeyInit(&key, attnum::referral_codes_code, BTEqualStrategyNumber, F_TEXTEQ,
-                PointerGetDatum(value));
-    key.sk_collation = DEFAULT_COLLATION_OID;
-    bool found = scan(tables.referral_codes, tables.referral_codes_code_key, &key, 1,
-                      copy_referral_code_row, row);
-    pfree(value);
-    return found;
-}
-
 }  // namespace iam::pg

@@ -85,13 +85,4 @@ void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
                             void (*visit)(const pg_uuid_t& company_id, void* context),
                             void* context);
 
-// The referral_codes row with this code, as redemption needs it.
-struct ReferralCodeRow {
-    pg_uuid_t id, user_id;
-    bool is_active, has_expiry;
-    TimestampTz expires_at;
-};
-bool find_referral_code(const IamTables& tables, const char* code, size_t length,
-                        ReferralCodeRow* row);
-
 }  // namespace iam::pg

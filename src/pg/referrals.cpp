@@ -13,8 +13,8 @@
 #include "attempt_limits.hpp"
 #include "context.hpp"
 #include "http_errors.hpp"
-#include "iam_tables.hpp"
 #include "privileges.hpp"
+#include "referral_code_rows.hpp"
 
 #include "../core/error.hpp"
 #include "../core/referral_code.hpp"

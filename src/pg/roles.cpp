@@ -4,9 +4,13 @@
 // RLS policies call these once per row, so each call site (its fn_extra)
 // remembers the last question and answer for the current statement: a
 // policy like `owner = iam.current_user_id() OR iam.has_role('platform_admin')`
-// costs one comparison per row after the first. The cache is dropped when
-// the transaction or the command id changes, so a role granted by one
-// statement is seen by the next, and nothing outlives the transaction.
+// costs one comparison per row after the first. Where the argument varies
+// from row to row (`iam.is_company_member(company_id)`, `has_role(owner, ...)`)
+// the call site also remembers every answer of the statement in a bounded
+// hash table, so a row whose company or user it has seen costs a hash probe.
+// The caches are dropped when the statement changes (statement.hpp), so a
+// role granted by one statement is seen by the next, and nothing outlives
+// the transaction.
 #include "guard.hpp"
 
 #include "context.hpp"
@@ -22,6 +26,125 @@
 namespace {
 
 using iam::pg::IamTables;
+
+// One remembered answer: about a user and a company (a role check keys on
+// the user alone, with a zero company).
+struct MemoEntry {
+    pg_uuid_t user_id;
+    pg_uuid_t company_id;
+    uint32 epoch;  // the memo's epoch when written; any other means empty
+    bool answer;
+};
+
+// The answers of one call site in the current statement: open addressing
+// in the call site's memory, grown by doubling up to memo_max_capacity.
+// Past that it stops remembering and the checks read the tables for every
+// new key, so a statement over millions of distinct users or companies
+// keeps its memory flat (at most memo_max_capacity * sizeof(MemoEntry)).
+struct AnswerMemo {
+    MemoEntry* entries;
+    uint32 capacity;  // a power of two; 0 until the first answer
+    uint32 used;      // entries of this epoch
+    uint32 epoch;     // bumped per statement: forgetting costs nothing
+};
+constexpr uint32 memo_initial_capacity = 64;
+constexpr uint32 memo_max_capacity = 16384;
+
+void memo_forget(AnswerMemo* memo) {
+    memo->used = 0;
+    if (++memo->epoch == 0) {  // wrapped: old entries could look current
+        if (memo->entries != nullptr)
+            memset(memo->entries, 0, sizeof(MemoEntry) * memo->capacity);
+        memo->epoch = 1;
+    }
+}
+
+// The ids come from the rows, which a tenant may choose: the hash is keyed
+// per backend (random words mixed in by multiplication), so that nobody can
+// line their ids up into one long probe.
+uint64 memo_seed[4];
+bool memo_seeded = false;
+
+pg_attribute_always_inline uint64 folded_product(uint64 a, uint64 b) {
+    unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
+    return static_cast<uint64>(product) ^ static_cast<uint64>(product >> 64);
+}
+
+pg_attribute_always_inline uint32 memo_hash(const pg_uuid_t& user_id, const pg_uuid_t& company_id) {
+    uint64 words[4];
+    memcpy(&words[0], user_id.data, UUID_LEN);
+    memcpy(&words[2], company_id.data, UUID_LEN);
+    uint64 h = folded_product(words[0] ^ memo_seed[0], words[1] ^ memo_seed[1]) ^
+               folded_product(words[2] ^ memo_seed[2], words[3] ^ memo_seed[3]);
+    return static_cast<uint32>(h ^ (h >> 32));
+}
+
+pg_attribute_always_inline bool same_key(const MemoEntry& entry, const pg_uuid_t& user_id,
+                                         const pg_uuid_t& company_id) {
+    return memcmp(entry.user_id.data, user_id.data, UUID_LEN) == 0 &&
+           memcmp(entry.company_id.data, company_id.data, UUID_LEN) == 0;
+}
+
+// Whether the memo has an answer for the key; sets *answer if so.
+pg_attribute_always_inline bool memo_find(const AnswerMemo& memo, const pg_uuid_t& user_id,
+                                          const pg_uuid_t& company_id, bool* answer) {
+    if (memo.used == 0)
+        return false;
+    uint32 mask = memo.capacity - 1;
+    for (uint32 slot = memo_hash(user_id, company_id) & mask;; slot = (slot + 1) & mask) {
+        const MemoEntry& entry = memo.entries[slot];
+        if (entry.epoch != memo.epoch)
+            return false;
+        if (same_key(entry, user_id, company_id)) {
+            *answer = entry.answer;
+            return true;
+        }
+    }
+}
+
+void memo_insert(AnswerMemo* memo, const pg_uuid_t& user_id, const pg_uuid_t& company_id,
+                 bool answer) {
+    uint32 mask = memo->capacity - 1;
+    uint32 slot = memo_hash(user_id, company_id) & mask;
+    while (memo->entries[slot].epoch == memo->epoch)
+        slot = (slot + 1) & mask;
+    memo->entries[slot] = MemoEntry{user_id, company_id, memo->epoch, answer};
+    ++memo->used;
+}
+
+// Remembers an answer, growing the table while it may; a full memo at its
+// largest keeps what it has (at most three quarters full, so probes end).
+void memo_remember(AnswerMemo* memo, MemoryContext context, const pg_uuid_t& user_id,
+                   const pg_uuid_t& company_id, bool answer) {
+    if (unlikely(!memo_seeded)) {
+        if (!pg_strong_random(memo_seed, sizeof(memo_seed)))
+            for (int i = 0; i < 4; ++i)
+                memo_seed[i] = (static_cast<uint64>(MyProcPid) + i) * 0x9E3779B97F4A7C15ull ^
+                               static_cast<uint64>(GetCurrentTimestamp());
+        memo_seeded = true;
+    }
+    if (memo->capacity == 0 || (memo->used + 1) * 2 > memo->capacity) {
+        if (memo->capacity >= memo_max_capacity) {
+            if ((memo->used + 1) * 4 > memo->capacity * 3)
+                return;
+        } else {
+            AnswerMemo grown{static_cast<MemoEntry*>(MemoryContextAllocZero(
+                                 context, sizeof(MemoEntry) * std::max(memo_initial_capacity,
+                                                                       memo->capacity * 2))),
+                             std::max(memo_initial_capacity, memo->capacity * 2), 0, 1};
+            for (uint32 i = 0; i < memo->capacity; ++i)
+                if (memo->entries[i].epoch == memo->epoch)
+                    memo_insert(&grown, memo->entries[i].user_id, memo->entries[i].company_id,
+                                memo->entries[i].answer);
+            if (memo->entries != nullptr)
+                pfree(memo->entries);
+            *memo = grown;
+        }
+    }
+    memo_insert(memo, user_id, company_id, answer);
+}
+
+constexpr pg_uuid_t no_company{};
 
 struct CallSiteCache {
     iam::pg::StatementStamp statement;  // the statement this cache belongs to
@@ -41,7 +164,9 @@ struct CallSiteCache {
     int8 caller_sees_everyone;
     Oid sees_everyone_role;
     uint64 sees_everyone_generation;
-    bool answered;  // the answer below is for (user, company) and question
+    AnswerMemo memo;  // every answer of the statement, for varying arguments
+    uint64 memo_generation;  // of the identity, for answers about the caller
+    bool answered;    // the answer below is for (user, company) and question
     bool has_user;
     pg_uuid_t user_id;
     pg_uuid_t company_id;
@@ -55,6 +180,7 @@ void start_statement(CallSiteCache* cache) {
     cache->role_id_known = false;
     cache->named_roles_known = false;
     cache->caller_sees_everyone = -1;
+    memo_forget(&cache->memo);
     if (cache->question != nullptr)
         pfree(cache->question);
     cache->question = nullptr;
@@ -136,6 +262,7 @@ bool remember_new_question(FunctionCallInfo fcinfo, CallSiteCache* cache, int nu
     cache->question = copy;
     cache->question_is_constant = argument_is_literal(fcinfo, number);
     cache->answered = false;
+    memo_forget(&cache->memo);
     return true;
 }
 
@@ -186,7 +313,13 @@ pg_attribute_always_inline bool check_role(FunctionCallInfo fcinfo, CallSiteCach
     const pg_uuid_t& role_id = cached_role_id(fcinfo, cache, number);
     if (cached_answer(cache, user_id))
         return cache->answer;
-    bool holds = user_id != nullptr && iam::pg::user_holds_role(cache->tables, *user_id, role_id);
+    if (user_id == nullptr)
+        return store_answer(cache, user_id, false);
+    bool holds;
+    if (!memo_find(cache->memo, *user_id, no_company, &holds)) {
+        holds = iam::pg::user_holds_role(cache->tables, *user_id, role_id);
+        memo_remember(&cache->memo, fcinfo->flinfo->fn_mcxt, *user_id, no_company, holds);
+    }
     return store_answer(cache, user_id, holds);
 }
 
@@ -269,8 +402,12 @@ Datum company_check(FunctionCallInfo fcinfo, bool require_admin) {
     require_may_ask_about(cache, *user_id, company_id);
     if (cached_answer(cache, user_id, company_id))
         PG_RETURN_BOOL(cache->answer);
-    bool answer = require_admin ? is_admin_of(cache, *user_id, *company_id)
-                                : is_member_of_active_company(cache->tables, *user_id, *company_id);
+    bool answer;
+    if (!memo_find(cache->memo, *user_id, *company_id, &answer)) {
+        answer = require_admin ? is_admin_of(cache, *user_id, *company_id)
+                               : is_member_of_active_company(cache->tables, *user_id, *company_id);
+        memo_remember(&cache->memo, fcinfo->flinfo->fn_mcxt, *user_id, *company_id, answer);
+    }
     PG_RETURN_BOOL(store_answer(cache, user_id, answer, company_id));
 }
 
@@ -384,4 +521,33 @@ IAM_SQL_FUNCTION(iam_current_company_ids) {
             ids[count++] = UUIDPGetDatum(company_id);
     }
     PG_RETURN_ARRAYTYPE_P(construct_array(ids, count, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+}
+
+// iam.is_current_company(company_id uuid) -> boolean: whether the company is
+// one of iam.current_company_ids(), answered per row by a probe of the call
+// site's memo. The planner hook writes `company_id = ANY
+// (iam.current_company_ids())` as this call (hoist_checks.cpp), which would
+// otherwise compare each row with every element of the array.
+IAM_SQL_FUNCTION(iam_is_current_company) {
+    CallSiteCache* cache = call_site_cache(fcinfo);
+    const pg_uuid_t* company_id = PG_GETARG_UUID_P(0);
+    if (cache->memo_generation != iam::pg::identity_generation) {
+        memo_forget(&cache->memo);
+        cache->memo_generation = iam::pg::identity_generation;
+    }
+    // Within one identity the caller is one company's key or one user (or
+    // nobody): the company alone is the memo's key.
+    bool answer;
+    if (memo_find(cache->memo, no_company, *company_id, &answer))
+        PG_RETURN_BOOL(answer);
+    const iam::pg::ApiKeyContext* key = iam::pg::api_key_context();
+    if (key != nullptr && key->has_company && !key->has_user)
+        answer = same_uuid(key->company_id, *company_id) &&
+                 iam::pg::company_is_active(cache->tables, *company_id);
+    else if (const pg_uuid_t* user_id = iam::pg::current_subject(&cache->subject))
+        answer = is_member_of_active_company(cache->tables, *user_id, *company_id);
+    else
+        answer = false;
+    memo_remember(&cache->memo, fcinfo->flinfo->fn_mcxt, no_company, *company_id, answer);
+    PG_RETURN_BOOL(answer);
 }
