@@ -32,7 +32,8 @@ CREATE VIEW admin_view WITH (security_barrier) AS SELECT id FROM notes WHERE iam
 GRANT SELECT ON admin_view TO authenticated;
 
 SET LOCAL ROLE authenticated;
--- Constant arguments: InitPlans. A column argument (company_id) stays per row.
+-- Constant arguments: InitPlans, the default user argument of a check too
+-- (iam.current_user_id()). A column argument (company_id) stays per row.
 EXPLAIN (COSTS OFF) SELECT count(*) FROM notes;
 EXPLAIN (COSTS OFF) UPDATE notes SET body = 'x';
 EXPLAIN (COSTS OFF) SELECT * FROM (SELECT id FROM notes) AS n WHERE n.id IN (SELECT id FROM notes);

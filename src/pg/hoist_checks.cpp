@@ -185,7 +185,8 @@ void install_planner_hook() {
     DefineCustomBoolVariable(
         "iam.hoist_checks", "Evaluates iam's checks with constant arguments once per statement",
         "A STABLE iam function called with constants in a WHERE clause or a policy is planned as "
-        "(SELECT <call>), an InitPlan, instead of once per row.",
+        "(SELECT <call>), an InitPlan, instead of once per row; x = ANY "
+        "(iam.current_company_ids()) is planned as iam.is_current_company(x).",
         &hoist_checks, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     previous_planner_hook = planner_hook;
     planner_hook = hoisting_planner;

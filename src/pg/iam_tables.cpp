@@ -149,6 +149,7 @@ void resolve_iam_tables(IamTables* tables) {
         found.roles_name_key = relation_in(iam, "roles_name_key");
         found.user_roles = relation_in(iam, "user_roles");
         found.user_roles_pkey = relation_in(iam, "user_roles_pkey");
+        found.user_roles_role_id_idx = relation_in(iam, "user_roles_role_id_idx");
         found.companies = relation_in(iam, "companies");
         found.companies_pkey = relation_in(iam, "companies_pkey");
         found.company_users = relation_in(iam, "company_users");
@@ -242,6 +243,25 @@ bool visit_uuid(HeapTuple tuple, TupleDesc descriptor, void* context) {
     return true;
 }
 }  // namespace
+
+void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
+                        bool (*visit)(const pg_uuid_t& user_id, void* context), void* context) {
+    ScanKeyData key;
+    uuid_key(&key, attnum::user_roles_role_id, role_id);
+    struct Holders {
+        bool (*visit)(const pg_uuid_t&, void*);
+        void* context;
+    } holders{visit, context};
+    scan(
+        tables.user_roles, tables.user_roles_role_id_idx, &key, 1,
+        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+            auto* holders = static_cast<Holders*>(context);
+            pg_uuid_t user_id;
+            return !copy_uuid_attribute(tuple, descriptor, attnum::user_roles_user_id, &user_id) ||
+                   holders->visit(user_id, holders->context);
+        },
+        &holders);
+}
 
 void for_each_role_of(const IamTables& tables, const pg_uuid_t& user_id,
                       void (*visit)(const pg_uuid_t& role_id, void* context), void* context) {

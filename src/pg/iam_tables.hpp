@@ -41,7 +41,7 @@ constexpr AttrNumber referral_codes_expires_at = 6;
 
 struct IamTables {
     Oid roles, roles_pkey, roles_name_key;
-    Oid user_roles, user_roles_pkey;
+    Oid user_roles, user_roles_pkey, user_roles_role_id_idx;
     Oid companies, companies_pkey;
     Oid company_users, company_users_pkey;
     Oid api_keys, api_keys_key_prefix_key;
@@ -71,6 +71,10 @@ text* find_role_name(const IamTables& tables, const pg_uuid_t& role_id);
 bool user_holds_named_role(const IamTables& tables, const pg_uuid_t& user_id, const char* name);
 // Whether user_roles has (user_id, role_id).
 bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& role_id);
+// Calls visit(user_id, context) for every holder of the role until it
+// returns false.
+void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
+                        bool (*visit)(const pg_uuid_t& user_id, void* context), void* context);
 // Calls visit(role_id, context) for every role the user holds.
 void for_each_role_of(const IamTables& tables, const pg_uuid_t& user_id,
                       void (*visit)(const pg_uuid_t& role_id, void* context), void* context);

@@ -46,12 +46,20 @@ struct AnswerMemo {
     uint32 capacity;  // a power of two; 0 until the first answer
     uint32 used;      // entries of this epoch
     uint32 epoch;     // bumped per statement: forgetting costs nothing
+    // For a role asked about many users: whether the memo holds every
+    // holder of the role (a user missing is not one), and whether it was
+    // tried and there were too many.
+    uint32 misses;
+    bool complete, too_many_holders;
 };
 constexpr uint32 memo_initial_capacity = 64;
 constexpr uint32 memo_max_capacity = 16384;
 
 void memo_forget(AnswerMemo* memo) {
     memo->used = 0;
+    memo->misses = 0;
+    memo->complete = false;
+    memo->too_many_holders = false;
     if (++memo->epoch == 0) {  // wrapped: old entries could look current
         if (memo->entries != nullptr)
             memset(memo->entries, 0, sizeof(MemoEntry) * memo->capacity);
@@ -128,17 +136,19 @@ void memo_remember(AnswerMemo* memo, MemoryContext context, const pg_uuid_t& use
             if ((memo->used + 1) * 4 > memo->capacity * 3)
                 return;
         } else {
-            AnswerMemo grown{static_cast<MemoEntry*>(MemoryContextAllocZero(
-                                 context, sizeof(MemoEntry) * std::max(memo_initial_capacity,
-                                                                       memo->capacity * 2))),
-                             std::max(memo_initial_capacity, memo->capacity * 2), 0, 1};
-            for (uint32 i = 0; i < memo->capacity; ++i)
-                if (memo->entries[i].epoch == memo->epoch)
-                    memo_insert(&grown, memo->entries[i].user_id, memo->entries[i].company_id,
-                                memo->entries[i].answer);
-            if (memo->entries != nullptr)
-                pfree(memo->entries);
-            *memo = grown;
+            MemoEntry* old_entries = memo->entries;
+            uint32 old_capacity = memo->capacity, old_epoch = memo->epoch;
+            memo->capacity = std::max(memo_initial_capacity, old_capacity * 2);
+            memo->entries = static_cast<MemoEntry*>(
+                MemoryContextAllocZero(context, sizeof(MemoEntry) * memo->capacity));
+            memo->used = 0;
+            memo->epoch = 1;
+            for (uint32 i = 0; i < old_capacity; ++i)
+                if (old_entries[i].epoch == old_epoch)
+                    memo_insert(memo, old_entries[i].user_id, old_entries[i].company_id,
+                                old_entries[i].answer);
+            if (old_entries != nullptr)
+                pfree(old_entries);
         }
     }
     memo_insert(memo, user_id, company_id, answer);
@@ -164,9 +174,9 @@ struct CallSiteCache {
     int8 caller_sees_everyone;
     Oid sees_everyone_role;
     uint64 sees_everyone_generation;
-    AnswerMemo memo;  // every answer of the statement, for varying arguments
+    AnswerMemo memo;         // every answer of the statement, for varying arguments
     uint64 memo_generation;  // of the identity, for answers about the caller
-    bool answered;    // the answer below is for (user, company) and question
+    bool answered;           // the answer below is for (user, company) and question
     bool has_user;
     pg_uuid_t user_id;
     pg_uuid_t company_id;
@@ -307,6 +317,40 @@ bool store_answer(CallSiteCache* cache, const pg_uuid_t* user_id, bool answer,
     return answer;
 }
 
+// After this many users read one by one in a statement, a role check loads
+// the role's holders into the memo at once (one index scan) if they fit:
+// a policy over many owners then costs a probe per row, while a statement
+// about a few users never reads more than their rows.
+constexpr uint32 misses_before_loading_holders = 256;
+
+struct HolderLoad {
+    AnswerMemo* memo;
+    MemoryContext context;
+    bool overflowed;
+};
+
+bool remember_holder(const pg_uuid_t& user_id, void* context) {
+    auto* load = static_cast<HolderLoad*>(context);
+    if ((load->memo->used + 1) * 4 > memo_max_capacity * 3) {
+        load->overflowed = true;
+        return false;
+    }
+    memo_remember(load->memo, load->context, user_id, no_company, true);
+    return true;
+}
+
+void load_holders(CallSiteCache* cache, const pg_uuid_t& role_id, MemoryContext context) {
+    memo_forget(&cache->memo);
+    HolderLoad load{&cache->memo, context, false};
+    iam::pg::for_each_holder_of(cache->tables, role_id, remember_holder, &load);
+    if (load.overflowed) {
+        memo_forget(&cache->memo);
+        cache->memo.too_many_holders = true;
+    } else {
+        cache->memo.complete = true;
+    }
+}
+
 // Whether the user (none: false) holds the role named by argument `number`.
 pg_attribute_always_inline bool check_role(FunctionCallInfo fcinfo, CallSiteCache* cache,
                                            const pg_uuid_t* user_id, int number) {
@@ -317,8 +361,13 @@ pg_attribute_always_inline bool check_role(FunctionCallInfo fcinfo, CallSiteCach
         return store_answer(cache, user_id, false);
     bool holds;
     if (!memo_find(cache->memo, *user_id, no_company, &holds)) {
+        if (cache->memo.complete)
+            return store_answer(cache, user_id, false);
         holds = iam::pg::user_holds_role(cache->tables, *user_id, role_id);
-        memo_remember(&cache->memo, fcinfo->flinfo->fn_mcxt, *user_id, no_company, holds);
+        if (++cache->memo.misses == misses_before_loading_holders && !cache->memo.too_many_holders)
+            load_holders(cache, role_id, fcinfo->flinfo->fn_mcxt);
+        else
+            memo_remember(&cache->memo, fcinfo->flinfo->fn_mcxt, *user_id, no_company, holds);
     }
     return store_answer(cache, user_id, holds);
 }
