@@ -76,7 +76,8 @@ SELECT set_eq(
         -- identity and role checks (policies call them as the querying role)
         'iam.current_user_id()', 'iam.has_role(text)', 'iam.has_role(uuid,text)',
         'iam.has_any_role(text[])', 'iam.roles_of(uuid)', 'iam.is_company_member(uuid,uuid)',
-        'iam.is_company_admin(uuid,uuid)', 'iam.current_company_ids()', 'iam.is_service_caller()',
+        'iam.is_company_admin(uuid,uuid)', 'iam.current_company_ids()', 'iam.is_current_company(uuid)',
+        'iam.is_service_caller()',
         -- role and company administration (refuse anon: 42501)
         'iam.grant_role(uuid,text)', 'iam.revoke_role(uuid,text)',
         'iam.require_role_administrator(uuid,text,text)', 'iam.require_company_administrator(uuid,text)',
