@@ -13,6 +13,7 @@
 // the transaction.
 #include "guard.hpp"
 
+#include "answer_memo.hpp"
 #include "context.hpp"
 #include "iam_tables.hpp"
 #include "privileges.hpp"
@@ -25,134 +26,11 @@
 
 namespace {
 
+using iam::pg::AnswerMemo;
 using iam::pg::IamTables;
-
-// One remembered answer: about a user and a company (a role check keys on
-// the user alone, with a zero company).
-struct MemoEntry {
-    pg_uuid_t user_id;
-    pg_uuid_t company_id;
-    uint32 epoch;  // the memo's epoch when written; any other means empty
-    bool answer;
-};
-
-// The answers of one call site in the current statement: open addressing
-// in the call site's memory, grown by doubling up to memo_max_capacity.
-// Past that it stops remembering and the checks read the tables for every
-// new key, so a statement over millions of distinct users or companies
-// keeps its memory flat (at most memo_max_capacity * sizeof(MemoEntry)).
-struct AnswerMemo {
-    MemoEntry* entries;
-    uint32 capacity;  // a power of two; 0 until the first answer
-    uint32 used;      // entries of this epoch
-    uint32 epoch;     // bumped per statement: forgetting costs nothing
-    // For a role asked about many users: whether the memo holds every
-    // holder of the role (a user missing is not one), and whether it was
-    // tried and there were too many.
-    uint32 misses;
-    bool complete, too_many_holders;
-};
-constexpr uint32 memo_initial_capacity = 64;
-constexpr uint32 memo_max_capacity = 16384;
-
-void memo_forget(AnswerMemo* memo) {
-    memo->used = 0;
-    memo->misses = 0;
-    memo->complete = false;
-    memo->too_many_holders = false;
-    if (++memo->epoch == 0) {  // wrapped: old entries could look current
-        if (memo->entries != nullptr)
-            memset(memo->entries, 0, sizeof(MemoEntry) * memo->capacity);
-        memo->epoch = 1;
-    }
-}
-
-// The ids come from the rows, which a tenant may choose: the hash is keyed
-// per backend (random words mixed in by multiplication), so that nobody can
-// line their ids up into one long probe.
-uint64 memo_seed[4];
-bool memo_seeded = false;
-
-pg_attribute_always_inline uint64 folded_product(uint64 a, uint64 b) {
-    unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
-    return static_cast<uint64>(product) ^ static_cast<uint64>(product >> 64);
-}
-
-pg_attribute_always_inline uint32 memo_hash(const pg_uuid_t& user_id, const pg_uuid_t& company_id) {
-    uint64 words[4];
-    memcpy(&words[0], user_id.data, UUID_LEN);
-    memcpy(&words[2], company_id.data, UUID_LEN);
-    uint64 h = folded_product(words[0] ^ memo_seed[0], words[1] ^ memo_seed[1]) ^
-               folded_product(words[2] ^ memo_seed[2], words[3] ^ memo_seed[3]);
-    return static_cast<uint32>(h ^ (h >> 32));
-}
-
-pg_attribute_always_inline bool same_key(const MemoEntry& entry, const pg_uuid_t& user_id,
-                                         const pg_uuid_t& company_id) {
-    return memcmp(entry.user_id.data, user_id.data, UUID_LEN) == 0 &&
-           memcmp(entry.company_id.data, company_id.data, UUID_LEN) == 0;
-}
-
-// Whether the memo has an answer for the key; sets *answer if so.
-pg_attribute_always_inline bool memo_find(const AnswerMemo& memo, const pg_uuid_t& user_id,
-                                          const pg_uuid_t& company_id, bool* answer) {
-    if (memo.used == 0)
-        return false;
-    uint32 mask = memo.capacity - 1;
-    for (uint32 slot = memo_hash(user_id, company_id) & mask;; slot = (slot + 1) & mask) {
-        const MemoEntry& entry = memo.entries[slot];
-        if (entry.epoch != memo.epoch)
-            return false;
-        if (same_key(entry, user_id, company_id)) {
-            *answer = entry.answer;
-            return true;
-        }
-    }
-}
-
-void memo_insert(AnswerMemo* memo, const pg_uuid_t& user_id, const pg_uuid_t& company_id,
-                 bool answer) {
-    uint32 mask = memo->capacity - 1;
-    uint32 slot = memo_hash(user_id, company_id) & mask;
-    while (memo->entries[slot].epoch == memo->epoch)
-        slot = (slot + 1) & mask;
-    memo->entries[slot] = MemoEntry{user_id, company_id, memo->epoch, answer};
-    ++memo->used;
-}
-
-// Remembers an answer, growing the table while it may; a full memo at its
-// largest keeps what it has (at most three quarters full, so probes end).
-void memo_remember(AnswerMemo* memo, MemoryContext context, const pg_uuid_t& user_id,
-                   const pg_uuid_t& company_id, bool answer) {
-    if (unlikely(!memo_seeded)) {
-        if (!pg_strong_random(memo_seed, sizeof(memo_seed)))
-            for (int i = 0; i < 4; ++i)
-                memo_seed[i] = (static_cast<uint64>(MyProcPid) + i) * 0x9E3779B97F4A7C15ull ^
-                               static_cast<uint64>(GetCurrentTimestamp());
-        memo_seeded = true;
-    }
-    if (memo->capacity == 0 || (memo->used + 1) * 2 > memo->capacity) {
-        if (memo->capacity >= memo_max_capacity) {
-            if ((memo->used + 1) * 4 > memo->capacity * 3)
-                return;
-        } else {
-            MemoEntry* old_entries = memo->entries;
-            uint32 old_capacity = memo->capacity, old_epoch = memo->epoch;
-            memo->capacity = std::max(memo_initial_capacity, old_capacity * 2);
-            memo->entries = static_cast<MemoEntry*>(
-                MemoryContextAllocZero(context, sizeof(MemoEntry) * memo->capacity));
-            memo->used = 0;
-            memo->epoch = 1;
-            for (uint32 i = 0; i < old_capacity; ++i)
-                if (old_entries[i].epoch == old_epoch)
-                    memo_insert(memo, old_entries[i].user_id, old_entries[i].company_id,
-                                old_entries[i].answer);
-            if (old_entries != nullptr)
-                pfree(old_entries);
-        }
-    }
-    memo_insert(memo, user_id, company_id, answer);
-}
+using iam::pg::memo_find;
+using iam::pg::memo_forget;
+using iam::pg::memo_remember;
 
 constexpr pg_uuid_t no_company{};
 
@@ -331,7 +209,7 @@ struct HolderLoad {
 
 bool remember_holder(const pg_uuid_t& user_id, void* context) {
     auto* load = static_cast<HolderLoad*>(context);
-    if ((load->memo->used + 1) * 4 > memo_max_capacity * 3) {
+    if (load->memo->used + 1 > iam::pg::memo_max_entries) {
         load->overflowed = true;
         return false;
     }
