@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if [ "$PG_MAJOR" != 15 ] && [ -z "${IAM_IN_ROOT:-}" ]; then exec "$IAM_ROOT/test/in_root.sh" test/build_deb.sh; fi
-ensure_packages $IAM_BUILD_PACKAGES debhelper dpkg-dev postgresql-server-dev-all
+ensure_packages $IAM_BUILD_PACKAGES build-essential debhelper dpkg-dev postgresql-server-dev-all
 
 version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$IAM_ROOT/iam_ext.control")
 changelog_version=$(sed -n '1s/^iam-ext (\([^)]*\)).*/\1/p' "$IAM_ROOT/debian/changelog")

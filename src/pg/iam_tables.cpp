@@ -254,8 +254,8 @@ void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
     } holders{visit, context};
     scan(
         tables.user_roles, tables.user_roles_role_id_idx, &key, 1,
-        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-            auto* holders = static_cast<Holders*>(context);
+        [](HeapTuple tuple, TupleDesc descriptor, void* visited) {
+            auto* holders = static_cast<Holders*>(visited);
             pg_uuid_t user_id;
             return !copy_uuid_attribute(tuple, descriptor, attnum::user_roles_user_id, &user_id) ||
                    holders->visit(user_id, holders->context);
