@@ -4,7 +4,7 @@
 # each one's timings and ratios, and ends with the summary: every target, its
 # measured ratio (median of the rounds, and range) and whether it is met.
 # `make bench` calls it. IAM_BENCH_SECONDS (pgbench seconds per round) and
-# IAM_BENCH_ROUNDS (a cap on the rounds) make a short smoke run; ONLY=<name>
+# IAM_BENCH_ROUNDS (a cap on the rounds) make a short smoke run; BENCH=<name>
 # runs one benchmark.
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
@@ -31,7 +31,7 @@ started=$SECONDS
 for bench in "$IAM_ROOT"/bench/*.sql "$IAM_ROOT"/bench/*.sh; do
     name=$(basename "$bench"); name=${name%.*}
     [ "$name" = run ] && continue
-    [ -n "${ONLY:-}" ] && [ "$name" != "$ONLY" ] && continue
+    [ -n "${BENCH:-}" ] && [ "$name" != "$BENCH" ] && continue
     say "$name"
     dropdb --if-exists iam_bench >/dev/null 2>&1
     createdb iam_bench

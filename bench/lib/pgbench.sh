@@ -2,9 +2,8 @@
 # race_pgbench ROUNDS PGOPTIONS ARGUMENTS NAME SCRIPT [NAME SCRIPT ...]: runs
 # each pgbench script in turn for $seconds, ROUNDS times over (at most
 # $IAM_BENCH_ROUNDS, for a smoke run), so that a noisy neighbour slows all of
-# them alike, and leaves each one's TPS per round in tps_rounds[NAME] and its
-# best in best[NAME].
-declare -A best tps_rounds
+# them alike, and leaves each one's TPS per round in tps_rounds[NAME].
+declare -A tps_rounds
 race_pgbench() {
     local rounds=$1 options=$2 arguments=$3
     shift 3
@@ -17,8 +16,6 @@ race_pgbench() {
             tps=$(PGOPTIONS="$options" pgbench -n -M prepared $arguments -T "$seconds" \
                       -f "${runs[i + 1]}" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
             tps_rounds[${runs[i]}]+="${tps:-0} "
-            best[${runs[i]}]=$(awk -v a="${best[${runs[i]}]:-0}" -v b="${tps:-0}" \
-                'BEGIN { print (b > a ? b : a) }')
         done
     done
 }
