@@ -3,14 +3,6 @@
 -- sends, one call per token issued, for a learner in 3 companies and a
 -- consultant in 500 (their claim is cut at 50), against the floor: the same
 -- event's claims handed back unchanged, the JSON work no hook avoids.
-\set ON_ERROR_STOP on
-\set QUIET on
-\pset footer off
-SET client_min_messages = warning;
-
-CREATE EXTENSION IF NOT EXISTS iam_ext;
-DROP SCHEMA IF EXISTS bench CASCADE;
-CREATE SCHEMA bench;
 \ir lib/race.sql
 
 INSERT INTO iam.users (id) VALUES ('e3000000-0000-4000-8000-000000000001'), ('e3000000-0000-4000-8000-000000000002');

@@ -5,18 +5,10 @@
 --          prefix and hash)
 --   ours:  iam.verify_api_key
 -- Then iam.create_api_key throughput (keys per second).
-\set ON_ERROR_STOP on
-\set QUIET on
-\pset footer off
-SET client_min_messages = warning;
-
-CREATE EXTENSION IF NOT EXISTS iam_ext;
-DROP SCHEMA IF EXISTS bench CASCADE;
-CREATE SCHEMA bench;
+\ir lib/race.sql
 INSERT INTO iam.users (id) VALUES ('00000000-0000-4000-8000-000000000001') ON CONFLICT DO NOTHING;
 
 -- 100,000 keys made by iam_ext, timed: create_api_key throughput.
-\ir lib/race.sql
 CREATE TABLE bench.keys (k text, p text);
 DO $$
 DECLARE

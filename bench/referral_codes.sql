@@ -3,14 +3,6 @@
 --     gen_random_uuid() (the floor of a CSPRNG call) and the usual SQL peers,
 --     upper(substr(md5(random()::text), 1, 8)) and a PL/pgSQL nanoid loop;
 --   creation: 100,000 codes for 100,000 users in one statement.
-\set ON_ERROR_STOP on
-\set QUIET on
-\pset footer off
-SET client_min_messages = warning;
-
-CREATE EXTENSION IF NOT EXISTS iam_ext;
-DROP SCHEMA IF EXISTS bench CASCADE;
-CREATE SCHEMA bench;
 \ir lib/race.sql
 
 CREATE FUNCTION bench.nanoid(size int DEFAULT 8) RETURNS text LANGUAGE plpgsql VOLATILE AS $$

@@ -2,14 +2,7 @@
 -- authenticated user who sees 1,000 of them, with the policy
 --   owner = <current user> OR <has role platform_admin>
 -- Run by bench/run.sh in a scratch database; prints each timing and ratios.
-\set ON_ERROR_STOP on
-\set QUIET on
-\pset footer off
-SET client_min_messages = warning;
-
-CREATE EXTENSION IF NOT EXISTS iam_ext;
-DROP SCHEMA IF EXISTS bench CASCADE;
-CREATE SCHEMA bench;
+\ir lib/race.sql
 DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
         CREATE ROLE authenticated NOLOGIN;
@@ -43,7 +36,6 @@ ALTER TABLE bench.ours_rows ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owner_or_admin ON bench.ours_rows FOR SELECT TO authenticated
     USING (owner = iam.current_user_id() OR iam.has_role('platform_admin'));
 
-\ir lib/race.sql
 GRANT INSERT, SELECT ON bench.rounds TO authenticated;
 
 SET max_parallel_workers_per_gather = 0;  -- one core's cost, comparable across machines

@@ -11,14 +11,7 @@
 -- Then, for a company admin, is_company_admin(company_id), and a per-row
 -- role check has_role(owner, 'course_creator') over 100,000 distinct owners.
 -- Run by bench/run.sh in a scratch database; prints each timing and ratios.
-\set ON_ERROR_STOP on
-\set QUIET on
-\pset footer off
-SET client_min_messages = warning;
-
-CREATE EXTENSION IF NOT EXISTS iam_ext;
-DROP SCHEMA IF EXISTS bench CASCADE;
-CREATE SCHEMA bench;
+\ir lib/race.sql
 DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
         CREATE ROLE authenticated NOLOGIN;
@@ -76,7 +69,6 @@ CREATE POLICY tenant ON bench.admin_rows FOR SELECT TO authenticated USING (iam.
 ALTER TABLE bench.owner_rows ENABLE ROW LEVEL SECURITY;
 CREATE POLICY creators ON bench.owner_rows FOR SELECT TO authenticated USING (iam.has_role(owner, 'course_creator'));
 
-\ir lib/race.sql
 GRANT INSERT, SELECT ON bench.rounds TO authenticated;
 -- The role-column case asks about other users: as the service role would.
 SET max_parallel_workers_per_gather = 0;

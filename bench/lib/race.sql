@@ -1,4 +1,14 @@
--- Shared by the psql benchmarks.
+-- Shared by the psql benchmarks, included first: the session's settings, a
+-- fresh schema bench, and the rounds, ratios and summary below.
+\set ON_ERROR_STOP on
+\set QUIET on
+\pset footer off
+SET client_min_messages = warning;
+
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+
 -- bench.race(names, queries, rounds): runs the queries in rounds, one of each
 -- per round, so that a noisy neighbour slows all of them alike, and keeps
 -- every round's time in bench.rounds. Each query returns one count, kept as
