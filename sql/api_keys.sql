@@ -5,10 +5,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 RESET client_min_messages;
 
-INSERT INTO iam.users (id, full_name) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'Alice'),
-    ('a0000000-0000-4000-8000-0000000000a2', 'Bob');
-INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-00000000000a', 'Acme');
+\i test/fixtures/people.sql
 
 -- Creation returns the plaintext key once; the table keeps a keyed hash.
 SELECT id AS alice_key_id, api_key AS alice_key, key_prefix AS alice_prefix
@@ -91,9 +88,9 @@ SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000a1', expires_a
 SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000ff');  -- unknown user
 SELECT iam.create_api_key('x', company_id => 'c0000000-0000-4000-8000-0000000000ff');
 -- The current user is the default owner.
-SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a2"}', false) IS NOT NULL AS as_bob;
-SELECT id AS bobs_key_id FROM iam.create_api_key('mine') \gset
-SELECT user_id FROM iam.api_keys WHERE id = :'bobs_key_id';
+SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a2"}', false) IS NOT NULL AS as_vera;
+SELECT id AS veras_key_id FROM iam.create_api_key('mine') \gset
+SELECT user_id FROM iam.api_keys WHERE id = :'veras_key_id';
 SELECT set_config('request.jwt.claims', '', false) IS NOT NULL AS nobody;
 
 -- Rotation: a new secret and prefix, same row; the old key stops at once.
@@ -224,3 +221,7 @@ FETCH ALL FROM verified;
 COMMIT;
 SELECT count(v.key_id) FROM some_keys AS s, LATERAL iam.verify_api_key(s.k) AS v WHERE 1 / (4 - s.n) > 0;
 SELECT count(v.key_id) AS verified_after_a_failure FROM some_keys AS s, LATERAL iam.verify_api_key(s.k) AS v;
+
+-- The next file starts from the tests' people again.
+DELETE FROM iam.companies;
+DELETE FROM iam.users;

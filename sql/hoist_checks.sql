@@ -13,13 +13,11 @@ DO $$ BEGIN
     END IF;
 END $$;
 SELECT iam.apply_grants();
-INSERT INTO iam.users (id, full_name) VALUES
-    ('b0000000-0000-4000-8000-00000000000a', 'Admin'),
-    ('b0000000-0000-4000-8000-00000000000b', 'Owner');
-SELECT iam.grant_role('b0000000-0000-4000-8000-00000000000a', 'platform_admin');
+\i test/fixtures/people.sql
+-- Nina owns three of the notes; Pam is a platform_admin.
 
 CREATE TABLE notes (id int, owner uuid, company_id uuid, body text);
-INSERT INTO notes SELECT i, CASE WHEN i <= 3 THEN 'b0000000-0000-4000-8000-00000000000b'::uuid END, NULL, 'note ' || i
+INSERT INTO notes SELECT i, CASE WHEN i <= 3 THEN 'a0000000-0000-4000-8000-0000000000d1'::uuid END, NULL, 'note ' || i
 FROM generate_series(1, 10) AS i;
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read_own_or_admin ON notes FOR SELECT
@@ -41,9 +39,9 @@ EXPLAIN (COSTS OFF) WITH c AS (SELECT id FROM notes) SELECT count(*) FROM c;
 
 -- One prepared plan, three callers: each execution answers for its caller.
 PREPARE visible AS SELECT count(*) FROM notes;
-SET LOCAL request.jwt.claims = '{"sub":"b0000000-0000-4000-8000-00000000000b"}';
+SET LOCAL request.jwt.claims = '{"sub":"a0000000-0000-4000-8000-0000000000d1"}';
 EXECUTE visible;
-SET LOCAL request.jwt.claims = '{"sub":"b0000000-0000-4000-8000-00000000000a"}';
+SET LOCAL request.jwt.claims = '{"sub":"a0000000-0000-4000-8000-0000000000e1"}';
 EXECUTE visible;
 SELECT count(*) FROM admin_view;
 SET LOCAL request.jwt.claims = '';
@@ -51,10 +49,10 @@ EXECUTE visible;
 SELECT count(*) FROM admin_view;
 
 -- WITH CHECK is hoisted too, and still refuses a row that is not the caller's.
-SET LOCAL request.jwt.claims = '{"sub":"b0000000-0000-4000-8000-00000000000b"}';
-INSERT INTO notes VALUES (11, 'b0000000-0000-4000-8000-00000000000b', NULL, 'mine');
+SET LOCAL request.jwt.claims = '{"sub":"a0000000-0000-4000-8000-0000000000d1"}';
+INSERT INTO notes VALUES (11, 'a0000000-0000-4000-8000-0000000000d1', NULL, 'mine');
 SAVEPOINT before_foreign_row;
-INSERT INTO notes VALUES (12, 'b0000000-0000-4000-8000-00000000000a', NULL, 'not mine');
+INSERT INTO notes VALUES (12, 'a0000000-0000-4000-8000-0000000000e1', NULL, 'not mine');
 ROLLBACK TO SAVEPOINT before_foreign_row;
 
 -- The same answers with hoisting off, where every row calls the functions.

@@ -1,28 +1,13 @@
--- The identity context and the role and company checks (0.2.0).
--- Fixtures: Ada (platform_admin), Grace (enterprise_admin of Acme), Linus
--- (member of Acme, inactive in Globex), Acme active, Globex suspended.
+-- The identity context and the role and company checks (0.2.0), asked
+-- about and by the tests' people (test/fixtures/people.sql).
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 RESET client_min_messages;
-INSERT INTO iam.users (id, full_name) VALUES
-    ('a0000000-0000-4000-8000-00000000000a', 'Ada'),
-    ('a0000000-0000-4000-8000-00000000000b', 'Grace'),
-    ('a0000000-0000-4000-8000-00000000000c', 'Linus');
-INSERT INTO iam.user_roles (user_id, role_id)
-SELECT u, r.id FROM (VALUES
-    ('a0000000-0000-4000-8000-00000000000a'::uuid, 'platform_admin'),
-    ('a0000000-0000-4000-8000-00000000000b'::uuid, 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-00000000000b'::uuid, 'enterprise_employee'),
-    ('a0000000-0000-4000-8000-00000000000c'::uuid, 'enterprise_employee')) AS g (u, role_name)
-JOIN iam.roles r ON r.name = g.role_name;
-INSERT INTO iam.companies (id, name, current_iam_status) VALUES
-    ('c0000000-0000-4000-8000-00000000000a', 'Acme', 'active'),
-    ('c0000000-0000-4000-8000-00000000000b', 'Globex', 'suspended_by_admin');
+\i test/fixtures/people.sql
+-- Also: Carol a member of Initech (suspended), Vera an inactive member of Globex.
 INSERT INTO iam.company_users (user_id, company_id, is_active_in_company) VALUES
-    ('a0000000-0000-4000-8000-00000000000b', 'c0000000-0000-4000-8000-00000000000a', true),
-    ('a0000000-0000-4000-8000-00000000000c', 'c0000000-0000-4000-8000-00000000000a', true),
-    ('a0000000-0000-4000-8000-00000000000b', 'c0000000-0000-4000-8000-00000000000b', true),
-    ('a0000000-0000-4000-8000-00000000000c', 'c0000000-0000-4000-8000-00000000000b', false);
+    ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-00000000000c', true),
+    ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000b', false);
 
 -- No claims: nobody is calling.
 SELECT iam.current_user_id(), iam.has_role('platform_admin'), iam.roles_of(), iam.current_company_ids();
@@ -30,25 +15,25 @@ SELECT iam.current_user_id(), iam.has_role('platform_admin'), iam.roles_of(), ia
 -- current_user_id() reads the claims as Supabase's auth.uid() does.
 SELECT claim_sub, claims, iam.current_user_id()
 FROM (VALUES
-    (NULL, '{"sub": "a0000000-0000-4000-8000-00000000000a", "role": "authenticated"}'),
-    ('', '{"sub": "a0000000-0000-4000-8000-00000000000b"}'),
-    ('a0000000-0000-4000-8000-00000000000c', '{"sub": "a0000000-0000-4000-8000-00000000000a"}'),
+    (NULL, '{"sub": "a0000000-0000-4000-8000-0000000000e1", "role": "authenticated"}'),
+    ('', '{"sub": "a0000000-0000-4000-8000-0000000000a3"}'),
+    ('a0000000-0000-4000-8000-0000000000a2', '{"sub": "a0000000-0000-4000-8000-0000000000e1"}'),
     ('', ''),
     ('', '{"role": "anon"}'),
     ('', '{"sub": "not-a-uuid"}'),
-    ('not-a-uuid', '{"sub": "a0000000-0000-4000-8000-00000000000a"}'),
-    ('', '{"sub": "{A0000000-0000-4000-8000-00000000000A}"}'),
+    ('not-a-uuid', '{"sub": "a0000000-0000-4000-8000-0000000000e1"}'),
+    ('', '{"sub": "{A0000000-0000-4000-8000-0000000000E1}"}'),
     ('', '{"sub": 42}'),
-    ('', '{"app_metadata": {"sub": "a0000000-0000-4000-8000-00000000000a"}}'),
-    ('', '{"sub": "a0000000-0000-4000-8000-00000000000a", "sub": "a0000000-0000-4000-8000-00000000000b"}'),
-    ('', '{"sub": "a0000000-0000-4000-8000-00000000000a"'),
+    ('', '{"app_metadata": {"sub": "a0000000-0000-4000-8000-0000000000e1"}}'),
+    ('', '{"sub": "a0000000-0000-4000-8000-0000000000e1", "sub": "a0000000-0000-4000-8000-0000000000a3"}'),
+    ('', '{"sub": "a0000000-0000-4000-8000-0000000000e1"'),
     ('', '[1, 2]')) AS c (claim_sub, claims),
 LATERAL (SELECT set_config('request.jwt.claim.sub', coalesce(claim_sub, ''), false),
                 set_config('request.jwt.claims', claims, false)) AS s;
 
 -- Role checks for the current user.
 SELECT set_config('request.jwt.claim.sub', '', false),
-       set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-00000000000b"}', false);
+       set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a3"}', false);
 SELECT iam.has_role('enterprise_admin') AS admin, iam.has_role('platform_admin') AS platform,
        iam.has_any_role(ARRAY['platform_admin', 'enterprise_admin']) AS any_admin,
        iam.has_any_role(ARRAY['platform_admin', NULL]) AS any_with_null,
@@ -59,7 +44,7 @@ SELECT iam.current_company_ids();
 SELECT u.full_name, iam.has_role(u.id, 'platform_admin') AS platform_admin,
        iam.has_role(u.id, 'enterprise_employee') AS employee, iam.roles_of(u.id)
 FROM iam.users u ORDER BY u.full_name;
-SELECT iam.has_role(NULL, 'platform_admin'), iam.has_role('a0000000-0000-4000-8000-00000000000a', NULL),
+SELECT iam.has_role(NULL, 'platform_admin'), iam.has_role('a0000000-0000-4000-8000-0000000000e1', NULL),
        iam.roles_of(NULL);
 
 -- Unknown role names are errors, as in pg_has_role (42704), even for nobody.
@@ -75,9 +60,10 @@ SELECT iam.has_role(repeat('x', 1000000));
 -- Membership counts only while active, in an active, not deleted company.
 SELECT u.full_name, c.name AS company,
        iam.is_company_member(c.id, u.id) AS member, iam.is_company_admin(c.id, u.id) AS admin
-FROM iam.users u CROSS JOIN iam.companies c ORDER BY 1, 2;
-SELECT iam.is_company_member('c0000000-0000-4000-8000-00000000000a') AS grace_in_acme,
-       iam.is_company_admin('c0000000-0000-4000-8000-00000000000a') AS grace_admin_of_acme,
+FROM iam.users u CROSS JOIN iam.companies c
+WHERE u.full_name IN ('Carol', 'Vera', 'Remy', 'Olga', 'Ivan', 'Pam') ORDER BY 1, 2;
+SELECT iam.is_company_member('c0000000-0000-4000-8000-00000000000a') AS carol_in_acme,
+       iam.is_company_admin('c0000000-0000-4000-8000-00000000000a') AS carol_admin_of_acme,
        iam.is_company_member(NULL) AS null_company;
 UPDATE iam.companies SET is_deleted = true, deleted_at = now() WHERE name = 'Acme';
 SELECT iam.is_company_member('c0000000-0000-4000-8000-00000000000a') AS member_of_deleted,
@@ -93,7 +79,7 @@ BEGIN
     FOR i IN 1..2 LOOP
         RAISE NOTICE 'iteration %: course_creator = %', i, iam.has_role('course_creator');
         INSERT INTO iam.user_roles (user_id, role_id)
-        SELECT 'a0000000-0000-4000-8000-00000000000b', id FROM iam.roles WHERE name = 'course_creator'
+        SELECT 'a0000000-0000-4000-8000-0000000000a3', id FROM iam.roles WHERE name = 'course_creator'
         ON CONFLICT DO NOTHING;
     END LOOP;
 END
@@ -105,16 +91,16 @@ ROLLBACK;
 
 -- The caller changing from row to row is seen on every row.
 SELECT c.sub, iam.has_role('platform_admin') AS platform_admin
-FROM (VALUES ('a0000000-0000-4000-8000-00000000000a'), ('a0000000-0000-4000-8000-00000000000b'),
-             ('a0000000-0000-4000-8000-00000000000a')) AS c (sub),
+FROM (VALUES ('a0000000-0000-4000-8000-0000000000e1'), ('a0000000-0000-4000-8000-0000000000a3'),
+             ('a0000000-0000-4000-8000-0000000000e1')) AS c (sub),
 LATERAL (SELECT set_config('request.jwt.claims', json_build_object('sub', c.sub)::text, false)) AS s;
 
 -- A literal role name is looked up once per statement; a role name that
 -- varies, from row to row or from one PL/pgSQL iteration to the next, is
 -- looked up on every change (and an unknown one is still an error).
-SELECT r.name, iam.has_role('a0000000-0000-4000-8000-00000000000b', r.name) AS grace_holds
+SELECT r.name, iam.has_role('a0000000-0000-4000-8000-0000000000a3', r.name) AS carol_holds
 FROM (VALUES ('enterprise_admin'), ('solo_learner'), ('enterprise_admin')) AS r (name);
-SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-00000000000b"}', false) IS NOT NULL AS as_grace;
+SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a3"}', false) IS NOT NULL AS as_carol;
 DO $$
 DECLARE
     role_name text;
@@ -129,7 +115,7 @@ $$;
 -- are what RLS policies call, as the querying role.
 CREATE ROLE iam_regress_nobody;
 GRANT USAGE ON SCHEMA iam TO iam_regress_nobody;
-SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-00000000000b"}', false) IS NOT NULL AS as_grace;
+SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a3"}', false) IS NOT NULL AS as_carol;
 SET ROLE iam_regress_nobody;
 SELECT iam.has_role('enterprise_admin'), iam.current_company_ids(),
        iam.is_company_admin('c0000000-0000-4000-8000-00000000000a');
@@ -137,13 +123,13 @@ SELECT count(*) FROM iam.user_roles;
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- Who may ask about another user is decided for each caller (a role that is
 -- neither superuser nor service_role here), even when the caller changes
--- between rows of one statement and the answer is cached: Ada
--- (platform_admin) may ask whether Ada is one, then Linus may not.
-SELECT c.sub, iam.has_role('a0000000-0000-4000-8000-00000000000a', 'platform_admin') AS ada_is_admin
-FROM (VALUES ('a0000000-0000-4000-8000-00000000000a')) AS c (sub),
+-- between rows of one statement and the answer is cached: Pam
+-- (platform_admin) may ask whether Pam is one, then Vera may not.
+SELECT c.sub, iam.has_role('a0000000-0000-4000-8000-0000000000e1', 'platform_admin') AS pam_is_admin
+FROM (VALUES ('a0000000-0000-4000-8000-0000000000e1')) AS c (sub),
 LATERAL (SELECT set_config('request.jwt.claims', json_build_object('sub', c.sub)::text, false)) AS s;
-SELECT c.sub, iam.has_role('a0000000-0000-4000-8000-00000000000a', 'platform_admin') AS ada_is_admin
-FROM (VALUES ('a0000000-0000-4000-8000-00000000000a'), ('a0000000-0000-4000-8000-00000000000c')) AS c (sub),
+SELECT c.sub, iam.has_role('a0000000-0000-4000-8000-0000000000e1', 'platform_admin') AS pam_is_admin
+FROM (VALUES ('a0000000-0000-4000-8000-0000000000e1'), ('a0000000-0000-4000-8000-0000000000a2')) AS c (sub),
 LATERAL (SELECT set_config('request.jwt.claims', json_build_object('sub', c.sub)::text, false)) AS s;
 
 RESET ROLE;
@@ -152,5 +138,7 @@ DROP ROLE iam_regress_nobody;
 
 RESET request.jwt.claims;
 RESET request.jwt.claim.sub;
+
+-- The next file starts from the tests' people again.
 DELETE FROM iam.companies;
 DELETE FROM iam.users;

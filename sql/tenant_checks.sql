@@ -14,24 +14,9 @@ DO $$ BEGIN
     END IF;
 END $$;
 SELECT iam.apply_grants();
--- Acme: Alice and Carol (its admin); Globex: Olga (its admin); Vera joins
--- and leaves Globex below; Nina belongs nowhere; Pam is a platform admin.
-INSERT INTO iam.users (id, full_name) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'Alice'), ('a0000000-0000-4000-8000-0000000000a2', 'Vera'),
-    ('a0000000-0000-4000-8000-0000000000a3', 'Carol'), ('a0000000-0000-4000-8000-0000000000b1', 'Olga'),
-    ('a0000000-0000-4000-8000-0000000000d1', 'Nina'), ('a0000000-0000-4000-8000-0000000000e1', 'Pam');
-INSERT INTO iam.companies (id, name) VALUES
-    ('c0000000-0000-4000-8000-00000000000a', 'Acme'), ('c0000000-0000-4000-8000-00000000000b', 'Globex');
-INSERT INTO iam.company_users (user_id, company_id) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a'),
-    ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-00000000000a'),
-    ('a0000000-0000-4000-8000-0000000000b1', 'c0000000-0000-4000-8000-00000000000b');
-SELECT count(iam.grant_role(u, r)) AS granted FROM (VALUES
-    ('a0000000-0000-4000-8000-0000000000a3'::uuid, 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-0000000000b1', 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-0000000000e1', 'platform_admin')) AS g (u, r);
+\i test/fixtures/people.sql
 
--- 300 lessons over Acme, Globex and a company nobody is in, interleaved, so
+-- 300 lessons over Acme, Globex and Initech (suspended), interleaved, so
 -- that no two neighbouring rows ask the same question; 30 owners.
 CREATE TABLE lessons (id int, company_id uuid, owner uuid);
 INSERT INTO lessons
@@ -55,12 +40,8 @@ GRANT SELECT ON lessons, lessons_any, lessons_admin TO authenticated;
 -- sets the claims; counts is what the caller sees through each policy, and
 -- seen_by(name) the same for a user, each count a statement of its own.
 CREATE FUNCTION pg_temp.as_user(name text) RETURNS text LANGUAGE sql AS $$
-    SELECT set_config('request.jwt.claims', json_build_object('sub', id, 'role', 'authenticated')::text, true)
-    FROM (VALUES ('Alice', 'a0000000-0000-4000-8000-0000000000a1'), ('Vera', 'a0000000-0000-4000-8000-0000000000a2'),
-                 ('Carol', 'a0000000-0000-4000-8000-0000000000a3'), ('Olga', 'a0000000-0000-4000-8000-0000000000b1'),
-                 ('Nina', 'a0000000-0000-4000-8000-0000000000d1'), ('Pam', 'a0000000-0000-4000-8000-0000000000e1'))
-         AS cast_of (who, id)
-    WHERE who = name
+    SELECT set_config('request.jwt.claims',
+                      json_build_object('sub', pg_temp.person(name), 'role', 'authenticated')::text, true)
 $$;
 CREATE VIEW counts WITH (security_invoker) AS
 SELECT (SELECT count(*) FROM lessons) AS member, (SELECT count(*) FROM lessons_any) AS any_form,
@@ -90,29 +71,29 @@ RESET iam.hoist_checks;
 SELECT v.name, s.* FROM (VALUES ('Alice'), ('Carol'), ('Olga'), ('Vera'), ('Nina'), ('Pam')) AS v (name),
      LATERAL pg_temp.seen_by(v.name) AS s;
 
--- Vera joins Globex and leaves it again, between statements of one
+-- Gus joins Globex and leaves it again, between statements of one
 -- transaction: each statement sees the membership as it is.
-SELECT pg_temp.as_user('Vera') \gset
+SELECT pg_temp.as_user('Gus') \gset
 SELECT * FROM counts;
 RESET ROLE;
 INSERT INTO iam.company_users (user_id, company_id)
-VALUES ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000b');
+VALUES ('a0000000-0000-4000-8000-0000000000d2', 'c0000000-0000-4000-8000-00000000000b');
 SET LOCAL ROLE authenticated;
 SELECT * FROM counts;
 RESET ROLE;
 UPDATE iam.company_users SET is_active_in_company = false
-WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2';
+WHERE user_id = 'a0000000-0000-4000-8000-0000000000d2' AND company_id = 'c0000000-0000-4000-8000-00000000000b';
 SET LOCAL ROLE authenticated;
 SELECT * FROM counts;
 
 -- The same in a PL/pgSQL loop running one statement per iteration, with
 -- the membership switched on and off by the operator in between.
 RESET ROLE;
-CREATE FUNCTION pg_temp.set_vera_in_globex(active boolean) RETURNS void LANGUAGE sql SECURITY DEFINER AS $$
+CREATE FUNCTION pg_temp.set_gus_in_globex(active boolean) RETURNS void LANGUAGE sql SECURITY DEFINER AS $$
     UPDATE iam.company_users SET is_active_in_company = active
-    WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'
+    WHERE user_id = 'a0000000-0000-4000-8000-0000000000d2' AND company_id = 'c0000000-0000-4000-8000-00000000000b'
 $$;
-GRANT EXECUTE ON FUNCTION pg_temp.set_vera_in_globex(boolean) TO authenticated;
+GRANT EXECUTE ON FUNCTION pg_temp.set_gus_in_globex(boolean) TO authenticated;
 SET LOCAL ROLE authenticated;
 -- The third answer is a PL/pgSQL simple expression, whose evaluation state
 -- (and so the check's memo) lives across the loop's statements.
@@ -123,12 +104,12 @@ DECLARE
     member boolean;
 BEGIN
     FOR i IN 1..4 LOOP
-        PERFORM pg_temp.set_vera_in_globex(i % 2 = 1);
+        PERFORM pg_temp.set_gus_in_globex(i % 2 = 1);
         member := iam.is_company_member(globex);
         seen := seen || (SELECT count(*) FROM lessons)::int || (SELECT count(*) FROM lessons_any)::int
                      || member::int;
     END LOOP;
-    RAISE NOTICE 'Vera in Globex, out, in, out: lessons seen (member, any) and member: %', seen;
+    RAISE NOTICE 'Gus in Globex, out, in, out: lessons seen (member, any) and member: %', seen;
 END
 $$;
 

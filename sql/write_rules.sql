@@ -18,25 +18,7 @@ RESET client_min_messages;
 \set SHOW_CONTEXT never
 
 SELECT coalesce(max(id), 0) AS audit_start FROM iam.audit_log \gset
--- Alice is a member of Acme; Carol is Acme's admin; Pam and Pat are
--- platform admins.
-CREATE TEMP TABLE people (name text PRIMARY KEY, id uuid);
-GRANT SELECT ON people TO PUBLIC;
-INSERT INTO iam.users (id, full_name) VALUES
-    ('f7000000-0000-4000-8000-0000000000a1', 'Alice'),
-    ('f7000000-0000-4000-8000-0000000000a3', 'Carol'),
-    ('f7000000-0000-4000-8000-0000000000e1', 'Pam'),
-    ('f7000000-0000-4000-8000-0000000000e2', 'Pat');
-INSERT INTO iam.companies (id, name) VALUES ('f7c00000-0000-4000-8000-00000000000a', 'Acme');
-INSERT INTO iam.company_users (user_id, company_id) VALUES
-    ('f7000000-0000-4000-8000-0000000000a1', 'f7c00000-0000-4000-8000-00000000000a'),
-    ('f7000000-0000-4000-8000-0000000000a3', 'f7c00000-0000-4000-8000-00000000000a');
-INSERT INTO iam.user_roles (user_id, role_id) SELECT u::uuid, r.id
-FROM (VALUES ('f7000000-0000-4000-8000-0000000000a3', 'enterprise_admin'),
-             ('f7000000-0000-4000-8000-0000000000e1', 'platform_admin'),
-             ('f7000000-0000-4000-8000-0000000000e2', 'platform_admin')) AS g (u, role_name)
-JOIN iam.roles AS r ON r.name = g.role_name;
-INSERT INTO people SELECT full_name, id FROM iam.users WHERE id::text LIKE 'f7000000-%';
+\i test/fixtures/people.sql
 
 CREATE FUNCTION pg_temp.as_user(user_name text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -77,7 +59,7 @@ SELECT api_key AS manager, id AS manager_id FROM iam.create_api_key('manager',
     permissions => '["courses:read", "iam:api_keys:write"]', expires_at => now() + interval '1 day') \gset
 SELECT pg_temp.as_user('Carol');
 SELECT id AS carol_key_id FROM iam.create_api_key('carol') \gset
-SELECT id AS acme_key_id FROM iam.create_api_key('acme', NULL, 'f7c00000-0000-4000-8000-00000000000a',
+SELECT id AS acme_key_id FROM iam.create_api_key('acme', NULL, 'c0000000-0000-4000-8000-00000000000a',
                                                  permissions => '["courses:*"]') \gset
 
 -- 1. A key is never more than its scope.
@@ -135,7 +117,7 @@ SELECT is_active FROM iam.api_keys WHERE id = :'scoped_id';
 SELECT pg_temp.as_user('Pam');
 SELECT FROM iam.rotate_api_key(:'carol_key_id');                    -- a platform admin
 UPDATE iam.api_keys SET hashed_key = 'x', key_prefix = 'xxxxxxxx' WHERE id = :'carol_key_id';
-SELECT FROM iam.create_api_key('as carol', 'f7000000-0000-4000-8000-0000000000a3');
+SELECT FROM iam.create_api_key('as carol', 'a0000000-0000-4000-8000-0000000000a3');
 SELECT pg_temp.as_user('Carol');
 SELECT FROM iam.rotate_api_key(:'scoped_id');                       -- a company admin, Alice's key
 SELECT count(*) AS rotated FROM iam.rotate_api_key(:'carol_key_id');  -- her own
@@ -153,10 +135,10 @@ SELECT code AS alice_code FROM iam.create_referral_code() \gset
 SELECT pg_temp.as_user('Carol');
 SELECT FROM iam.create_referral_code(code => substr(:'alice_code', 1, 4) || '-' || substr(:'alice_code', 5));
 INSERT INTO iam.referral_codes (user_id, code)
-VALUES ('f7000000-0000-4000-8000-0000000000a3', substr(:'alice_code', 1, 4) || '-' || substr(:'alice_code', 5));
-INSERT INTO iam.referral_codes (user_id, code) VALUES ('f7000000-0000-4000-8000-0000000000a3', 'carol-invites');
-INSERT INTO iam.referral_codes (user_id, code) VALUES ('f7000000-0000-4000-8000-0000000000a3', repeat('C', 1000000));
-INSERT INTO iam.referral_codes (user_id, code) VALUES ('f7000000-0000-4000-8000-0000000000a3', 'CAROL-INVITES')
+VALUES ('a0000000-0000-4000-8000-0000000000a3', substr(:'alice_code', 1, 4) || '-' || substr(:'alice_code', 5));
+INSERT INTO iam.referral_codes (user_id, code) VALUES ('a0000000-0000-4000-8000-0000000000a3', 'carol-invites');
+INSERT INTO iam.referral_codes (user_id, code) VALUES ('a0000000-0000-4000-8000-0000000000a3', repeat('C', 1000000));
+INSERT INTO iam.referral_codes (user_id, code) VALUES ('a0000000-0000-4000-8000-0000000000a3', 'CAROL-INVITES')
 RETURNING code;
 -- A code an admin deactivated stays so for its owner.
 SELECT pg_temp.as_user('Pam');
@@ -170,10 +152,10 @@ SELECT id AS alice_code_id FROM iam.referral_codes WHERE code = :'alice_code' \g
 SELECT pg_temp.as_user('Pat');
 SELECT FROM iam.redeem_referral_code('carol-invites');
 INSERT INTO iam.referrals (referrer_user_id, referred_user_id, referral_code_used_id)
-VALUES ('f7000000-0000-4000-8000-0000000000a3', 'f7000000-0000-4000-8000-0000000000e2', :'carol_code_id');
+VALUES ('a0000000-0000-4000-8000-0000000000a3', 'a0000000-0000-4000-8000-0000000000e2', :'carol_code_id');
 INSERT INTO iam.referrals (referrer_user_id, referred_user_id, referral_code_used_id)
-VALUES ('f7000000-0000-4000-8000-0000000000a3', 'f7000000-0000-4000-8000-0000000000e2', :'alice_code_id');
-SELECT count(*) AS referrals FROM iam.referrals WHERE referred_user_id::text LIKE 'f7000000-%';
+VALUES ('a0000000-0000-4000-8000-0000000000a3', 'a0000000-0000-4000-8000-0000000000e2', :'alice_code_id');
+SELECT count(*) AS referrals FROM iam.referrals WHERE referred_user_id::text LIKE 'a0000000-%';
 
 -- Redeeming answers alike for every code that cannot be redeemed, counts
 -- the failures, and past iam.referral_failures_allowed refuses even a live

@@ -80,7 +80,7 @@ existing_server() {
         say "iam_ext $installed is already installed in database $database of $shown"
     fi
     say "walkthrough on demo data, inside a transaction that is rolled back"
-    { echo 'BEGIN;'; cat "$fixtures/walkthrough_setup.sql" "$fixtures/demo.sql" "$fixtures/walkthrough.sql"; echo 'ROLLBACK;'; } |
+    { echo 'BEGIN;'; cat "$fixtures/walkthrough_setup.sql" "$fixtures/people.sql" "$fixtures/demo.sql" "$fixtures/walkthrough.sql"; echo 'ROLLBACK;'; } |
         at_server || die "the walkthrough stopped (the transaction was rolled back: only the extension stays)"
     say "the walkthrough was rolled back; database $database of $shown holds iam_ext $available and nothing else of the demo"
 }
@@ -122,7 +122,10 @@ export PGHOST=localhost PGPORT=$port PGUSER=postgres
 psql -X -q -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DEMO_DB'" | grep -q 1 ||
     createdb "$DEMO_DB"
 say "loading the demo data into $DEMO_DB"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" -f "$fixtures/supabase_roles.sql" -f "$fixtures/demo.sql"
+# A demo database from an older make run is updated.
+psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" -f "$fixtures/supabase_roles.sql" -c 'SET client_min_messages = warning' \
+    -c 'CREATE EXTENSION IF NOT EXISTS iam_ext' -c 'ALTER EXTENSION iam_ext UPDATE' -c 'RESET client_min_messages' \
+    -f "$fixtures/people.sql" -f "$fixtures/demo.sql"
 say "walkthrough"
 psql -X -q -v ON_ERROR_STOP=1 -d "$DEMO_DB" <"$fixtures/walkthrough.sql"
 

@@ -24,38 +24,8 @@ echo "setup: Supabase's roles, auth.users and authenticator; a database owner wh
 create_supabase_database
 # A low key cap, so that reaching it takes a few keys.
 sql -d postgres -c "ALTER DATABASE $db SET iam.max_api_keys_per_owner = 8" -o /dev/null
-sql -U "$owner" -d "$db" -o /dev/null <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION iam_ext;
--- Acme: Alice and Vera are members, Carol its admin; Remy was its admin and
--- was removed. Globex: Olga is its admin. Pam and Pat are platform admins;
--- Nina and Gus belong nowhere.
-INSERT INTO iam.users (id, email, full_name) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'alice@acme.test', 'Alice'),
-    ('a0000000-0000-4000-8000-0000000000a2', 'vera@acme.test', 'Vera'),
-    ('a0000000-0000-4000-8000-0000000000a3', 'carol@acme.test', 'Carol'),
-    ('a0000000-0000-4000-8000-0000000000a4', 'remy@acme.test', 'Remy'),
-    ('a0000000-0000-4000-8000-0000000000b1', 'olga@globex.test', 'Olga'),
-    ('a0000000-0000-4000-8000-0000000000d1', 'nina@example.test', 'Nina'),
-    ('a0000000-0000-4000-8000-0000000000d2', 'gus@example.test', 'Gus'),
-    ('a0000000-0000-4000-8000-0000000000e1', 'pam@platform.test', 'Pam'),
-    ('a0000000-0000-4000-8000-0000000000e2', 'pat@platform.test', 'Pat');
-INSERT INTO iam.companies (id, name) VALUES
-    ('c0000000-0000-4000-8000-00000000000a', 'Acme'), ('c0000000-0000-4000-8000-00000000000b', 'Globex');
-INSERT INTO iam.company_users (user_id, company_id, is_active_in_company) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a', true),
-    ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a', true),
-    ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-00000000000a', true),
-    ('a0000000-0000-4000-8000-0000000000a4', 'c0000000-0000-4000-8000-00000000000a', false),
-    ('a0000000-0000-4000-8000-0000000000b1', 'c0000000-0000-4000-8000-00000000000b', true);
-SELECT iam.grant_role(u::uuid, r) FROM (VALUES
-    ('a0000000-0000-4000-8000-0000000000a3', 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-0000000000a4', 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-0000000000b1', 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-0000000000e1', 'platform_admin'),
-    ('a0000000-0000-4000-8000-0000000000e2', 'platform_admin')) AS g (u, r);
-SQL
-sql -U "$owner" -d "$db" -f "$here/../fixtures/postgrest.sql" -o /dev/null
+sql -U "$owner" -d "$db" -o /dev/null -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION iam_ext' \
+    -f "$here/../fixtures/people.sql" -f "$here/../fixtures/postgrest.sql"
 
 # The claims PostgREST verified for each of them.
 jwt_of() { echo "{\"aud\":\"authenticated\",\"role\":\"authenticated\",\"sub\":\"a0000000-0000-4000-8000-0000000000$1\"}"; }

@@ -175,7 +175,7 @@ createdb "$regressions_db"
 sql -d "$regressions_db" >/dev/null <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION iam_ext;
-INSERT INTO iam.users (id) VALUES ('a0000000-0000-4000-8000-0000000000a1');
+INSERT INTO iam.users (id, full_name) VALUES ('a0000000-0000-4000-8000-0000000000a1', 'Alice');
 CREATE TABLE made (label text, api_key text);
 CREATE FUNCTION error_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -216,9 +216,9 @@ check "the error for a key of a user and an unknown company" "P0002 the key's co
 # case) would take its redemptions, so such a vanity code is refused.
 squatted=$(value -d "$regressions_db" <<'SQL'
 SET client_min_messages = warning;
-INSERT INTO iam.users (id, full_name) VALUES ('a0000000-0000-4000-8000-0000000000a2', 'squatter');
+INSERT INTO iam.users (id, full_name) VALUES ('a0000000-0000-4000-8000-0000000000d2', 'Gus');
 SELECT code AS generated FROM iam.create_referral_code('a0000000-0000-4000-8000-0000000000a1') \gset
-SELECT error_of(format('SELECT iam.create_referral_code(%L, %L)', 'a0000000-0000-4000-8000-0000000000a2',
+SELECT error_of(format('SELECT iam.create_referral_code(%L, %L)', 'a0000000-0000-4000-8000-0000000000d2',
                        lower(left(:'generated', 4) || '-' || substr(:'generated', 5))));
 SQL
 )
@@ -246,9 +246,9 @@ check_value "the caller after a rolled-back authenticate_request" nobody "$after
 # whose rows all go to workers.
 parallel=$(value -d "$regressions_db" 2>&1 <<'SQL' || true
 SET client_min_messages = warning;
-INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-0000000000c1', 'Acme');
-INSERT INTO iam.company_users (user_id, company_id) VALUES ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-0000000000c1');
-CREATE TABLE parallel_rows AS SELECT i, 'c0000000-0000-4000-8000-0000000000c1'::uuid AS company_id FROM generate_series(1, 100000) AS i;
+INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-00000000000a', 'Acme');
+INSERT INTO iam.company_users (user_id, company_id) VALUES ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a');
+CREATE TABLE parallel_rows AS SELECT i, 'c0000000-0000-4000-8000-00000000000a'::uuid AS company_id FROM generate_series(1, 100000) AS i;
 ANALYZE parallel_rows;
 GRANT SELECT ON parallel_rows TO authenticated;
 BEGIN;

@@ -25,27 +25,11 @@ SELECT iam.apply_grants();
 \ir ../fixtures/supabase_auth.sql
 
 ------------------------------------------------------------------------------
--- The fixture. Acme (active): carol is its admin, vera a member. Initech is
--- suspended, with a key of its own. Alice is a plain user with a key and a
--- referral code that brought vera in; pam is a platform_admin; nina is
--- nobody yet (no code, not referred).
+-- The tests' people (Acme: Carol its admin, Alice and Vera members; Initech
+-- suspended, with a key of its own; Pam a platform_admin; Nina nobody yet);
+-- Alice has a key and a referral code that brought Vera in.
 ------------------------------------------------------------------------------
-INSERT INTO iam.users (id, email, full_name) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'alice@example.test', 'Alice'),
-    ('a0000000-0000-4000-8000-0000000000a2', 'pam@example.test', 'Pam'),
-    ('a0000000-0000-4000-8000-0000000000a3', 'carol@acme.test', 'Carol'),
-    ('a0000000-0000-4000-8000-0000000000a4', 'nina@example.test', 'Nina'),
-    ('a0000000-0000-4000-8000-0000000000a5', 'vera@acme.test', 'Vera');
-INSERT INTO iam.companies (id, name, current_iam_status) VALUES
-    ('c0000000-0000-4000-8000-0000000000c1', 'Acme', 'active'),
-    ('c0000000-0000-4000-8000-0000000000c2', 'Initech', 'suspended_by_admin');
-INSERT INTO iam.company_users (user_id, company_id) VALUES
-    ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-0000000000c1'),
-    ('a0000000-0000-4000-8000-0000000000a5', 'c0000000-0000-4000-8000-0000000000c1');
-SELECT iam.grant_role('a0000000-0000-4000-8000-0000000000a2', 'platform_admin'),
-       iam.grant_role('a0000000-0000-4000-8000-0000000000a3', 'enterprise_admin'),
-       iam.grant_role('a0000000-0000-4000-8000-0000000000a1', 'solo_learner') \gset
-INSERT INTO iam.user_settings (user_id) SELECT id FROM iam.users;
+\ir ../fixtures/people.sql
 
 -- Supabase Auth writes hostile rows into auth.users, the way GoTrue does (as
 -- supabase_auth_admin, search_path auth): each write must go through, the
@@ -84,19 +68,19 @@ INSERT INTO hostile.fixture_key
 SELECT 'alice', id, api_key FROM iam.create_api_key('alice''s key', 'a0000000-0000-4000-8000-0000000000a1',
                                                      permissions => '["courses:read", "reports:*"]');
 INSERT INTO hostile.fixture_key
-SELECT 'acme', id, api_key FROM iam.create_api_key('acme''s key', company_id => 'c0000000-0000-4000-8000-0000000000c1',
+SELECT 'acme', id, api_key FROM iam.create_api_key('acme''s key', company_id => 'c0000000-0000-4000-8000-00000000000a',
                                                     permissions => '["*"]');
 -- Initech was suspended before its key was made; the key exists all the same.
 INSERT INTO hostile.fixture_key
-SELECT 'initech', id, api_key FROM iam.create_api_key('initech''s key', company_id => 'c0000000-0000-4000-8000-0000000000c2');
+SELECT 'initech', id, api_key FROM iam.create_api_key('initech''s key', company_id => 'c0000000-0000-4000-8000-00000000000c');
 INSERT INTO hostile.fixture_key
 SELECT 'revoked', id, api_key FROM iam.create_api_key('revoked', 'a0000000-0000-4000-8000-0000000000a1');
 SELECT iam.revoke_api_key(id) FROM hostile.fixture_key WHERE name = 'revoked' \gset
 CREATE TABLE hostile.fixture_code AS
 SELECT (iam.create_referral_code('a0000000-0000-4000-8000-0000000000a1')).code;
-SELECT iam.create_referral_code('a0000000-0000-4000-8000-0000000000a2', 'pam-rocks') \gset
+SELECT iam.create_referral_code('a0000000-0000-4000-8000-0000000000e1', 'pam-rocks') \gset
 CREATE TABLE hostile.fixture_referral AS
-SELECT (iam.redeem_referral_code((SELECT code FROM hostile.fixture_code), 'a0000000-0000-4000-8000-0000000000a5')).id;
+SELECT (iam.redeem_referral_code((SELECT code FROM hostile.fixture_code), 'a0000000-0000-4000-8000-0000000000a2')).id;
 
 ------------------------------------------------------------------------------
 -- Hostile values, per argument type. expr is an SQL expression of that type
@@ -129,7 +113,7 @@ INSERT INTO hostile.value (type, label, expr, input_error) VALUES
     ('text', 'SQL injection', $$'x''); DROP TABLE iam.users; --'$$, NULL),
     ('text', 'quote injection', $$''' OR ''1''=''1'$$, NULL),
     ('text', 'format directives', $$'%s%s%n%x%p%%'$$, NULL),
-    ('text', 'JSON claims', $$'{"sub": "a0000000-0000-4000-8000-0000000000a2"}'$$, NULL),
+    ('text', 'JSON claims', $$'{"sub": "a0000000-0000-4000-8000-0000000000e1"}'$$, NULL),
     ('text', 'role with a trailing space', $$'platform_admin '$$, NULL),
     ('text', 'role in upper case', $$'PLATFORM_ADMIN'$$, NULL),
     ('text', '300 letters', $$pg_catalog.repeat('A', 300)$$, NULL),
@@ -141,8 +125,8 @@ INSERT INTO hostile.value (type, label, expr, input_error) VALUES
     ('uuid', 'max', $$'ffffffff-ffff-ffff-ffff-ffffffffffff'$$, NULL),
     ('uuid', 'unknown', $$'b1ad0000-0000-4000-8000-000000000000'$$, NULL),
     ('uuid', 'alice', $$'a0000000-0000-4000-8000-0000000000a1'$$, NULL),
-    ('uuid', 'pam', $$'a0000000-0000-4000-8000-0000000000a2'$$, NULL),
-    ('uuid', 'a company''s id', $$'c0000000-0000-4000-8000-0000000000c1'$$, NULL),
+    ('uuid', 'pam', $$'a0000000-0000-4000-8000-0000000000e1'$$, NULL),
+    ('uuid', 'a company''s id', $$'c0000000-0000-4000-8000-00000000000a'$$, NULL),
     ('uuid', 'a role''s id', $$'00000000-0000-4000-8000-000000000007'$$, NULL),
     ('uuid', 'braces, upper case', $$'{A0000000-0000-4000-8000-0000000000A1}'$$, NULL),
     ('uuid', 'not a UUID', $$'not-a-uuid'$$, '22P02'),
@@ -265,8 +249,8 @@ INSERT INTO hostile.benign VALUES
     ('', 'role_name', 'text', $$'platform_admin'$$),
     ('', 'role_names', 'text[]', $$'{platform_admin,support_agent}'$$),
     ('', 'user_id', 'uuid', $$'a0000000-0000-4000-8000-0000000000a1'$$),
-    ('', 'referred_user_id', 'uuid', $$'a0000000-0000-4000-8000-0000000000a4'$$),
-    ('', 'company_id', 'uuid', $$'c0000000-0000-4000-8000-0000000000c1'$$),
+    ('', 'referred_user_id', 'uuid', $$'a0000000-0000-4000-8000-0000000000d1'$$),
+    ('', 'company_id', 'uuid', $$'c0000000-0000-4000-8000-00000000000a'$$),
     ('', 'permission', 'text', $$'courses:read'$$),
     ('', 'name', 'text', $$'hostile suite key'$$),
     ('', 'permissions', 'jsonb', $$'["courses:read"]'$$),
@@ -274,7 +258,7 @@ INSERT INTO hostile.benign VALUES
     ('', 'length', 'integer', '8'),
     ('create_api_key', 'company_id', 'uuid', 'NULL'),
     ('create_referral_code', 'code', 'text', 'NULL'),
-    ('create_referral_code', 'user_id', 'uuid', $$'a0000000-0000-4000-8000-0000000000a4'$$),
+    ('create_referral_code', 'user_id', 'uuid', $$'a0000000-0000-4000-8000-0000000000d1'$$),
     ('set_company_status', 'status', 'text', $$'suspended_by_admin'$$),
     ('advance_referral', 'status', 'text', $$'completed_signup'$$),
     ('require_role_administrator', 'action', 'text', $$'grant'$$),
@@ -414,7 +398,7 @@ INSERT INTO hostile.caller VALUES
     ('service_role', 'service_role', '', 'param'),
     ('anon', 'anon', '', 'literal'),
     ('alice (user)', 'authenticated', '{"sub": "a0000000-0000-4000-8000-0000000000a1"}', 'param'),
-    ('pam (platform_admin)', 'authenticated', '{"sub": "a0000000-0000-4000-8000-0000000000a2"}', 'literal'),
+    ('pam (platform_admin)', 'authenticated', '{"sub": "a0000000-0000-4000-8000-0000000000e1"}', 'literal'),
     ('carol (company admin)', 'authenticated', '{"sub": "a0000000-0000-4000-8000-0000000000a3"}', 'param');
 
 -- Hostile settings. expect_user: what iam.current_user_id() must answer
@@ -435,7 +419,7 @@ CREATE TABLE hostile.setting (
     expect_auth  text NOT NULL DEFAULT 'ok'
 );
 \set alice '''a0000000-0000-4000-8000-0000000000a1'''
-\set pam '''a0000000-0000-4000-8000-0000000000a2'''
+\set pam '''a0000000-0000-4000-8000-0000000000e1'''
 INSERT INTO hostile.setting (label, claims, expect_user) VALUES
     ('no settings', '', ''),
     ('claims of pam', '{"sub": "' || :pam || '"}', :pam),

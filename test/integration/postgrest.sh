@@ -23,18 +23,9 @@ trap 'dropdb --if-exists "$db" 2>/dev/null || true' EXIT
 
 echo "setup: Supabase's roles and authenticator; a database owner who is not a superuser installs iam_ext"
 create_supabase_database
-sql -U "$owner" -d "$db" -o /dev/null <<'SQL'
-CREATE EXTENSION iam_ext;
--- Alice and Vera are members of Acme, Pam is a platform_admin.
-INSERT INTO iam.users (id, email, full_name) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'alice@acme.test', 'Alice'),
-    ('a0000000-0000-4000-8000-0000000000a2', 'vera@acme.test', 'Vera'),
-    ('a0000000-0000-4000-8000-0000000000e1', 'pam@platform.test', 'Pam');
-INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-00000000000a', 'Acme');
-INSERT INTO iam.company_users (user_id, company_id) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a'),
-    ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a');
-SELECT FROM iam.grant_role('a0000000-0000-4000-8000-0000000000e1', 'platform_admin');
+# The tests' people (Alice and Vera are members of Acme, Pam is a
+# platform_admin), then an application table.
+sql -U "$owner" -d "$db" -o /dev/null -c 'CREATE EXTENSION iam_ext' -f "$here/../fixtures/people.sql" -f - <<'SQL'
 -- An application table protected by the iam functions, as users write them.
 CREATE TABLE public.courses (id integer PRIMARY KEY, owner_id uuid, company_id uuid, title text);
 ALTER TABLE public.courses ENABLE ROW LEVEL SECURITY;

@@ -30,11 +30,11 @@ DO $$ BEGIN
     END IF;
 END $$;
 CREATE EXTENSION iam_ext;
-INSERT INTO iam.users (id, full_name) VALUES ('a0000000-0000-4000-8000-00000000000a', 'Ada');
-SELECT FROM iam.grant_role('a0000000-0000-4000-8000-00000000000a', 'platform_admin');
+INSERT INTO iam.users (id, full_name) VALUES ('a0000000-0000-4000-8000-0000000000e1', 'Pam');
+SELECT FROM iam.grant_role('a0000000-0000-4000-8000-0000000000e1', 'platform_admin');
 CREATE TABLE replica_check (api_key text);
 INSERT INTO replica_check
-SELECT api_key FROM iam.create_api_key('replica', 'a0000000-0000-4000-8000-00000000000a', permissions => '["courses:*"]');
+SELECT api_key FROM iam.create_api_key('replica', 'a0000000-0000-4000-8000-0000000000e1', permissions => '["courses:*"]');
 GRANT SELECT ON replica_check TO authenticated;
 SQL
 key=$(value -d "$db" -c "SELECT api_key FROM replica_check")
@@ -72,10 +72,10 @@ check "a bad key gives no row, not an error" 0 \
 check "the key's permissions are read" "t|f" \
     "SELECT iam.api_key_has_permission('$key', 'courses:read'), iam.api_key_has_permission('$key', 'users:read')"
 check "the role checks answer" "t|{platform_admin}" \
-    "SET request.jwt.claims = '{\"sub\": \"a0000000-0000-4000-8000-00000000000a\"}';
+    "SET request.jwt.claims = '{\"sub\": \"a0000000-0000-4000-8000-0000000000e1\"}';
      SELECT iam.has_role('platform_admin'), iam.roles_of()"
 check "RLS reads as authenticated" 1 \
-    "SET request.jwt.claims = '{\"sub\": \"a0000000-0000-4000-8000-00000000000a\"}';
+    "SET request.jwt.claims = '{\"sub\": \"a0000000-0000-4000-8000-0000000000e1\"}';
      SET ROLE authenticated; SELECT count(*) FROM iam.users"
 request_user=$(value -d "$db" 2>&1 <<SQL || true
 \o /dev/null
@@ -87,7 +87,7 @@ SELECT iam.current_user_id();
 COMMIT;
 SQL
 )
-check "an API-key request authenticates" a0000000-0000-4000-8000-00000000000a "SELECT '$request_user'"
+check "an API-key request authenticates" a0000000-0000-4000-8000-0000000000e1 "SELECT '$request_user'"
 
 export PGHOST=$primary_host PGPORT=$primary_port
 check "the standby wrote no last_used_at" t \

@@ -70,7 +70,7 @@ run_case() {
     make_run "$name" "$dir" "$db" "$user"
     check "$name: make run exits 0" 0 "$status"
     check "$name: the walkthrough reached its last step" yes \
-        "$(grep -q 'lessons_linus_sees' <<<"$out" && grep -q 'the walkthrough was rolled back' <<<"$out" && echo yes || echo no)"
+        "$(grep -q 'lessons_vera_sees' <<<"$out" && grep -q 'the walkthrough was rolled back' <<<"$out" && echo yes || echo no)"
     check "$name: afterwards the database holds the extension at $version and nothing of the demo" \
         "$(fingerprint "$dir" "$twin" "$superuser")" "$(fingerprint "$dir" "$db" "$superuser")"
     check "$name: iam_ext is at $version" "$version" \

@@ -57,21 +57,21 @@ gotrue_user() {  # gotrue_user ID EMAIL [SSO]: a signup as GoTrue makes it
     as_gotrue "INSERT INTO users (id, aud, role, email, is_sso_user) VALUES ('$1', '', '', '$2', ${3:-false})"
     as_gotrue "UPDATE users SET aud = 'authenticated', role = 'authenticated' WHERE id = '$1'"
 }
-ada=b1000000-0000-4000-8000-00000000000a
-gotrue_user "$ada" ada@example.test
-check "a signup is synced" ada@example.test "$(as_postgres "SELECT email FROM iam.users WHERE id = '$ada'")"
-as_gotrue "UPDATE users SET email_confirmed_at = now() WHERE id = '$ada'"
-as_gotrue "UPDATE users SET email = 'ada@lovelace.test', raw_user_meta_data = '{\"full_name\": \"Ada\"}' WHERE id = '$ada'"
-check "an email change and a name are synced" "ada@lovelace.test|Ada" \
-    "$(as_postgres "SELECT email || '|' || full_name FROM iam.users WHERE id = '$ada'")"
+pam=a0000000-0000-4000-8000-0000000000e1
+gotrue_user "$pam" pam@platform.test
+check "a signup is synced" pam@platform.test "$(as_postgres "SELECT email FROM iam.users WHERE id = '$pam'")"
+as_gotrue "UPDATE users SET email_confirmed_at = now() WHERE id = '$pam'"
+as_gotrue "UPDATE users SET email = 'pam@example.test', raw_user_meta_data = '{\"full_name\": \"Pam\"}' WHERE id = '$pam'"
+check "an email change and a name are synced" "pam@example.test|Pam" \
+    "$(as_postgres "SELECT email || '|' || full_name FROM iam.users WHERE id = '$pam'")"
 anonymous=b1000000-0000-4000-8000-0000000000a0
 as_gotrue "INSERT INTO users (id, aud, role, is_anonymous) VALUES ('$anonymous', 'authenticated', 'authenticated', true)"
 check "an anonymous user is synced, without an email" "t" \
     "$(as_postgres "SELECT email IS NULL FROM iam.users WHERE id = '$anonymous'")"
 sso=b1000000-0000-4000-8000-0000000000b5
-gotrue_user "$sso" ada@lovelace.test true 2>/dev/null
-check "an SSO user with a taken email is synced without it; Ada keeps hers" "|ada@lovelace.test" \
-    "$(as_postgres "SELECT coalesce((SELECT email FROM iam.users WHERE id = '$sso'), '') || '|' || (SELECT email FROM iam.users WHERE id = '$ada')")"
+gotrue_user "$sso" pam@example.test true 2>/dev/null
+check "an SSO user with a taken email is synced without it; Pam keeps hers" "|pam@example.test" \
+    "$(as_postgres "SELECT coalesce((SELECT email FROM iam.users WHERE id = '$sso'), '') || '|' || (SELECT email FROM iam.users WHERE id = '$pam')")"
 as_gotrue "DELETE FROM users WHERE id = '$sso'"
 check "a deletion is synced" 0 "$(as_postgres "SELECT count(*) FROM iam.users WHERE id = '$sso'")"
 
@@ -86,14 +86,14 @@ pg_prove -U supabase_admin -d iam_pgtap "$here/../pgtap/supabase.sql" "$here/../
     { cat "$dir/pgtap.log"; check "pg_prove on the layout" pass fail; }
 
 echo "the access token hook, as supabase_auth_admin"
-as_postgres "SELECT iam.grant_role('$ada', 'course_creator')" >/dev/null
+as_postgres "SELECT iam.grant_role('$pam', 'course_creator')" >/dev/null
 event() {  # event USER_ID METHOD: the event GoTrue sends
     printf '{"user_id": "%s", "authentication_method": "%s", "claims": {"aud": "authenticated", "sub": "%s", "role": "authenticated", "aal": "aal1", "is_anonymous": %s}}' \
         "$1" "$2" "$1" "$([ "$2" = anonymous ] && echo true || echo false)"
 }
 hook() { value -U supabase_auth_admin -d "$db" -v e="$1" <<<"SELECT iam.custom_access_token_hook(:'e')::text;"; }
 check "a password sign-in gets its roles" '["course_creator"]' \
-    "$(json -v r="$(hook "$(event "$ada" password)")" <<<"SELECT (:'r'::jsonb #> '{claims,iam,roles}')::text")"
+    "$(json -v r="$(hook "$(event "$pam" password)")" <<<"SELECT (:'r'::jsonb #> '{claims,iam,roles}')::text")"
 check "an anonymous sign-in keeps every claim GoTrue made" t \
     "$(json -v r="$(hook "$(event "$anonymous" anonymous)")" -v e="$(event "$anonymous" anonymous)" \
         <<<"SELECT ((:'r'::jsonb -> 'claims') - 'iam') = (:'e'::jsonb -> 'claims')")"
@@ -109,7 +109,7 @@ check "supabase_auth_admin may, and reads no iam table itself" "true|false" \
 
 echo "the operator's functions"
 as_postgres "SELECT iam.apply_grants()" >/dev/null && check "apply_grants() as postgres" ok ok
-as_postgres "SELECT count(*) FROM iam.create_api_key('first', '$ada')" >/dev/null  # makes pepper 1
+as_postgres "SELECT count(*) FROM iam.create_api_key('first', '$pam')" >/dev/null  # makes pepper 1
 check "rotate_api_key_pepper() as postgres" 2 "$(as_postgres "SELECT iam.rotate_api_key_pepper()")"
 for version in $(as_postgres "SELECT string_agg(version, ' ' ORDER BY string_to_array(version, '.')::int[]) FROM pg_available_extension_versions WHERE name = 'iam_ext' AND version <> (SELECT default_version FROM pg_available_extensions WHERE name = 'iam_ext')"); do
     as_postgres "CREATE DATABASE iam_from_${version//./_}" >/dev/null

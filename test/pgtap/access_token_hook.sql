@@ -14,25 +14,17 @@ SELECT plan(21);
 \ir ../fixtures/supabase_auth.sql
 SELECT FROM iam.apply_grants();
 
--- Ada: a member of Acme and of Globex (suspended: it does not count), a
--- course_creator. Carl: a consultant in 120 companies. Nora: not in iam.
-INSERT INTO iam.users (id, full_name) VALUES
-    ('a7000000-0000-4000-8000-00000000000a', 'Ada'),
-    ('a7000000-0000-4000-8000-00000000000c', 'Carl');
-INSERT INTO iam.companies (id, name, current_iam_status) VALUES
-    ('c7000000-0000-4000-8000-00000000000a', 'Acme', 'active'),
-    ('c7000000-0000-4000-8000-00000000000b', 'Globex', 'suspended_by_admin');
+-- The tests' people; besides, Carol (Acme's admin) is a member of Initech
+-- (suspended: it does not count), and Gus a consultant in 120 companies.
+\ir ../fixtures/people.sql
+INSERT INTO iam.company_users (user_id, company_id)
+VALUES ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-00000000000c');
 INSERT INTO iam.companies (id, name)
 SELECT ('c7000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'Client ' || i FROM generate_series(100, 219) AS i;
-INSERT INTO iam.company_users (user_id, company_id) VALUES
-    ('a7000000-0000-4000-8000-00000000000a', 'c7000000-0000-4000-8000-00000000000a'),
-    ('a7000000-0000-4000-8000-00000000000a', 'c7000000-0000-4000-8000-00000000000b');
 INSERT INTO iam.company_users (user_id, company_id)
-SELECT 'a7000000-0000-4000-8000-00000000000c', id FROM iam.companies WHERE name LIKE 'Client %';
+SELECT 'a0000000-0000-4000-8000-0000000000d2', id FROM iam.companies WHERE name LIKE 'Client %';
 INSERT INTO iam.user_roles (user_id, role_id)
-SELECT 'a7000000-0000-4000-8000-00000000000a', id FROM iam.roles WHERE name = 'course_creator';
-INSERT INTO iam.user_roles (user_id, role_id)
-SELECT 'a7000000-0000-4000-8000-00000000000c', id FROM iam.roles WHERE name = 'consultant';
+SELECT 'a0000000-0000-4000-8000-0000000000d2', id FROM iam.roles WHERE name = 'consultant';
 
 -- The event GoTrue sends (its claims as GoTrue makes them before the hook).
 CREATE FUNCTION pg_temp.event(user_id text, method text DEFAULT 'password') RETURNS jsonb
@@ -57,35 +49,35 @@ END
 $$;
 
 SET LOCAL ROLE supabase_auth_admin;
-CREATE TEMP TABLE answers AS SELECT 'ada' AS who,
-    iam.custom_access_token_hook(pg_temp.event('a7000000-0000-4000-8000-00000000000a')) AS result;
-INSERT INTO answers SELECT 'carl', iam.custom_access_token_hook(pg_temp.event('a7000000-0000-4000-8000-00000000000c'));
-INSERT INTO answers SELECT 'nora', iam.custom_access_token_hook(pg_temp.event('b7000000-0000-4000-8000-00000000000f'));
+CREATE TEMP TABLE answers AS SELECT 'carol' AS who,
+    iam.custom_access_token_hook(pg_temp.event('a0000000-0000-4000-8000-0000000000a3')) AS result;
+INSERT INTO answers SELECT 'gus', iam.custom_access_token_hook(pg_temp.event('a0000000-0000-4000-8000-0000000000d2'));
+INSERT INTO answers SELECT 'stranger', iam.custom_access_token_hook(pg_temp.event('b7000000-0000-4000-8000-00000000000f'));
 INSERT INTO answers SELECT 'anonymous', iam.custom_access_token_hook(pg_temp.event('b7000000-0000-4000-8000-0000000000a0', 'anonymous'));
-INSERT INTO answers SELECT 'no claims', iam.custom_access_token_hook('{"user_id": "a7000000-0000-4000-8000-00000000000a"}');
+INSERT INTO answers SELECT 'no claims', iam.custom_access_token_hook('{"user_id": "a0000000-0000-4000-8000-0000000000a3"}');
 INSERT INTO answers SELECT 'a string', iam.custom_access_token_hook('"not an event"');
 INSERT INTO answers SELECT 'bad user id', iam.custom_access_token_hook(
-    jsonb_set(pg_temp.event('a7000000-0000-4000-8000-00000000000a'), '{user_id}', '"not-a-uuid"'));
+    jsonb_set(pg_temp.event('a0000000-0000-4000-8000-0000000000a3'), '{user_id}', '"not-a-uuid"'));
 INSERT INTO answers SELECT 'NULL', iam.custom_access_token_hook(NULL);
 RESET ROLE;
 
-SELECT is((SELECT (result -> 'claims') - 'iam' FROM answers WHERE who = 'ada'),
-          pg_temp.event('a7000000-0000-4000-8000-00000000000a') -> 'claims',
+SELECT is((SELECT (result -> 'claims') - 'iam' FROM answers WHERE who = 'carol'),
+          pg_temp.event('a0000000-0000-4000-8000-0000000000a3') -> 'claims',
           'A password sign-in keeps every claim GoTrue made as it was');
-SELECT is((SELECT result #> '{claims,iam,roles}' FROM answers WHERE who = 'ada'), '["course_creator"]',
+SELECT is((SELECT result #> '{claims,iam,roles}' FROM answers WHERE who = 'carol'), '["enterprise_admin"]',
           '... and adds the user''s role names');
-SELECT is((SELECT result #> '{claims,iam,company_ids}' FROM answers WHERE who = 'ada'),
-          '["c7000000-0000-4000-8000-00000000000a"]',
+SELECT is((SELECT result #> '{claims,iam,company_ids}' FROM answers WHERE who = 'carol'),
+          '["c0000000-0000-4000-8000-00000000000a"]',
           '... and the active companies they are active in (not the suspended one)');
-SELECT is((SELECT result #>> '{claims,iam,company_ids_truncated}' FROM answers WHERE who = 'ada'), 'false',
+SELECT is((SELECT result #>> '{claims,iam,company_ids_truncated}' FROM answers WHERE who = 'carol'), 'false',
           '... all of them');
-SELECT is((SELECT jsonb_array_length(result #> '{claims,iam,company_ids}') FROM answers WHERE who = 'carl'), 50,
+SELECT is((SELECT jsonb_array_length(result #> '{claims,iam,company_ids}') FROM answers WHERE who = 'gus'), 50,
           'A consultant in 120 companies gets 50 of them');
-SELECT is((SELECT result #>> '{claims,iam,company_ids_truncated}' FROM answers WHERE who = 'carl'), 'true',
+SELECT is((SELECT result #>> '{claims,iam,company_ids_truncated}' FROM answers WHERE who = 'gus'), 'true',
           '... and a flag that says the list is cut');
-SELECT cmp_ok((SELECT octet_length((result -> 'claims')::text) FROM answers WHERE who = 'carl'), '<', 3000,
+SELECT cmp_ok((SELECT octet_length((result -> 'claims')::text) FROM answers WHERE who = 'gus'), '<', 3000,
               '... so that the claims stay well inside a 4 KB cookie');
-SELECT is((SELECT result FROM answers WHERE who = 'nora'),
+SELECT is((SELECT result FROM answers WHERE who = 'stranger'),
           jsonb_build_object('claims', pg_temp.event('b7000000-0000-4000-8000-00000000000f') -> 'claims'),
           'A user iam does not know yet: the claims unchanged');
 SELECT is((SELECT result FROM answers WHERE who = 'anonymous'),
@@ -96,7 +88,7 @@ SELECT is((SELECT result FROM answers WHERE who = 'no claims'), '{"claims": {}}'
 SELECT is((SELECT result FROM answers WHERE who = 'a string'), '{"claims": {}}',
           'An event that is not an object: empty claims, no error');
 SELECT is((SELECT result FROM answers WHERE who = 'bad user id'),
-          jsonb_build_object('claims', jsonb_set(pg_temp.event('a7000000-0000-4000-8000-00000000000a'),
+          jsonb_build_object('claims', jsonb_set(pg_temp.event('a0000000-0000-4000-8000-0000000000a3'),
                                                  '{user_id}', '"not-a-uuid"') -> 'claims'),
           'A user_id that is not a UUID: the claims unchanged');
 SELECT is((SELECT result FROM answers WHERE who = 'NULL'), '{"claims": {}}', 'A NULL event: empty claims');

@@ -19,39 +19,7 @@ SELECT plan(372);
 \ir ../fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
 
--- Acme (active): alice and vera are members, carol is its admin. Globex
--- (active): olga. Initech (suspended): ivan. Nina belongs nowhere. Pam is a
--- platform_admin, sam a support_agent.
-INSERT INTO iam.users (id, email, full_name) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'alice@acme.test', 'Alice'),
-    ('a0000000-0000-4000-8000-0000000000a2', 'vera@acme.test', 'Vera'),
-    ('a0000000-0000-4000-8000-0000000000a3', 'carol@acme.test', 'Carol'),
-    ('a0000000-0000-4000-8000-0000000000b1', 'olga@globex.test', 'Olga'),
-    ('a0000000-0000-4000-8000-0000000000c1', 'ivan@initech.test', 'Ivan'),
-    ('a0000000-0000-4000-8000-0000000000d1', 'nina@example.test', 'Nina'),
-    ('a0000000-0000-4000-8000-0000000000e1', 'pam@platform.test', 'Pam'),
-    ('a0000000-0000-4000-8000-0000000000e2', 'sam@platform.test', 'Sam');
-INSERT INTO iam.companies (id, name, current_iam_status) VALUES
-    ('c0000000-0000-4000-8000-00000000000a', 'Acme', 'active'),
-    ('c0000000-0000-4000-8000-00000000000b', 'Globex', 'active'),
-    ('c0000000-0000-4000-8000-00000000000c', 'Initech', 'suspended_by_admin');
-INSERT INTO iam.company_users (user_id, company_id) VALUES
-    ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a'),
-    ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a'),
-    ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-00000000000a'),
-    ('a0000000-0000-4000-8000-0000000000b1', 'c0000000-0000-4000-8000-00000000000b'),
-    ('a0000000-0000-4000-8000-0000000000c1', 'c0000000-0000-4000-8000-00000000000c');
-INSERT INTO iam.user_roles (user_id, role_id)
-SELECT u, r.id FROM (VALUES
-    ('a0000000-0000-4000-8000-0000000000a1'::uuid, 'solo_learner'),
-    ('a0000000-0000-4000-8000-0000000000a2', 'enterprise_employee'),
-    ('a0000000-0000-4000-8000-0000000000a3', 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-0000000000b1', 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-0000000000c1', 'enterprise_admin'),
-    ('a0000000-0000-4000-8000-0000000000e1', 'platform_admin'),
-    ('a0000000-0000-4000-8000-0000000000e2', 'support_agent')) AS g (u, name)
-JOIN iam.roles AS r ON r.name = g.name;
-INSERT INTO iam.user_settings (user_id) SELECT id FROM iam.users;
+\ir ../fixtures/people.sql
 INSERT INTO iam.api_keys (id, user_id, company_id, name, key_prefix, hashed_key) VALUES
     ('e0000000-0000-4000-8000-0000000000a1', 'a0000000-0000-4000-8000-0000000000a1', NULL, 'alice', 'alice001', 'hash-a1'),
     ('e0000000-0000-4000-8000-0000000000a2', 'a0000000-0000-4000-8000-0000000000a2', NULL, 'vera', 'vera0001', 'hash-a2'),
@@ -106,7 +74,7 @@ INSERT INTO actors VALUES
     ('alice (member)', 'authenticated', 'a0000000-0000-4000-8000-0000000000a1', 2),
     ('carol (company admin)', 'authenticated', 'a0000000-0000-4000-8000-0000000000a3', 3),
     ('olga (outsider)', 'authenticated', 'a0000000-0000-4000-8000-0000000000b1', 4),
-    ('sam (support_agent)', 'authenticated', 'a0000000-0000-4000-8000-0000000000e2', 5),
+    ('sam (support_agent)', 'authenticated', 'a0000000-0000-4000-8000-0000000000e3', 5),
     ('pam (platform_admin)', 'authenticated', 'a0000000-0000-4000-8000-0000000000e1', 6),
     ('service_role', 'service_role', NULL, 7);
 GRANT SELECT ON actors TO PUBLIC;
@@ -197,13 +165,13 @@ INSERT INTO expected_outcomes VALUES
     ('roles: insert', '{42501,42501,42501,42501,42501,1,1}'),
     ('roles: update', '{42501,0,0,0,0,1,1}'),
     ('roles: delete', '{42501,42501,42501,42501,42501,42501,42501}'),
-    ('users: read', '{42501,1,3,1,8,8,8}'),
+    ('users: read', '{42501,1,3,1,11,11,11}'),
     ('users: insert', '{42501,42501,42501,42501,42501,1,1}'),
     ('users: update own name', '{42501,1,1,1,1,1,0}'),
     ('users: update own email', '{42501,42501,42501,42501,42501,42501,0}'),
     ('users: update vera', '{42501,0,0,0,0,1,1}'),
     ('users: delete vera', '{42501,42501,42501,42501,42501,42501,1}'),
-    ('user_roles: read', '{42501,1,1,1,7,7,7}'),
+    ('user_roles: read', '{42501,1,1,1,11,11,11}'),
     ('user_roles: grant vera', '{42501,42501,42501,42501,42501,1,1}'),
     ('user_roles: grant self', '{42501,42501,42501,42501,42501,42501,23502}'),
     ('user_roles: revoke vera', '{42501,0,0,0,0,1,1}'),
@@ -212,12 +180,12 @@ INSERT INTO expected_outcomes VALUES
     ('companies: rename acme', '{42501,0,1,0,0,1,1}'),
     ('companies: suspend acme', '{42501,0,42501,0,0,1,1}'),
     ('companies: delete acme', '{42501,42501,42501,42501,42501,42501,1}'),
-    ('company_users: read', '{42501,1,3,1,5,5,5}'),
+    ('company_users: read', '{42501,1,4,1,6,6,6}'),
     ('company_users: add nina to acme', '{42501,42501,1,42501,42501,1,1}'),
     ('company_users: join acme', '{42501,42501,23505,42501,42501,1,23502}'),
     ('company_users: remove vera', '{42501,0,1,0,0,1,1}'),
     ('company_users: delete vera', '{42501,42501,42501,42501,42501,42501,1}'),
-    ('user_settings: read', '{42501,1,1,1,8,8,8}'),
+    ('user_settings: read', '{42501,1,1,1,11,11,11}'),
     ('user_settings: update own', '{42501,1,1,1,1,1,0}'),
     ('user_settings: update vera', '{42501,0,0,0,0,1,1}'),
     ('user_settings: delete vera', '{42501,42501,42501,42501,42501,42501,1}'),
@@ -233,9 +201,9 @@ INSERT INTO expected_outcomes VALUES
     ('referrals: read', '{42501,1,0,1,2,2,2}'),
     ('referrals: advance', '{42501,0,0,0,0,2,2}'),
     ('referrals: delete', '{42501,42501,42501,42501,42501,42501,2}'),
-    ('audit_log: read', '{42501,0,0,0,0,16,16}'),
+    ('audit_log: read', '{42501,0,0,0,0,21,21}'),
     ('audit_log: forge', '{42501,42501,42501,42501,42501,42501,1}'),
-    ('audit_log: erase', '{42501,42501,42501,42501,42501,42501,16}');
+    ('audit_log: erase', '{42501,42501,42501,42501,42501,42501,21}');
 
 -- A SQLSTATE has five characters; a row count here has fewer.
 SELECT is(m.outcome,
@@ -248,54 +216,44 @@ JOIN expected_outcomes AS e USING (statement);
 ------------------------------------------------------------------------------
 -- grant_role and revoke_role
 ------------------------------------------------------------------------------
--- The fixture's user ids by name (callers cannot always read iam.users).
-CREATE FUNCTION pg_temp.user_named(name text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
-    SELECT v.id::uuid FROM (VALUES
-        ('Alice', 'a0000000-0000-4000-8000-0000000000a1'), ('Vera', 'a0000000-0000-4000-8000-0000000000a2'),
-        ('Carol', 'a0000000-0000-4000-8000-0000000000a3'), ('Olga', 'a0000000-0000-4000-8000-0000000000b1'),
-        ('Ivan', 'a0000000-0000-4000-8000-0000000000c1'), ('Nina', 'a0000000-0000-4000-8000-0000000000d1'),
-        ('Pam', 'a0000000-0000-4000-8000-0000000000e1'), ('Sam', 'a0000000-0000-4000-8000-0000000000e2')) AS v (name, id)
-    WHERE v.name = user_named.name
-$$;
-
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
-SELECT throws_ok($$SELECT iam.grant_role(pg_temp.user_named('Vera'), 'course_creator')$$,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
+SELECT throws_ok($$SELECT iam.grant_role(pg_temp.person('Vera'), 'course_creator')$$,
     '42501', 'permission denied to grant roles', 'A company admin cannot grant roles');
-SELECT throws_ok($$SELECT iam.revoke_role(pg_temp.user_named('Pam'), 'platform_admin')$$,
+SELECT throws_ok($$SELECT iam.revoke_role(pg_temp.person('Pam'), 'platform_admin')$$,
     '42501', 'permission denied to revoke roles', 'nor revoke them');
 
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
-SELECT is(iam.grant_role(pg_temp.user_named('Vera'), 'course_creator'), true,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Pam'));
+SELECT is(iam.grant_role(pg_temp.person('Vera'), 'course_creator'), true,
     'A platform_admin grants a role');
-SELECT is(iam.grant_role(pg_temp.user_named('Vera'), 'course_creator'), false,
+SELECT is(iam.grant_role(pg_temp.person('Vera'), 'course_creator'), false,
     'granting it again changes nothing');
-SELECT throws_ok($$SELECT iam.grant_role(pg_temp.user_named('Pam'), 'course_creator')$$,
+SELECT throws_ok($$SELECT iam.grant_role(pg_temp.person('Pam'), 'course_creator')$$,
     '42501', 'permission denied to grant a role to yourself',
     'Nobody grants themselves a role, not even a platform_admin');
-SELECT throws_ok($$SELECT iam.grant_role(pg_temp.user_named('Vera'), 'root')$$,
+SELECT throws_ok($$SELECT iam.grant_role(pg_temp.person('Vera'), 'root')$$,
     '42704', 'role "root" does not exist', 'An unknown role is 42704');
 SELECT throws_ok($$SELECT iam.grant_role(NULL, 'course_creator')$$,
     '22023', NULL, 'A NULL user is 22023');
 SELECT throws_ok($$SELECT iam.grant_role('a0000000-0000-4000-8000-0000000000ff', 'course_creator')$$,
     'P0002', 'user a0000000-0000-4000-8000-0000000000ff does not exist', 'An unknown user is P0002');
 SELECT is((SELECT count(*)::int FROM iam.audit_log AS l
-           WHERE l.action = 'role_granted' AND l.target_user_id = pg_temp.user_named('Vera')
-             AND l.actor_user_id = pg_temp.user_named('Pam') AND l.actor_role = 'authenticated'),
+           WHERE l.action = 'role_granted' AND l.target_user_id = pg_temp.person('Vera')
+             AND l.actor_user_id = pg_temp.person('Pam') AND l.actor_role = 'authenticated'),
     1, 'The grant is in the audit log once, with who made it');
 
 -- A grant or revoke is seen by the very next statement of the transaction.
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Vera'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Vera'));
 SELECT is(iam.has_role('course_creator'), true, 'The grantee holds the role in the next statement');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
-SELECT is(iam.revoke_role(pg_temp.user_named('Vera'), 'course_creator'), true,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Pam'));
+SELECT is(iam.revoke_role(pg_temp.person('Vera'), 'course_creator'), true,
     'A platform_admin revokes a role');
-SELECT is(iam.revoke_role(pg_temp.user_named('Vera'), 'course_creator'), false,
+SELECT is(iam.revoke_role(pg_temp.person('Vera'), 'course_creator'), false,
     'revoking it again changes nothing');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Vera'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Vera'));
 SELECT is(iam.has_role('course_creator'), false, 'and the role is gone in the next statement');
 
 SELECT pg_temp.act_as('service_role');
-SELECT is(iam.grant_role(pg_temp.user_named('Alice'), 'consultant'), true,
+SELECT is(iam.grant_role(pg_temp.person('Alice'), 'consultant'), true,
     'The service role grants roles');
 SELECT is((SELECT actor_role FROM iam.audit_log WHERE role_id = '00000000-0000-4000-8000-000000000005'),
     'service_role', 'and the audit log names it');
@@ -303,10 +261,10 @@ SELECT is((SELECT actor_role FROM iam.audit_log WHERE role_id = '00000000-0000-4
 ------------------------------------------------------------------------------
 -- API keys through the functions: who may create, rotate, revoke, verify
 ------------------------------------------------------------------------------
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Alice'));
 SELECT is((SELECT count(*)::int FROM iam.create_api_key('alice cli')), 1,
     'A user creates a key for themselves (the default owner)');
-SELECT throws_ok($$SELECT iam.create_api_key('x', pg_temp.user_named('Vera'))$$,
+SELECT throws_ok($$SELECT iam.create_api_key('x', pg_temp.person('Vera'))$$,
     '42501', NULL, 'but not for another user');
 SELECT throws_ok($$SELECT iam.create_api_key('x', company_id => 'c0000000-0000-4000-8000-00000000000a')$$,
     '42501', NULL, 'nor for their company unless they administer it');
@@ -314,23 +272,23 @@ SELECT throws_ok($$SELECT iam.rotate_api_key('e0000000-0000-4000-8000-0000000000
     'P0002', NULL, 'nor rotate another user''s key');
 SELECT throws_ok($$SELECT iam.revoke_api_key('e0000000-0000-4000-8000-0000000000a2')$$,
     'P0002', NULL, 'nor revoke it');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Olga'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Olga'));
 SELECT throws_ok($$SELECT iam.create_api_key('x', company_id => 'c0000000-0000-4000-8000-00000000000a')$$,
     '42501', NULL, 'An outsider cannot create a company''s key');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
 SELECT is((SELECT count(*)::int FROM iam.create_api_key('acme deploy', company_id => 'c0000000-0000-4000-8000-00000000000a')),
     1, 'A company admin creates a key for the company');
 SELECT is(iam.revoke_api_key('e0000000-0000-4000-8000-00000000000a'), true,
     'and revokes the company''s keys');
 SELECT pg_temp.act_as('anon');
-SELECT throws_ok($$SELECT iam.create_api_key('x', pg_temp.user_named('Alice'))$$,
+SELECT throws_ok($$SELECT iam.create_api_key('x', pg_temp.person('Alice'))$$,
     '42501', NULL, 'anon creates no key');
 SELECT pg_temp.act_as('service_role');
-SELECT api_key AS vera_key FROM iam.create_api_key('vera ci', pg_temp.user_named('Vera')) \gset
+SELECT api_key AS vera_key FROM iam.create_api_key('vera ci', pg_temp.person('Vera')) \gset
 SELECT pg_temp.act_as('anon');
-SELECT is((SELECT user_id FROM iam.verify_api_key(:'vera_key')), pg_temp.user_named('Vera'),
+SELECT is((SELECT user_id FROM iam.verify_api_key(:'vera_key')), pg_temp.person('Vera'),
     'anon verifies a key (the login path) without reading api_keys');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Alice'));
 SELECT throws_ok($$SELECT hashed_key FROM iam.api_keys$$, '42501', NULL,
     'and no API role reads hashed_key');
 SELECT throws_ok($$SELECT iam.rotate_api_key_pepper()$$, '42501', NULL,
@@ -342,51 +300,51 @@ SELECT throws_ok($$SELECT count(*) FROM iam.api_key_peppers$$, '42501', NULL,
 ------------------------------------------------------------------------------
 -- Referral codes through the functions
 ------------------------------------------------------------------------------
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Alice'));
 SELECT is((iam.create_referral_code()).code, 'ALICE', 'A user''s code, asked for again, is their code');
-SELECT throws_ok($$SELECT iam.create_referral_code(pg_temp.user_named('Sam'))$$, '42501', NULL,
+SELECT throws_ok($$SELECT iam.create_referral_code(pg_temp.person('Sam'))$$, '42501', NULL,
     'A user cannot make a code for someone else');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Vera'));
-SELECT throws_ok($$SELECT iam.redeem_referral_code('alice', pg_temp.user_named('Pam'))$$, '42501', NULL,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Vera'));
+SELECT throws_ok($$SELECT iam.redeem_referral_code('alice', pg_temp.person('Pam'))$$, '42501', NULL,
     'A user cannot redeem a code on another user''s behalf');
-SELECT is((SELECT referrer_user_id FROM iam.redeem_referral_code(' alice ')), pg_temp.user_named('Alice'),
+SELECT is((SELECT referrer_user_id FROM iam.redeem_referral_code(' alice ')), pg_temp.person('Alice'),
     'A user redeems someone''s code for themselves, without being able to read that code');
-SELECT is((SELECT count(*)::int FROM iam.referral_codes WHERE user_id <> pg_temp.user_named('Vera')), 0, 'and still sees no code but their own');
-SELECT throws_ok($$SELECT iam.advance_referral((SELECT id FROM iam.referrals WHERE referred_user_id = pg_temp.user_named('Vera')), 'completed_signup')$$,
+SELECT is((SELECT count(*)::int FROM iam.referral_codes WHERE user_id <> pg_temp.person('Vera')), 0, 'and still sees no code but their own');
+SELECT throws_ok($$SELECT iam.advance_referral((SELECT id FROM iam.referrals WHERE referred_user_id = pg_temp.person('Vera')), 'completed_signup')$$,
     '42501', NULL, 'nor advances their own referral');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
-SELECT is((SELECT count(*)::int FROM iam.referrals WHERE referred_user_id = pg_temp.user_named('Vera')), 1,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Alice'));
+SELECT is((SELECT count(*)::int FROM iam.referrals WHERE referred_user_id = pg_temp.person('Vera')), 1,
     'The referrer sees the referral they made');
 SELECT pg_temp.act_as('service_role');
-SELECT is((SELECT status FROM iam.advance_referral((SELECT id FROM iam.referrals WHERE referred_user_id = pg_temp.user_named('Vera')), 'completed_signup')),
+SELECT is((SELECT status FROM iam.advance_referral((SELECT id FROM iam.referrals WHERE referred_user_id = pg_temp.person('Vera')), 'completed_signup')),
     'completed_signup', 'Billing (the service role) advances it');
 
 ------------------------------------------------------------------------------
 -- Company membership, status and deletion
 ------------------------------------------------------------------------------
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
-SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Nina')), true,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
+SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Nina')), true,
     'A company admin adds a member');
-SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Nina')), false,
+SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Nina')), false,
     'adding them again changes nothing');
-SELECT is(iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera')), true,
+SELECT is(iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera')), true,
     'A company admin removes a member');
-SELECT is(iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera')), false,
+SELECT is(iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera')), false,
     'removing them again changes nothing');
-SELECT is(iam.is_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera')), false,
+SELECT is(iam.is_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera')), false,
     'a removed member is no longer a member');
-SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera')), true,
+SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera')), true,
     'and adding them back reactivates the membership');
-SELECT is(ARRAY(SELECT action FROM iam.audit_log WHERE target_user_id = pg_temp.user_named('Vera')
+SELECT is(ARRAY(SELECT action FROM iam.audit_log WHERE target_user_id = pg_temp.person('Vera')
                 AND company_id IS NOT NULL ORDER BY id),
     '{}'::text[], 'A company admin cannot read the audit log');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
-SELECT is(ARRAY(SELECT action FROM iam.audit_log WHERE target_user_id = pg_temp.user_named('Vera')
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Pam'));
+SELECT is(ARRAY(SELECT action FROM iam.audit_log WHERE target_user_id = pg_temp.person('Vera')
                 AND company_id IS NOT NULL ORDER BY id),
     ARRAY['member_added', 'member_removed', 'member_reactivated'],
     'A platform_admin reads every membership change in the audit log');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
-SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000b', pg_temp.user_named('Carol'))$$,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
+SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000b', pg_temp.person('Carol'))$$,
     '42501', 'permission denied to manage the members of company c0000000-0000-4000-8000-00000000000b',
     'A company admin cannot add anyone to another company');
 SELECT throws_ok($$SELECT iam.set_company_status('c0000000-0000-4000-8000-00000000000a', 'active')$$,
@@ -396,32 +354,32 @@ SELECT throws_ok($$UPDATE iam.companies SET current_iam_status = 'pending_verifi
     '42501', 'permission denied to change the status of company c0000000-0000-4000-8000-00000000000a',
     'not even by updating the row');
 
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
-SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Olga'))$$,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Alice'));
+SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Olga'))$$,
     '42501', NULL, 'A member cannot add members');
-SELECT throws_ok($$SELECT iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Vera'))$$,
+SELECT throws_ok($$SELECT iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera'))$$,
     '42501', NULL, 'nor remove them');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Olga'));
-SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.user_named('Olga'))$$,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Olga'));
+SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Olga'))$$,
     '42501', NULL, 'An outsider cannot join a company');
 SELECT throws_ok($$SELECT iam.set_company_status('c0000000-0000-4000-8000-00000000000a', 'closed')$$,
     '22023', 'invalid company status: ''closed''', 'An unknown status is 22023');
 
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Pam'));
 SELECT is(iam.set_company_status('c0000000-0000-4000-8000-00000000000b', 'suspended_by_admin'), true,
     'A platform_admin suspends a company');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Olga'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Olga'));
 SELECT is(iam.is_company_member('c0000000-0000-4000-8000-00000000000b'), false,
     'The members of a suspended company are no longer members');
 SELECT is(iam.current_company_ids(), '{}'::uuid[], 'and have no current company');
 SELECT is((SELECT count(*)::int FROM iam.companies), 0, 'nor see it');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Ivan'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Ivan'));
 SELECT is(iam.is_company_admin('c0000000-0000-4000-8000-00000000000c'), false,
     'The admin of a suspended company is not its admin');
-SELECT throws_ok($$SELECT iam.remove_company_member('c0000000-0000-4000-8000-00000000000c', pg_temp.user_named('Ivan'))$$,
+SELECT throws_ok($$SELECT iam.remove_company_member('c0000000-0000-4000-8000-00000000000c', pg_temp.person('Ivan'))$$,
     '42501', NULL, 'and cannot manage it');
 
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Carol'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
 SELECT is(iam.delete_company('c0000000-0000-4000-8000-00000000000a'), true,
     'A company admin deletes their company (softly)');
 SELECT is(iam.is_company_admin('c0000000-0000-4000-8000-00000000000a'), false,
@@ -434,20 +392,20 @@ SELECT is((SELECT deleted_at IS NOT NULL FROM iam.companies WHERE id = 'c0000000
 ------------------------------------------------------------------------------
 -- Questions about other users
 ------------------------------------------------------------------------------
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
-SELECT is(iam.has_role(pg_temp.user_named('Alice'), 'solo_learner'), true, 'A user may ask about themselves');
-SELECT throws_ok($$SELECT iam.has_role(pg_temp.user_named('Pam'), 'platform_admin')$$,
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Alice'));
+SELECT is(iam.has_role(pg_temp.person('Alice'), 'solo_learner'), true, 'A user may ask about themselves');
+SELECT throws_ok($$SELECT iam.has_role(pg_temp.person('Pam'), 'platform_admin')$$,
     '42501', 'permission denied to read the roles or memberships of another user',
     'but not who the platform admins are');
-SELECT throws_ok($$SELECT iam.roles_of(pg_temp.user_named('Pam'))$$, '42501', NULL,
+SELECT throws_ok($$SELECT iam.roles_of(pg_temp.person('Pam'))$$, '42501', NULL,
     'nor another user''s roles');
-SELECT throws_ok($$SELECT iam.is_company_member('c0000000-0000-4000-8000-00000000000b', pg_temp.user_named('Olga'))$$,
+SELECT throws_ok($$SELECT iam.is_company_member('c0000000-0000-4000-8000-00000000000b', pg_temp.person('Olga'))$$,
     '42501', NULL, 'nor another user''s memberships');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Sam'));
-SELECT is(iam.has_role(pg_temp.user_named('Pam'), 'platform_admin'), true, 'A support_agent may ask');
-SELECT is(iam.roles_of(pg_temp.user_named('Carol')), '{enterprise_admin}', 'and list roles');
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Sam'));
+SELECT is(iam.has_role(pg_temp.person('Pam'), 'platform_admin'), true, 'A support_agent may ask');
+SELECT is(iam.roles_of(pg_temp.person('Carol')), '{enterprise_admin}', 'and list roles');
 SELECT pg_temp.act_as('service_role');
-SELECT is(iam.has_role(pg_temp.user_named('Pam'), 'platform_admin'), true, 'So may the service role');
+SELECT is(iam.has_role(pg_temp.person('Pam'), 'platform_admin'), true, 'So may the service role');
 
 ------------------------------------------------------------------------------
 -- Parallel query: workers give the answers the leader gives.
@@ -471,13 +429,13 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Pam'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Pam'));
 SELECT matches(pg_temp.plan_of($$SELECT count(*) FROM public.iam_parallel_rows WHERE iam.has_role('platform_admin')$$),
     'Parallel Seq Scan', 'The role check runs in a parallel plan');
 SELECT is((SELECT count(*)::int FROM public.iam_parallel_rows WHERE iam.has_role('platform_admin')
-           AND iam.current_user_id() = pg_temp.user_named('Pam')),
+           AND iam.current_user_id() = pg_temp.person('Pam')),
     200000, 'and every worker sees the platform_admin');
-SELECT pg_temp.act_as('authenticated', pg_temp.user_named('Alice'));
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Alice'));
 SELECT is((SELECT count(*)::int FROM public.iam_parallel_rows WHERE iam.has_role('platform_admin')),
     0, 'and a member as a member');
 RESET max_parallel_workers_per_gather;

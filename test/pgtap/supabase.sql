@@ -32,8 +32,8 @@ CREATE TEMP TABLE claim_shapes (shape text, legacy_sub text, claims text, expect
 INSERT INTO claim_shapes VALUES
     ('a Supabase user JWT', NULL,
      '{"aud":"authenticated","exp":1893456000,"iat":1700000000,"iss":"https://example.supabase.co/auth/v1",'
-     '"sub":"5a1c0e7e-1b2d-4c3e-8f4a-0b1c2d3e4f50","email":"ada@example.test","phone":"",'
-     '"app_metadata":{"provider":"email","providers":["email"]},"user_metadata":{"full_name":"Ada"},'
+     '"sub":"5a1c0e7e-1b2d-4c3e-8f4a-0b1c2d3e4f50","email":"someone@example.test","phone":"",'
+     '"app_metadata":{"provider":"email","providers":["email"]},"user_metadata":{"full_name":"Someone"},'
      '"role":"authenticated","aal":"aal1","amr":[{"method":"password","timestamp":1700000000}],'
      '"session_id":"0b9a6c8e-2f1d-4e3c-9a8b-7c6d5e4f3a2b","is_anonymous":false}',
      '5a1c0e7e-1b2d-4c3e-8f4a-0b1c2d3e4f50'),
@@ -82,25 +82,25 @@ SELECT FROM set_config('request.jwt.claims', '', true);
 -- with; auth already has a user with an email, one with a phone only and an
 -- anonymous one.
 INSERT INTO iam.users (id, email, full_name) VALUES
-    ('e0000000-0000-4000-8000-000000000001', 'grace@example.test', 'Grace, entered by hand');
+    ('e0000000-0000-4000-8000-000000000001', 'carol@acme.test', 'Carol, entered by hand');
 INSERT INTO auth.users (id, aud, role, email, phone, raw_user_meta_data, raw_app_meta_data, is_anonymous, created_at) VALUES
-    ('a0000000-0000-4000-8000-000000000001', 'authenticated', 'authenticated', 'ada@example.test', NULL,
-     '{"full_name":"Ada Lovelace"}', '{"provider":"email"}', false, '2026-01-01'),
+    ('a0000000-0000-4000-8000-0000000000e1', 'authenticated', 'authenticated', 'pam@platform.test', NULL,
+     '{"full_name":"Pam"}', '{"provider":"email"}', false, '2026-01-01'),
     ('a0000000-0000-4000-8000-000000000002', 'authenticated', 'authenticated', NULL, '15550001',
      '{}', '{"provider":"phone"}', false, '2026-01-02'),
     ('a0000000-0000-4000-8000-000000000003', 'authenticated', 'authenticated', NULL, NULL,
      NULL, NULL, true, '2026-01-03'),
-    ('a0000000-0000-4000-8000-000000000004', 'authenticated', 'authenticated', 'grace@example.test', NULL,
-     '{"name":"Grace Hopper"}', '{"provider":"github"}', false, '2026-01-04');
+    ('a0000000-0000-4000-8000-0000000000a3', 'authenticated', 'authenticated', 'carol@acme.test', NULL,
+     '{"name":"Carol"}', '{"provider":"github"}', false, '2026-01-04');
 
 SELECT is(iam.enable_auth_sync(), 4, 'enable_auth_sync() backfills the four auth users');
 SELECT results_eq(
     $$SELECT id::text, email::text, full_name::text, raw_app_meta_data ->> 'provider' FROM iam.users ORDER BY id$$,
-    $$VALUES ('a0000000-0000-4000-8000-000000000001', 'ada@example.test', 'Ada Lovelace', 'email'),
-             ('a0000000-0000-4000-8000-000000000002', NULL, NULL, 'phone'),
+    $$VALUES ('a0000000-0000-4000-8000-000000000002', NULL, NULL, 'phone'),
              ('a0000000-0000-4000-8000-000000000003', NULL, NULL, NULL),
-             ('a0000000-0000-4000-8000-000000000004', 'grace@example.test', 'Grace Hopper', 'github'),
-             ('e0000000-0000-4000-8000-000000000001', NULL, 'Grace, entered by hand', NULL)$$,
+             ('a0000000-0000-4000-8000-0000000000a3', 'carol@acme.test', 'Carol', 'github'),
+             ('a0000000-0000-4000-8000-0000000000e1', 'pam@platform.test', 'Pam', 'email'),
+             ('e0000000-0000-4000-8000-000000000001', NULL, 'Carol, entered by hand', NULL)$$,
     'iam.users copies id, email, name and metadata; the Supabase user takes her email from the hand-made row');
 SELECT is((SELECT count(*) FROM iam.user_settings WHERE user_id::text LIKE 'a0000000%'), 4::bigint,
           'Every synced user has user_settings');
@@ -120,100 +120,100 @@ SELECT set_eq(
 ------------------------------------------------------------------------------
 -- Writes as GoTrue makes them
 ------------------------------------------------------------------------------
--- Ada has a role, a company, an API key and a referral code that Bob used.
-INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-000000000001', 'Acme');
+-- Pam has a role, a company, an API key and a referral code that Gus used.
+INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-00000000000a', 'Acme');
 INSERT INTO iam.company_users (user_id, company_id)
-VALUES ('a0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000001');
-SELECT FROM iam.grant_role('a0000000-0000-4000-8000-000000000001', 'platform_admin');
-SELECT FROM iam.create_api_key('ada', 'a0000000-0000-4000-8000-000000000001');
-SELECT FROM iam.create_referral_code('a0000000-0000-4000-8000-000000000001', 'ADA-INVITES');
+VALUES ('a0000000-0000-4000-8000-0000000000e1', 'c0000000-0000-4000-8000-00000000000a');
+SELECT FROM iam.grant_role('a0000000-0000-4000-8000-0000000000e1', 'platform_admin');
+SELECT FROM iam.create_api_key('pam', 'a0000000-0000-4000-8000-0000000000e1');
+SELECT FROM iam.create_referral_code('a0000000-0000-4000-8000-0000000000e1', 'PAM-INVITES');
 
 SET LOCAL ROLE supabase_auth_admin;
 SET LOCAL search_path = auth;
 -- Signup: the row is inserted with role '' and confirmed by an update.
 INSERT INTO users (instance_id, id, aud, role, email, encrypted_password, raw_app_meta_data,
                    raw_user_meta_data, created_at, updated_at, confirmation_token)
-VALUES ('00000000-0000-0000-0000-000000000000', 'b0000000-0000-4000-8000-000000000001', '', '',
-        'bob@example.test', '$2a$10$hash', '{"provider":"email","providers":["email"]}',
-        '{"full_name":"Bob"}', now(), now(), 'token');
+VALUES ('00000000-0000-0000-0000-000000000000', 'a0000000-0000-4000-8000-0000000000d2', '', '',
+        'gus@example.test', '$2a$10$hash', '{"provider":"email","providers":["email"]}',
+        '{"full_name":"Gus"}', now(), now(), 'token');
 UPDATE users SET role = 'authenticated', aud = 'authenticated', email_confirmed_at = now()
-WHERE id = 'b0000000-0000-4000-8000-000000000001';
+WHERE id = 'a0000000-0000-4000-8000-0000000000d2';
 RESET ROLE;
 RESET search_path;
 
 SELECT results_eq(
-    $$SELECT email::text, full_name::text FROM iam.users WHERE id = 'b0000000-0000-4000-8000-000000000001'$$,
-    $$VALUES ('bob@example.test', 'Bob')$$,
+    $$SELECT email::text, full_name::text FROM iam.users WHERE id = 'a0000000-0000-4000-8000-0000000000d2'$$,
+    $$VALUES ('gus@example.test', 'Gus')$$,
     'A signup as supabase_auth_admin (search_path auth) creates the iam.users row');
-SELECT ok(EXISTS (SELECT FROM iam.user_settings WHERE user_id = 'b0000000-0000-4000-8000-000000000001'),
+SELECT ok(EXISTS (SELECT FROM iam.user_settings WHERE user_id = 'a0000000-0000-4000-8000-0000000000d2'),
           '... and the user''s settings');
-SELECT FROM iam.redeem_referral_code('ADA-INVITES', 'b0000000-0000-4000-8000-000000000001');
+SELECT FROM iam.redeem_referral_code('PAM-INVITES', 'a0000000-0000-4000-8000-0000000000d2');
 
-CREATE TEMP TABLE bob_before AS
-SELECT xmin::text AS version FROM iam.users WHERE id = 'b0000000-0000-4000-8000-000000000001';
+CREATE TEMP TABLE gus_before AS
+SELECT xmin::text AS version FROM iam.users WHERE id = 'a0000000-0000-4000-8000-0000000000d2';
 SET LOCAL ROLE supabase_auth_admin;
 SET LOCAL search_path = auth;
-UPDATE users SET last_sign_in_at = now() WHERE id = 'b0000000-0000-4000-8000-000000000001';
+UPDATE users SET last_sign_in_at = now() WHERE id = 'a0000000-0000-4000-8000-0000000000d2';
 RESET ROLE;
 RESET search_path;
-SELECT is((SELECT xmin::text FROM iam.users WHERE id = 'b0000000-0000-4000-8000-000000000001'),
-          (SELECT version FROM bob_before), 'A sign-in (last_sign_in_at) does not touch iam.users');
+SELECT is((SELECT xmin::text FROM iam.users WHERE id = 'a0000000-0000-4000-8000-0000000000d2'),
+          (SELECT version FROM gus_before), 'A sign-in (last_sign_in_at) does not touch iam.users');
 
 SET LOCAL ROLE supabase_auth_admin;
 SET LOCAL search_path = auth;
-UPDATE users SET email = 'robert@example.test', raw_user_meta_data = '{"full_name":"Robert"}'
-WHERE id = 'b0000000-0000-4000-8000-000000000001';
+UPDATE users SET email = 'augustus@example.test', raw_user_meta_data = '{"full_name":"Augustus"}'
+WHERE id = 'a0000000-0000-4000-8000-0000000000d2';
 RESET ROLE;
 RESET search_path;
 SELECT results_eq(
     $$SELECT email::text, full_name::text, raw_user_meta_data FROM iam.users
-      WHERE id = 'b0000000-0000-4000-8000-000000000001'$$,
-    $$VALUES ('robert@example.test', 'Robert', '{"full_name":"Robert"}'::jsonb)$$,
+      WHERE id = 'a0000000-0000-4000-8000-0000000000d2'$$,
+    $$VALUES ('augustus@example.test', 'Augustus', '{"full_name":"Augustus"}'::jsonb)$$,
     'An email change and a metadata change reach iam.users');
 
--- An SSO user with Ada's email: auth allows it (its email index leaves SSO
+-- An SSO user with Pam's email: auth allows it (its email index leaves SSO
 -- users out), iam.users cannot; the SSO user is synced without an email.
 SET LOCAL ROLE supabase_auth_admin;
 SET LOCAL search_path = auth;
 INSERT INTO users (id, aud, role, email, is_sso_user, raw_user_meta_data)
-VALUES ('b0000000-0000-4000-8000-000000000002', 'authenticated', 'authenticated', 'ada@example.test', true,
-        '{"full_name":"Ada (SSO)"}');
+VALUES ('b0000000-0000-4000-8000-000000000002', 'authenticated', 'authenticated', 'pam@platform.test', true,
+        '{"full_name":"Pam (SSO)"}');
 RESET ROLE;
 RESET search_path;
 SELECT results_eq(
     $$SELECT id::text, email::text FROM iam.users WHERE id IN
-        ('a0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000002') ORDER BY id$$,
-    $$VALUES ('a0000000-0000-4000-8000-000000000001', 'ada@example.test'),
+        ('a0000000-0000-4000-8000-0000000000e1', 'b0000000-0000-4000-8000-000000000002') ORDER BY id$$,
+    $$VALUES ('a0000000-0000-4000-8000-0000000000e1', 'pam@platform.test'),
              ('b0000000-0000-4000-8000-000000000002', NULL)$$,
     'An SSO user whose email another user holds is synced without one; the holder keeps it');
 
--- Deleting Ada in auth deletes her everywhere in iam, even the referral her
+-- Deleting Pam in auth deletes her everywhere in iam, even the referral her
 -- code made, and the auth delete goes through.
 SET LOCAL ROLE supabase_auth_admin;
 SET LOCAL search_path = auth;
-DELETE FROM users WHERE id = 'a0000000-0000-4000-8000-000000000001';
+DELETE FROM users WHERE id = 'a0000000-0000-4000-8000-0000000000e1';
 RESET ROLE;
 RESET search_path;
-SELECT is((SELECT count(*) FROM auth.users WHERE id = 'a0000000-0000-4000-8000-000000000001'), 0::bigint,
+SELECT is((SELECT count(*) FROM auth.users WHERE id = 'a0000000-0000-4000-8000-0000000000e1'), 0::bigint,
           'Deleting a user in auth succeeds');
 SELECT is(
-    (SELECT ARRAY[(SELECT count(*) FROM iam.users WHERE id = 'a0000000-0000-4000-8000-000000000001'),
-                  (SELECT count(*) FROM iam.user_roles WHERE user_id = 'a0000000-0000-4000-8000-000000000001'),
-                  (SELECT count(*) FROM iam.company_users WHERE user_id = 'a0000000-0000-4000-8000-000000000001'),
-                  (SELECT count(*) FROM iam.api_keys WHERE user_id = 'a0000000-0000-4000-8000-000000000001'),
-                  (SELECT count(*) FROM iam.referral_codes WHERE user_id = 'a0000000-0000-4000-8000-000000000001'),
-                  (SELECT count(*) FROM iam.referrals WHERE referrer_user_id = 'a0000000-0000-4000-8000-000000000001'),
-                  (SELECT count(*) FROM iam.user_settings WHERE user_id = 'a0000000-0000-4000-8000-000000000001')]),
+    (SELECT ARRAY[(SELECT count(*) FROM iam.users WHERE id = 'a0000000-0000-4000-8000-0000000000e1'),
+                  (SELECT count(*) FROM iam.user_roles WHERE user_id = 'a0000000-0000-4000-8000-0000000000e1'),
+                  (SELECT count(*) FROM iam.company_users WHERE user_id = 'a0000000-0000-4000-8000-0000000000e1'),
+                  (SELECT count(*) FROM iam.api_keys WHERE user_id = 'a0000000-0000-4000-8000-0000000000e1'),
+                  (SELECT count(*) FROM iam.referral_codes WHERE user_id = 'a0000000-0000-4000-8000-0000000000e1'),
+                  (SELECT count(*) FROM iam.referrals WHERE referrer_user_id = 'a0000000-0000-4000-8000-0000000000e1'),
+                  (SELECT count(*) FROM iam.user_settings WHERE user_id = 'a0000000-0000-4000-8000-0000000000e1')]),
     ARRAY[0, 0, 0, 0, 0, 0, 0]::bigint[],
     '... and removes the user, roles, memberships, keys, referral code, referrals and settings from iam');
-SELECT ok(EXISTS (SELECT FROM iam.users WHERE id = 'b0000000-0000-4000-8000-000000000001'),
+SELECT ok(EXISTS (SELECT FROM iam.users WHERE id = 'a0000000-0000-4000-8000-0000000000d2'),
           '... but not the users she referred');
 
--- The email Ada held is free again: the next enable_auth_sync() gives it to
+-- The email Pam held is free again: the next enable_auth_sync() gives it to
 -- the SSO user.
 SELECT is(iam.enable_auth_sync(), 0, 'A later enable_auth_sync() adds nobody');
 SELECT is((SELECT email::text FROM iam.users WHERE id = 'b0000000-0000-4000-8000-000000000002'),
-          'ada@example.test', '... and gives the SSO user the email that is free now');
+          'pam@platform.test', '... and gives the SSO user the email that is free now');
 
 -- A sync that cannot be applied is a warning: the auth write still happens,
 -- and the next enable_auth_sync() heals it.
