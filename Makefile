@@ -13,13 +13,13 @@ OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp)
 # scripts of earlier versions and the upgrade scripts are frozen, as released
 # (docs/development.md, "Changing SQL").
 SCHEMA_SOURCES = $(addprefix sql/schema/,tables.sql checks.sql api_keys.sql referrals.sql \
-                   policies.sql supabase.sql)
+                   companies.sql policies.sql supabase.sql)
 CURRENT_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA_built     = $(CURRENT_SCRIPT)
 DATA           = $(filter-out $(CURRENT_SCRIPT),$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
 
 # pg_regress: inputs in sql/, expected output in expected/.
-REGRESS      = create_extension catalog boundary schema_defaults constraints updated_at roles hoist_checks tenant_checks api_keys referrals write_rules
+REGRESS      = create_extension catalog boundary schema_defaults constraints updated_at roles hoist_checks tenant_checks api_keys referrals write_rules companies
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

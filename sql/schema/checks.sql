@@ -53,7 +53,7 @@ CREATE FUNCTION iam.is_company_admin(company_id uuid, user_id uuid DEFAULT iam.c
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'iam_is_company_admin';
 COMMENT ON FUNCTION iam.is_company_admin(uuid, uuid) IS
-    'Whether the user is a member of the company (see is_company_member) holding role enterprise_admin';
+    'Whether the user is a member of the company (see is_company_member) whose role_in_company is admin';
 
 CREATE FUNCTION iam.current_company_ids() RETURNS uuid[]
     LANGUAGE c STABLE PARALLEL SAFE
@@ -93,7 +93,7 @@ CREATE FUNCTION iam.audit_change() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'iam_audit_change';
 COMMENT ON FUNCTION iam.audit_change() IS
-    'AFTER ROW trigger of user_roles, company_users, roles and api_keys: writes iam.audit_log as the table''s owner';
+    'AFTER ROW trigger of user_roles, company_users, roles, api_keys and company_invitations: writes iam.audit_log as the table''s owner';
 REVOKE EXECUTE ON FUNCTION iam.audit_change() FROM PUBLIC;
 CREATE TRIGGER user_roles_audit AFTER INSERT OR UPDATE OR DELETE ON iam.user_roles
     FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
@@ -202,13 +202,13 @@ CREATE FUNCTION iam.require_company_administrator(company_id uuid, action text) 
     AS $$
 BEGIN
     IF company_id IS NULL THEN
-        RAISE EXCEPTION 'iam.%(): company_id must not be NULL', left(action, 64)
+        RAISE EXCEPTION 'the company_id to % must not be NULL', left(action, 64)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin') OR iam.is_company_admin(company_id)) THEN
         RAISE EXCEPTION 'permission denied to % company %', left(action, 64), company_id
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Only the company''s admins (enterprise_admin members), platform_admin and the service role may.';
+                  HINT = 'Only the company''s admins (role_in_company admin), platform_admin and the service role may.';
     END IF;
     IF NOT EXISTS (SELECT FROM iam.companies AS c WHERE c.id = company_id AND NOT c.is_deleted) THEN
         PERFORM iam.raise_not_found(format('company %s does not exist', company_id));
@@ -225,6 +225,13 @@ CREATE FUNCTION iam.add_company_member(company_id uuid, user_id uuid) RETURNS bo
 DECLARE
     changed bigint;
 BEGIN
+    -- A company's admins invite (iam.invite_to_company): adding someone
+    -- without their consent is provisioning, for the platform.
+    IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
+        RAISE EXCEPTION 'permission denied to add members to company %', company_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Invite them: iam.invite_to_company(company_id, email => ...). Only platform_admin and the service role add members directly.';
+    END IF;
     PERFORM iam.require_company_administrator(company_id, 'manage the members of');
     IF user_id IS NULL THEN
         RAISE EXCEPTION 'iam.add_company_member(): user_id must not be NULL'
@@ -242,7 +249,7 @@ EXCEPTION WHEN foreign_key_violation THEN
 END
 $$;
 COMMENT ON FUNCTION iam.add_company_member(uuid, uuid) IS
-    'Adds the user to the company, or reactivates a removed member; true if something changed';
+    'Provisioning: adds the user to the company, or reactivates a removed member; platform_admin and the service role only (42501); true if something changed';
 
 CREATE FUNCTION iam.remove_company_member(company_id uuid, user_id uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE

@@ -12,7 +12,8 @@
 --   my_companies (SELECT iam.current_company_ids())::uuid[]: active memberships in
 --               active companies
 --   admin       holds platform_admin;  reader: platform_admin or support_agent
---   company admin of c: c = ANY (my_companies) and holds enterprise_admin
+--   company admin of c: iam.is_company_admin(c), an active membership of c
+--               with role_in_company admin (per row: a hash probe)
 ------------------------------------------------------------------------------
 ALTER TABLE iam.roles ENABLE ROW LEVEL SECURITY;
 CREATE POLICY roles_select ON iam.roles FOR SELECT USING (true);
@@ -24,11 +25,7 @@ CREATE POLICY roles_update ON iam.roles FOR UPDATE
 ALTER TABLE iam.users ENABLE ROW LEVEL SECURITY;
 CREATE POLICY users_select ON iam.users FOR SELECT USING (
     id = (SELECT iam.current_user_id())
-    OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
-    OR ((SELECT iam.has_role('enterprise_admin')) AND EXISTS (
-        SELECT FROM iam.company_users AS cu
-        WHERE cu.user_id = users.id AND cu.is_active_in_company
-          AND cu.company_id = ANY ((SELECT iam.current_company_ids())::uuid[]))));
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
 CREATE POLICY users_insert ON iam.users FOR INSERT
     WITH CHECK ((SELECT iam.has_role('platform_admin')));
 CREATE POLICY users_update ON iam.users FOR UPDATE USING (
@@ -51,19 +48,18 @@ CREATE POLICY companies_insert ON iam.companies FOR INSERT
     WITH CHECK ((SELECT iam.has_role('platform_admin')));
 CREATE POLICY companies_update ON iam.companies FOR UPDATE USING (
     (SELECT iam.has_role('platform_admin'))
-    OR ((SELECT iam.has_role('enterprise_admin')) AND id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+    OR iam.is_company_admin(id));
 
 ALTER TABLE iam.company_users ENABLE ROW LEVEL SECURITY;
 CREATE POLICY company_users_select ON iam.company_users FOR SELECT USING (
     user_id = (SELECT iam.current_user_id())
     OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
-    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
-CREATE POLICY company_users_insert ON iam.company_users FOR INSERT WITH CHECK (
-    (SELECT iam.has_role('platform_admin'))
-    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+    OR iam.is_company_admin(company_id));
+CREATE POLICY company_users_insert ON iam.company_users FOR INSERT
+    WITH CHECK ((SELECT iam.has_role('platform_admin')));
 CREATE POLICY company_users_update ON iam.company_users FOR UPDATE USING (
     (SELECT iam.has_role('platform_admin'))
-    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+    OR iam.is_company_admin(company_id));
 
 ALTER TABLE iam.user_settings ENABLE ROW LEVEL SECURITY;
 CREATE POLICY user_settings_select ON iam.user_settings FOR SELECT USING (
@@ -80,16 +76,15 @@ ALTER TABLE iam.api_keys ENABLE ROW LEVEL SECURITY;
 CREATE POLICY api_keys_select ON iam.api_keys FOR SELECT USING (
     user_id = (SELECT iam.current_user_id())
     OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
-    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+    OR iam.is_company_admin(company_id));
 CREATE POLICY api_keys_insert ON iam.api_keys FOR INSERT WITH CHECK (
     (user_id = (SELECT iam.current_user_id())
      AND (company_id IS NULL OR company_id = ANY ((SELECT iam.current_company_ids())::uuid[])))
-    OR (user_id IS NULL AND (SELECT iam.has_role('enterprise_admin'))
-        AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+    OR (user_id IS NULL AND iam.is_company_admin(company_id)));
 CREATE POLICY api_keys_update ON iam.api_keys FOR UPDATE USING (
     user_id = (SELECT iam.current_user_id())
     OR (SELECT iam.has_role('platform_admin'))
-    OR ((SELECT iam.has_role('enterprise_admin')) AND company_id = ANY ((SELECT iam.current_company_ids())::uuid[])));
+    OR iam.is_company_admin(company_id));
 
 ALTER TABLE iam.referral_codes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY referral_codes_select ON iam.referral_codes FOR SELECT USING (
@@ -113,6 +108,17 @@ CREATE POLICY referrals_insert ON iam.referrals FOR INSERT WITH CHECK (
 CREATE POLICY referrals_update ON iam.referrals FOR UPDATE
     USING ((SELECT iam.has_role('platform_admin')));
 
+-- Invitations: their company's admins see, make and revoke them (the
+-- functions of companies.sql); revocation is final.
+ALTER TABLE iam.company_invitations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY company_invitations_select ON iam.company_invitations FOR SELECT USING (
+    iam.is_company_admin(company_id) OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY company_invitations_insert ON iam.company_invitations FOR INSERT WITH CHECK (
+    iam.is_company_admin(company_id) OR (SELECT iam.has_role('platform_admin')));
+CREATE POLICY company_invitations_update ON iam.company_invitations FOR UPDATE
+    USING (iam.is_company_admin(company_id) OR (SELECT iam.has_role('platform_admin')))
+    WITH CHECK (revoked_at IS NOT NULL);
+
 ALTER TABLE iam.audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_select ON iam.audit_log FOR SELECT
     USING ((SELECT iam.has_role('platform_admin')));
@@ -132,7 +138,8 @@ DECLARE
     table_name text;
 BEGIN
     FOREACH table_name IN ARRAY ARRAY['roles', 'users', 'user_roles', 'companies', 'company_users',
-                                      'user_settings', 'api_keys', 'referral_codes', 'referrals'] LOOP
+                                      'user_settings', 'api_keys', 'referral_codes', 'referrals',
+                                      'company_invitations'] LOOP
         EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.%I '
                        'FOR EACH STATEMENT EXECUTE FUNCTION iam.require_key_permission()',
                        table_name || '_key_permission', table_name);
@@ -154,6 +161,7 @@ CREATE FUNCTION iam.apply_grants() RETURNS void
     AS $$
 DECLARE
     api_key_columns text;
+    invitation_columns text;
     client_tables text;
     statement text;
 BEGIN
@@ -173,10 +181,20 @@ BEGIN
         FROM pg_attribute
         WHERE attrelid = 'iam.api_keys'::regclass AND attnum > 0 AND NOT attisdropped
           AND attname <> 'hashed_key';
+        SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO invitation_columns
+        FROM pg_attribute
+        WHERE attrelid = 'iam.company_invitations'::regclass AND attnum > 0 AND NOT attisdropped
+          AND attname <> 'token_hash';
         FOREACH statement IN ARRAY ARRAY[
             'GRANT USAGE ON SCHEMA iam TO authenticated',
+            'GRANT EXECUTE ON FUNCTION iam.accept_company_invitation(text) TO authenticated',
             'GRANT SELECT ON iam.roles, iam.users, iam.user_roles, iam.companies, iam.company_users, '
-                'iam.user_settings, iam.referral_codes, iam.referrals, iam.audit_log TO authenticated',
+                'iam.user_settings, iam.referral_codes, iam.referrals, iam.audit_log, iam.company_members '
+                'TO authenticated',
+            'GRANT SELECT (' || invitation_columns || ') ON iam.company_invitations TO authenticated',
+            'REVOKE DELETE ON iam.company_invitations FROM authenticated',
+            'GRANT INSERT (company_id, invited_email, invited_user_id, role_in_company, token_hash, invited_by, '
+                'expires_at), UPDATE (revoked_at) ON iam.company_invitations TO authenticated',
             'GRANT SELECT (' || api_key_columns || ') ON iam.api_keys TO authenticated',
             'REVOKE DELETE ON iam.roles, iam.users, iam.companies, iam.company_users, iam.user_settings, '
                 'iam.api_keys, iam.referral_codes, iam.referrals FROM authenticated',
@@ -186,8 +204,8 @@ BEGIN
             'GRANT INSERT (user_id, role_id), DELETE ON iam.user_roles TO authenticated',
             'GRANT INSERT (id, name, current_iam_status), '
                 'UPDATE (name, current_iam_status, is_deleted, deleted_at) ON iam.companies TO authenticated',
-            'GRANT INSERT (user_id, company_id, is_active_in_company), UPDATE (is_active_in_company) '
-                'ON iam.company_users TO authenticated',
+            'GRANT INSERT (user_id, company_id, is_active_in_company, role_in_company), '
+                'UPDATE (is_active_in_company, role_in_company) ON iam.company_users TO authenticated',
             'GRANT INSERT (user_id, preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app), '
                 'UPDATE (preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app) '
                 'ON iam.user_settings TO authenticated',
@@ -208,12 +226,15 @@ BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
         GRANT USAGE ON SCHEMA iam TO service_role;
         EXECUTE 'GRANT ALL ON ' || client_tables || ' TO service_role';
+        GRANT SELECT ON iam.company_members TO service_role;
+        GRANT EXECUTE ON FUNCTION iam.accept_company_invitation(text) TO service_role;
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO service_role;
         REVOKE ALL ON iam.api_key_peppers FROM service_role;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres' AND NOT rolsuper) THEN
         GRANT USAGE ON SCHEMA iam TO postgres;
         EXECUTE 'GRANT ALL ON ' || client_tables || ' TO postgres';
+        GRANT SELECT ON iam.company_members TO postgres;
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO postgres;
         REVOKE ALL ON iam.api_key_peppers FROM postgres;
         GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper(),

@@ -132,6 +132,8 @@ CREATE TABLE iam.company_users (
     company_id           uuid NOT NULL REFERENCES iam.companies (id) ON DELETE CASCADE,
     joined_at            timestamptz NOT NULL DEFAULT now(),
     is_active_in_company boolean NOT NULL DEFAULT true,
+    role_in_company      varchar NOT NULL DEFAULT 'member'
+        CONSTRAINT company_users_role_in_company_check CHECK (role_in_company IN ('member', 'admin')),
     PRIMARY KEY (user_id, company_id)
 );
 CREATE INDEX company_users_company_id_idx ON iam.company_users (company_id);
@@ -141,6 +143,8 @@ COMMENT ON COLUMN iam.company_users.company_id IS 'The company';
 COMMENT ON COLUMN iam.company_users.joined_at IS 'When the user joined the company';
 COMMENT ON COLUMN iam.company_users.is_active_in_company IS
     'False once the user is removed from the company but not from the platform';
+COMMENT ON COLUMN iam.company_users.role_in_company IS
+    'member or admin: specific to the company, distinct from platform roles; an active admin administers this company only';
 
 ------------------------------------------------------------------------------
 -- user_settings
@@ -269,10 +273,13 @@ CREATE TABLE iam.audit_log (
     actor_api_key_id uuid,
     CONSTRAINT audit_log_action_check CHECK (action IN (
         'role_granted', 'role_revoked', 'role_changed',
-        'member_added', 'member_removed', 'member_reactivated', 'member_updated', 'member_deleted',
+        'member_added', 'member_removed', 'member_reactivated', 'member_role_changed', 'member_updated',
+        'member_deleted',
         'catalog_role_created', 'catalog_role_changed', 'catalog_role_deleted',
         'api_key_created', 'api_key_rotated', 'api_key_revoked', 'api_key_reactivated',
-        'api_key_changed', 'api_key_deleted'))
+        'api_key_changed', 'api_key_deleted',
+        'invitation_created', 'invitation_accepted', 'invitation_revoked', 'invitation_changed',
+        'invitation_deleted'))
 );
 CREATE INDEX audit_log_target_user_id_idx ON iam.audit_log (target_user_id, occurred_at);
 CREATE INDEX audit_log_company_id_idx ON iam.audit_log (company_id, occurred_at)
@@ -282,9 +289,10 @@ COMMENT ON TABLE iam.audit_log IS
 COMMENT ON COLUMN iam.audit_log.id IS 'Order of the changes';
 COMMENT ON COLUMN iam.audit_log.occurred_at IS 'Start of the statement that made the change';
 COMMENT ON COLUMN iam.audit_log.actor_user_id IS 'iam.current_user_id() of the caller; NULL for a database session without one';
-COMMENT ON COLUMN iam.audit_log.actor_role IS 'The database role that made the change (current_user)';
+COMMENT ON COLUMN iam.audit_log.actor_role IS
+    'The database role that made the change: the one the session acts as (SET ROLE), also inside a SECURITY DEFINER function';
 COMMENT ON COLUMN iam.audit_log.action IS
-    'role_* on user_roles; member_* on company_users; catalog_role_* on roles; api_key_* on api_keys';
+    'role_* on user_roles; member_* on company_users; catalog_role_* on roles; api_key_* on api_keys; invitation_* on company_invitations';
 COMMENT ON COLUMN iam.audit_log.target_user_id IS
     'The user whose role, membership or key changed (no foreign key: the trail outlives the user); NULL for a role of the catalogue or a company''s key';
 COMMENT ON COLUMN iam.audit_log.role_id IS 'The role granted or revoked';

@@ -3,7 +3,10 @@
 // functions, PostgREST, plain SQL):
 //   user_roles     role_granted, role_revoked, role_changed
 //   company_users  member_added, member_removed, member_reactivated,
-//                  member_updated, member_deleted
+//                  member_role_changed, member_updated, member_deleted
+//   company_invitations
+//                  invitation_created, invitation_accepted,
+//                  invitation_revoked, invitation_changed, invitation_deleted
 //   roles          catalog_role_created, catalog_role_changed,
 //                  catalog_role_deleted
 //   api_keys       api_key_created, api_key_rotated, api_key_revoked,
@@ -13,7 +16,10 @@
 // The audit trail is the extension's own bookkeeping (docs/security.md): the
 // row is written as the owner of iam.audit_log, so that callers need no
 // privilege on it and cannot write to it themselves. The rows it copies
-// leave out api_keys.hashed_key, which the log's readers may not read.
+// leave out api_keys.hashed_key and company_invitations.token_hash, which
+// the log's readers may not read. The actor's role is the one the session
+// acts as (SET ROLE), also inside a SECURITY DEFINER function such as
+// iam.accept_company_invitation.
 //
 // A restore is not a change (iam::pg::is_restore): pg_restore reloads these
 // tables with this trigger in place and brings the audit trail along.
@@ -35,10 +41,20 @@ constexpr int audit_argument_count = 9;
 const char* const insert_audit_row =
     "INSERT INTO iam.audit_log (actor_user_id, actor_role, action, target_user_id, role_id, "
     "company_id, old_row, new_row, actor_api_key_id) "
-    "VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.to_jsonb($7) OPERATOR(pg_catalog.-) 'hashed_key', "
-    "pg_catalog.to_jsonb($8) OPERATOR(pg_catalog.-) 'hashed_key', $9)";
+    "VALUES ($1, $2, $3, $4, $5, $6, "
+    "pg_catalog.to_jsonb($7) OPERATOR(pg_catalog.-) '{hashed_key,token_hash}'::pg_catalog.text[], "
+    "pg_catalog.to_jsonb($8) OPERATOR(pg_catalog.-) '{hashed_key,token_hash}'::pg_catalog.text[], "
+    "$9)";
+// The same for a schema older than 0.7.0, which has no actor_api_key_id (the
+// library is replaced before ALTER EXTENSION iam_ext UPDATE runs).
+const char* const insert_audit_row_before_0_7_0 =
+    "INSERT INTO iam.audit_log (actor_user_id, actor_role, action, target_user_id, role_id, "
+    "company_id, old_row, new_row) "
+    "VALUES ($1, $2, $3, $4, $5, $6, "
+    "pg_catalog.to_jsonb($7) OPERATOR(pg_catalog.-) 'hashed_key', "
+    "pg_catalog.to_jsonb($8) OPERATOR(pg_catalog.-) 'hashed_key')";
 
-enum class Audited { user_roles, company_users, roles, api_keys };
+enum class Audited { user_roles, company_users, roles, api_keys, company_invitations };
 
 TriggerData* require_audit_trigger(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_TRIGGER(fcinfo))
@@ -61,9 +77,11 @@ Audited audited_table(Relation relation) {
         return Audited::roles;
     if (strcmp(table, "api_keys") == 0)
         return Audited::api_keys;
+    if (strcmp(table, "company_invitations") == 0)
+        return Audited::company_invitations;
     throw iam::Error(iam::sqlstate::trigger_protocol_violated,
-                     std::string("iam.audit_change() audits iam.user_roles, company_users, roles "
-                                 "and api_keys, not ") +
+                     std::string("iam.audit_change() audits iam.user_roles, company_users, roles, "
+                                 "api_keys and company_invitations, not ") +
                          table);
 }
 
@@ -86,7 +104,24 @@ const char* action_of(const TriggerData* trigger, Audited table) {
                 return "member_deleted";
             bool was = iam::pg::is_true(trigger->tg_trigtuple, relation, "is_active_in_company");
             bool is = iam::pg::is_true(trigger->tg_newtuple, relation, "is_active_in_company");
-            return was == is ? "member_updated" : is ? "member_reactivated" : "member_removed";
+            if (was != is)
+                return is ? "member_reactivated" : "member_removed";
+            // role_in_company: since 0.7.0.
+            if (get_attnum(RelationGetRelid(relation), "role_in_company") != InvalidAttrNumber &&
+                iam::pg::changed(trigger, iam::pg::column(relation, "role_in_company")))
+                return "member_role_changed";
+            return "member_updated";
+        }
+        case Audited::company_invitations: {
+            if (inserted)
+                return "invitation_created";
+            if (deleted)
+                return "invitation_deleted";
+            if (iam::pg::changed(trigger, iam::pg::column(relation, "accepted_at")))
+                return "invitation_accepted";
+            if (iam::pg::changed(trigger, iam::pg::column(relation, "revoked_at")))
+                return "invitation_revoked";
+            return "invitation_changed";
         }
         case Audited::api_keys: {
             if (inserted)
@@ -128,10 +163,18 @@ IAM_SQL_FUNCTION(iam_audit_change) {
     iam::pg::SubjectCache subject{};
     const pg_uuid_t* actor = iam::pg::current_subject(&subject);
     set(0, UUIDPGetDatum(const_cast<pg_uuid_t*>(actor)), actor == nullptr);
-    set(1, CStringGetTextDatum(GetUserNameFromId(GetUserId(), false)), false);
+    set(1, CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false)), false);
     set(2, CStringGetTextDatum(action_of(trigger, table)), false);
     bool is_null;
-    if (table != Audited::roles) {
+    if (table == Audited::company_invitations) {
+        // The invitee: who accepted, or who was invited by user id.
+        Datum user =
+            iam::pg::value_of(row, relation, iam::pg::column(relation, "accepted_by"), &is_null);
+        if (is_null)
+            user = iam::pg::value_of(row, relation, iam::pg::column(relation, "invited_user_id"),
+                                     &is_null);
+        set(3, user, is_null);
+    } else if (table != Audited::roles) {
         Datum user =
             iam::pg::value_of(row, relation, iam::pg::column(relation, "user_id"), &is_null);
         set(3, user, is_null);
@@ -142,7 +185,8 @@ IAM_SQL_FUNCTION(iam_audit_change) {
             iam::pg::value_of(row, relation, iam::pg::column(relation, role_column), &is_null);
         set(4, role, is_null);
     }
-    if (table == Audited::company_users || table == Audited::api_keys) {
+    if (table == Audited::company_users || table == Audited::api_keys ||
+        table == Audited::company_invitations) {
         Datum company =
             iam::pg::value_of(row, relation, iam::pg::column(relation, "company_id"), &is_null);
         set(5, company, is_null);
@@ -167,8 +211,11 @@ IAM_SQL_FUNCTION(iam_audit_change) {
                                        descriptor->tdtypeid,
                                        UUIDOID};
     iam::pg::pg_call([&] {
-        iam::pg::execute_as_owner(iam::pg::iam_relation("audit_log"), insert_audit_row,
-                                  audit_argument_count, types, values, nulls);
+        Oid audit_log = iam::pg::iam_relation("audit_log");
+        bool has_key_column = get_attnum(audit_log, "actor_api_key_id") != InvalidAttrNumber;
+        iam::pg::execute_as_owner(
+            audit_log, has_key_column ? insert_audit_row : insert_audit_row_before_0_7_0,
+            has_key_column ? audit_argument_count : audit_argument_count - 1, types, values, nulls);
     });
     return PointerGetDatum(nullptr);
 }

@@ -124,13 +124,20 @@ void require_expected_columns(const IamTables& tables) {
                      errhint("The schema and the library disagree: ALTER EXTENSION iam_ext "
                              "UPDATE, or reinstall the extension.")));
     }
-    // Read only where the table has it (0.7.0 on): see api_key_attributes.
-    AttrNumber suspended = get_attnum(tables.api_keys, "suspended_until");
-    if (suspended != InvalidAttrNumber && suspended != attnum::api_keys_suspended_until)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-                        errmsg("iam.api_keys.suspended_until is column %d, where iam_ext reads "
-                               "column %d",
-                               suspended, attnum::api_keys_suspended_until)));
+    // Read only where the table has them (0.7.0 on): see api_key_attributes
+    // and membership_of.
+    const ExpectedColumn since_0_7_0[] = {
+        {tables.api_keys, "suspended_until", attnum::api_keys_suspended_until},
+        {tables.company_users, "role_in_company", attnum::company_users_role_in_company},
+    };
+    for (const ExpectedColumn& column : since_0_7_0) {
+        AttrNumber found = get_attnum(column.relation, column.name);
+        if (found != InvalidAttrNumber && found != column.number)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+                     errmsg("iam.%s.%s is column %d, where iam_ext reads column %d",
+                            get_rel_name(column.relation), column.name, found, column.number)));
+    }
 }
 
 }  // namespace
@@ -296,23 +303,62 @@ bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id) {
     return active;
 }
 
-bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
-                      const pg_uuid_t& company_id) {
+namespace {
+
+struct Membership {
+    bool active;
+    bool admin;
+    bool role_known;  // the schema has role_in_company
+};
+
+Membership membership_of(const IamTables& tables, const pg_uuid_t& user_id,
+                         const pg_uuid_t& company_id) {
     ScanKeyData keys[2];
     uuid_key(&keys[0], attnum::company_users_user_id, user_id);
     uuid_key(&keys[1], attnum::company_users_company_id, company_id);
-    bool active = false;
+    Membership membership{false, false, false};
     scan(
         tables.company_users, tables.company_users_pkey, keys, 2,
         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+            auto* found = static_cast<Membership*>(context);
             bool is_null;
             Datum flag =
                 attribute(tuple, descriptor, attnum::company_users_is_active_in_company, &is_null);
-            *static_cast<bool*>(context) = !is_null && DatumGetBool(flag);
+            found->active = !is_null && DatumGetBool(flag);
+            found->role_known =
+                descriptor->natts >= attnum::company_users_role_in_company &&
+                !TupleDescAttr(descriptor, attnum::company_users_role_in_company - 1)->attisdropped;
+            if (found->role_known) {
+                Datum role =
+                    attribute(tuple, descriptor, attnum::company_users_role_in_company, &is_null);
+                if (!is_null) {
+                    text* name = DatumGetTextPP(role);
+                    found->admin =
+                        VARSIZE_ANY_EXHDR(name) == 5 && memcmp(VARDATA_ANY(name), "admin", 5) == 0;
+                    if (reinterpret_cast<Pointer>(name) != DatumGetPointer(role))
+                        pfree(name);
+                }
+            }
             return false;
         },
-        &active);
-    return active;
+        &membership);
+    return membership;
+}
+
+}  // namespace
+
+bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
+                      const pg_uuid_t& company_id) {
+    return membership_of(tables, user_id, company_id).active;
+}
+
+bool is_active_admin(const IamTables& tables, const pg_uuid_t& user_id,
+                     const pg_uuid_t& company_id) {
+    Membership membership = membership_of(tables, user_id, company_id);
+    if (!membership.active)
+        return false;
+    return membership.role_known ? membership.admin
+                                 : user_holds_named_role(tables, user_id, "enterprise_admin");
 }
 
 void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,

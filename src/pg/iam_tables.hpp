@@ -22,6 +22,7 @@ constexpr AttrNumber companies_is_deleted = 6;
 constexpr AttrNumber company_users_user_id = 1;
 constexpr AttrNumber company_users_company_id = 2;
 constexpr AttrNumber company_users_is_active_in_company = 4;
+constexpr AttrNumber company_users_role_in_company = 5;  // since 0.7.0
 constexpr AttrNumber api_keys_id = 1;
 constexpr AttrNumber api_keys_user_id = 2;
 constexpr AttrNumber api_keys_company_id = 3;
@@ -83,6 +84,11 @@ bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id);
 // Whether the user is an active member of the company (company state aside).
 bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
                       const pg_uuid_t& company_id);
+// Whether the user is an active admin of the company (company state aside):
+// role_in_company 'admin'; on a schema older than 0.7.0, which has no
+// role_in_company, an active member holding the role enterprise_admin.
+bool is_active_admin(const IamTables& tables, const pg_uuid_t& user_id,
+                     const pg_uuid_t& company_id);
 // Calls visit(company_id, context) for every company the user is an active
 // member of (company state aside).
 void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,

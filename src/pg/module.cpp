@@ -5,6 +5,7 @@
 #include "hoist_checks.hpp"
 #include "lock_guard.hpp"
 #include "peppers.hpp"
+#include "roles.hpp"
 #include "write_rules.hpp"
 
 #include <sodium.h>
@@ -28,6 +29,7 @@ void _PG_init(void) {
     iam::pg::define_api_key_settings();
     iam::pg::define_write_rule_settings();
     iam::pg::define_attempt_limit_settings();
+    iam::pg::define_company_settings();
     // Preloaded, the counters of failed attempts are one table for the
     // server; loaded later, each backend keeps its own.
     if (process_shared_preload_libraries_in_progress)

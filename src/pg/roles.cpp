@@ -11,6 +11,8 @@
 // The caches are dropped when the statement changes (statement.hpp), so a
 // role granted by one statement is seen by the next, and nothing outlives
 // the transaction.
+#include "roles.hpp"
+
 #include "guard.hpp"
 
 #include "answer_memo.hpp"
@@ -45,8 +47,8 @@ struct CallSiteCache {
     varlena* question;
     bool role_id_known;
     pg_uuid_t role_id;       // for a single role name
-    bool named_roles_known;  // the three roles below, resolved for the statement
-    pg_uuid_t enterprise_admin, platform_admin, support_agent;
+    bool named_roles_known;  // the two roles below, resolved for the statement
+    pg_uuid_t platform_admin, support_agent;
     // Whether the caller (this database role and this identity) sees
     // everyone; -1: not yet known in this statement.
     int8 caller_sees_everyone;
@@ -266,7 +268,6 @@ pg_uuid_t role_named(const IamTables& tables, const char* name) {
 // The roles the checks themselves rely on, looked up once per statement.
 const CallSiteCache& with_named_roles(CallSiteCache* cache) {
     if (!cache->named_roles_known) {
-        cache->enterprise_admin = role_named(cache->tables, "enterprise_admin");
         cache->platform_admin = role_named(cache->tables, "platform_admin");
         cache->support_agent = role_named(cache->tables, "support_agent");
         cache->named_roles_known = true;
@@ -275,9 +276,8 @@ const CallSiteCache& with_named_roles(CallSiteCache* cache) {
 }
 
 bool is_admin_of(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uuid_t& company_id) {
-    return is_member_of_active_company(cache->tables, user_id, company_id) &&
-           iam::pg::user_holds_role(cache->tables, user_id,
-                                    with_named_roles(cache).enterprise_admin);
+    return iam::pg::is_active_admin(cache->tables, user_id, company_id) &&
+           iam::pg::company_is_active(cache->tables, company_id);
 }
 
 // Whether the caller may read everyone's roles and memberships: the service
@@ -477,4 +477,16 @@ IAM_SQL_FUNCTION(iam_is_current_company) {
         answer = false;
     memo_remember(&cache->memo, fcinfo->flinfo->fn_mcxt, no_company, *company_id, answer);
     PG_RETURN_BOOL(answer);
+}
+
+namespace {
+int invitation_valid_for_seconds = 7 * 86400;
+}  // namespace
+
+void iam::pg::define_company_settings() {
+    DefineCustomIntVariable("iam.invitation_valid_for",
+                            "How long a company invitation may be accepted, unless "
+                            "iam.invite_to_company(valid_for => ...) says otherwise",
+                            nullptr, &invitation_valid_for_seconds, 7 * 86400, 60, 90 * 86400,
+                            PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
 }

@@ -146,9 +146,8 @@ bool may_rotate(const KeyRow& key) {
         return same_uuid(*caller, key.user_id);
     iam::pg::IamTables tables;
     iam::pg::resolve_iam_tables(&tables);
-    return key.has_company && iam::pg::is_active_member(tables, *caller, key.company_id) &&
-           iam::pg::company_is_active(tables, key.company_id) &&
-           iam::pg::user_holds_named_role(tables, *caller, "enterprise_admin");
+    return key.has_company && iam::pg::is_active_admin(tables, *caller, key.company_id) &&
+           iam::pg::company_is_active(tables, key.company_id);
 }
 
 // An UPDATE by anyone but the operator only narrows a key.

@@ -209,6 +209,14 @@ INSERT INTO hostile.value (type, label, expr, input_error) VALUES
     ('integer', 'min', '-2147483648', NULL),
     ('integer', 'too big', $$'2147483648'$$, '22003'),
     ('integer', 'a word', $$'eight'$$, '22P02'),
+    -- interval
+    ('interval', 'NULL', 'NULL', NULL),
+    ('interval', 'zero', $$'0'$$, NULL),
+    ('interval', 'negative', $$'-1 day'$$, NULL),
+    ('interval', 'an hour', $$'1 hour'$$, NULL),
+    ('interval', 'a thousand years', $$'1000 years'$$, NULL),
+    ('interval', 'the largest', $$'178000000 years'$$, NULL),
+    ('interval', 'not an interval', $$'a while'$$, '22007'),
     -- boolean (no function takes one yet; a new one will be ready)
     ('boolean', 'NULL', 'NULL', NULL),
     ('boolean', 'true', 'true', NULL),
@@ -273,7 +281,12 @@ INSERT INTO hostile.benign VALUES
     ('', '', 'text[]', $$'{}'$$),
     ('', '', 'timestamptz', $$'2100-01-01 00:00:00+00'$$),
     ('', '', 'integer', '8'),
-    ('', '', 'boolean', 'true');
+    ('', '', 'boolean', 'true'),
+    ('', '', 'interval', $$'1 day'$$),
+    ('invite_to_company', 'email', 'text', $$'hostile@example.test'$$),
+    ('invite_to_company', 'user_id', 'uuid', 'NULL'),
+    ('invite_to_company', 'role_in_company', 'text', $$'member'$$),
+    ('set_company_role', 'role_in_company', 'text', $$'member'$$);
 INSERT INTO hostile.benign
 SELECT '', 'api_key', 'text'::regtype, pg_catalog.quote_literal(api_key) FROM hostile.fixture_key WHERE name = 'alice'
 UNION ALL SELECT '', 'key_id', 'uuid', pg_catalog.quote_literal(id) FROM hostile.fixture_key WHERE name = 'alice'
@@ -312,6 +325,10 @@ INSERT INTO hostile.contract VALUES
     ('iam.add_company_member(uuid,uuid)', '{22023,42501,P0002}', 'NULL argument, not allowed, unknown company or user'),
     ('iam.remove_company_member(uuid,uuid)', '{22023,42501,P0002}', 'NULL company, not allowed, unknown company'),
     ('iam.set_company_status(uuid,text)', '{22023,42501,P0002}', 'NULL or unknown status, not allowed, unknown company'),
+    ('iam.invite_to_company(uuid,text,uuid,text,interval)', '{22023,42501,P0002}', 'NULL company, not one invitee, bad email, role or lifetime; not allowed; unknown company'),
+    ('iam.revoke_company_invitation(uuid)', '{22023,42501}', 'NULL invitation; not allowed (an invitation the caller may not see: false)'),
+    ('iam.accept_company_invitation(text)', '{42501,P0002}', 'no signed-in caller; any token that does not admit the caller'),
+    ('iam.set_company_role(uuid,uuid,text)', '{22023,42501,P0002,23514}', 'NULL argument or bad role; not allowed; not an active member; the last admin'),
     ('iam.delete_company(uuid)', '{22023,42501,P0002}', 'NULL company, not allowed, unknown company'),
     ('iam.apply_grants()', '{42501}', 'operator only: the API roles may not execute it'),
     ('iam.rotate_api_key_pepper()', '{42501}', 'operator only'),

@@ -123,6 +123,34 @@ expect "... an unknown code, by a user already referred: the same answer" 409 '2
 rpc "$pam_jwt" "$none" POST redeem_referral_code "{\"code\":\"$unknown_code\"}"
 expect "... an unknown code" 404 'P0002: no referral code can be redeemed as typed'
 
+echo "a company's invitations"
+carol_jwt='{"aud":"authenticated","role":"authenticated","sub":"a0000000-0000-4000-8000-0000000000a3"}'
+nina_jwt='{"aud":"authenticated","role":"authenticated","sub":"a0000000-0000-4000-8000-0000000000d1"}'
+acme=c0000000-0000-4000-8000-00000000000a
+rpc "$alice_jwt" "$none" POST invite_to_company "{\"company_id\":\"$acme\",\"email\":\"nina@example.test\"}"
+expect "POST /rpc/invite_to_company as a plain member" 403
+rpc "$carol_jwt" "$none" POST invite_to_company "{\"company_id\":\"$acme\",\"email\":\"nina@example.test\"}"
+expect "POST /rpc/invite_to_company as Acme's admin" 200
+invitation_token=$(value -v j="$body" <<<"SELECT :'j'::jsonb -> 0 ->> 'token';")
+refused_invitation="P0002: no such invitation for you: it is unknown, expired, revoked, used, or someone else's"
+rpc '' "$none" POST accept_company_invitation "{\"token\":\"$invitation_token\"}"
+expect "POST /rpc/accept_company_invitation as anon" 401 '42501: permission denied for function accept_company_invitation'
+rpc "$vera_jwt" "$none" POST accept_company_invitation "{\"token\":\"$invitation_token\"}"
+expect "... as someone else" 404 "$refused_invitation"
+read_table "$carol_jwt" "$none" iam.company_members full_name full_name
+expect "GET /company_members as Carol: Nina is not there yet" 200 \
+    '[{"full_name": "Alice"}, {"full_name": "Carol"}, {"full_name": "Vera"}]'
+rpc "$nina_jwt" "$none" POST accept_company_invitation "{\"token\":\"$invitation_token\"}"
+expect "... as Nina" 200 "\"$acme\""
+rpc "$nina_jwt" "$none" POST accept_company_invitation "{\"token\":\"$invitation_token\"}"
+expect "... again" 404 "$refused_invitation"
+read_table "$carol_jwt" "$none" iam.company_members full_name full_name
+expect "GET /company_members as Carol: now she is" 200 \
+    '[{"full_name": "Alice"}, {"full_name": "Carol"}, {"full_name": "Nina"}, {"full_name": "Vera"}]'
+rpc "$carol_jwt" "$none" POST remove_company_member "{\"company_id\":\"$acme\",\"user_id\":\"a0000000-0000-4000-8000-0000000000a3\"}"
+expect "POST /rpc/remove_company_member: the last admin may not leave" 400 \
+    "23514: company $acme would be left without an admin"
+
 echo "a user's API key"
 rpc '' "$alice_header" GET current_user_id '{}'
 expect "x-api-key: the key's owner is the caller" 200 '"a0000000-0000-4000-8000-0000000000a1"'

@@ -148,5 +148,49 @@ for from in $versions; do
     fi
 done
 
+# With data: whoever administered a company in 0.6.0 (an active member holding
+# enterprise_admin, in every company of theirs) administers exactly the same
+# companies after the upgrade, now by role_in_company; nobody else does.
+if [ -f "$root/sql/iam_ext--0.6.0--0.7.0.sql" ]; then
+    drop_databases; createdb "$upgraded_db"
+    admins_of() {  # every (user, company) pair and whether the user administers it
+        value -d "$upgraded_db" -c "SELECT string_agg(u.full_name || '/' || c.name || '=' || iam.is_company_admin(c.id, u.id),
+                                                       ' ' ORDER BY u.full_name, c.name)
+                                    FROM iam.users AS u CROSS JOIN iam.companies AS c"
+    }
+    sql -d "$upgraded_db" -q -o /dev/null <<'SQL'
+CREATE EXTENSION iam_ext VERSION '0.6.0';
+INSERT INTO iam.users (id, full_name) VALUES
+    ('a0000000-0000-4000-8000-0000000000a2', 'Vera'), ('a0000000-0000-4000-8000-0000000000a3', 'Carol'),
+    ('a0000000-0000-4000-8000-0000000000a4', 'Remy'), ('a0000000-0000-4000-8000-0000000000b1', 'Olga');
+INSERT INTO iam.companies (id, name) VALUES
+    ('c0000000-0000-4000-8000-00000000000a', 'Acme'), ('c0000000-0000-4000-8000-00000000000b', 'Globex'),
+    ('c0000000-0000-4000-8000-00000000000c', 'Initech');
+INSERT INTO iam.company_users (user_id, company_id, is_active_in_company) VALUES
+    ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a', true),
+    ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-00000000000a', true),
+    ('a0000000-0000-4000-8000-0000000000a3', 'c0000000-0000-4000-8000-00000000000b', true),
+    ('a0000000-0000-4000-8000-0000000000a4', 'c0000000-0000-4000-8000-00000000000a', false),
+    ('a0000000-0000-4000-8000-0000000000b1', 'c0000000-0000-4000-8000-00000000000b', true);
+SELECT iam.grant_role(u::uuid, 'enterprise_admin') FROM (VALUES ('a0000000-0000-4000-8000-0000000000a3'),
+    ('a0000000-0000-4000-8000-0000000000a4'), ('a0000000-0000-4000-8000-0000000000b1')) AS g (u);
+SQL
+    before=$(admins_of)
+    sql -d "$upgraded_db" -q -c "ALTER EXTENSION iam_ext UPDATE TO '0.7.0'"
+    after=$(admins_of)
+    roles=$(value -d "$upgraded_db" -c "SELECT string_agg(u.full_name || '/' || c.name || '=' || cu.role_in_company, ' '
+                                                          ORDER BY u.full_name, c.name)
+                                        FROM iam.company_users AS cu JOIN iam.users AS u ON u.id = cu.user_id
+                                        JOIN iam.companies AS c ON c.id = cu.company_id")
+    expected_roles="Carol/Acme=admin Carol/Globex=admin Olga/Globex=admin Remy/Acme=admin Vera/Acme=member"
+    if [ "$before" = "$after" ] && [ "$roles" = "$expected_roles" ]; then
+        echo "0.6.0 -> 0.7.0 with data: the same admins of the same companies ($(grep -o '=true' <<<"$after" | wc -l) pairs), by role_in_company"
+    else
+        echo "0.6.0 -> 0.7.0 with data: admins changed"
+        echo "    before: $before"; echo "    after:  $after"; echo "    roles:  $roles (expected $expected_roles)"
+        failures=$((failures + 1))
+    fi
+fi
+
 [ $failures -eq 0 ] || { echo "FAIL: $failures upgrade check(s)"; exit 1; }
 echo "PASS: ${#upgrades[@]} upgrade script(s) give the same extension as a fresh install; every version reaches $default_version"

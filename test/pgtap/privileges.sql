@@ -1,5 +1,7 @@
 -- privileges.sql: the privilege audit of docs/security.md. Every SECURITY
--- DEFINER function pins its search_path and is executable by no API role;
+-- DEFINER function pins its search_path and is executable by no API role
+-- but accept_company_invitation (by authenticated and service_role: the
+-- invitee may neither read the invitation nor insert the membership);
 -- every SQL-language function pins its search_path too; nothing in schema
 -- iam is writable by PUBLIC; trigger functions are executable by nobody;
 -- every table has row level security, and a policy unless it is the
@@ -23,8 +25,9 @@ WHERE p.pronamespace = 'iam'::regnamespace;
 SELECT set_eq(
     $$SELECT signature FROM iam_functions WHERE prosecdef$$,
     ARRAY['iam.apply_grants()', 'iam.sync_auth_user()', 'iam.sync_user_from_auth(jsonb)',
-          'iam.enable_auth_sync()', 'iam.disable_auth_sync()', 'iam.custom_access_token_hook(jsonb)'],
-    'The only SECURITY DEFINER functions are apply_grants, the auth.users sync and the access token hook');
+          'iam.enable_auth_sync()', 'iam.disable_auth_sync()', 'iam.custom_access_token_hook(jsonb)',
+          'iam.accept_company_invitation(text)'],
+    'The only SECURITY DEFINER functions are apply_grants, the auth.users sync, the access token hook and accepting an invitation');
 SELECT is_empty(
     $$SELECT signature FROM iam_functions
       WHERE (prosecdef OR lanname IN ('sql', 'plpgsql'))
@@ -33,8 +36,9 @@ SELECT is_empty(
 SELECT is_empty(
     $$SELECT signature, r.rolname FROM iam_functions, pg_roles AS r
       WHERE prosecdef AND r.rolname IN ('anon', 'authenticated', 'service_role', 'public')
-        AND has_function_privilege(r.oid, iam_functions.oid, 'EXECUTE')$$,
-    'No SECURITY DEFINER function is executable by an API role');
+        AND has_function_privilege(r.oid, iam_functions.oid, 'EXECUTE')
+        AND (signature <> 'iam.accept_company_invitation(text)' OR r.rolname IN ('anon', 'public'))$$,
+    'No SECURITY DEFINER function is executable by an API role, but accepting an invitation by authenticated and service_role');
 SELECT is_empty(
     $$SELECT c.relname, a.privilege_type
       FROM pg_class AS c, aclexplode(c.relacl) AS a
@@ -43,7 +47,8 @@ SELECT is_empty(
 SELECT is_empty(
     $$SELECT signature FROM iam_functions AS f
       WHERE f.oid IN ('iam.set_updated_at()'::regprocedure, 'iam.audit_change()'::regprocedure,
-                      'iam.guard_company_status()'::regprocedure, 'iam.sync_auth_user()'::regprocedure)
+                      'iam.guard_company_status()'::regprocedure, 'iam.sync_auth_user()'::regprocedure,
+                      'iam.keep_a_company_admin()'::regprocedure)
         AND (has_function_privilege('anon', f.oid, 'EXECUTE')
              OR has_function_privilege('authenticated', f.oid, 'EXECUTE'))$$,
     'Trigger functions are executable by no API role');
@@ -83,6 +88,8 @@ SELECT set_eq(
         'iam.require_role_administrator(uuid,text,text)', 'iam.require_company_administrator(uuid,text)',
         'iam.add_company_member(uuid,uuid)', 'iam.remove_company_member(uuid,uuid)',
         'iam.set_company_status(uuid,text)', 'iam.delete_company(uuid)',
+        'iam.invite_to_company(uuid,text,uuid,text,interval)', 'iam.revoke_company_invitation(uuid)',
+        'iam.set_company_role(uuid,uuid,text)',
         -- the not-found error of the functions above (404 through PostgREST)
         'iam.raise_not_found(text,text)',
         -- API keys (verification is the login path; the rest go through RLS)

@@ -21,8 +21,8 @@ SELECT has_schema('iam', 'Schema iam should exist');
 SELECT tables_are('iam',
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
           'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log',
-          'api_key_peppers']::name[],
-    'Schema iam should have exactly the nine DBML tables, the audit log and the peppers');
+          'api_key_peppers', 'company_invitations']::name[],
+    'Schema iam should have exactly the nine DBML tables, the audit log, the peppers and the invitations');
 
 SELECT has_table('iam', 'users', 'Table iam.users should exist');
 SELECT has_table('iam', 'roles', 'Table iam.roles should exist');
@@ -54,8 +54,8 @@ SELECT columns_are('iam', 'companies',
           'is_deleted', 'deleted_at']::name[],
     'Table iam.companies should have exactly the DBML columns');
 SELECT columns_are('iam', 'company_users',
-    ARRAY['user_id', 'company_id', 'joined_at', 'is_active_in_company']::name[],
-    'Table iam.company_users should have exactly the DBML columns');
+    ARRAY['user_id', 'company_id', 'joined_at', 'is_active_in_company', 'role_in_company']::name[],
+    'Table iam.company_users should have exactly the DBML columns, role_in_company (commented out in the DBML) included');
 SELECT columns_are('iam', 'user_settings',
     ARRAY['user_id', 'preferred_language', 'theme', 'notifications_enabled_email',
           'notifications_enabled_in_app', 'created_at', 'updated_at']::name[],
@@ -278,7 +278,8 @@ SELECT set_eq(
              ('iam.referral_codes', 'user_id', 'iam.users', 'c'),
              ('iam.referrals', 'referrer_user_id', 'iam.users', 'c'),
              ('iam.referrals', 'referred_user_id', 'iam.users', 'c'),
-             ('iam.referrals', 'referral_code_used_id', 'iam.referral_codes', 'c')$$,
+             ('iam.referrals', 'referral_code_used_id', 'iam.referral_codes', 'c'),
+             ('iam.company_invitations', 'company_id', 'iam.companies', 'c')$$,
     'Schema iam should have exactly the DBML foreign keys, with the documented ON DELETE actions');
 
 ------------------------------------------------------------------------------
@@ -404,7 +405,9 @@ SELECT set_eq(
        WHERE connamespace = 'iam'::regnamespace AND contype = 'c'$$,
     ARRAY['companies_current_iam_status_check', 'user_settings_theme_check',
           'api_keys_owner_check', 'referrals_status_check', 'referrals_not_self_check',
-          'audit_log_action_check', 'api_key_peppers_version_check', 'api_key_peppers_pepper_check'],
+          'audit_log_action_check', 'api_key_peppers_version_check', 'api_key_peppers_pepper_check',
+          'company_users_role_in_company_check', 'company_invitations_role_in_company_check',
+          'company_invitations_invitee_check'],
     'Schema iam should have exactly the documented CHECK constraints');
 
 ------------------------------------------------------------------------------
@@ -497,7 +500,8 @@ SELECT set_eq(
          AND c.relkind = 'r'
          AND c.relnamespace = 'iam'::regnamespace$$,
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
-          'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log', 'api_key_peppers'],
+          'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log', 'api_key_peppers',
+          'company_invitations'],
     'Each table of schema iam should belong to extension iam_ext');
 
 SELECT * FROM finish();

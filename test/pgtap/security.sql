@@ -12,7 +12,7 @@
 -- Run with: pg_prove -d DB test/pgtap/security.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(372);
+SELECT plan(379);
 
 -- Supabase's API roles, created after the extension: apply_grants() is what
 -- gives them their privileges.
@@ -101,6 +101,7 @@ INSERT INTO statements (name, sql) VALUES
     ('companies: suspend acme', $$UPDATE iam.companies SET current_iam_status = 'suspended_by_admin' WHERE id = 'c0000000-0000-4000-8000-00000000000a'$$),
     ('companies: delete acme', $$DELETE FROM iam.companies WHERE id = 'c0000000-0000-4000-8000-00000000000a'$$),
     ('company_users: read', 'SELECT count(*) FROM iam.company_users'),
+    ('company_members: read', 'SELECT count(*) FROM iam.company_members'),
     ('company_users: add nina to acme', $$INSERT INTO iam.company_users (user_id, company_id) VALUES ('a0000000-0000-4000-8000-0000000000d1', 'c0000000-0000-4000-8000-00000000000a')$$),
     ('company_users: join acme', $$INSERT INTO iam.company_users (user_id, company_id) VALUES ({me}, 'c0000000-0000-4000-8000-00000000000a')$$),
     ('company_users: remove vera', $$UPDATE iam.company_users SET is_active_in_company = false WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$),
@@ -165,7 +166,7 @@ INSERT INTO expected_outcomes VALUES
     ('roles: insert', '{42501,42501,42501,42501,42501,1,1}'),
     ('roles: update', '{42501,0,0,0,0,1,1}'),
     ('roles: delete', '{42501,42501,42501,42501,42501,42501,42501}'),
-    ('users: read', '{42501,1,3,1,11,11,11}'),
+    ('users: read', '{42501,1,1,1,11,11,11}'),
     ('users: insert', '{42501,42501,42501,42501,42501,1,1}'),
     ('users: update own name', '{42501,1,1,1,1,1,0}'),
     ('users: update own email', '{42501,42501,42501,42501,42501,42501,0}'),
@@ -181,8 +182,9 @@ INSERT INTO expected_outcomes VALUES
     ('companies: suspend acme', '{42501,0,42501,0,0,1,1}'),
     ('companies: delete acme', '{42501,42501,42501,42501,42501,42501,1}'),
     ('company_users: read', '{42501,1,4,1,6,6,6}'),
-    ('company_users: add nina to acme', '{42501,42501,1,42501,42501,1,1}'),
-    ('company_users: join acme', '{42501,42501,23505,42501,42501,1,23502}'),
+    ('company_members: read', '{42501,0,3,1,5,5,5}'),
+    ('company_users: add nina to acme', '{42501,42501,42501,42501,42501,1,1}'),
+    ('company_users: join acme', '{42501,42501,42501,42501,42501,1,23502}'),
     ('company_users: remove vera', '{42501,0,1,0,0,1,1}'),
     ('company_users: delete vera', '{42501,42501,42501,42501,42501,42501,1}'),
     ('user_settings: read', '{42501,1,1,1,11,11,11}'),
@@ -323,18 +325,21 @@ SELECT is((SELECT status FROM iam.advance_referral((SELECT id FROM iam.referrals
 -- Company membership, status and deletion
 ------------------------------------------------------------------------------
 SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
-SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Nina')), true,
-    'A company admin adds a member');
-SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Nina')), false,
-    'adding them again changes nothing');
+SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Nina'))$$,
+    '42501', 'permission denied to add members to company c0000000-0000-4000-8000-00000000000a',
+    'A company admin does not add people without their consent: they invite them');
 SELECT is(iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera')), true,
     'A company admin removes a member');
 SELECT is(iam.remove_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera')), false,
     'removing them again changes nothing');
 SELECT is(iam.is_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera')), false,
     'a removed member is no longer a member');
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Pam'));
+SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Nina')), true,
+    'A platform_admin provisions a member directly');
 SELECT is(iam.add_company_member('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Vera')), true,
-    'and adding them back reactivates the membership');
+    'and adding a removed member back reactivates the membership');
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
 SELECT is(ARRAY(SELECT action FROM iam.audit_log WHERE target_user_id = pg_temp.person('Vera')
                 AND company_id IS NOT NULL ORDER BY id),
     '{}'::text[], 'A company admin cannot read the audit log');
@@ -345,7 +350,7 @@ SELECT is(ARRAY(SELECT action FROM iam.audit_log WHERE target_user_id = pg_temp.
     'A platform_admin reads every membership change in the audit log');
 SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
 SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-00000000000b', pg_temp.person('Carol'))$$,
-    '42501', 'permission denied to manage the members of company c0000000-0000-4000-8000-00000000000b',
+    '42501', 'permission denied to add members to company c0000000-0000-4000-8000-00000000000b',
     'A company admin cannot add anyone to another company');
 SELECT throws_ok($$SELECT iam.set_company_status('c0000000-0000-4000-8000-00000000000a', 'active')$$,
     '42501', 'permission denied to change the status of company c0000000-0000-4000-8000-00000000000a',

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Tenancy holds under concurrency. 8 clients accept the same 20 invitations
+# at once, each as the invitee and in its own transaction: every invitee
+# joins exactly once, exactly 20 acceptances succeed, every other one is
+# refused with P0002. Then, in 10 companies with two admins each, the two
+# admins remove each other at the same moment: in every company exactly one
+# removal succeeds, the other is refused with 23514, and one admin is left.
+set -euo pipefail
+
+db=iam_company_race
+clients=8
+invitees=20
+companies=10
+source "$(dirname "$0")/../lib.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"; dropdb --if-exists "$db" 2>/dev/null || true' EXIT
+
+dropdb --if-exists "$db" 2>/dev/null || true
+createdb "$db"
+sql -d "$db" -o /dev/null <<SQL
+SET client_min_messages = warning;
+DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
+END \$\$;
+CREATE EXTENSION iam_ext;
+SELECT iam.apply_grants();
+INSERT INTO iam.users (id, full_name)
+SELECT ('d0000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'invitee ' || i FROM generate_series(1, $invitees) AS i;
+INSERT INTO iam.companies (id, name) VALUES ('c0000000-0000-4000-8000-000000000000', 'Acme');
+INSERT INTO iam.companies (id, name)
+SELECT ('c0000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 'company ' || i FROM generate_series(1, $companies) AS i;
+-- Two admins in each numbered company: e...<i>01 and e...<i>02.
+INSERT INTO iam.users (id, full_name)
+SELECT ('e0000000-0000-4000-8000-' || lpad(i::text, 10, '0') || lpad(a::text, 2, '0'))::uuid, 'admin ' || a || ' of ' || i
+FROM generate_series(1, $companies) AS i, generate_series(1, 2) AS a;
+INSERT INTO iam.company_users (user_id, company_id, role_in_company)
+SELECT u.id, ('c0000000-0000-4000-8000-' || lpad(split_part(u.full_name, ' of ', 2), 12, '0'))::uuid, 'admin'
+FROM iam.users AS u WHERE u.full_name LIKE 'admin %';
+-- Each invitee's invitation to Acme, made by the service role.
+CREATE TABLE invitations AS
+SELECT u.id AS user_id, i.token
+FROM iam.users AS u, LATERAL iam.invite_to_company('c0000000-0000-4000-8000-000000000000', user_id => u.id) AS i
+WHERE u.full_name LIKE 'invitee %';
+CREATE TABLE race_outcomes (race text, client int, subject uuid, outcome text);
+GRANT ALL ON race_outcomes TO authenticated;
+-- One call as user \`who\`, the way PostgREST makes it, recording its outcome.
+CREATE FUNCTION try_as(race text, client int, who uuid, subject uuid, call text) RETURNS void LANGUAGE plpgsql AS \$\$
+BEGIN
+    PERFORM set_config('request.jwt.claims', json_build_object('sub', who, 'role', 'authenticated')::text, true);
+    EXECUTE call;
+    INSERT INTO race_outcomes VALUES (race, client, subject, 'ok');
+EXCEPTION WHEN OTHERS THEN
+    INSERT INTO race_outcomes VALUES (race, client, subject, SQLSTATE);
+END
+\$\$;
+GRANT EXECUTE ON FUNCTION try_as(text, int, uuid, uuid, text) TO authenticated;
+SQL
+
+echo "$clients clients accept the same $invitees invitations, at once"
+value -d "$db" -c "SELECT user_id || ' ' || token FROM invitations" >"$work/invitations"
+for client in $(seq "$clients"); do
+    { echo 'SET ROLE authenticated;'
+      shuf "$work/invitations" | while read -r user token; do
+          printf "SELECT try_as('accept', %d, '%s', '%s', \$\$SELECT iam.accept_company_invitation('%s')\$\$);\n" \
+              "$client" "$user" "$user" "$token"
+      done; } >"$work/client-$client.sql"
+done
+pids=()
+for client in $(seq "$clients"); do
+    sql -d "$db" -f "$work/client-$client.sql" >/dev/null &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+echo "in each of $companies companies, its two admins remove each other at the same moment"
+pids=()
+for company in $(seq "$companies"); do
+    for admin in 1 2; do
+        me=$(printf 'e0000000-0000-4000-8000-%010d%02d' "$company" "$admin")
+        other=$(printf 'e0000000-0000-4000-8000-%010d%02d' "$company" $((3 - admin)))
+        # The pause keeps the first transaction open while the second arrives.
+        sql -d "$db" -o /dev/null >/dev/null <<SQL &
+SET ROLE authenticated;
+BEGIN;
+SELECT try_as('remove', $admin, '$me', '$other',
+              format('SELECT iam.remove_company_member(%L, %L)', 'c0000000-0000-4000-8000-$(printf '%012d' "$company")', '$other'));
+SELECT pg_sleep(0.3);
+COMMIT;
+SQL
+        pids+=($!)
+    done
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+failures=0
+check() {  # check WHAT EXPECTED QUERY
+    local actual
+    actual=$(value -d "$db" -c "$3")
+    if [ "$actual" = "$2" ]; then echo "  ok: $1 ($actual)"; else
+        echo "  FAIL: $1: expected $2, got $actual"; failures=$((failures + 1)); fi
+}
+check "acceptances made" $((clients * invitees)) "SELECT count(*) FROM race_outcomes WHERE race = 'accept'"
+check "acceptances that succeeded" "$invitees" "SELECT count(*) FROM race_outcomes WHERE race = 'accept' AND outcome = 'ok'"
+check "every other acceptance refused with P0002" $(((clients - 1) * invitees)) \
+    "SELECT count(*) FROM race_outcomes WHERE race = 'accept' AND outcome = 'P0002'"
+check "invitees who succeeded exactly once" "$invitees" \
+    "SELECT count(*) FROM (SELECT subject FROM race_outcomes WHERE race = 'accept' AND outcome = 'ok'
+                           GROUP BY subject HAVING count(*) = 1) AS once"
+check "members of Acme" "$invitees" \
+    "SELECT count(*) FROM iam.company_users WHERE company_id = 'c0000000-0000-4000-8000-000000000000' AND is_active_in_company"
+check "invitations spent" "$invitees" "SELECT count(*) FROM iam.company_invitations WHERE accepted_at IS NOT NULL"
+check "acceptances in the audit log" "$invitees" "SELECT count(*) FROM iam.audit_log WHERE action = 'invitation_accepted'"
+check "removals that succeeded, one per company" "$companies" \
+    "SELECT count(*) FROM race_outcomes WHERE race = 'remove' AND outcome = 'ok'"
+check "removals refused with 23514" "$companies" \
+    "SELECT count(*) FROM race_outcomes WHERE race = 'remove' AND outcome = '23514'"
+check "companies with exactly one active admin" "$companies" \
+    "SELECT count(*) FROM (SELECT company_id FROM iam.company_users
+                           WHERE is_active_in_company AND role_in_company = 'admin' GROUP BY company_id
+                           HAVING count(*) = 1) AS one"
+[ "$failures" -eq 0 ] || { echo "FAIL: $failures check(s)"; exit 1; }
+echo "PASS: $invitees invitations accepted once each by $clients racing clients; $companies companies each kept one admin"
