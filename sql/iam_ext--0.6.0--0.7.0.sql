@@ -472,8 +472,9 @@ BEGIN
     -- guesser learns nothing from it.
     IF invitation.id IS NULL OR invitation.accepted_at IS NOT NULL OR invitation.revoked_at IS NOT NULL
        OR invitation.expires_at <= now()
-       OR NOT (invitation.invited_user_id IS NOT DISTINCT FROM caller
-               OR invitation.invited_email = (SELECT lower(u.email) FROM iam.users AS u WHERE u.id = caller))
+       OR NOT (coalesce(invitation.invited_user_id = caller, false)
+               OR coalesce(invitation.invited_email = (SELECT lower(u.email) FROM iam.users AS u WHERE u.id = caller),
+                           false))
        OR NOT EXISTS (SELECT FROM iam.companies AS c WHERE c.id = invitation.company_id AND NOT c.is_deleted) THEN
         PERFORM iam.raise_not_found('no such invitation for you: it is unknown, expired, revoked, used, or someone else''s',
                                     'Ask the company''s admin for a new invitation.');

@@ -12,7 +12,7 @@
 -- Run with: pg_prove -d DB test/pgtap/security.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(379);
+SELECT plan(390);
 
 -- Supabase's API roles, created after the extension: apply_grants() is what
 -- gives them their privileges.
@@ -369,6 +369,38 @@ SELECT throws_ok($$SELECT iam.add_company_member('c0000000-0000-4000-8000-000000
     '42501', NULL, 'An outsider cannot join a company');
 SELECT throws_ok($$SELECT iam.set_company_status('c0000000-0000-4000-8000-00000000000a', 'closed')$$,
     '22023', 'invalid company status: ''closed''', 'An unknown status is 22023');
+
+-- Admin rights are per company; people join by invitation, as themselves.
+SELECT pg_temp.act_as('service_role');
+INSERT INTO iam.company_users (user_id, company_id) VALUES (pg_temp.person('Carol'), 'c0000000-0000-4000-8000-00000000000b');
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
+SELECT is(iam.is_company_admin('c0000000-0000-4000-8000-00000000000b'), false,
+    'Acme''s admin, a plain member of Globex, is not Globex''s admin');
+SELECT throws_ok($$SELECT * FROM iam.invite_to_company('c0000000-0000-4000-8000-00000000000b', email => 'x@example.test')$$,
+    '42501', NULL, '... invites nobody to it');
+SELECT is((SELECT count(*)::int FROM iam.company_members WHERE company_id = 'c0000000-0000-4000-8000-00000000000b'), 0,
+    '... and reads none of its members');
+SELECT token AS gus_token FROM iam.invite_to_company('c0000000-0000-4000-8000-00000000000a', user_id => pg_temp.person('Gus')) \gset
+SELECT is((SELECT count(*)::int FROM iam.company_members WHERE user_id = pg_temp.person('Gus')), 0,
+    'An invitee is shown to the company''s admins only once they accept');
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Nina'));
+SELECT throws_ok(format('SELECT iam.accept_company_invitation(%L)', :'gus_token'), 'P0002', NULL,
+    'Someone else''s token admits nobody else');
+SELECT pg_temp.act_as('anon');
+SELECT throws_ok(format('SELECT iam.accept_company_invitation(%L)', :'gus_token'), '42501', NULL,
+    'anon may not accept an invitation');
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Gus'));
+SELECT is(iam.accept_company_invitation(:'gus_token'), 'c0000000-0000-4000-8000-00000000000a'::uuid,
+    'The invitee accepts, as himself');
+SELECT is(iam.is_company_member('c0000000-0000-4000-8000-00000000000a'), true, '... and is a member');
+SELECT pg_temp.act_as('authenticated', pg_temp.person('Carol'));
+SELECT is((SELECT count(*)::int FROM iam.company_members WHERE user_id = pg_temp.person('Gus')), 1,
+    '... whom the admins now see');
+SELECT throws_ok(format('SELECT iam.remove_company_member(%L, %L)', 'c0000000-0000-4000-8000-00000000000a', pg_temp.person('Carol')),
+    '23514', NULL, 'The last admin of a company may not leave it');
+SELECT pg_temp.act_as('service_role');
+SELECT is((SELECT count(*)::int FROM iam.company_invitations WHERE accepted_by = pg_temp.person('Gus')), 1,
+    'The service role reads the accepted invitation');
 
 SELECT pg_temp.act_as('authenticated', pg_temp.person('Pam'));
 SELECT is(iam.set_company_status('c0000000-0000-4000-8000-00000000000b', 'suspended_by_admin'), true,

@@ -33,8 +33,8 @@ CREATE TABLE soak.companies (n int PRIMARY KEY, id uuid NOT NULL);
 INSERT INTO soak.companies
 SELECT n, ('c0000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid FROM generate_series(1, 2) AS n;
 INSERT INTO iam.companies (id, name) SELECT id, 'soak company ' || n FROM soak.companies;
-INSERT INTO iam.company_users (user_id, company_id)
-SELECT p.id, c.id FROM soak.people AS p JOIN soak.companies AS c USING (n) WHERE p.kind = 'company_admin';
+INSERT INTO iam.company_users (user_id, company_id, role_in_company)
+SELECT p.id, c.id, 'admin' FROM soak.people AS p JOIN soak.companies AS c USING (n) WHERE p.kind = 'company_admin';
 SELECT count(iam.grant_role(id, 'platform_admin')) AS admins FROM soak.people WHERE kind = 'admin' \gset
 SELECT count(iam.grant_role(id, 'enterprise_admin')) AS company_admins FROM soak.people WHERE kind = 'company_admin' \gset
 
