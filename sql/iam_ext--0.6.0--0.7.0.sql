@@ -273,6 +273,64 @@ COMMENT ON FUNCTION iam.custom_access_token_hook(jsonb) IS
 REVOKE EXECUTE ON FUNCTION iam.custom_access_token_hook(jsonb) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
+-- A leaked key's kill switch: whoever holds a key may revoke it, anon
+-- included (a secret scanner, a finder). It runs as the extension's owner:
+-- the reporter may see no key. The answer is the same for every key of the
+-- format, live or not, so it tells nothing verify_api_key would not.
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.report_leaked_api_key(api_key text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    leaked uuid;
+BEGIN
+    IF api_key IS NULL OR length(api_key) <> 51 OR api_key !~ '^iam_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}$' THEN
+        RAISE EXCEPTION 'this is not an iam_ext API key'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'An iam_ext API key matches iam_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}.';
+    END IF;
+    SELECT v.key_id INTO leaked FROM iam.verify_api_key(api_key) AS v;
+    UPDATE iam.api_keys AS k SET is_active = false WHERE k.id = leaked AND k.is_active;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION iam.report_leaked_api_key(text) IS
+    'Revokes the key it is given at once, for anyone who holds it (anon included); audited with the reporter''s role; true for every key of the format, live or not';
+
+------------------------------------------------------------------------------
+-- The owner's view of their keys' life cycle, under RLS: the active keys the
+-- caller may see that expire soon, and those nobody has used for a while.
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.expiring_api_keys(within interval DEFAULT '30 days')
+    RETURNS TABLE (id uuid, name varchar, key_prefix varchar, user_id uuid, company_id uuid,
+                   expires_at timestamptz, last_used_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT k.id, k.name, k.key_prefix, k.user_id, k.company_id, k.expires_at, k.last_used_at
+    FROM iam.api_keys AS k
+    WHERE k.is_active AND k.expires_at > now() AND k.expires_at - now() <= within
+    ORDER BY k.expires_at, k.id
+$$;
+COMMENT ON FUNCTION iam.expiring_api_keys(interval) IS
+    'The active keys the caller may see (RLS) that expire within the interval (default 30 days), soonest first';
+
+CREATE FUNCTION iam.unused_api_keys(for_at_least interval DEFAULT '90 days')
+    RETURNS TABLE (id uuid, name varchar, key_prefix varchar, user_id uuid, company_id uuid,
+                   created_at timestamptz, last_used_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT k.id, k.name, k.key_prefix, k.user_id, k.company_id, k.created_at, k.last_used_at
+    FROM iam.api_keys AS k
+    WHERE k.is_active AND now() - coalesce(k.last_used_at, k.created_at) >= for_at_least
+    ORDER BY coalesce(k.last_used_at, k.created_at), k.id
+$$;
+COMMENT ON FUNCTION iam.unused_api_keys(interval) IS
+    'The active keys the caller may see (RLS) unused for at least the interval (default 90 days; never used counts from creation), longest unused first';
+
+------------------------------------------------------------------------------
 -- Tenancy: admin rights per company (company_users.role_in_company, where
 -- 0.6.0 made every member holding enterprise_admin an admin of each of their
 -- companies), membership by invitation, a company keeps an admin, and its

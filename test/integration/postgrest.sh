@@ -238,5 +238,16 @@ expect "POST /rpc/grant_role" 200 true
 rpc "$alice_jwt" "$none" POST grant_role '{"user_id":"a0000000-0000-4000-8000-0000000000a2","role_name":"support_agent"}'
 expect "... which a user may not" 403
 
+echo "a leaked key, reported by anyone who finds it"
+leaked_key=$(value -U "$owner" -d "$db" -c "SELECT api_key FROM iam.create_api_key('leaked', 'a0000000-0000-4000-8000-0000000000a1')")
+rpc '' "$none" POST report_leaked_api_key "{\"api_key\":\"$leaked_key\"}"
+expect "POST /rpc/report_leaked_api_key as anon" 200 true
+rpc '' "$none" POST verify_api_key "{\"api_key\":\"$leaked_key\"}"
+expect "... and the key no longer verifies" 200 '[]'
+rpc '' "$none" POST report_leaked_api_key '{"api_key":"not a key"}'
+expect "... something that is not a key" 400 '22023: this is not an iam_ext API key'
+[ "$(value -d "$db" -c "SELECT actor_role FROM iam.audit_log WHERE action = 'api_key_revoked' ORDER BY id DESC LIMIT 1")" = anon ] ||
+    { echo "  FAIL: the revocation is not audited as anon's"; failures=$((failures + 1)); }
+
 [ $failures -eq 0 ] || { echo "FAIL: $failures of $checks PostgREST-shaped checks"; exit 1; }
 echo "PASS: $checks PostgREST-shaped requests answered as documented"

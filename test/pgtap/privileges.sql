@@ -1,7 +1,8 @@
 -- privileges.sql: the privilege audit of docs/security.md. Every SECURITY
 -- DEFINER function pins its search_path and is executable by no API role
 -- but accept_company_invitation (by authenticated and service_role: the
--- invitee may neither read the invitation nor insert the membership);
+-- invitee may neither read the invitation nor insert the membership) and
+-- report_leaked_api_key (by anyone: whoever holds a key may kill it);
 -- every SQL-language function pins its search_path too; nothing in schema
 -- iam is writable by PUBLIC; trigger functions are executable by nobody;
 -- every table has row level security, and a policy unless it is the
@@ -26,8 +27,8 @@ SELECT set_eq(
     $$SELECT signature FROM iam_functions WHERE prosecdef$$,
     ARRAY['iam.apply_grants()', 'iam.sync_auth_user()', 'iam.sync_user_from_auth(jsonb)',
           'iam.enable_auth_sync()', 'iam.disable_auth_sync()', 'iam.custom_access_token_hook(jsonb)',
-          'iam.accept_company_invitation(text)'],
-    'The only SECURITY DEFINER functions are apply_grants, the auth.users sync, the access token hook and accepting an invitation');
+          'iam.accept_company_invitation(text)', 'iam.report_leaked_api_key(text)'],
+    'The only SECURITY DEFINER functions are apply_grants, the auth.users sync, the access token hook, accepting an invitation and reporting a leaked key');
 SELECT is_empty(
     $$SELECT signature FROM iam_functions
       WHERE (prosecdef OR lanname IN ('sql', 'plpgsql'))
@@ -37,8 +38,9 @@ SELECT is_empty(
     $$SELECT signature, r.rolname FROM iam_functions, pg_roles AS r
       WHERE prosecdef AND r.rolname IN ('anon', 'authenticated', 'service_role', 'public')
         AND has_function_privilege(r.oid, iam_functions.oid, 'EXECUTE')
-        AND (signature <> 'iam.accept_company_invitation(text)' OR r.rolname IN ('anon', 'public'))$$,
-    'No SECURITY DEFINER function is executable by an API role, but accepting an invitation by authenticated and service_role');
+        AND (signature <> 'iam.accept_company_invitation(text)' OR r.rolname IN ('anon', 'public'))
+        AND signature <> 'iam.report_leaked_api_key(text)'$$,
+    'No SECURITY DEFINER function is executable by an API role, but accepting an invitation (authenticated, service_role) and reporting a leaked key');
 SELECT is_empty(
     $$SELECT c.relname, a.privilege_type
       FROM pg_class AS c, aclexplode(c.relacl) AS a
@@ -96,7 +98,8 @@ SELECT set_eq(
         'iam.verify_api_key(text)', 'iam.api_key_has_permission(text,text)',
         'iam.authenticate_request()', 'iam.has_permission(text)',
         'iam.create_api_key(text,uuid,uuid,jsonb,timestamp with time zone)',
-        'iam.rotate_api_key(uuid)', 'iam.revoke_api_key(uuid)',
+        'iam.rotate_api_key(uuid)', 'iam.revoke_api_key(uuid)', 'iam.report_leaked_api_key(text)',
+        'iam.expiring_api_keys(interval)', 'iam.unused_api_keys(interval)',
         -- referral codes
         'iam.generate_referral_code(integer)', 'iam.normalize_vanity_code(text)',
         'iam.create_referral_code(uuid,text,timestamp with time zone)',
