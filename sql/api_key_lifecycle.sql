@@ -1,6 +1,7 @@
 -- An API key's life cycle as its owner sees it (0.7.0): the keys that expire
--- soon and the keys nobody uses, under RLS; and the leaked-key kill switch,
--- which anyone holding a key may pull, anon included.
+-- soon and the keys nobody uses, under RLS; rotation with an overlap; and
+-- the leaked-key kill switch, which anyone holding a key may pull, anon
+-- included.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 DO $$
@@ -25,8 +26,9 @@ BEGIN
 END
 $$;
 
--- Alice's keys: one expiring in 2 days, one in 60, one made 100 days ago
--- and never used, one used an hour ago; Vera's, expiring tomorrow.
+-- Alice's keys: one expiring in 2 days, one in 60 (made 100 days ago), one
+-- made 120 days ago and never used, one used an hour ago; Vera's, expiring
+-- tomorrow.
 SELECT pg_temp.as_user('Alice');
 SELECT api_key AS soon_key, id AS soon_id FROM iam.create_api_key('soon', expires_at => now() + interval '2 days') \gset
 SELECT id AS later_id FROM iam.create_api_key('later', expires_at => now() + interval '60 days') \gset
@@ -35,7 +37,8 @@ SELECT id AS busy_id FROM iam.create_api_key('busy') \gset
 SELECT pg_temp.as_user('Vera');
 SELECT id AS vera_id FROM iam.create_api_key('vera''s', expires_at => now() + interval '1 day') \gset
 RESET ROLE;
-UPDATE iam.api_keys SET created_at = now() - interval '100 days' WHERE name IN ('idle', 'busy', 'later');
+UPDATE iam.api_keys SET created_at = now() - interval '100 days' WHERE name IN ('busy', 'later');
+UPDATE iam.api_keys SET created_at = now() - interval '120 days' WHERE name = 'idle';
 UPDATE iam.api_keys SET last_used_at = now() - interval '1 hour' WHERE name = 'busy';
 
 -- Each owner sees their own.
@@ -49,6 +52,53 @@ SELECT count(*) AS within_the_largest_interval FROM iam.expiring_api_keys(interv
 SELECT pg_temp.as_user('Vera');
 SELECT name FROM iam.expiring_api_keys();
 SELECT count(*) FILTER (WHERE user_id = pg_temp.person('Alice')) AS alices_seen_by_vera FROM iam.unused_api_keys(interval '0');
+
+-- Rotation with a grace: a new key with the same name, owner, permissions
+-- and expiry replaces the old one, which verifies until the grace ends.
+SELECT pg_temp.as_user('Alice');
+SELECT api_key AS old_key, id AS old_id FROM iam.create_api_key('ci', permissions => '["courses:read"]',
+    expires_at => now() + interval '10 days') \gset
+SELECT api_key AS new_key, id AS new_id FROM iam.rotate_api_key(:'old_id', interval '1 hour') \gset
+SELECT n.name, n.permissions, n.expires_at - now() BETWEEN interval '9 days 23 hours' AND interval '10 days' AS same_expiry,
+       n.replaces_key_id = :'old_id' AS replaces_old,
+       o.expires_at - now() BETWEEN interval '59 minutes' AND interval '1 hour' AS old_ends_in_an_hour
+FROM iam.api_keys AS n, iam.api_keys AS o WHERE n.id = :'new_id' AND o.id = :'old_id';
+SELECT (SELECT count(*) FROM iam.verify_api_key(:'old_key')) AS old_verifies,
+       (SELECT count(*) FROM iam.verify_api_key(:'new_key')) AS new_verifies;
+-- The grace never outlasts the old key: one that expires in 10 minutes,
+-- rotated with a day's grace, still ends in 10 minutes.
+SELECT id AS short_id FROM iam.create_api_key('short', expires_at => now() + interval '10 minutes') \gset
+SELECT id AS short_new_id FROM iam.rotate_api_key(:'short_id', interval '1 day') \gset
+SELECT o.expires_at - now() <= interval '10 minutes' AS old_keeps_its_expiry,
+       n.expires_at = o.expires_at AS new_has_the_same
+FROM iam.api_keys AS o, iam.api_keys AS n WHERE o.id = :'short_id' AND n.id = :'short_new_id';
+-- Revoking either during the overlap revokes that one only.
+SELECT iam.revoke_api_key(:'old_id') AS old_revoked;
+SELECT (SELECT count(*) FROM iam.verify_api_key(:'old_key')) AS old_verifies,
+       (SELECT count(*) FROM iam.verify_api_key(:'new_key')) AS new_verifies;
+-- After the grace the old key stops.
+SELECT api_key AS second_old_key, id AS second_old_id FROM iam.create_api_key('second') \gset
+SELECT api_key AS second_new_key FROM iam.rotate_api_key(:'second_old_id', interval '1 minute') \gset
+RESET ROLE;
+UPDATE iam.api_keys SET expires_at = now() - interval '1 s' WHERE id = :'second_old_id';
+SELECT (SELECT count(*) FROM iam.verify_api_key(:'second_old_key')) AS old_verifies_after_the_grace,
+       (SELECT count(*) FROM iam.verify_api_key(:'second_new_key')) AS new_verifies;
+-- Without a grace, as before: the same key, a new secret.
+SELECT pg_temp.as_user('Alice');
+SELECT id = :'new_id' AS same_id, api_key <> :'new_key' AS new_secret FROM iam.rotate_api_key(:'new_id');
+SELECT (SELECT count(*) FROM iam.verify_api_key(:'new_key')) AS old_secret_verifies;
+-- Bad graces; someone else's key; a forged link to another owner's key.
+SELECT * FROM iam.rotate_api_key(:'new_id', interval '-1 hour');
+SELECT * FROM iam.rotate_api_key(:'new_id', interval '91 days');
+SELECT pg_temp.as_user('Vera');
+SELECT * FROM iam.rotate_api_key(:'new_id', interval '1 hour');
+INSERT INTO iam.api_keys (user_id, name, key_prefix, hashed_key, replaces_key_id)
+VALUES (pg_temp.person('Vera'), 'forged', 'forged00', 'x', :'new_id');
+-- Each rotation is in the audit log.
+RESET ROLE;
+SELECT a.action, k.name, a.new_row ->> 'replaces_key_id' IS NOT NULL AS replaces
+FROM iam.audit_log AS a JOIN iam.api_keys AS k ON k.id = (a.new_row ->> 'id')::uuid
+WHERE a.id > :audit_start AND a.action = 'api_key_rotated' ORDER BY a.id;
 
 -- A leaked key: anyone holding it revokes it at once, anon included.
 SELECT pg_temp.as_user(NULL);

@@ -111,8 +111,17 @@ CREATE POLICY api_keys_insert ON iam.api_keys FOR INSERT WITH CHECK (
 
 COMMENT ON FUNCTION iam.create_api_key(text, uuid, uuid, jsonb, timestamptz) IS
     'Creates a key for the current user, or for a company one administers; the plaintext key is in the result only, never stored';
-COMMENT ON FUNCTION iam.rotate_api_key(uuid) IS
-    'A new secret for an active key, same name, owner and permissions, for the key''s user (a company key: its admins) only; the old key stops verifying at once';
+-- Rotation with overlap: a grace during which the replaced key still verifies.
+ALTER TABLE iam.api_keys ADD COLUMN replaces_key_id uuid REFERENCES iam.api_keys (id) ON DELETE SET NULL;
+COMMENT ON COLUMN iam.api_keys.replaces_key_id IS
+    'The key this one replaced by iam.rotate_api_key(key_id, grace), which keeps verifying until the grace ends';
+DROP FUNCTION iam.rotate_api_key(uuid);
+CREATE FUNCTION iam.rotate_api_key(key_id uuid, grace interval DEFAULT '0')
+    RETURNS TABLE (id uuid, api_key text, key_prefix text)
+    LANGUAGE c VOLATILE ROWS 1
+    AS 'MODULE_PATHNAME', 'iam_rotate_api_key';
+COMMENT ON FUNCTION iam.rotate_api_key(uuid, interval) IS
+    'A new secret for an active key, same name, owner, permissions and expiry, for the key''s user (a company key: its admins) only. Without grace the old secret stops at once (same key id); with grace (up to 90 days) a new key replaces it (replaces_key_id) and the old one verifies until the grace ends, never past its expiry';
 
 ------------------------------------------------------------------------------
 -- Referral codes and referrals.
@@ -738,7 +747,7 @@ BEGIN
             'GRANT INSERT (user_id, preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app), '
                 'UPDATE (preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app) '
                 'ON iam.user_settings TO authenticated',
-            'GRANT INSERT (user_id, company_id, name, key_prefix, hashed_key, permissions, expires_at), '
+            'GRANT INSERT (user_id, company_id, name, key_prefix, hashed_key, permissions, expires_at, replaces_key_id), '
                 'UPDATE (name, permissions, expires_at, is_active, key_prefix, hashed_key) ON iam.api_keys TO authenticated',
             'GRANT INSERT (user_id, code, is_active, expires_at), UPDATE (is_active, expires_at) '
                 'ON iam.referral_codes TO authenticated',

@@ -38,12 +38,12 @@ CREATE FUNCTION iam.create_api_key(name text, user_id uuid DEFAULT NULL, company
 COMMENT ON FUNCTION iam.create_api_key(text, uuid, uuid, jsonb, timestamptz) IS
     'Creates a key for the current user, or for a company one administers; the plaintext key is in the result only, never stored';
 
-CREATE FUNCTION iam.rotate_api_key(key_id uuid)
+CREATE FUNCTION iam.rotate_api_key(key_id uuid, grace interval DEFAULT '0')
     RETURNS TABLE (id uuid, api_key text, key_prefix text)
     LANGUAGE c VOLATILE ROWS 1
     AS 'MODULE_PATHNAME', 'iam_rotate_api_key';
-COMMENT ON FUNCTION iam.rotate_api_key(uuid) IS
-    'A new secret for an active key, same name, owner and permissions, for the key''s user (a company key: its admins) only; the old key stops verifying at once';
+COMMENT ON FUNCTION iam.rotate_api_key(uuid, interval) IS
+    'A new secret for an active key, same name, owner, permissions and expiry, for the key''s user (a company key: its admins) only. Without grace the old secret stops at once (same key id); with grace (up to 90 days) a new key replaces it (replaces_key_id) and the old one verifies until the grace ends, never past its expiry';
 
 CREATE FUNCTION iam.revoke_api_key(key_id uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE

@@ -192,6 +192,7 @@ CREATE TABLE iam.api_keys (
     -- Appended in 0.7.0, after the model's columns.
     created_by      uuid,
     suspended_until timestamptz,
+    replaces_key_id uuid REFERENCES iam.api_keys (id) ON DELETE SET NULL,
     CONSTRAINT api_keys_owner_check CHECK (user_id IS NOT NULL OR company_id IS NOT NULL)
 );
 CREATE INDEX api_keys_user_id_idx ON iam.api_keys (user_id);
@@ -212,6 +213,8 @@ COMMENT ON COLUMN iam.api_keys.created_by IS
     'iam.current_user_id() of whoever created the key (set by the trigger guard_api_key); NULL for the service role or the operator';
 COMMENT ON COLUMN iam.api_keys.suspended_until IS
     'The key does not verify before then: its user is banned (infinity once deleted); kept by iam.sync_user_from_auth';
+COMMENT ON COLUMN iam.api_keys.replaces_key_id IS
+    'The key this one replaced by iam.rotate_api_key(key_id, grace), which keeps verifying until the grace ends';
 
 ------------------------------------------------------------------------------
 -- referral_codes and referrals

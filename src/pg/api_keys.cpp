@@ -415,27 +415,60 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
     throw iam::Error(iam::sqlstate::internal_error, "could not find a free key_prefix");
 }
 
-// iam.rotate_api_key(key_id uuid) -> TABLE(id uuid, api_key text, key_prefix text)
+// Rotation without a grace: the key keeps its id and takes a new secret.
+const char* const replace_secret =
+    "UPDATE iam.api_keys SET key_prefix = $2, hashed_key = $3 WHERE id = $1 AND is_active "
+    "RETURNING id";
+// With a grace: a new key, a copy of the old, replaces it; the old one
+// verifies until the grace ends, never past its own expiry. Both statements
+// run as the caller, so the rules of creating a key and of narrowing one
+// decide who may rotate.
+const char* const replace_key =
+    "WITH old AS (SELECT id, user_id, company_id, name, permissions, expires_at FROM iam.api_keys "
+    "WHERE id = $1 AND is_active FOR UPDATE), "
+    "new AS (INSERT INTO iam.api_keys (user_id, company_id, name, key_prefix, hashed_key, "
+    "permissions, expires_at, replaces_key_id) "
+    "SELECT user_id, company_id, name, $2, $3, permissions, expires_at, id FROM old RETURNING id), "
+    "ended AS (UPDATE iam.api_keys AS k SET expires_at = LEAST(k.expires_at, "
+    "pg_catalog.now() OPERATOR(pg_catalog.+) $4) FROM old WHERE k.id = old.id "
+    "AND EXISTS (SELECT FROM new)) "
+    "SELECT id FROM new";
+
+// The longest overlap of two keys a rotation grants.
+constexpr int64 max_grace_usecs = int64(90) * USECS_PER_DAY;
+
+// iam.rotate_api_key(key_id uuid, grace interval DEFAULT '0')
+//     -> TABLE(id uuid, api_key text, key_prefix text)
 IAM_SQL_FUNCTION(iam_rotate_api_key) {
     CallSite* site = call_site(fcinfo);
     if (PG_ARGISNULL(0))
         throw iam::Error(iam::sqlstate::invalid_parameter_value, "key_id must not be NULL");
     pg_uuid_t key_id = *PG_GETARG_UUID_P(0);
+    Interval grace{};
+    if (!PG_ARGISNULL(1))
+        grace = *PG_GETARG_INTERVAL_P(1);
+    // An interval's months and days have no fixed length: counted as 30 and
+    // 1 days for the bound only; the overlap itself is added as given.
+    double grace_usecs = double(grace.month) * 30 * USECS_PER_DAY +
+                         double(grace.day) * USECS_PER_DAY + double(grace.time);
+    if (grace_usecs < 0 || grace_usecs > double(max_grace_usecs))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a rotation's grace is from 0 to 90 days", {},
+                         "With grace '0' the old secret stops at once.");
+    bool overlap = grace_usecs > 0;
     for (int attempt = 0; attempt < 5; ++attempt) {
         NewKey key = new_key();
         ApiKeyRow existing{};
         std::string_view prefix = text_view(key.key_prefix);
         if (iam::pg::find_api_key(site->tables, prefix.data(), prefix.size(), &existing, nullptr))
             continue;  // taken: draw another key
-        Oid types[3] = {UUIDOID, TEXTOID, TEXTOID};
-        Datum values[3] = {UUIDPGetDatum(&key_id), PointerGetDatum(key.key_prefix),
-                           PointerGetDatum(key.hashed_key)};
+        Oid types[4] = {UUIDOID, TEXTOID, TEXTOID, INTERVALOID};
+        Datum values[4] = {UUIDPGetDatum(&key_id), PointerGetDatum(key.key_prefix),
+                           PointerGetDatum(key.hashed_key), IntervalPGetDatum(&grace)};
         pg_uuid_t id;
         bool rotated = iam::pg::pg_call([&] {
-            return execute_returning_id(
-                "UPDATE iam.api_keys SET key_prefix = $2, hashed_key = $3 "
-                "WHERE id = $1 AND is_active RETURNING id",
-                3, types, values, nullptr, &id);
+            return overlap ? execute_returning_id(replace_key, 4, types, values, nullptr, &id)
+                           : execute_returning_id(replace_secret, 3, types, values, nullptr, &id);
         });
         if (!rotated)
             throw iam::Error(iam::sqlstate::no_data_found,

@@ -85,6 +85,15 @@ Audited audited_table(Relation relation) {
                          table);
 }
 
+// Whether a new key replaces another: a rotation with a grace (0.7.0 on).
+bool replaces_a_key(HeapTuple row, Relation relation) {
+    if (get_attnum(RelationGetRelid(relation), "replaces_key_id") == InvalidAttrNumber)
+        return false;
+    bool is_null;
+    iam::pg::value_of(row, relation, iam::pg::column(relation, "replaces_key_id"), &is_null);
+    return !is_null;
+}
+
 // What happened, in the words of iam.audit_log.action.
 const char* action_of(const TriggerData* trigger, Audited table) {
     Relation relation = trigger->tg_relation;
@@ -125,7 +134,8 @@ const char* action_of(const TriggerData* trigger, Audited table) {
         }
         case Audited::api_keys: {
             if (inserted)
-                return "api_key_created";
+                return replaces_a_key(trigger->tg_trigtuple, relation) ? "api_key_rotated"
+                                                                       : "api_key_created";
             if (deleted)
                 return "api_key_deleted";
             if (iam::pg::changed(trigger, iam::pg::column(relation, "hashed_key")))

@@ -228,6 +228,31 @@ void require_below_key_cap(const KeyRow& key) {
                          "iam.max_api_keys_per_owner.");
 }
 
+// A key names the key it replaces (rotate_api_key with a grace) only if that
+// key is active and has the same owner: the link is no way to claim another
+// owner's key, or an audit trail of rotations that did not happen.
+void require_replaced_key_of_same_owner(Relation relation, HeapTuple row, const KeyRow& key) {
+    bool is_null;
+    Datum replaced = value_of(row, relation, column(relation, "replaces_key_id"), &is_null);
+    if (is_null)
+        return;
+    Oid types[3] = {UUIDOID, UUIDOID, UUIDOID};
+    Datum values[3] = {replaced, UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.user_id)),
+                       UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.company_id))};
+    char nulls[4] = {' ', key.has_user ? ' ' : 'n', key.has_company ? ' ' : 'n', '\0'};
+    uint64 found = iam::pg::pg_call([&] {
+        return iam::pg::execute_as_owner(
+            RelationGetRelid(relation),
+            "SELECT FROM iam.api_keys WHERE id = $1 AND is_active "
+            "AND user_id IS NOT DISTINCT FROM $2 AND company_id IS NOT DISTINCT FROM $3",
+            3, types, values, nulls);
+    });
+    if (found == 0)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a key replaces only an active key of its own owner", {},
+                         "Rotate a key with iam.rotate_api_key(key_id, grace).");
+}
+
 // A new key records who made it and when its owner may use it. Returns the
 // row to insert.
 HeapTuple stamp_new_key(Relation relation, HeapTuple row, const Suspension& suspension) {
@@ -377,6 +402,7 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
     }
     if (!inserting)
         return let_through(trigger);
+    require_replaced_key_of_same_owner(relation, row, key);
     Suspension suspension = lock_owner(key);
     require_below_key_cap(key);
     return PointerGetDatum(stamp_new_key(relation, row, suspension));

@@ -336,7 +336,7 @@ INSERT INTO hostile.contract VALUES
     ('iam.api_key_has_permission(text,text)', '{}', 'false for any bad key or permission'),
     ('iam.has_permission(text)', '{}', 'false without an API-key request'),
     ('iam.create_api_key(text,uuid,uuid,jsonb,timestamptz)', '{22023,42501,P0002,53400}', 'bad name, owner, permissions or expiry; RLS, privileges, another user, the request key''s scope; unknown owner; the owner''s key cap'),
-    ('iam.rotate_api_key(uuid)', '{22023,42501,P0002}', 'NULL key; privileges; no such active key the caller may rotate'),
+    ('iam.rotate_api_key(uuid,interval)', '{22023,42501,P0002,53400}', 'NULL key; privileges; no such active key the caller may rotate'),
     ('iam.revoke_api_key(uuid)', '{22023,42501,P0002}', 'NULL key; privileges; no such key the caller may see'),
     ('iam.report_leaked_api_key(text)', '{22023,42501}', 'not a key of the format; a request key without iam:api_keys:write'),
     ('iam.expiring_api_keys(interval)', '{42501}', 'anon may read no key; no rows for NULL or negative intervals'),

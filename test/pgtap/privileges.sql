@@ -98,7 +98,7 @@ SELECT set_eq(
         'iam.verify_api_key(text)', 'iam.api_key_has_permission(text,text)',
         'iam.authenticate_request()', 'iam.has_permission(text)',
         'iam.create_api_key(text,uuid,uuid,jsonb,timestamp with time zone)',
-        'iam.rotate_api_key(uuid)', 'iam.revoke_api_key(uuid)', 'iam.report_leaked_api_key(text)',
+        'iam.rotate_api_key(uuid,interval)', 'iam.revoke_api_key(uuid)', 'iam.report_leaked_api_key(text)',
         'iam.expiring_api_keys(interval)', 'iam.unused_api_keys(interval)',
         -- referral codes
         'iam.generate_referral_code(integer)', 'iam.normalize_vanity_code(text)',

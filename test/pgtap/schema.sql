@@ -63,8 +63,8 @@ SELECT columns_are('iam', 'user_settings',
 SELECT columns_are('iam', 'api_keys',
     ARRAY['id', 'user_id', 'company_id', 'name', 'key_prefix', 'hashed_key', 'permissions',
           'expires_at', 'last_used_at', 'created_at', 'is_active', 'created_by',
-          'suspended_until']::name[],
-    'Table iam.api_keys should have exactly the DBML columns, created_by and suspended_until');
+          'suspended_until', 'replaces_key_id']::name[],
+    'Table iam.api_keys should have exactly the DBML columns, created_by, suspended_until and replaces_key_id');
 SELECT columns_are('iam', 'referral_codes',
     ARRAY['id', 'user_id', 'code', 'is_active', 'created_at', 'expires_at']::name[],
     'Table iam.referral_codes should have exactly the DBML columns');
@@ -279,7 +279,8 @@ SELECT set_eq(
              ('iam.referrals', 'referrer_user_id', 'iam.users', 'c'),
              ('iam.referrals', 'referred_user_id', 'iam.users', 'c'),
              ('iam.referrals', 'referral_code_used_id', 'iam.referral_codes', 'c'),
-             ('iam.company_invitations', 'company_id', 'iam.companies', 'c')$$,
+             ('iam.company_invitations', 'company_id', 'iam.companies', 'c'),
+             ('iam.api_keys', 'replaces_key_id', 'iam.api_keys', 'n')$$,
     'Schema iam should have exactly the DBML foreign keys, with the documented ON DELETE actions');
 
 ------------------------------------------------------------------------------
