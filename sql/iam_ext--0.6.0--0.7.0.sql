@@ -113,6 +113,7 @@ COMMENT ON FUNCTION iam.create_api_key(text, uuid, uuid, jsonb, timestamptz) IS
     'Creates a key for the current user, or for a company one administers; the plaintext key is in the result only, never stored';
 -- Rotation with overlap: a grace during which the replaced key still verifies.
 ALTER TABLE iam.api_keys ADD COLUMN replaces_key_id uuid REFERENCES iam.api_keys (id) ON DELETE SET NULL;
+CREATE INDEX api_keys_replaces_key_id_idx ON iam.api_keys (replaces_key_id) WHERE replaces_key_id IS NOT NULL;
 COMMENT ON COLUMN iam.api_keys.replaces_key_id IS
     'The key this one replaced by iam.rotate_api_key(key_id, grace), which keeps verifying until the grace ends';
 DROP FUNCTION iam.rotate_api_key(uuid);

@@ -197,6 +197,9 @@ CREATE TABLE iam.api_keys (
 );
 CREATE INDEX api_keys_user_id_idx ON iam.api_keys (user_id);
 CREATE INDEX api_keys_company_id_idx ON iam.api_keys (company_id);
+-- Deleting a key clears the link of the key that replaced it: without this
+-- index each deleted key would scan the table.
+CREATE INDEX api_keys_replaces_key_id_idx ON iam.api_keys (replaces_key_id) WHERE replaces_key_id IS NOT NULL;
 COMMENT ON TABLE iam.api_keys IS 'API keys for user or company access to the platform';
 COMMENT ON COLUMN iam.api_keys.id IS 'API key id';
 COMMENT ON COLUMN iam.api_keys.user_id IS 'If key is for a specific user';
