@@ -108,11 +108,11 @@ SELECT iam.report_leaked_api_key('');
 SELECT iam.report_leaked_api_key(repeat('x', 1000000));
 SELECT iam.report_leaked_api_key(left(:'soon_key', 50));
 RESET ROLE;
-SELECT name, is_active FROM iam.api_keys WHERE user_id IN (pg_temp.person('Alice'), pg_temp.person('Vera')) ORDER BY name;
+SELECT name, is_active FROM iam.api_keys WHERE user_id IN (pg_temp.person('Alice'), pg_temp.person('Vera')) ORDER BY name, is_active;
 -- The audit log names the reporter's role.
 SELECT a.action, a.actor_role, a.actor_user_id IS NULL AS no_user, k.name
 FROM iam.audit_log AS a JOIN iam.api_keys AS k ON k.id = (a.new_row ->> 'id')::uuid
-WHERE a.id > :audit_start AND a.action = 'api_key_revoked';
+WHERE a.id > :audit_start AND a.action = 'api_key_revoked' ORDER BY a.id;
 
 -- The next file starts from the tests' people again.
 DELETE FROM iam.companies;

@@ -29,7 +29,6 @@ BEGIN
     RETURN 'operator';
 END
 $$;
-DO $$ BEGIN EXECUTE format('GRANT ALL ON ALL TABLES IN SCHEMA %s TO PUBLIC', pg_my_temp_schema()::regnamespace); END $$;
 
 -- An admin of one company is a plain member of another: admin rights are
 -- per company. The platform role enterprise_admin gives none by itself.
@@ -64,6 +63,17 @@ SELECT invitation_id AS nina_invitation, token AS nina_token, expires_at AS nina
 FROM iam.invite_to_company('c0000000-0000-4000-8000-00000000000a', email => ' Nina@Example.test ') \gset
 SELECT :'nina_token' ~ '^inv_[0-9A-HJKMNP-TV-Z]{32}$' AS token_shape,
        :'nina_expiry'::timestamptz - now() BETWEEN interval '6 days 23 hours' AND interval '7 days' AS seven_days;
+-- The default lifetime is a superuser's setting, iam.invitation_valid_for.
+SET iam.invitation_valid_for = '1h';
+SELECT pg_temp.as_operator();
+SET iam.invitation_valid_for = '91d';
+SET iam.invitation_valid_for = '1h';
+SELECT pg_temp.as_user('Carol');
+SELECT expires_at - now() BETWEEN interval '59 minutes' AND interval '1 hour' AS one_hour
+FROM iam.invite_to_company('c0000000-0000-4000-8000-00000000000a', email => 'someone@example.test');
+SELECT pg_temp.as_operator();
+RESET iam.invitation_valid_for;
+SELECT pg_temp.as_user('Carol');
 SELECT invited_email, invited_user_id, role_in_company, invited_by = pg_temp.person('Carol') AS by_carol,
        accepted_at, revoked_at
 FROM iam.company_invitations WHERE id = :'nina_invitation';

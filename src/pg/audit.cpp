@@ -87,7 +87,7 @@ Audited audited_table(Relation relation) {
 
 // Whether a new key replaces another: a rotation with a grace (0.7.0 on).
 bool replaces_a_key(HeapTuple row, Relation relation) {
-    if (get_attnum(RelationGetRelid(relation), "replaces_key_id") == InvalidAttrNumber)
+    if (!iam::pg::has_column(relation, "replaces_key_id"))
         return false;
     bool is_null;
     iam::pg::value_of(row, relation, iam::pg::column(relation, "replaces_key_id"), &is_null);
@@ -116,7 +116,7 @@ const char* action_of(const TriggerData* trigger, Audited table) {
             if (was != is)
                 return is ? "member_reactivated" : "member_removed";
             // role_in_company: since 0.7.0.
-            if (get_attnum(RelationGetRelid(relation), "role_in_company") != InvalidAttrNumber &&
+            if (iam::pg::has_column(relation, "role_in_company") &&
                 iam::pg::changed(trigger, iam::pg::column(relation, "role_in_company")))
                 return "member_role_changed";
             return "member_updated";

@@ -306,17 +306,18 @@ bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id) {
 namespace {
 
 struct Membership {
+    bool read_role;  // asked for: a member check reads is_active_in_company only
     bool active;
     bool admin;
     bool role_known;  // the schema has role_in_company
 };
 
 Membership membership_of(const IamTables& tables, const pg_uuid_t& user_id,
-                         const pg_uuid_t& company_id) {
+                         const pg_uuid_t& company_id, bool read_role) {
     ScanKeyData keys[2];
     uuid_key(&keys[0], attnum::company_users_user_id, user_id);
     uuid_key(&keys[1], attnum::company_users_company_id, company_id);
-    Membership membership{false, false, false};
+    Membership membership{read_role, false, false, false};
     scan(
         tables.company_users, tables.company_users_pkey, keys, 2,
         [](HeapTuple tuple, TupleDesc descriptor, void* context) {
@@ -325,6 +326,8 @@ Membership membership_of(const IamTables& tables, const pg_uuid_t& user_id,
             Datum flag =
                 attribute(tuple, descriptor, attnum::company_users_is_active_in_company, &is_null);
             found->active = !is_null && DatumGetBool(flag);
+            if (!found->read_role || !found->active)
+                return false;
             found->role_known =
                 descriptor->natts >= attnum::company_users_role_in_company &&
                 !TupleDescAttr(descriptor, attnum::company_users_role_in_company - 1)->attisdropped;
@@ -349,12 +352,12 @@ Membership membership_of(const IamTables& tables, const pg_uuid_t& user_id,
 
 bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
                       const pg_uuid_t& company_id) {
-    return membership_of(tables, user_id, company_id).active;
+    return membership_of(tables, user_id, company_id, false).active;
 }
 
 bool is_active_admin(const IamTables& tables, const pg_uuid_t& user_id,
                      const pg_uuid_t& company_id) {
-    Membership membership = membership_of(tables, user_id, company_id);
+    Membership membership = membership_of(tables, user_id, company_id, true);
     if (!membership.active)
         return false;
     return membership.role_known ? membership.admin

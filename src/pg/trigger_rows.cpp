@@ -18,6 +18,10 @@ Column column(Relation relation, const char* name) {
     return Column{static_cast<AttrNumber>(number), TupleDescAttr(descriptor, number - 1)};
 }
 
+bool has_column(Relation relation, const char* name) {
+    return SPI_fnumber(RelationGetDescr(relation), name) > 0;
+}
+
 Datum value_of(HeapTuple row, Relation relation, const Column& column, bool* is_null) {
     return heap_getattr(row, column.number, RelationGetDescr(relation), is_null);
 }

@@ -15,6 +15,10 @@ struct Column {
 // the table has none.
 Column column(Relation relation, const char* name);
 
+// Whether the trigger's table has column `name` (one appended by an upgrade
+// that the schema may not have had yet).
+bool has_column(Relation relation, const char* name);
+
 Datum value_of(HeapTuple row, Relation relation, const Column& column, bool* is_null);
 
 // Whether a boolean column is true (false for NULL).
