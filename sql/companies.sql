@@ -66,7 +66,9 @@ SELECT :'nina_token' ~ '^inv_[0-9A-HJKMNP-TV-Z]{32}$' AS token_shape,
 -- The default lifetime is a superuser's setting, iam.invitation_valid_for.
 SET iam.invitation_valid_for = '1h';
 SELECT pg_temp.as_operator();
+\set VERBOSITY sqlstate
 SET iam.invitation_valid_for = '91d';
+\set VERBOSITY default
 SET iam.invitation_valid_for = '1h';
 SELECT pg_temp.as_user('Carol');
 SELECT expires_at - now() BETWEEN interval '59 minutes' AND interval '1 hour' AS one_hour
