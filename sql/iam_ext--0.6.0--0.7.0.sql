@@ -21,6 +21,38 @@ COMMENT ON COLUMN iam.api_keys.created_by IS
     'iam.current_user_id() of whoever created the key (set by the trigger guard_api_key); NULL for the service role or the operator';
 COMMENT ON COLUMN iam.api_keys.suspended_until IS
     'The key does not verify before then: its user is banned (infinity once deleted); kept by iam.sync_user_from_auth';
+-- Rotation with overlap: a grace during which the replaced key still verifies.
+ALTER TABLE iam.api_keys ADD COLUMN replaces_key_id uuid REFERENCES iam.api_keys (id) ON DELETE SET NULL;
+CREATE UNIQUE INDEX api_keys_replaces_key_id_key ON iam.api_keys (replaces_key_id) WHERE replaces_key_id IS NOT NULL;
+COMMENT ON COLUMN iam.api_keys.replaces_key_id IS
+    'The key this one replaced by iam.rotate_api_key(key_id, grace), which keeps verifying until the grace ends';
+-- Usage credits and a rate limit.
+ALTER TABLE iam.api_keys
+    ADD COLUMN remaining integer CONSTRAINT api_keys_remaining_check CHECK (remaining >= 0),
+    ADD COLUMN refill_amount integer,
+    ADD COLUMN refill_interval interval,
+    ADD COLUMN refilled_at timestamptz,
+    ADD COLUMN rate_limit integer,
+    ADD COLUMN rate_limit_window interval,
+    ADD CONSTRAINT api_keys_refill_check CHECK (
+        (refill_amount IS NULL) = (refill_interval IS NULL)
+        AND (refill_amount IS NULL OR (remaining IS NOT NULL AND refill_amount > 0
+                                       AND refill_interval > interval '0'))),
+    ADD CONSTRAINT api_keys_rate_limit_check CHECK (
+        (rate_limit IS NULL) = (rate_limit_window IS NULL)
+        AND (rate_limit IS NULL OR (rate_limit > 0 AND rate_limit_window BETWEEN interval '1 second' AND interval '1 day')));
+COMMENT ON COLUMN iam.api_keys.remaining IS
+    'Credits left: each request the key authenticates spends one (iam.consume_api_key: any cost); NULL for unlimited';
+COMMENT ON COLUMN iam.api_keys.refill_amount IS
+    'What remaining is set back to once refill_interval has passed since refilled_at; NULL for no refill';
+COMMENT ON COLUMN iam.api_keys.refill_interval IS
+    'How often remaining is refilled (''1 day'', ''1 month'', any interval); NULL for no refill';
+COMMENT ON COLUMN iam.api_keys.refilled_at IS
+    'When remaining was last set or refilled';
+COMMENT ON COLUMN iam.api_keys.rate_limit IS
+    'Requests the key may make per rate_limit_window, counted in shared memory (needs iam_ext in shared_preload_libraries); NULL for no limit';
+COMMENT ON COLUMN iam.api_keys.rate_limit_window IS
+    'The window of rate_limit, 1 second to 1 day';
 
 ALTER TABLE iam.audit_log ALTER COLUMN target_user_id DROP NOT NULL,
     ADD COLUMN actor_api_key_id uuid;
@@ -95,10 +127,11 @@ COMMENT ON FUNCTION iam.guard_api_key() IS
 REVOKE EXECUTE ON FUNCTION iam.guard_api_key() FROM PUBLIC;
 CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON iam.api_keys
     FOR EACH ROW EXECUTE FUNCTION iam.guard_api_key();
--- Not fired for last_used_at, which verification touches.
+-- Not fired for last_used_at, remaining and refilled_at, which requests
+-- write.
 CREATE TRIGGER api_keys_audit
     AFTER INSERT OR DELETE OR UPDATE OF user_id, company_id, name, key_prefix, hashed_key, permissions,
-        expires_at, is_active ON iam.api_keys
+        expires_at, is_active, refill_amount, refill_interval, rate_limit, rate_limit_window ON iam.api_keys
     FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
 
 -- A key's user makes their own keys, a company's admins its keys; nobody
@@ -111,11 +144,6 @@ CREATE POLICY api_keys_insert ON iam.api_keys FOR INSERT WITH CHECK (
 
 COMMENT ON FUNCTION iam.create_api_key(text, uuid, uuid, jsonb, timestamptz) IS
     'Creates a key for the current user, or for a company one administers; the plaintext key is in the result only, never stored';
--- Rotation with overlap: a grace during which the replaced key still verifies.
-ALTER TABLE iam.api_keys ADD COLUMN replaces_key_id uuid REFERENCES iam.api_keys (id) ON DELETE SET NULL;
-CREATE INDEX api_keys_replaces_key_id_idx ON iam.api_keys (replaces_key_id) WHERE replaces_key_id IS NOT NULL;
-COMMENT ON COLUMN iam.api_keys.replaces_key_id IS
-    'The key this one replaced by iam.rotate_api_key(key_id, grace), which keeps verifying until the grace ends';
 DROP FUNCTION iam.rotate_api_key(uuid);
 CREATE FUNCTION iam.rotate_api_key(key_id uuid, grace interval DEFAULT '0')
     RETURNS TABLE (id uuid, api_key text, key_prefix text)
@@ -281,6 +309,82 @@ $$;
 COMMENT ON FUNCTION iam.custom_access_token_hook(jsonb) IS
     'Supabase Auth custom access token hook: adds claim iam {roles, company_ids (at most 50), company_ids_truncated} for the UI; never raises; executable by supabase_auth_admin only';
 REVOKE EXECUTE ON FUNCTION iam.custom_access_token_hook(jsonb) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Usage: credits spent by the requests a key makes, and a rate limit on
+-- them (C++: src/pg/credits.cpp, rate_limits.cpp). iam.authenticate_request
+-- charges each request one credit and one slot of the rate limit;
+-- consume_api_key charges a call any cost. Only the service role, a
+-- platform_admin or the operator give a key credits or a limit; its owner
+-- may only lower them (src/pg/write_rules.cpp).
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.consume_api_key(api_key text, cost integer DEFAULT 1) RETURNS integer
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'iam_consume_api_key';
+COMMENT ON FUNCTION iam.consume_api_key(text, integer) IS
+    'Verifies the key, counts the call against its rate limit and spends cost credits in this transaction; returns the credits left (NULL: unlimited). 28000 for a bad key, 53400 over the limit or without enough credits';
+
+CREATE FUNCTION iam.api_key_credits_remaining() RETURNS integer
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_api_key_credits_remaining';
+COMMENT ON FUNCTION iam.api_key_credits_remaining() IS
+    'The credits the request''s API key has left after iam.authenticate_request charged it; NULL without a key or for unlimited';
+
+CREATE FUNCTION iam.set_api_key_credits(key_id uuid, remaining integer, refill_amount integer DEFAULT NULL,
+                                        refill_interval interval DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF key_id IS NULL THEN
+        RAISE EXCEPTION 'key_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF remaining < 0 THEN
+        RAISE EXCEPTION 'remaining must not be negative' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'NULL gives the key unlimited use.';
+    ELSIF (refill_amount IS NULL) <> (refill_interval IS NULL) THEN
+        RAISE EXCEPTION 'a refill needs both refill_amount and refill_interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    ELSIF refill_amount IS NOT NULL AND (remaining IS NULL OR refill_amount <= 0 OR refill_interval <= interval '0') THEN
+        RAISE EXCEPTION 'a refill is a positive amount every positive interval, of a key with credits'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example iam.set_api_key_credits(key_id, 1000, 1000, ''1 month'').';
+    END IF;
+    UPDATE iam.api_keys AS k
+    SET remaining = set_api_key_credits.remaining, refill_amount = set_api_key_credits.refill_amount,
+        refill_interval = set_api_key_credits.refill_interval, refilled_at = now()
+    WHERE k.id = set_api_key_credits.key_id;
+    IF NOT FOUND THEN
+        PERFORM iam.raise_not_found('no API key with this id that you may change');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION iam.set_api_key_credits(uuid, integer, integer, interval) IS
+    'Sets the credits a key has left (NULL: unlimited) and its refill, counted from now; raising them is for the service role, a platform_admin or the operator';
+
+CREATE FUNCTION iam.set_api_key_rate_limit(key_id uuid, requests integer, per interval DEFAULT '1 minute')
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF key_id IS NULL THEN
+        RAISE EXCEPTION 'key_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF requests <= 0 OR (requests IS NOT NULL AND (per IS NULL OR per < interval '1 second'
+                                                      OR per > interval '1 day')) THEN
+        RAISE EXCEPTION 'a rate limit is a positive number of requests per 1 second to 1 day'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'NULL requests removes the limit.';
+    END IF;
+    UPDATE iam.api_keys AS k
+    SET rate_limit = requests, rate_limit_window = CASE WHEN requests IS NULL THEN NULL ELSE per END
+    WHERE k.id = set_api_key_rate_limit.key_id;
+    IF NOT FOUND THEN
+        PERFORM iam.raise_not_found('no API key with this id that you may change');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION iam.set_api_key_rate_limit(uuid, integer, interval) IS
+    'Limits the requests a key makes per window (1 second to 1 day; NULL requests: no limit); needs iam_ext in shared_preload_libraries; for the service role, a platform_admin or the operator';
 
 ------------------------------------------------------------------------------
 -- A leaked key's kill switch: whoever holds a key may revoke it, anon
@@ -748,8 +852,10 @@ BEGIN
             'GRANT INSERT (user_id, preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app), '
                 'UPDATE (preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app) '
                 'ON iam.user_settings TO authenticated',
-            'GRANT INSERT (user_id, company_id, name, key_prefix, hashed_key, permissions, expires_at, replaces_key_id), '
-                'UPDATE (name, permissions, expires_at, is_active, key_prefix, hashed_key) ON iam.api_keys TO authenticated',
+            'GRANT INSERT (user_id, company_id, name, key_prefix, hashed_key, permissions, expires_at, replaces_key_id, '
+                'remaining, refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window), '
+                'UPDATE (name, permissions, expires_at, is_active, key_prefix, hashed_key, remaining, refill_amount, '
+                'refill_interval, refilled_at, rate_limit, rate_limit_window) ON iam.api_keys TO authenticated',
             'GRANT INSERT (user_id, code, is_active, expires_at), UPDATE (is_active, expires_at) '
                 'ON iam.referral_codes TO authenticated',
             'GRANT INSERT (referrer_user_id, referred_user_id, referral_code_used_id), '

@@ -67,6 +67,82 @@ COMMENT ON FUNCTION iam.revoke_api_key(uuid) IS
     'Revokes the key (is_active = false); true if it was active, false if already revoked; P0002 if the caller cannot see it';
 
 ------------------------------------------------------------------------------
+-- Usage: credits spent by the requests a key makes, and a rate limit on
+-- them (C++: src/pg/credits.cpp, rate_limits.cpp). iam.authenticate_request
+-- charges each request one credit and one slot of the rate limit;
+-- consume_api_key charges a call any cost. Only the service role, a
+-- platform_admin or the operator give a key credits or a limit; its owner
+-- may only lower them (src/pg/write_rules.cpp).
+------------------------------------------------------------------------------
+CREATE FUNCTION iam.consume_api_key(api_key text, cost integer DEFAULT 1) RETURNS integer
+    LANGUAGE c VOLATILE PARALLEL UNSAFE
+    AS 'MODULE_PATHNAME', 'iam_consume_api_key';
+COMMENT ON FUNCTION iam.consume_api_key(text, integer) IS
+    'Verifies the key, counts the call against its rate limit and spends cost credits in this transaction; returns the credits left (NULL: unlimited). 28000 for a bad key, 53400 over the limit or without enough credits';
+
+CREATE FUNCTION iam.api_key_credits_remaining() RETURNS integer
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_api_key_credits_remaining';
+COMMENT ON FUNCTION iam.api_key_credits_remaining() IS
+    'The credits the request''s API key has left after iam.authenticate_request charged it; NULL without a key or for unlimited';
+
+CREATE FUNCTION iam.set_api_key_credits(key_id uuid, remaining integer, refill_amount integer DEFAULT NULL,
+                                        refill_interval interval DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF key_id IS NULL THEN
+        RAISE EXCEPTION 'key_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF remaining < 0 THEN
+        RAISE EXCEPTION 'remaining must not be negative' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'NULL gives the key unlimited use.';
+    ELSIF (refill_amount IS NULL) <> (refill_interval IS NULL) THEN
+        RAISE EXCEPTION 'a refill needs both refill_amount and refill_interval'
+            USING ERRCODE = 'invalid_parameter_value';
+    ELSIF refill_amount IS NOT NULL AND (remaining IS NULL OR refill_amount <= 0 OR refill_interval <= interval '0') THEN
+        RAISE EXCEPTION 'a refill is a positive amount every positive interval, of a key with credits'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example iam.set_api_key_credits(key_id, 1000, 1000, ''1 month'').';
+    END IF;
+    UPDATE iam.api_keys AS k
+    SET remaining = set_api_key_credits.remaining, refill_amount = set_api_key_credits.refill_amount,
+        refill_interval = set_api_key_credits.refill_interval, refilled_at = now()
+    WHERE k.id = set_api_key_credits.key_id;
+    IF NOT FOUND THEN
+        PERFORM iam.raise_not_found('no API key with this id that you may change');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION iam.set_api_key_credits(uuid, integer, integer, interval) IS
+    'Sets the credits a key has left (NULL: unlimited) and its refill, counted from now; raising them is for the service role, a platform_admin or the operator';
+
+CREATE FUNCTION iam.set_api_key_rate_limit(key_id uuid, requests integer, per interval DEFAULT '1 minute')
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF key_id IS NULL THEN
+        RAISE EXCEPTION 'key_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF requests <= 0 OR (requests IS NOT NULL AND (per IS NULL OR per < interval '1 second'
+                                                      OR per > interval '1 day')) THEN
+        RAISE EXCEPTION 'a rate limit is a positive number of requests per 1 second to 1 day'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'NULL requests removes the limit.';
+    END IF;
+    UPDATE iam.api_keys AS k
+    SET rate_limit = requests, rate_limit_window = CASE WHEN requests IS NULL THEN NULL ELSE per END
+    WHERE k.id = set_api_key_rate_limit.key_id;
+    IF NOT FOUND THEN
+        PERFORM iam.raise_not_found('no API key with this id that you may change');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION iam.set_api_key_rate_limit(uuid, integer, interval) IS
+    'Limits the requests a key makes per window (1 second to 1 day; NULL requests: no limit); needs iam_ext in shared_preload_libraries; for the service role, a platform_admin or the operator';
+
+------------------------------------------------------------------------------
 -- A leaked key's kill switch: whoever holds a key may revoke it, anon
 -- included (a secret scanner, a finder). It runs as the extension's owner:
 -- the reporter may see no key. The answer is the same for every key of the
@@ -152,9 +228,10 @@ COMMENT ON FUNCTION iam.guard_api_key() IS
 REVOKE EXECUTE ON FUNCTION iam.guard_api_key() FROM PUBLIC;
 CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON iam.api_keys
     FOR EACH ROW EXECUTE FUNCTION iam.guard_api_key();
--- Not fired for last_used_at, which verification touches.
+-- Not fired for last_used_at, remaining and refilled_at, which requests
+-- write.
 CREATE TRIGGER api_keys_audit
     AFTER INSERT OR DELETE OR UPDATE OF user_id, company_id, name, key_prefix, hashed_key, permissions,
-        expires_at, is_active ON iam.api_keys
+        expires_at, is_active, refill_amount, refill_interval, rate_limit, rate_limit_window ON iam.api_keys
     FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
 

@@ -193,13 +193,28 @@ CREATE TABLE iam.api_keys (
     created_by      uuid,
     suspended_until timestamptz,
     replaces_key_id uuid REFERENCES iam.api_keys (id) ON DELETE SET NULL,
-    CONSTRAINT api_keys_owner_check CHECK (user_id IS NOT NULL OR company_id IS NOT NULL)
+    -- Usage credits and a rate limit (docs/api_keys.md).
+    remaining         integer CONSTRAINT api_keys_remaining_check CHECK (remaining >= 0),
+    refill_amount     integer,
+    refill_interval   interval,
+    refilled_at       timestamptz,
+    rate_limit        integer,
+    rate_limit_window interval,
+    CONSTRAINT api_keys_owner_check CHECK (user_id IS NOT NULL OR company_id IS NOT NULL),
+    CONSTRAINT api_keys_refill_check CHECK (
+        (refill_amount IS NULL) = (refill_interval IS NULL)
+        AND (refill_amount IS NULL OR (remaining IS NOT NULL AND refill_amount > 0
+                                       AND refill_interval > interval '0'))),
+    CONSTRAINT api_keys_rate_limit_check CHECK (
+        (rate_limit IS NULL) = (rate_limit_window IS NULL)
+        AND (rate_limit IS NULL OR (rate_limit > 0 AND rate_limit_window BETWEEN interval '1 second' AND interval '1 day')))
 );
 CREATE INDEX api_keys_user_id_idx ON iam.api_keys (user_id);
 CREATE INDEX api_keys_company_id_idx ON iam.api_keys (company_id);
--- Deleting a key clears the link of the key that replaced it: without this
+-- A key is replaced once (a second rotation rotates the new key), and
+-- deleting a key clears the link of the key that replaced it: without this
 -- index each deleted key would scan the table.
-CREATE INDEX api_keys_replaces_key_id_idx ON iam.api_keys (replaces_key_id) WHERE replaces_key_id IS NOT NULL;
+CREATE UNIQUE INDEX api_keys_replaces_key_id_key ON iam.api_keys (replaces_key_id) WHERE replaces_key_id IS NOT NULL;
 COMMENT ON TABLE iam.api_keys IS 'API keys for user or company access to the platform';
 COMMENT ON COLUMN iam.api_keys.id IS 'API key id';
 COMMENT ON COLUMN iam.api_keys.user_id IS 'If key is for a specific user';
@@ -218,6 +233,18 @@ COMMENT ON COLUMN iam.api_keys.suspended_until IS
     'The key does not verify before then: its user is banned (infinity once deleted); kept by iam.sync_user_from_auth';
 COMMENT ON COLUMN iam.api_keys.replaces_key_id IS
     'The key this one replaced by iam.rotate_api_key(key_id, grace), which keeps verifying until the grace ends';
+COMMENT ON COLUMN iam.api_keys.remaining IS
+    'Credits left: each request the key authenticates spends one (iam.consume_api_key: any cost); NULL for unlimited';
+COMMENT ON COLUMN iam.api_keys.refill_amount IS
+    'What remaining is set back to once refill_interval has passed since refilled_at; NULL for no refill';
+COMMENT ON COLUMN iam.api_keys.refill_interval IS
+    'How often remaining is refilled (''1 day'', ''1 month'', any interval); NULL for no refill';
+COMMENT ON COLUMN iam.api_keys.refilled_at IS
+    'When remaining was last set or refilled';
+COMMENT ON COLUMN iam.api_keys.rate_limit IS
+    'Requests the key may make per rate_limit_window, counted in shared memory (needs iam_ext in shared_preload_libraries); NULL for no limit';
+COMMENT ON COLUMN iam.api_keys.rate_limit_window IS
+    'The window of rate_limit, 1 second to 1 day';
 
 ------------------------------------------------------------------------------
 -- referral_codes and referrals

@@ -22,6 +22,8 @@ inline constexpr std::string_view invalid_authorization = "28000";
 inline constexpr std::string_view trigger_protocol_violated = "39P01";
 inline constexpr std::string_view out_of_memory = "53200";
 inline constexpr std::string_view configuration_limit_exceeded = "53400";
+inline constexpr std::string_view read_only_sql_transaction = "25006";
+inline constexpr std::string_view object_not_in_prerequisite_state = "55000";
 inline constexpr std::string_view internal_error = "XX000";
 }  // namespace sqlstate
 

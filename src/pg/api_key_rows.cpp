@@ -6,10 +6,17 @@
 
 namespace iam::pg {
 namespace {
-// The attributes verification reads: 1 .. api_keys_suspended_until, or fewer
-// in a database not yet updated to 0.7.0.
+// The attributes verification reads: 1 .. api_keys_rate_limit_window, or
+// fewer in a database not yet updated to 0.7.0.
 AttrNumber api_key_attributes(TupleDesc descriptor) {
-    return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_suspended_until);
+    return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_rate_limit_window);
+}
+
+// An interval as microseconds, months counted as 30 days as interval
+// comparison counts them (the table's CHECK bounds the window so).
+int64 interval_usecs(const Interval* interval) {
+    return int64(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY +
+           int64(interval->day) * USECS_PER_DAY + interval->time;
 }
 
 // From the row's first `count` attributes, deformed in one pass.
@@ -41,6 +48,14 @@ void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber coun
     row->is_suspended_ever = !is_null(attnum::api_keys_suspended_until);
     row->suspended_until =
         row->is_suspended_ever ? DatumGetTimestampTz(value(attnum::api_keys_suspended_until)) : 0;
+    row->has_credits = !is_null(attnum::api_keys_remaining);
+    row->has_rate_limit =
+        !is_null(attnum::api_keys_rate_limit) && !is_null(attnum::api_keys_rate_limit_window);
+    if (row->has_rate_limit) {
+        row->rate_limit = DatumGetInt32(value(attnum::api_keys_rate_limit));
+        row->rate_limit_window =
+            interval_usecs(DatumGetIntervalP(value(attnum::api_keys_rate_limit_window)));
+    }
 }
 
 bool copy_api_key_row(HeapTuple tuple, TupleDesc descriptor, void* context) {

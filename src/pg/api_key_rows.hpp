@@ -16,6 +16,10 @@ struct ApiKeyRow {
     Jsonb* permissions;  // nullptr for SQL NULL
     TimestampTz expires_at, last_used_at;
     TimestampTz suspended_until;  // when is_suspended_ever: the owner is banned until then
+    bool has_credits;             // remaining is not NULL: requests spend credits
+    bool has_rate_limit;
+    int32 rate_limit;         // requests per window, when has_rate_limit
+    int64 rate_limit_window;  // microseconds, when has_rate_limit
 };
 
 // An index scan of api_keys by key_prefix kept open for the rest of a

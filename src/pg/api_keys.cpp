@@ -420,18 +420,24 @@ const char* const replace_secret =
     "UPDATE iam.api_keys SET key_prefix = $2, hashed_key = $3 WHERE id = $1 AND is_active "
     "RETURNING id";
 // With a grace: a new key, a copy of the old, replaces it; the old one
-// verifies until the grace ends, never past its own expiry. Both statements
-// run as the caller, so the rules of creating a key and of narrowing one
-// decide who may rotate.
+// verifies until the grace ends, never past its own expiry. Its credits
+// move to the new key, which both spend meanwhile (src/pg/key_usage.cpp);
+// its rate limit is copied, and each key counts its own requests. Both
+// statements run as the caller, so the rules of creating a key and of
+// narrowing one decide who may rotate.
 const char* const replace_key =
-    "WITH old AS (SELECT id, user_id, company_id, name, permissions, expires_at FROM iam.api_keys "
+    "WITH old AS (SELECT id, user_id, company_id, name, permissions, expires_at, remaining, "
+    "refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window FROM iam.api_keys "
     "WHERE id = $1 AND is_active FOR UPDATE), "
     "new AS (INSERT INTO iam.api_keys (user_id, company_id, name, key_prefix, hashed_key, "
-    "permissions, expires_at, replaces_key_id) "
-    "SELECT user_id, company_id, name, $2, $3, permissions, expires_at, id FROM old RETURNING id), "
-    "ended AS (UPDATE iam.api_keys AS k SET expires_at = LEAST(k.expires_at, "
-    "pg_catalog.now() OPERATOR(pg_catalog.+) $4) FROM old WHERE k.id = old.id "
-    "AND EXISTS (SELECT FROM new)) "
+    "permissions, expires_at, replaces_key_id, remaining, refill_amount, refill_interval, "
+    "refilled_at, rate_limit, rate_limit_window) "
+    "SELECT user_id, company_id, name, $2, $3, permissions, expires_at, id, remaining, "
+    "refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window FROM old "
+    "RETURNING id), "
+    "ended AS (UPDATE iam.api_keys AS k SET expires_at = LEAST(k.expires_at, now() + $4), "
+    "remaining = CASE WHEN k.remaining IS NULL THEN NULL ELSE 0 END, refill_amount = NULL, "
+    "refill_interval = NULL FROM old WHERE k.id = old.id AND EXISTS (SELECT FROM new)) "
     "SELECT id FROM new";
 
 // The longest overlap of two keys a rotation grants.

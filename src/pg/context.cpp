@@ -30,9 +30,9 @@ void settings_changed(const char*, void*) {
 // superusers may change (so set_config by a client cannot forge it), local
 // to the transaction (so it ends with the transaction and with a rolled-back
 // subtransaction that set it), and passed to parallel workers with the other
-// settings. Its value: "<key id>;<user id>;<company id>;<expiry>;<permissions
-// JSON>", the ids and the expiry (microseconds since 2000) possibly empty; ""
-// outside an authenticated request.
+// settings. Its value: "<key id>;<user id>;<company id>;<expiry>;<credits
+// remaining>;<permissions JSON>", the ids, the expiry (microseconds since
+// 2000) and the credits possibly empty; "" outside an authenticated request.
 constexpr const char* api_key_setting = "iam.request_api_key";
 char* api_key_value = nullptr;
 
@@ -72,8 +72,8 @@ bool read_id(const char** cursor, bool* present, pg_uuid_t* id) {
     return true;
 }
 
-// Reads the expiry of the setting's value, up to the next ';'.
-bool read_expiry(const char** cursor, bool* present, TimestampTz* expires_at) {
+// Reads a number of the setting's value, up to the next ';'.
+bool read_number(const char** cursor, bool* present, int64* number) {
     const char* end = strchr(*cursor, ';');
     if (end == nullptr)
         return false;
@@ -84,7 +84,7 @@ bool read_expiry(const char** cursor, bool* present, TimestampTz* expires_at) {
         long long value = strtoll(*cursor, &parsed_end, 10);
         if (errno != 0 || parsed_end != end)
             return false;
-        *expires_at = static_cast<TimestampTz>(value);
+        *number = static_cast<int64>(value);
     }
     *cursor = end + 1;
     return true;
@@ -105,7 +105,8 @@ void decode_api_key_context() {
     if (!read_id(&cursor, &has_key_id, &decoded.key_id) || !has_key_id ||
         !read_id(&cursor, &decoded.has_user, &decoded.user_id) ||
         !read_id(&cursor, &decoded.has_company, &decoded.company_id) ||
-        !read_expiry(&cursor, &decoded.has_expiry, &decoded.expires_at)) {
+        !read_number(&cursor, &decoded.has_expiry, &decoded.expires_at) ||
+        !read_number(&cursor, &decoded.has_credits, &decoded.credits_remaining)) {
         elog(WARNING, "iam: %s does not hold an API-key context; ignored", api_key_setting);
         return;
     }
@@ -150,7 +151,7 @@ std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims)
 
 void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
                          const pg_uuid_t* company_id, const TimestampTz* expires_at,
-                         const Jsonb* permissions) {
+                         const int64* credits_remaining, const Jsonb* permissions) {
     auto append_id = [](StringInfo value, const pg_uuid_t* id) {
         if (id != nullptr)
             appendStringInfoString(value,
@@ -165,6 +166,9 @@ void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
     append_id(&value, company_id);
     if (expires_at != nullptr)
         appendStringInfo(&value, INT64_FORMAT, static_cast<int64>(*expires_at));
+    appendStringInfoChar(&value, ';');
+    if (credits_remaining != nullptr)
+        appendStringInfo(&value, INT64_FORMAT, *credits_remaining);
     appendStringInfoChar(&value, ';');
     if (permissions != nullptr)
         (void)JsonbToCString(&value, const_cast<JsonbContainer*>(&permissions->root),

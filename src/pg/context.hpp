@@ -45,14 +45,16 @@ struct ApiKeyContext {
     bool has_user, has_company, has_expiry;
     pg_uuid_t user_id, company_id;
     TimestampTz expires_at;
-    Jsonb* permissions;  // in TopTransactionContext; nullptr for none
+    bool has_credits;         // the key's credits are counted
+    int64 credits_remaining;  // after this request, when has_credits
+    Jsonb* permissions;       // in TopTransactionContext; nullptr for none
 };
 
 // Sets the context for the rest of the transaction; the caller's identity
 // becomes the key's user (none for a company key).
 void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
                          const pg_uuid_t* company_id, const TimestampTz* expires_at,
-                         const Jsonb* permissions);
+                         const int64* credits_remaining, const Jsonb* permissions);
 
 // The context, or nullptr outside an authenticated request. The setting is
 // decoded once per change.

@@ -47,6 +47,12 @@ PendingError capture_current_exception() noexcept {
     pending.message = copy_for_report(report.message);
     pending.detail = copy_for_report(report.detail);
     pending.hint = copy_for_report(report.hint);
+    try {
+        throw;
+    } catch (const ErrorWithHeaders& e) {
+        pending.http_headers = copy_for_report(e.headers());
+    } catch (...) {
+    }
     return pending;
 }
 
@@ -63,7 +69,8 @@ void raise(const PendingError& error) {
         ReThrowError(error.pg_error);
     const char* message = error.message ? error.message : "out of memory";
     if (int status = http_status_override(error.sqlerrcode); status != 0 && in_postgrest_request())
-        raise_for_postgrest(status, error.sqlerrcode, message, error.detail, error.hint);
+        raise_for_postgrest(status, error.sqlerrcode, message, error.detail, error.hint,
+                            error.http_headers);
     ereport(ERROR, (errcode(error.sqlerrcode), errmsg_internal("%s", message),
                     error.detail ? errdetail_internal("%s", error.detail) : 0,
                     error.hint ? errhint("%s", error.hint) : 0));

@@ -42,6 +42,7 @@ struct PendingError {
     char* message = nullptr;
     char* detail = nullptr;
     char* hint = nullptr;
+    char* http_headers = nullptr;  // for an ErrorWithHeaders
 };
 PendingError capture_current_exception() noexcept;
 [[noreturn]] void raise(const PendingError& error);

@@ -50,18 +50,36 @@ void raise_for_postgrest(int http_status, int sqlerrcode, const char* message, c
     pg_unreachable();
 }
 
-void raise_too_many_attempts(const char* message, int retry_after_seconds) {
-    char hint[96];
-    snprintf(hint, sizeof(hint), "Try again in %d seconds.", retry_after_seconds);
-    if (in_postgrest_request()) {
-        char headers[64];
-        snprintf(headers, sizeof(headers), "{\"Retry-After\":\"%d\"}", retry_after_seconds);
-        raise_for_postgrest(429, ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, message, nullptr, hint,
-                            headers);
+ErrorWithHeaders too_many_requests(const std::string& message, int retry_after_seconds) {
+    std::string seconds = std::to_string(retry_after_seconds);
+    return ErrorWithHeaders(iam::sqlstate::configuration_limit_exceeded, message,
+                            "Try again in " + seconds + " seconds.",
+                            "{\"Retry-After\":\"" + seconds + "\"}");
+}
+
+void add_response_header(const char* name, const char* value) {
+    const char* existing = GetConfigOption("response.headers", true, false);
+    StringInfoData headers;
+    initStringInfo(&headers);
+    size_t length = existing == nullptr ? 0 : strlen(existing);
+    // An array someone set already keeps its headers; anything else is
+    // replaced, as PostgREST would refuse it.
+    bool extend = length >= 2 && existing[0] == '[' && existing[length - 1] == ']';
+    if (extend) {
+        appendBinaryStringInfo(&headers, existing, static_cast<int>(length - 1));
+        if (strspn(existing + 1, " \t\n") < length - 2)
+            appendStringInfoChar(&headers, ',');
+    } else {
+        appendStringInfoChar(&headers, '[');
     }
-    ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED), errmsg("%s", message),
-                    errhint("%s", hint)));
-    pg_unreachable();
+    appendStringInfoChar(&headers, '{');
+    escape_json(&headers, name);
+    appendStringInfoChar(&headers, ':');
+    escape_json(&headers, value);
+    appendStringInfoString(&headers, "}]");
+    (void)set_config_option("response.headers", headers.data, PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_LOCAL, true, 0, false);
+    pfree(headers.data);
 }
 
 }  // namespace iam::pg

@@ -9,6 +9,10 @@
 
 #include "postgres.hpp"
 
+#include "../core/error.hpp"
+
+#include <string>
+
 namespace iam::pg {
 
 // The HTTP status a request should get for this SQLSTATE when PostgREST's
@@ -25,9 +29,25 @@ bool in_postgrest_request() noexcept;
                                       const char* detail, const char* hint,
                                       const char* headers = nullptr);
 
-// Raises 53400 with a hint saying when to try again; inside a PostgREST
-// request, as HTTP 429 with a Retry-After header. Plain C: call it where no
-// C++ object is alive.
-[[noreturn]] void raise_too_many_attempts(const char* message, int retry_after_seconds);
+// An error whose answer to an HTTP client carries response headers.
+class ErrorWithHeaders : public iam::Error {
+  public:
+    ErrorWithHeaders(std::string_view sqlstate, const std::string& message, std::string hint,
+                     std::string headers)
+        : iam::Error(sqlstate, message, {}, std::move(hint)), headers_(std::move(headers)) {}
+    // A JSON object of header names and values.
+    const std::string& headers() const noexcept { return headers_; }
+
+  private:
+    std::string headers_;
+};
+
+// 53400 with a hint saying when to try again; inside a PostgREST request,
+// HTTP 429 with a Retry-After header.
+ErrorWithHeaders too_many_requests(const std::string& message, int retry_after_seconds);
+
+// Adds a header to the response PostgREST sends for this request (the
+// transaction's response.headers, a JSON array of one-header objects).
+void add_response_header(const char* name, const char* value);
 
 }  // namespace iam::pg

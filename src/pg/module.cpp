@@ -5,6 +5,7 @@
 #include "hoist_checks.hpp"
 #include "lock_guard.hpp"
 #include "peppers.hpp"
+#include "rate_limits.hpp"
 #include "roles.hpp"
 #include "write_rules.hpp"
 
@@ -31,9 +32,12 @@ void _PG_init(void) {
     iam::pg::define_attempt_limit_settings();
     iam::pg::define_company_settings();
     // Preloaded, the counters of failed attempts are one table for the
-    // server; loaded later, each backend keeps its own.
-    if (process_shared_preload_libraries_in_progress)
+    // server; loaded later, each backend keeps its own. Rate limits of API
+    // keys exist only preloaded.
+    if (process_shared_preload_libraries_in_progress) {
         iam::pg::request_attempt_limit_memory();
+        iam::pg::request_rate_limit_memory();
+    }
     iam::pg::install_planner_hook();
     iam::pg::install_lock_guard();
 

@@ -126,7 +126,7 @@ const pg_uuid_t* require_may_redeem(const iam::pg::IamTables& tables, const pg_u
     if (is_service)
         return nullptr;
     if (int retry_after = iam::pg::reserve_attempt(*caller); retry_after > 0)
-        iam::pg::raise_too_many_attempts("too many failed referral code redemptions", retry_after);
+        throw iam::pg::too_many_requests("too many failed referral code redemptions", retry_after);
     return caller;
 }
 

@@ -3,7 +3,10 @@
 // header names): `x-api-key: <key>` or `authorization: ApiKey <key>`. A
 // Bearer token is PostgREST's own business (the JWT claims).
 //   no key:    nothing changes;
-//   valid key: the transaction's API-key context is set (src/pg/context.hpp):
+//   valid key: the request is charged to the key (its rate limit and
+//              credits, src/pg/key_usage.hpp; 429 when it may not make
+//              it, with X-Credits-Remaining when it has credits), and
+//              the transaction's API-key context is set (src/pg/context.hpp):
 //              iam.current_user_id(), the role checks, iam.has_permission()
 //              and every RLS policy act for the key's owner (a company
 //              key has no user: iam.current_company_ids() is its company);
@@ -13,6 +16,8 @@
 
 #include "api_keys.hpp"
 #include "context.hpp"
+#include "http_errors.hpp"
+#include "key_usage.hpp"
 
 #include "../core/claims.hpp"
 #include "../core/error.hpp"
@@ -68,9 +73,16 @@ IAM_SQL_FUNCTION(iam_authenticate_request) {
     sodium_memzero(VARDATA_ANY(key_text), VARSIZE_ANY_EXHDR(key_text));
     if (!valid)
         throw iam::Error(iam::sqlstate::invalid_authorization, "invalid API key");
+    iam::pg::Charge charge = iam::pg::charge_api_key(row, 1);
     iam::pg::set_api_key_context(row.id, row.has_user ? &row.user_id : nullptr,
                                  row.has_company ? &row.company_id : nullptr,
-                                 row.has_expiry ? &row.expires_at : nullptr, row.permissions);
+                                 row.has_expiry ? &row.expires_at : nullptr,
+                                 charge.has_credits ? &charge.remaining : nullptr, row.permissions);
+    if (charge.has_credits && iam::pg::in_postgrest_request()) {
+        char remaining[24];
+        snprintf(remaining, sizeof(remaining), INT64_FORMAT, charge.remaining);
+        iam::pg::add_response_header("X-Credits-Remaining", remaining);
+    }
     // Every key has an owner, a user or a company: the request is signed in.
     if (is_anonymous_role() && OidIsValid(get_role_oid("authenticated", true)))
         (void)set_config_option("role", "authenticated", PGC_USERSET, PGC_S_SESSION,

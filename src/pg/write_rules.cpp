@@ -21,6 +21,7 @@
 #include "context.hpp"
 #include "iam_tables.hpp"
 #include "privileges.hpp"
+#include "rate_limits.hpp"
 #include "trigger_rows.hpp"
 #include "write_rules.hpp"
 
@@ -34,6 +35,7 @@
 namespace {
 
 using iam::pg::changed;
+using iam::pg::Column;
 using iam::pg::column;
 using iam::pg::value_of;
 
@@ -73,6 +75,16 @@ bool same_uuid(const pg_uuid_t& a, const pg_uuid_t& b) {
 
 [[noreturn]] void refuse(const std::string& message, const std::string& hint = {}) {
     throw iam::Error(iam::sqlstate::insufficient_privilege, message, {}, hint);
+}
+
+bool caller_is_platform_admin() {
+    iam::pg::SubjectCache subject{};
+    const pg_uuid_t* caller = iam::pg::current_subject(&subject);
+    if (caller == nullptr)
+        return false;
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    return iam::pg::user_holds_named_role(tables, *caller, "platform_admin");
 }
 
 // ---------------------------------------------------------------- api_keys
@@ -166,6 +178,81 @@ void require_narrowing(const TriggerData* trigger, const KeyRow& old_key, const 
                "Others with authority over the key may revoke it: iam.revoke_api_key(key_id).");
 }
 
+// The usage columns: credits, their refill and the rate limit.
+// Only the service role, a platform_admin and the operator give a key more;
+// anyone else may only lower its credits or drop its refill (a rotation
+// moves the old key's credits to the new one so), and makes new keys
+// without any, but for a rotation's copy of the key it replaces.
+constexpr const char* usage_columns[] = {"remaining",   "refill_amount", "refill_interval",
+                                         "refilled_at", "rate_limit",    "rate_limit_window"};
+
+bool may_grant_usage() {
+    return iam::pg::caller_is_service() || caller_is_platform_admin();
+}
+
+bool is_null_in(Relation relation, HeapTuple row, const char* name) {
+    bool is_null;
+    (void)value_of(row, relation, column(relation, name), &is_null);
+    return is_null;
+}
+
+// A rate limit is set only where it can be enforced.
+void require_rate_limits_available(const TriggerData* trigger, HeapTuple row) {
+    Relation relation = trigger->tg_relation;
+    if (is_null_in(relation, row, "rate_limit") ||
+        (!changed(trigger, column(relation, "rate_limit")) &&
+         !changed(trigger, column(relation, "rate_limit_window"))) ||
+        iam::pg::rate_limits_available())
+        return;
+    throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
+                     "rate limits of API keys need iam_ext in shared_preload_libraries", {},
+                     "Add iam_ext to shared_preload_libraries in postgresql.conf, restart the "
+                     "server, then set the limit.");
+}
+
+void require_usage_narrowing(const TriggerData* trigger) {
+    Relation relation = trigger->tg_relation;
+    for (const char* name : {"rate_limit", "rate_limit_window"})
+        if (changed(trigger, column(relation, name)))
+            refuse(
+                "only the service role or a platform_admin changes an API key's rate limit "
+                "or refill");
+    HeapTuple row = trigger->tg_newtuple;
+    bool old_null, new_null;
+    // A refill's period may start later (the next refill comes later), not
+    // earlier.
+    Column refilled_at = column(relation, "refilled_at");
+    Datum old_value = value_of(trigger->tg_trigtuple, relation, refilled_at, &old_null);
+    Datum new_value = value_of(row, relation, refilled_at, &new_null);
+    if (!old_null && (new_null || DatumGetTimestampTz(new_value) < DatumGetTimestampTz(old_value)))
+        refuse(
+            "only the service role or a platform_admin changes an API key's rate limit "
+            "or refill");
+    bool refill_dropped =
+        is_null_in(relation, row, "refill_amount") && is_null_in(relation, row, "refill_interval");
+    if (!refill_dropped && (changed(trigger, column(relation, "refill_amount")) ||
+                            changed(trigger, column(relation, "refill_interval"))))
+        refuse(
+            "only the service role or a platform_admin changes an API key's rate limit "
+            "or refill");
+    Column remaining = column(relation, "remaining");
+    old_value = value_of(trigger->tg_trigtuple, relation, remaining, &old_null);
+    new_value = value_of(row, relation, remaining, &new_null);
+    if (!old_null && (new_null || DatumGetInt32(new_value) > DatumGetInt32(old_value)))
+        refuse("an API key's credits can only go down",
+               "The service role or a platform_admin adds credits: iam.set_api_key_credits.");
+}
+
+// A new key without the service role's authority starts without usage
+// columns, but for a rotation's copy (require_replaced_key_of_same_owner
+// compares it with the key it replaces).
+bool has_usage(Relation relation, HeapTuple row) {
+    for (const char* name : usage_columns)
+        if (!is_null_in(relation, row, name))
+            return true;
+    return false;
+}
+
 // When a new key's owner may use it from: a user's ban (see
 // iam.sync_user_from_auth), read while the owner's row is locked, so that
 // two sessions creating keys for one owner at once count each other's
@@ -230,27 +317,83 @@ void require_below_key_cap(const KeyRow& key) {
 
 // A key names the key it replaces (rotate_api_key with a grace) only if that
 // key is active and has the same owner: the link is no way to claim another
-// owner's key, or an audit trail of rotations that did not happen.
-void require_replaced_key_of_same_owner(Relation relation, HeapTuple row, const KeyRow& key) {
-    bool is_null;
-    Datum replaced = value_of(row, relation, column(relation, "replaces_key_id"), &is_null);
-    if (is_null)
+// owner's key, or an audit trail of rotations that did not happen. The key
+// replaced must not be in a grace of its own (so a key's credits are spent
+// through at most one link), and a copy made without the service role's
+// authority carries the replaced key's usage columns unchanged.
+struct Replaced {
+    bool found, same_usage, in_grace, already_replaced;
+};
+
+void read_replaced(SPITupleTable* result, uint64 processed, void* context) {
+    auto* replaced = static_cast<Replaced*>(context);
+    replaced->found = processed > 0;
+    if (!replaced->found)
         return;
-    Oid types[3] = {UUIDOID, UUIDOID, UUIDOID};
-    Datum values[3] = {replaced, UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.user_id)),
-                       UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.company_id))};
-    char nulls[4] = {' ', key.has_user ? ' ' : 'n', key.has_company ? ' ' : 'n', '\0'};
-    uint64 found = iam::pg::pg_call([&] {
-        return iam::pg::execute_as_owner(
+    bool is_null;
+    replaced->same_usage =
+        DatumGetBool(SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null));
+    replaced->in_grace = DatumGetBool(SPI_getbinval(result->vals[0], result->tupdesc, 2, &is_null));
+    replaced->already_replaced =
+        DatumGetBool(SPI_getbinval(result->vals[0], result->tupdesc, 3, &is_null));
+}
+
+void require_replaced_key_of_same_owner(Relation relation, HeapTuple row, const KeyRow& key,
+                                        bool check_usage) {
+    bool is_null;
+    Datum replaced_id = value_of(row, relation, column(relation, "replaces_key_id"), &is_null);
+    if (is_null) {
+        if (check_usage && has_usage(relation, row))
+            refuse(
+                "only the service role or a platform_admin gives an API key credits or a rate "
+                "limit",
+                "They set them with iam.set_api_key_credits and iam.set_api_key_rate_limit.");
+        return;
+    }
+    constexpr int count = 3 + sizeof(usage_columns) / sizeof(usage_columns[0]);
+    Oid types[count] = {UUIDOID, UUIDOID, UUIDOID};
+    Datum values[count] = {replaced_id, UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.user_id)),
+                           UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.company_id))};
+    char nulls[count + 1] = {' ', key.has_user ? ' ' : 'n', key.has_company ? ' ' : 'n'};
+    for (int i = 3; i < count; ++i) {
+        Column usage = column(relation, usage_columns[i - 3]);
+        types[i] = usage.attribute->atttypid;
+        values[i] = value_of(row, relation, usage, &is_null);
+        nulls[i] = is_null ? 'n' : ' ';
+    }
+    nulls[count] = '\0';
+    Replaced replaced{};
+    iam::pg::pg_call([&] {
+        iam::pg::execute_as_owner(
             RelationGetRelid(relation),
-            "SELECT FROM iam.api_keys WHERE id = $1 AND is_active "
-            "AND user_id IS NOT DISTINCT FROM $2 AND company_id IS NOT DISTINCT FROM $3",
-            3, types, values, nulls);
+            "SELECT r.remaining IS NOT DISTINCT FROM $4 AND r.refill_amount IS NOT DISTINCT FROM "
+            "$5 "
+            "AND r.refill_interval IS NOT DISTINCT FROM $6 AND r.refilled_at IS NOT DISTINCT FROM "
+            "$7 "
+            "AND r.rate_limit IS NOT DISTINCT FROM $8 AND r.rate_limit_window IS NOT DISTINCT FROM "
+            "$9, "
+            "EXISTS (SELECT FROM iam.api_keys AS p WHERE p.id = r.replaces_key_id AND p.is_active "
+            "AND (p.expires_at IS NULL OR p.expires_at > now())), "
+            "EXISTS (SELECT FROM iam.api_keys AS n WHERE n.replaces_key_id = r.id) "
+            "FROM iam.api_keys AS r WHERE r.id = $1 AND r.is_active "
+            "AND r.user_id IS NOT DISTINCT FROM $2 AND r.company_id IS NOT DISTINCT FROM $3",
+            count, types, values, nulls, read_replaced, &replaced);
     });
-    if (found == 0)
+    if (!replaced.found)
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a key replaces only an active key of its own owner", {},
                          "Rotate a key with iam.rotate_api_key(key_id, grace).");
+    if (replaced.already_replaced)
+        throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
+                         "the key was already replaced by a rotation", {},
+                         "Rotate the key that replaced it.");
+    if (replaced.in_grace)
+        throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
+                         "the key still overlaps with the key it replaced", {},
+                         "Revoke the older key, wait for its grace to end, or rotate with grace "
+                         "'0'.");
+    if (check_usage && !replaced.same_usage)
+        refuse("a rotation copies the replaced key's credits and rate limit unchanged");
 }
 
 // A new key records who made it and when its owner may use it. Returns the
@@ -287,16 +430,6 @@ void require_canonical_code(Relation relation, HeapTuple row) {
                          "a referral code is stored as iam.normalize_vanity_code() spells it",
                          "Upper case, no surrounding spaces; or let iam.create_referral_code() "
                          "store it.");
-}
-
-bool caller_is_platform_admin() {
-    iam::pg::SubjectCache subject{};
-    const pg_uuid_t* caller = iam::pg::current_subject(&subject);
-    if (caller == nullptr)
-        return false;
-    iam::pg::IamTables tables;
-    iam::pg::resolve_iam_tables(&tables);
-    return iam::pg::user_holds_named_role(tables, *caller, "platform_admin");
 }
 
 // --------------------------------------------------------------- referrals
@@ -384,14 +517,18 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
         iam::pg::require_valid_permissions(key.permissions);
     if (inserting && key.has_expiry)
         iam::pg::require_future_expiry(key.expires_at);
+    require_rate_limits_available(trigger, row);
     if (stands_above_rules(relation))
         return inserting ? PointerGetDatum(stamp_new_key(relation, row, lock_owner(key)))
                          : let_through(trigger);
 
+    bool check_usage = !may_grant_usage();
     KeyRow old_key{};
     if (!inserting) {
         old_key = key_row(relation, trigger->tg_trigtuple);
         require_narrowing(trigger, old_key, key);
+        if (check_usage)
+            require_usage_narrowing(trigger);
     }
     if (!iam::pg::caller_is_service()) {
         if (const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context()) {
@@ -402,7 +539,7 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
     }
     if (!inserting)
         return let_through(trigger);
-    require_replaced_key_of_same_owner(relation, row, key);
+    require_replaced_key_of_same_owner(relation, row, key, check_usage);
     Suspension suspension = lock_owner(key);
     require_below_key_cap(key);
     return PointerGetDatum(stamp_new_key(relation, row, suspension));

@@ -201,7 +201,7 @@ expect "set_config('iam.api_key_user_id') in a request" 400 \
     '42602: invalid configuration parameter name "iam.api_key_user_id"'
 # The setting that holds the request's API-key context is the superuser's.
 send '' "$none" POST /rpc/current_user_id \
-    "SELECT set_config('iam.request_api_key', 'b0000000-0000-4000-8000-000000000001;a0000000-0000-4000-8000-0000000000a1;;;[\"*\"]', true)"
+    "SELECT set_config('iam.request_api_key', 'b0000000-0000-4000-8000-000000000001;a0000000-0000-4000-8000-0000000000a1;;;;[\"*\"]', true)"
 expect "set_config('iam.request_api_key') in a request" 401 \
     '42501: permission denied to set parameter "iam.request_api_key"'
 # Set before the library loads, it is dropped when it loads, and forges
@@ -211,7 +211,7 @@ if [ "$(value -d "$db" -c "SELECT current_setting('shared_preload_libraries') ~ 
     forged=$(printf '%s;\n' "BEGIN" "SELECT set_config('role', 'anon', true)" \
         "SELECT set_config('iam.user_id', 'a0000000-0000-4000-8000-0000000000a1', true)" \
         "SELECT set_config('iam.api_key_context', '{\"user_id\":\"a0000000-0000-4000-8000-0000000000a1\"}', true)" \
-        "SELECT set_config('iam.request_api_key', 'b0000000-0000-4000-8000-000000000001;a0000000-0000-4000-8000-0000000000a1;;;[\"*\"]', true)" \
+        "SELECT set_config('iam.request_api_key', 'b0000000-0000-4000-8000-000000000001;a0000000-0000-4000-8000-0000000000a1;;;;[\"*\"]', true)" \
         "SELECT 'forged: ' || coalesce(iam.current_user_id()::text, 'nobody') || ' ' || iam.has_permission('courses:read')" \
         "COMMIT" | psql -X -q -tA -U authenticator -d "$db" 2>/dev/null | grep '^forged:' || true)
     checks=$((checks + 1))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A hot standby serves what iam_ext promises it serves: API-key verification
-# (without writing last_used_at), the role checks, and reads through the RLS
+# (without writing last_used_at; a metered key is refused, as spending its
+# credits needs the primary), the role checks, and reads through the RLS
 # policies. The standby is a pg_basebackup of the test cluster, started next
 # to it and removed afterwards.
 set -euo pipefail
@@ -36,8 +37,22 @@ CREATE TABLE replica_check (api_key text);
 INSERT INTO replica_check
 SELECT api_key FROM iam.create_api_key('replica', 'a0000000-0000-4000-8000-0000000000e1', permissions => '["courses:*"]');
 GRANT SELECT ON replica_check TO authenticated;
+-- A metered key (credits are spent on the primary only).
+CREATE TABLE metered_check AS
+SELECT id, api_key FROM iam.create_api_key('metered', 'a0000000-0000-4000-8000-0000000000e1');
+SELECT iam.set_api_key_credits(id, 10) FROM metered_check;
+-- The SQLSTATE a statement fails with, or 'ok'.
+CREATE FUNCTION sqlstate_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
 SQL
 key=$(value -d "$db" -c "SELECT api_key FROM replica_check")
+metered=$(value -d "$db" -c "SELECT api_key FROM metered_check")
 
 echo "standby: pg_basebackup, started read-only"
 as_cluster_owner "$(pg_bin pg_basebackup)" -D "$standby/data" -R -X stream -c fast \
@@ -88,10 +103,15 @@ COMMIT;
 SQL
 )
 check "an API-key request authenticates" a0000000-0000-4000-8000-0000000000e1 "SELECT '$request_user'"
+check "a metered key verifies on the standby" 1 "SELECT count(*) FROM iam.verify_api_key('$metered')"
+check "... but its credits are spent on the primary only" \
+    "25006: this API key has credits, and spending them needs the primary" \
+    "SELECT sqlstate_of(\$\$SELECT iam.consume_api_key('$metered')\$\$)"
 
 export PGHOST=$primary_host PGPORT=$primary_port
 check "the standby wrote no last_used_at" t \
     "SELECT last_used_at IS NULL FROM iam.api_keys WHERE name = 'replica'"
+check "... and spent no credit" 10 "SELECT remaining FROM iam.api_keys WHERE name = 'metered'"
 
 [ $failures -eq 0 ] || { echo "FAIL: $failures check(s) on the hot standby"; exit 1; }
-echo "PASS: a hot standby verifies API keys (read-only), answers role checks and RLS reads"
+echo "PASS: a hot standby verifies API keys (read-only, metered keys refused), answers role checks and RLS reads"

@@ -100,6 +100,9 @@ SELECT set_eq(
         'iam.create_api_key(text,uuid,uuid,jsonb,timestamp with time zone)',
         'iam.rotate_api_key(uuid,interval)', 'iam.revoke_api_key(uuid)', 'iam.report_leaked_api_key(text)',
         'iam.expiring_api_keys(interval)', 'iam.unused_api_keys(interval)',
+        'iam.consume_api_key(text,integer)', 'iam.api_key_credits_remaining()',
+        'iam.set_api_key_credits(uuid,integer,integer,interval)',
+        'iam.set_api_key_rate_limit(uuid,integer,interval)',
         -- referral codes
         'iam.generate_referral_code(integer)', 'iam.normalize_vanity_code(text)',
         'iam.create_referral_code(uuid,text,timestamp with time zone)',

@@ -63,8 +63,9 @@ SELECT columns_are('iam', 'user_settings',
 SELECT columns_are('iam', 'api_keys',
     ARRAY['id', 'user_id', 'company_id', 'name', 'key_prefix', 'hashed_key', 'permissions',
           'expires_at', 'last_used_at', 'created_at', 'is_active', 'created_by',
-          'suspended_until', 'replaces_key_id']::name[],
-    'Table iam.api_keys should have exactly the DBML columns, created_by, suspended_until and replaces_key_id');
+          'suspended_until', 'replaces_key_id', 'remaining', 'refill_amount', 'refill_interval',
+          'refilled_at', 'rate_limit', 'rate_limit_window']::name[],
+    'Table iam.api_keys should have exactly the DBML columns, then created_by, suspended_until, replaces_key_id and the usage columns');
 SELECT columns_are('iam', 'referral_codes',
     ARRAY['id', 'user_id', 'code', 'is_active', 'created_at', 'expires_at']::name[],
     'Table iam.referral_codes should have exactly the DBML columns');
@@ -408,7 +409,8 @@ SELECT set_eq(
           'api_keys_owner_check', 'referrals_status_check', 'referrals_not_self_check',
           'audit_log_action_check', 'api_key_peppers_version_check', 'api_key_peppers_pepper_check',
           'company_users_role_in_company_check', 'company_invitations_role_in_company_check',
-          'company_invitations_invitee_check'],
+          'company_invitations_invitee_check', 'api_keys_remaining_check', 'api_keys_refill_check',
+          'api_keys_rate_limit_check'],
     'Schema iam should have exactly the documented CHECK constraints');
 
 ------------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+// iam.consume_api_key and iam.api_key_credits_remaining, and the charge
+// iam.authenticate_request makes (src/pg/request.cpp).
+//
+// Credits are a row write per request, and exact: concurrent requests of a
+// key take its row lock in turn, and under READ COMMITTED each re-reads the
+// row the one before it left, so N credits admit exactly N requests. The
+// refill happens in the same UPDATE, so two requests at the boundary refill
+// once. During a rotation's overlap both keys spend the new key's credits:
+// the old key's were moved to it (rotate_api_key in api_keys.cpp).
+#include "guard.hpp"
+
+#include "api_keys.hpp"
+#include "as_owner.hpp"
+#include "context.hpp"
+#include "http_errors.hpp"
+#include "key_usage.hpp"
+#include "rate_limits.hpp"
+
+#include "../core/error.hpp"
+
+#include <string>
+
+namespace {
+
+// Spends $2 credits of key $1, or of the key that replaced it; the refill
+// first when one is due. No row: fewer credits are left than the cost.
+const char* const spend_credits =
+    "UPDATE iam.api_keys AS k SET "
+    "remaining = CASE WHEN k.remaining IS NULL THEN NULL "
+    "WHEN k.refill_interval IS NOT NULL AND now() >= coalesce(k.refilled_at, k.created_at) + "
+    "k.refill_interval THEN k.refill_amount - $2 ELSE k.remaining - $2 END, "
+    "refilled_at = CASE WHEN k.refill_interval IS NOT NULL AND now() >= "
+    "coalesce(k.refilled_at, k.created_at) + k.refill_interval THEN now() ELSE k.refilled_at END "
+    "WHERE k.id = coalesce((SELECT r.id FROM iam.api_keys AS r WHERE r.replaces_key_id = $1), $1) "
+    "AND (k.remaining IS NULL OR CASE WHEN k.refill_interval IS NOT NULL AND now() >= "
+    "coalesce(k.refilled_at, k.created_at) + k.refill_interval THEN k.refill_amount "
+    "ELSE k.remaining END >= $2) "
+    "RETURNING k.remaining";
+
+struct Spent {
+    bool unlimited;
+    int64 remaining;
+};
+
+void read_remaining(SPITupleTable* result, uint64 processed, void* context) {
+    if (processed == 0)
+        return;
+    bool is_null;
+    Datum remaining = SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null);
+    auto* spent = static_cast<Spent*>(context);
+    spent->unlimited = is_null;
+    spent->remaining = is_null ? 0 : DatumGetInt32(remaining);
+}
+
+void require_writable_for_credits() {
+    if (RecoveryInProgress())
+        throw iam::Error(iam::sqlstate::read_only_sql_transaction,
+                         "this API key has credits, and spending them needs the primary", {},
+                         "A standby serves keys without credits; send requests of metered keys "
+                         "to the primary.");
+    if (XactReadOnly)
+        throw iam::Error(iam::sqlstate::read_only_sql_transaction,
+                         "this API key has credits, and spending them needs a read-write "
+                         "transaction",
+                         {},
+                         "PostgREST runs GET and HEAD requests read-only: send requests of "
+                         "metered keys with POST.");
+}
+
+std::string window_text(int64 window_usecs) {
+    int64 seconds = window_usecs / USECS_PER_SEC;
+    if (seconds % 86400 == 0)
+        return "day";
+    if (seconds % 3600 == 0)
+        return seconds == 3600 ? "hour" : std::to_string(seconds / 3600) + " hours";
+    if (seconds % 60 == 0)
+        return seconds == 60 ? "minute" : std::to_string(seconds / 60) + " minutes";
+    return seconds == 1 ? "second" : std::to_string(seconds) + " seconds";
+}
+
+}  // namespace
+
+iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
+    if (row.has_rate_limit) {
+        if (!rate_limits_available())
+            throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
+                             "this API key has a rate limit, and rate limits need iam_ext in "
+                             "shared_preload_libraries",
+                             {},
+                             "Add iam_ext to shared_preload_libraries in postgresql.conf and "
+                             "restart the server.");
+        if (int retry_after = admit_request(row.id, row.rate_limit, row.rate_limit_window))
+            throw too_many_requests("this API key is over its rate limit of " +
+                                        std::to_string(row.rate_limit) + " requests per " +
+                                        window_text(row.rate_limit_window),
+                                    retry_after);
+    }
+    if (!row.has_credits)
+        return Charge{false, 0};
+    require_writable_for_credits();
+    Spent spent{};
+    Oid types[2] = {UUIDOID, INT4OID};
+    Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&row.id)), Int32GetDatum(cost)};
+    uint64 updated = pg_call([&] {
+        return execute_as_owner(iam_relation("api_keys"), spend_credits, 2, types, values, nullptr,
+                                read_remaining, &spent);
+    });
+    if (updated == 0)
+        throw iam::Error(iam::sqlstate::configuration_limit_exceeded,
+                         cost == 1 ? "this API key has no credits left"
+                                   : "this API key has fewer credits left than the " +
+                                         std::to_string(cost) + " this call costs",
+                         {}, "Its owner can buy or wait for more: see its remaining and refill.");
+    return Charge{!spent.unlimited, spent.remaining};
+}
+
+// iam.consume_api_key(api_key text, cost integer DEFAULT 1) -> integer
+IAM_SQL_FUNCTION(iam_consume_api_key) {
+    if (PG_ARGISNULL(1))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value, "cost must not be NULL");
+    int32 cost = PG_GETARG_INT32(1);
+    if (cost < 0)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value, "cost must not be negative");
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    iam::pg::ApiKeyRow row{};
+    if (PG_ARGISNULL(0) ||
+        !iam::pg::verify_api_key(tables, PG_GETARG_TEXT_PP(0), iam::pg::LastUse::record, &row))
+        throw iam::Error(iam::sqlstate::invalid_authorization, "invalid API key");
+    iam::pg::Charge charge = iam::pg::charge_api_key(row, cost);
+    if (!charge.has_credits)
+        PG_RETURN_NULL();
+    PG_RETURN_INT32(static_cast<int32>(charge.remaining));
+}
+
+// iam.api_key_credits_remaining() -> integer
+IAM_SQL_FUNCTION(iam_api_key_credits_remaining) {
+    const iam::pg::ApiKeyContext* context = iam::pg::api_key_context();
+    if (context == nullptr || !context->has_credits)
+        PG_RETURN_NULL();
+    PG_RETURN_INT32(static_cast<int32>(context->credits_remaining));
+}
