@@ -33,14 +33,7 @@ ALTER TABLE iam.api_keys
     ADD COLUMN refill_interval interval,
     ADD COLUMN refilled_at timestamptz,
     ADD COLUMN rate_limit integer,
-    ADD COLUMN rate_limit_window interval,
-    ADD CONSTRAINT api_keys_refill_check CHECK (
-        (refill_amount IS NULL) = (refill_interval IS NULL)
-        AND (refill_amount IS NULL OR (remaining IS NOT NULL AND refill_amount > 0
-                                       AND refill_interval > interval '0'))),
-    ADD CONSTRAINT api_keys_rate_limit_check CHECK (
-        (rate_limit IS NULL) = (rate_limit_window IS NULL)
-        AND (rate_limit IS NULL OR (rate_limit > 0 AND rate_limit_window BETWEEN interval '1 second' AND interval '1 day')));
+    ADD COLUMN rate_limit_window interval;
 COMMENT ON COLUMN iam.api_keys.remaining IS
     'Credits left: each request the key authenticates spends one (iam.consume_api_key: any cost); NULL for unlimited';
 COMMENT ON COLUMN iam.api_keys.refill_amount IS

@@ -193,21 +193,15 @@ CREATE TABLE iam.api_keys (
     created_by      uuid,
     suspended_until timestamptz,
     replaces_key_id uuid REFERENCES iam.api_keys (id) ON DELETE SET NULL,
-    -- Usage credits and a rate limit (docs/api_keys.md).
+    -- Usage credits and a rate limit (docs/api_keys.md), held together by
+    -- the trigger guard_api_key.
     remaining         integer CONSTRAINT api_keys_remaining_check CHECK (remaining >= 0),
     refill_amount     integer,
     refill_interval   interval,
     refilled_at       timestamptz,
     rate_limit        integer,
     rate_limit_window interval,
-    CONSTRAINT api_keys_owner_check CHECK (user_id IS NOT NULL OR company_id IS NOT NULL),
-    CONSTRAINT api_keys_refill_check CHECK (
-        (refill_amount IS NULL) = (refill_interval IS NULL)
-        AND (refill_amount IS NULL OR (remaining IS NOT NULL AND refill_amount > 0
-                                       AND refill_interval > interval '0'))),
-    CONSTRAINT api_keys_rate_limit_check CHECK (
-        (rate_limit IS NULL) = (rate_limit_window IS NULL)
-        AND (rate_limit IS NULL OR (rate_limit > 0 AND rate_limit_window BETWEEN interval '1 second' AND interval '1 day')))
+    CONSTRAINT api_keys_owner_check CHECK (user_id IS NOT NULL OR company_id IS NOT NULL)
 );
 CREATE INDEX api_keys_user_id_idx ON iam.api_keys (user_id);
 CREATE INDEX api_keys_company_id_idx ON iam.api_keys (company_id);

@@ -12,13 +12,6 @@ AttrNumber api_key_attributes(TupleDesc descriptor) {
     return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_rate_limit_window);
 }
 
-// An interval as microseconds, months counted as 30 days as interval
-// comparison counts them (the table's CHECK bounds the window so).
-int64 interval_usecs(const Interval* interval) {
-    return int64(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY +
-           int64(interval->day) * USECS_PER_DAY + interval->time;
-}
-
 // From the row's first `count` attributes, deformed in one pass.
 void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber count, ApiKeyRow* row) {
     auto value = [values](AttrNumber number) { return values[number - 1]; };
@@ -49,6 +42,8 @@ void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber coun
     row->suspended_until =
         row->is_suspended_ever ? DatumGetTimestampTz(value(attnum::api_keys_suspended_until)) : 0;
     row->has_credits = !is_null(attnum::api_keys_remaining);
+    row->remaining = row->has_credits ? DatumGetInt32(value(attnum::api_keys_remaining)) : 0;
+    row->has_refill = !is_null(attnum::api_keys_refill_amount);
     row->has_rate_limit =
         !is_null(attnum::api_keys_rate_limit) && !is_null(attnum::api_keys_rate_limit_window);
     if (row->has_rate_limit) {
@@ -139,6 +134,11 @@ bool find_api_key_through(const IamTables& tables, ScanKey key, ApiKeyRow* row, 
 }
 
 }  // namespace
+
+int64 interval_usecs(const Interval* interval) {
+    return int64(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY +
+           int64(interval->day) * USECS_PER_DAY + interval->time;
+}
 
 bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row,
                   KeptScan* kept) {

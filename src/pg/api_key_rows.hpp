@@ -17,6 +17,8 @@ struct ApiKeyRow {
     TimestampTz expires_at, last_used_at;
     TimestampTz suspended_until;  // when is_suspended_ever: the owner is banned until then
     bool has_credits;             // remaining is not NULL: requests spend credits
+    bool has_refill;
+    int32 remaining;  // as the statement's snapshot saw it, when has_credits
     bool has_rate_limit;
     int32 rate_limit;         // requests per window, when has_rate_limit
     int64 rate_limit_window;  // microseconds, when has_rate_limit
@@ -39,6 +41,10 @@ struct KeptScan {
     Snapshot snapshot;
     MemoryContextCallback close_callback;
 };
+
+// An interval as microseconds, months counted as 30 days, as interval
+// comparison counts them.
+int64 interval_usecs(const Interval* interval);
 
 // The row with this key_prefix; through `kept` if given, else through a scan
 // opened and closed for this call.

@@ -129,6 +129,7 @@ void require_expected_columns(const IamTables& tables) {
     const ExpectedColumn since_0_7_0[] = {
         {tables.api_keys, "suspended_until", attnum::api_keys_suspended_until},
         {tables.api_keys, "remaining", attnum::api_keys_remaining},
+        {tables.api_keys, "refill_amount", attnum::api_keys_refill_amount},
         {tables.api_keys, "rate_limit", attnum::api_keys_rate_limit},
         {tables.api_keys, "rate_limit_window", attnum::api_keys_rate_limit_window},
         {tables.company_users, "role_in_company", attnum::company_users_role_in_company},

@@ -34,6 +34,7 @@ constexpr AttrNumber api_keys_last_used_at = 9;
 constexpr AttrNumber api_keys_is_active = 11;
 constexpr AttrNumber api_keys_suspended_until = 13;    // since 0.7.0
 constexpr AttrNumber api_keys_remaining = 15;          // since 0.7.0
+constexpr AttrNumber api_keys_refill_amount = 16;      // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit = 19;         // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit_window = 20;  // since 0.7.0
 constexpr AttrNumber referral_codes_id = 1;

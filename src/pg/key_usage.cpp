@@ -22,20 +22,30 @@
 
 namespace {
 
-// Spends $2 credits of key $1, or of the key that replaced it; the refill
-// first when one is due. No row: fewer credits are left than the cost.
-const char* const spend_credits =
-    "UPDATE iam.api_keys AS k SET "
-    "remaining = CASE WHEN k.remaining IS NULL THEN NULL "
-    "WHEN k.refill_interval IS NOT NULL AND now() >= coalesce(k.refilled_at, k.created_at) + "
-    "k.refill_interval THEN k.refill_amount - $2 ELSE k.remaining - $2 END, "
-    "refilled_at = CASE WHEN k.refill_interval IS NOT NULL AND now() >= "
-    "coalesce(k.refilled_at, k.created_at) + k.refill_interval THEN now() ELSE k.refilled_at END "
-    "WHERE k.id = coalesce((SELECT r.id FROM iam.api_keys AS r WHERE r.replaces_key_id = $1), $1) "
-    "AND (k.remaining IS NULL OR CASE WHEN k.refill_interval IS NOT NULL AND now() >= "
-    "coalesce(k.refilled_at, k.created_at) + k.refill_interval THEN k.refill_amount "
-    "ELSE k.remaining END >= $2) "
-    "RETURNING k.remaining";
+// Spends $2 credits of a key, the refill first when one is due; no row when
+// fewer credits are left than that.
+#define IAM_REFILL_DUE                                                                    \
+    "k.refill_interval IS NOT NULL AND now() >= coalesce(k.refilled_at, k.created_at) + " \
+    "k.refill_interval"
+#define IAM_SPEND                                                                       \
+    "UPDATE iam.api_keys AS k SET remaining = CASE WHEN k.remaining IS NULL THEN NULL " \
+    "WHEN " IAM_REFILL_DUE                                                              \
+    " THEN k.refill_amount - $2 ELSE k.remaining - $2 END, "                            \
+    "refilled_at = CASE WHEN " IAM_REFILL_DUE " THEN now() ELSE k.refilled_at END "
+#define IAM_ENOUGH                                           \
+    " AND (k.remaining IS NULL OR CASE WHEN " IAM_REFILL_DUE \
+    " THEN k.refill_amount "                                 \
+    "ELSE k.remaining END >= $2) RETURNING k.remaining"
+// Of key $1 itself.
+const char* const spend_own = IAM_SPEND "WHERE k.id = $1" IAM_ENOUGH;
+// Of the key that replaced key $1 in a rotation, if any: a replaced key is
+// left with no credits and no refill, having passed them on.
+const char* const spend_through_replacement = IAM_SPEND
+    "WHERE k.id = coalesce((SELECT r.id FROM iam.api_keys AS r "
+    "WHERE r.replaces_key_id = $1), $1)" IAM_ENOUGH;
+#undef IAM_ENOUGH
+#undef IAM_SPEND
+#undef IAM_REFILL_DUE
 
 struct Spent {
     bool unlimited;
@@ -101,10 +111,19 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
     Spent spent{};
     Oid types[2] = {UUIDOID, INT4OID};
     Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&row.id)), Int32GetDatum(cost)};
-    uint64 updated = pg_call([&] {
-        return execute_as_owner(iam_relation("api_keys"), spend_credits, 2, types, values, nullptr,
-                                read_remaining, &spent);
-    });
+    auto spend = [&](const char* statement) {
+        return pg_call([&] {
+            return execute_as_owner(iam_relation("api_keys"), statement, 2, types, values, nullptr,
+                                    read_remaining, &spent);
+        });
+    };
+    // Most keys spend their own credits, without looking for a replacement;
+    // one found empty (perhaps replaced since the statement's snapshot) is
+    // asked again through its replacement.
+    bool may_have_own = row.remaining > 0 || row.has_refill;
+    uint64 updated = may_have_own ? spend(spend_own) : 0;
+    if (updated == 0)
+        updated = spend(spend_through_replacement);
     if (updated == 0)
         throw iam::Error(iam::sqlstate::configuration_limit_exceeded,
                          cost == 1 ? "this API key has no credits left"

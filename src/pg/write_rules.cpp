@@ -196,18 +196,49 @@ bool is_null_in(Relation relation, HeapTuple row, const char* name) {
     return is_null;
 }
 
-// A rate limit is set only where it can be enforced.
-void require_rate_limits_available(const TriggerData* trigger, HeapTuple row) {
+// The usage columns hold together: a refill is a positive amount every
+// positive interval, of a key with credits; a rate limit is a positive
+// number of requests per 1 second to 1 day, set only where it can be
+// enforced. (Checked here rather than by CHECK constraints, which every
+// UPDATE would parse again: requests spending credits update the row.)
+void require_valid_usage(const TriggerData* trigger, HeapTuple row) {
     Relation relation = trigger->tg_relation;
-    if (is_null_in(relation, row, "rate_limit") ||
-        (!changed(trigger, column(relation, "rate_limit")) &&
-         !changed(trigger, column(relation, "rate_limit_window"))) ||
-        iam::pg::rate_limits_available())
+    Column refill_amount = column(relation, "refill_amount");
+    Column refill_interval = column(relation, "refill_interval");
+    if (changed(trigger, refill_amount) || changed(trigger, refill_interval) ||
+        changed(trigger, column(relation, "remaining"))) {
+        bool amount_null, interval_null;
+        Datum amount = value_of(row, relation, refill_amount, &amount_null);
+        Datum interval = value_of(row, relation, refill_interval, &interval_null);
+        if (amount_null != interval_null ||
+            (!amount_null &&
+             (is_null_in(relation, row, "remaining") || DatumGetInt32(amount) <= 0 ||
+              iam::pg::interval_usecs(DatumGetIntervalP(interval)) <= 0)))
+            throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                             "a refill is a positive amount every positive interval, of a key "
+                             "with credits",
+                             {},
+                             "For example iam.set_api_key_credits(key_id, 1000, 1000, '1 month').");
+    }
+    Column rate_limit = column(relation, "rate_limit");
+    Column rate_limit_window = column(relation, "rate_limit_window");
+    if (!changed(trigger, rate_limit) && !changed(trigger, rate_limit_window))
         return;
-    throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
-                     "rate limits of API keys need iam_ext in shared_preload_libraries", {},
-                     "Add iam_ext to shared_preload_libraries in postgresql.conf, restart the "
-                     "server, then set the limit.");
+    bool limit_null, window_null;
+    Datum limit = value_of(row, relation, rate_limit, &limit_null);
+    Datum window = value_of(row, relation, rate_limit_window, &window_null);
+    if (limit_null && window_null)
+        return;
+    int64 window_usecs = window_null ? 0 : iam::pg::interval_usecs(DatumGetIntervalP(window));
+    if (limit_null || window_null || DatumGetInt32(limit) <= 0 || window_usecs < USECS_PER_SEC ||
+        window_usecs > USECS_PER_DAY)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a rate limit is a positive number of requests per 1 second to 1 day");
+    if (!iam::pg::rate_limits_available())
+        throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
+                         "rate limits of API keys need iam_ext in shared_preload_libraries", {},
+                         "Add iam_ext to shared_preload_libraries in postgresql.conf, restart the "
+                         "server, then set the limit.");
 }
 
 void require_usage_narrowing(const TriggerData* trigger) {
@@ -517,7 +548,7 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
         iam::pg::require_valid_permissions(key.permissions);
     if (inserting && key.has_expiry)
         iam::pg::require_future_expiry(key.expires_at);
-    require_rate_limits_available(trigger, row);
+    require_valid_usage(trigger, row);
     if (stands_above_rules(relation))
         return inserting ? PointerGetDatum(stamp_new_key(relation, row, lock_owner(key)))
                          : let_through(trigger);
