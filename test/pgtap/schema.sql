@@ -409,8 +409,7 @@ SELECT set_eq(
           'api_keys_owner_check', 'referrals_status_check', 'referrals_not_self_check',
           'audit_log_action_check', 'api_key_peppers_version_check', 'api_key_peppers_pepper_check',
           'company_users_role_in_company_check', 'company_invitations_role_in_company_check',
-          'company_invitations_invitee_check', 'api_keys_remaining_check', 'api_keys_refill_check',
-          'api_keys_rate_limit_check'],
+          'company_invitations_invitee_check', 'api_keys_remaining_check'],
     'Schema iam should have exactly the documented CHECK constraints');
 
 ------------------------------------------------------------------------------
