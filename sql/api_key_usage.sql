@@ -73,6 +73,13 @@ SELECT iam.set_api_key_credits(:'alice_key_id', 5, 0, '1 day');
 SELECT iam.set_api_key_credits(:'alice_key_id', NULL, 5, '1 day');
 SELECT iam.set_api_key_credits(NULL, 5);
 SELECT iam.set_api_key_credits('00000000-0000-4000-8000-00000000dead', 5);
+-- Written directly, the columns hold together too (the trigger's rules).
+UPDATE iam.api_keys SET refill_amount = 5 WHERE id = :'alice_key_id';
+UPDATE iam.api_keys SET rate_limit = 5 WHERE id = :'alice_key_id';
+UPDATE iam.api_keys SET rate_limit = 5, rate_limit_window = '1 mon' WHERE id = :'alice_key_id';
+\set VERBOSITY terse
+UPDATE iam.api_keys SET remaining = -1 WHERE id = :'alice_key_id';
+\set VERBOSITY default
 
 ------------------------------------------------------------------------------
 -- Spending: exact, never below zero, never for a rolled-back request.
