@@ -146,5 +146,5 @@ else
 fi
 check "refused with 53400 only" "$(value -d "$db" -c "SELECT count(*) FROM keys.outcomes WHERE race = 'pace' AND outcome NOT IN ('ok', '53400')")" 0
 
-echo "$checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+[ "$failures" -eq 0 ] || { echo "FAIL: $failures of $checks checks"; exit 1; }
+echo "PASS: $checks checks: credits exact under 8 clients, refilled once, rate limit within 1% per window, 429s as PostgREST answers them"
