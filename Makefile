@@ -41,7 +41,7 @@ EXTRA_CLEAN    = $(BOUNDARY_PROBE) test/boundary/*.o
 
 # `make run` and `make test` install the build dependencies themselves, so
 # they must work before pg_config exists.
-USER_COMMANDS = run stop test unit bench deb fuzz format help
+USER_COMMANDS = run stop test test-citus unit bench deb fuzz format help
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
@@ -66,6 +66,8 @@ stop:     ## stop the server that `make run` started
 	@test/run_demo.sh --stop
 test:     ## every test layer, each on a throwaway cluster
 	@test/run_tests.sh
+test-citus: ## iam_ext on a Citus coordinator and two workers (CITUS_TARBALL=<Citus source>)
+	@test/citus.sh
 bench:    ## benchmarks: iam_ext against the usual peer and the floor, as ratios
 	@bench/run.sh
 deb:      ## the Debian package postgresql-<major>-iam-ext, in dist/
@@ -77,7 +79,7 @@ fuzz:     ## every libFuzzer target of the core for IAM_FUZZ_SECONDS (default 60
 format:   ## clang-format the C++ in place
 	clang-format -i $(CXX_SOURCES)
 help:     ## this list
-	@sed -n 's/^\([a-z]*\): *## /  make \1\t/p' $(firstword $(MAKEFILE_LIST)) | expand -t 16
+	@sed -n 's/^\([a-z-]*\): *## /  make \1\t/p' $(firstword $(MAKEFILE_LIST)) | expand -t 20
 	@echo '  make test ONLY=<layer>: one layer (unit-catch2, regress-pg_regress, pgtap-pg_prove,'
 	@echo '    integration-<script>, ...); IAM_WERROR=1 makes compiler warnings errors'
 

@@ -35,6 +35,9 @@ mkdir -p "$root/src/iam_ext"
 (cd "$IAM_ROOT" && { git ls-files -co --exclude-standard; find .git -type f; } | tar -cf - -T -) |
     tar -xf - -C "$root/src/iam_ext"
 
+# The Citus source a Citus test builds from, beside the checkout.
+if [ -n "${CITUS_TARBALL:-}" ]; then cp "$CITUS_TARBALL" "$root/src/citus.tar.gz"; fi
+
 say "PostgreSQL $PG_MAJOR: $script in the Debian $suite root"
 status=0
 in_chroot "$root" CI="${CI:-}" IAM_WERROR="${IAM_WERROR:-}" ONLY="${ONLY:-}" PG_MAJOR="$PG_MAJOR" IAM_IN_ROOT=1 \

@@ -12,6 +12,7 @@
 
 #include "api_keys.hpp"
 #include "as_owner.hpp"
+#include "citus.hpp"
 #include "context.hpp"
 #include "iam_tables.hpp"
 #include "peppers.hpp"
@@ -108,7 +109,9 @@ void touch_last_used(Oid api_keys, const pg_uuid_t& key_id, TimestampTz now) {
 }
 
 bool touch_due(const ApiKeyRow& row, TimestampTz now) {
-    if (RecoveryInProgress() || XactReadOnly)
+    // Never on a standby, nor on a Citus worker, whose copy of iam's tables
+    // only the coordinator writes.
+    if (RecoveryInProgress() || XactReadOnly || iam::pg::on_citus_worker())
         return false;
     return !row.has_last_use ||
            row.last_used_at <= now - int64(last_used_interval_seconds) * USECS_PER_SEC;

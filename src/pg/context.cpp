@@ -1,5 +1,6 @@
 #include "context.hpp"
 
+#include "citus.hpp"
 #include "guard.hpp"
 
 #include "../core/claims.hpp"
@@ -97,11 +98,15 @@ void decode_api_key_context() {
     api_key_decoded = true;
     has_api_key_context = false;
     current_api_key = ApiKeyContext{};
-    if (api_key_value == nullptr || api_key_value[0] == '\0')
+    // On a Citus worker, the context the coordinator verified and sent.
+    const char* value = api_key_value != nullptr && api_key_value[0] != '\0'
+                            ? api_key_value
+                            : forwarded_api_key_context();
+    if (value == nullptr || value[0] == '\0')
         return;
     ApiKeyContext decoded{};
     bool has_key_id = false;
-    const char* cursor = api_key_value;
+    const char* cursor = value;
     if (!read_id(&cursor, &has_key_id, &decoded.key_id) || !has_key_id ||
         !read_id(&cursor, &decoded.has_user, &decoded.user_id) ||
         !read_id(&cursor, &decoded.has_company, &decoded.company_id) ||
@@ -211,6 +216,7 @@ void define_identity_settings() {
                                &api_key_value, "", PGC_SUSET,
                                GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr,
                                api_key_setting_changed, nullptr);
+    define_citus_settings(api_key_setting_changed);
     RegisterXactCallback(forget_api_key_context, nullptr);
 }
 

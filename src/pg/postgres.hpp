@@ -19,6 +19,7 @@ extern "C" {
 #include "catalog/pg_extension.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_language.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"

@@ -11,10 +11,13 @@
 //              and every RLS policy act for the key's owner (a company
 //              key has no user: iam.current_company_ids() is its company);
 //              an anonymous request becomes `authenticated`;
+//   on a Citus coordinator, the claims and the key's context are sent
+//   along to the workers (src/pg/citus.hpp);
 //   bad key:   28000, without saying why (PostgREST answers 401/403).
 #include "guard.hpp"
 
 #include "api_keys.hpp"
+#include "citus.hpp"
 #include "context.hpp"
 #include "http_errors.hpp"
 #include "key_usage.hpp"
@@ -59,8 +62,10 @@ bool is_anonymous_role() {
 // iam.authenticate_request() -> void
 IAM_SQL_FUNCTION(iam_authenticate_request) {
     std::optional<std::string> key = api_key_of(GetConfigOption("request.headers", true, false));
-    if (!key)
+    if (!key) {
+        iam::pg::pg_call([] { iam::pg::forward_identity_to_workers(nullptr); });
         PG_RETURN_VOID();
+    }
     iam::pg::IamTables tables;
     iam::pg::resolve_iam_tables(&tables);
     text* key_text = nullptr;
@@ -78,6 +83,9 @@ IAM_SQL_FUNCTION(iam_authenticate_request) {
                                  row.has_company ? &row.company_id : nullptr,
                                  row.has_expiry ? &row.expires_at : nullptr,
                                  charge.has_credits ? &charge.remaining : nullptr, row.permissions);
+    iam::pg::pg_call([] {
+        iam::pg::forward_identity_to_workers(GetConfigOption("iam.request_api_key", false, false));
+    });
     if (charge.has_credits && iam::pg::in_postgrest_request()) {
         char remaining[24];
         snprintf(remaining, sizeof(remaining), INT64_FORMAT, charge.remaining);

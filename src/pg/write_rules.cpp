@@ -5,7 +5,9 @@
 //
 //   iam.require_key_permission()  BEFORE ... FOR EACH STATEMENT, every table
 //       a client may write: a request authenticated by an API key writes
-//       iam's tables only with the permission "iam:<table>:write".
+//       iam's tables only with the permission "iam:<table>:write"; on a
+//       Citus worker nobody writes them, and on a coordinator the write
+//       waits for the workers (src/pg/citus.hpp).
 //   iam.guard_api_key()           BEFORE INSERT OR UPDATE on api_keys.
 //   iam.guard_referral_code()     BEFORE INSERT OR UPDATE on referral_codes.
 //   iam.guard_referral()          BEFORE INSERT OR UPDATE on referrals.
@@ -18,6 +20,7 @@
 
 #include "api_keys.hpp"
 #include "as_owner.hpp"
+#include "citus.hpp"
 #include "context.hpp"
 #include "iam_tables.hpp"
 #include "privileges.hpp"
@@ -517,6 +520,8 @@ IAM_SQL_FUNCTION(iam_require_key_permission) {
         throw iam::Error(iam::sqlstate::trigger_protocol_violated,
                          "iam.require_key_permission() must be a FOR EACH STATEMENT trigger");
     Relation relation = reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation;
+    iam::pg::refuse_writes_on_worker(relation);
+    iam::pg::wait_for_workers_at_commit();
     const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context();
     if (request_key == nullptr || iam::pg::caller_is_service() || stands_above_rules(relation))
         return PointerGetDatum(nullptr);

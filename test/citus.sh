@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make test-citus CITUS_TARBALL=<Citus source .tar.gz>`: iam_ext on a Citus
+# coordinator and two workers (test/citus_cluster.sh), in the PostgreSQL 17
+# Debian root that `make test PG_MAJOR=17` uses. No Debian archive packages
+# Citus: it is built from its source, once per root (about two minutes on
+# two cores). Needs root, for the Debian root.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+[ -n "${CITUS_TARBALL:-}" ] || die "make test-citus needs CITUS_TARBALL=<path of a Citus 14 source .tar.gz>"
+[ -f "$CITUS_TARBALL" ] || die "no such file: $CITUS_TARBALL"
+export CITUS_TARBALL PG_MAJOR=17
+exec "$IAM_ROOT/test/in_root.sh" test/citus_cluster.sh
