@@ -250,6 +250,12 @@ check "a verification on a worker, with a touch due" \
     "$(value 1 -c "SET iam.last_used_interval = 0" -c "SELECT count(*) FROM iam.verify_api_key('$acme_key')")" 1
 check "... writes no last_used_at there" \
     "$(copies "SELECT coalesce(last_used_at::text, 'never') FROM iam.api_keys WHERE name = 'acme''s key'")" "$before"
+metered_key=$(value 0 -c "SET client_min_messages = warning" -c "SELECT api_key FROM iam.create_api_key('metered', 'a0000000-0000-4000-8000-0000000000d1')" | tail -1)
+node 0 -c "SELECT iam.set_api_key_credits(id, 5) FROM iam.api_keys WHERE name = 'metered'" >/dev/null
+check "credits are spent on the coordinator only" \
+    "$(value 1 -c "SELECT iam.consume_api_key('$metered_key')" 2>&1 | sed -n 's/.*ERROR: *//p')" \
+    "iam.api_keys is written on the Citus coordinator, not on a worker"
+check "... where the same call spends one" "$(value 0 -c "SELECT iam.consume_api_key('$metered_key')")" 4
 check "the coordinator's copy and the workers' agree" \
     "$(value 0 -c "SELECT count(*) FROM iam.api_keys") $(value 0 -c "SELECT count(*) FROM iam.company_users")" \
     "$(value 1 -c "SELECT count(*) FROM iam.api_keys") $(value 1 -c "SELECT count(*) FROM iam.company_users")"
