@@ -54,10 +54,11 @@ started=$SECONDS
 say "Citus: built from the source tarball, once per root"
 if [ ! -f "$(pg_config --pkglibdir)/citus.so" ]; then
     [ -f /src/citus.tar.gz ] || { echo "no Citus source: make test-citus CITUS_TARBALL=..."; exit 1; }
-    apt-get install -y -q liblz4-dev libzstd-dev libkrb5-dev libicu-dev libcurl4-openssl-dev >/dev/null
+    apt-get install -y -q liblz4-dev libzstd-dev libkrb5-dev libicu-dev libcurl4-openssl-dev >/dev/null 2>&1
     rm -rf /src/citus && mkdir -p /src/citus && tar -xzf /src/citus.tar.gz -C /src/citus --strip-components=1
-    (cd /src/citus && ./configure --without-libcurl PG_CONFIG="$pg/pg_config" >/dev/null &&
-        make -s -j2 >/dev/null && make -s install >/dev/null)
+    (cd /src/citus && ./configure --without-libcurl PG_CONFIG="$pg/pg_config" >build.log 2>&1 &&
+        make -s -j2 >>build.log 2>&1 && make -s install >>build.log 2>&1) ||
+        { tail -20 /src/citus/build.log; exit 1; }
 fi
 echo "  citus $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$(pg_config --sharedir)/extension/citus.control") ($((SECONDS - started)) s)"
 
