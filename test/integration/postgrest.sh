@@ -207,29 +207,32 @@ send '' "$none" POST /rpc/current_user_id \
     "SELECT set_config('iam.request_api_key', 'b0000000-0000-4000-8000-000000000001;a0000000-0000-4000-8000-0000000000a1;;;;[\"*\"]', true)"
 expect "set_config('iam.request_api_key') in a request" 401 \
     '42501: permission denied to set parameter "iam.request_api_key"'
+# forges_nothing WHAT STATEMENT...: after the statements, an anonymous
+# request is still nobody and holds no permission.
+forges_nothing() {
+    local what=$1 result
+    shift
+    result=$(printf '%s;\n' "BEGIN" "SELECT set_config('role', 'anon', true)" "$@" \
+        "SELECT 'forged: ' || coalesce(iam.current_user_id()::text, 'nobody') || ' ' || iam.has_permission('courses:read')" \
+        "COMMIT" | psql -X -q -tA -U authenticator -d "$db" 2>/dev/null | grep '^forged:' || true)
+    checks=$((checks + 1))
+    if [ "$result" = "forged: nobody false" ]; then echo "  ok: $what"
+    else echo "  FAIL: $what: $result"; failures=$((failures + 1)); fi
+}
+context="b0000000-0000-4000-8000-000000000001;a0000000-0000-4000-8000-0000000000a1;;;;[\"*\"]"
 # Set before the library loads, it is dropped when it loads, and forges
 # nothing. (Preloaded, the library is there before any setting: the checks
 # above are the whole story.)
 if [ "$(value -d "$db" -c "SELECT current_setting('shared_preload_libraries') ~ 'iam_ext'")" = f ]; then
-    forged=$(printf '%s;\n' "BEGIN" "SELECT set_config('role', 'anon', true)" \
+    forges_nothing "settings made up before iam_ext loads forge nothing" \
         "SELECT set_config('iam.user_id', 'a0000000-0000-4000-8000-0000000000a1', true)" \
         "SELECT set_config('iam.api_key_context', '{\"user_id\":\"a0000000-0000-4000-8000-0000000000a1\"}', true)" \
-        "SELECT set_config('iam.request_api_key', 'b0000000-0000-4000-8000-000000000001;a0000000-0000-4000-8000-0000000000a1;;;;[\"*\"]', true)" \
-        "SELECT 'forged: ' || coalesce(iam.current_user_id()::text, 'nobody') || ' ' || iam.has_permission('courses:read')" \
-        "COMMIT" | psql -X -q -tA -U authenticator -d "$db" 2>/dev/null | grep '^forged:' || true)
-    checks=$((checks + 1))
-    if [ "$forged" = "forged: nobody false" ]; then echo "  ok: settings made up before iam_ext loads forge nothing"
-    else echo "  FAIL: made-up settings: $forged"; failures=$((failures + 1)); fi
+        "SELECT set_config('iam.request_api_key', '$context', true)"
 fi
 # The context a Citus coordinator sends its workers is taken on a worker
 # only: set on this server, it forges nothing.
-forwarded=$(printf '%s;\n' "BEGIN" "SELECT set_config('role', 'anon', true)" \
-    "SELECT set_config('iam.coordinator_api_key', 'b0000000-0000-4000-8000-000000000001;a0000000-0000-4000-8000-0000000000a1;;;;[\"*\"]', true)" \
-    "SELECT 'forged: ' || coalesce(iam.current_user_id()::text, 'nobody') || ' ' || iam.has_permission('courses:read')" \
-    "COMMIT" | psql -X -q -tA -U authenticator -d "$db" 2>/dev/null | grep '^forged:' || true)
-checks=$((checks + 1))
-if [ "$forwarded" = "forged: nobody false" ]; then echo "  ok: iam.coordinator_api_key forges nothing off a Citus worker"
-else echo "  FAIL: iam.coordinator_api_key: $forwarded"; failures=$((failures + 1)); fi
+forges_nothing "iam.coordinator_api_key forges nothing off a Citus worker" \
+    "SELECT set_config('iam.coordinator_api_key', '$context', true)"
 # One backend, two requests in turn: the key's context ends with its
 # transaction, committed or rolled back.
 pooled=$(printf '%s;\n' \
