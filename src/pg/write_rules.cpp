@@ -181,11 +181,12 @@ void require_narrowing(const TriggerData* trigger, const KeyRow& old_key, const 
                "Others with authority over the key may revoke it: iam.revoke_api_key(key_id).");
 }
 
-// The usage columns: credits, their refill and the rate limit.
-// Only the service role, a platform_admin and the operator give a key more;
-// anyone else may only lower its credits or drop its refill (a rotation
-// moves the old key's credits to the new one so), and makes new keys
-// without any, but for a rotation's copy of the key it replaces.
+// The usage columns: credits, their refill and the rate limit. Only the
+// service role, a platform_admin and the operator give a key more; anyone
+// else may only lower its credits, drop its refill or start its refill
+// period later (a rotation moves the old key's credits to the new one so),
+// and makes new keys without any, but for a rotation's copy of the key it
+// replaces.
 constexpr const char* usage_columns[] = {"remaining",   "refill_amount", "refill_interval",
                                          "refilled_at", "rate_limit",    "rate_limit_window"};
 
@@ -244,13 +245,14 @@ void require_valid_usage(const TriggerData* trigger, HeapTuple row) {
                          "server, then set the limit.");
 }
 
+constexpr const char* only_the_seller_changes_limits =
+    "only the service role or a platform_admin changes an API key's rate limit or refill";
+
 void require_usage_narrowing(const TriggerData* trigger) {
     Relation relation = trigger->tg_relation;
     for (const char* name : {"rate_limit", "rate_limit_window"})
         if (changed(trigger, column(relation, name)))
-            refuse(
-                "only the service role or a platform_admin changes an API key's rate limit "
-                "or refill");
+            refuse(only_the_seller_changes_limits);
     HeapTuple row = trigger->tg_newtuple;
     bool old_null, new_null;
     // A refill's period may start later (the next refill comes later), not
@@ -259,16 +261,12 @@ void require_usage_narrowing(const TriggerData* trigger) {
     Datum old_value = value_of(trigger->tg_trigtuple, relation, refilled_at, &old_null);
     Datum new_value = value_of(row, relation, refilled_at, &new_null);
     if (!old_null && (new_null || DatumGetTimestampTz(new_value) < DatumGetTimestampTz(old_value)))
-        refuse(
-            "only the service role or a platform_admin changes an API key's rate limit "
-            "or refill");
+        refuse(only_the_seller_changes_limits);
     bool refill_dropped =
         is_null_in(relation, row, "refill_amount") && is_null_in(relation, row, "refill_interval");
     if (!refill_dropped && (changed(trigger, column(relation, "refill_amount")) ||
                             changed(trigger, column(relation, "refill_interval"))))
-        refuse(
-            "only the service role or a platform_admin changes an API key's rate limit "
-            "or refill");
+        refuse(only_the_seller_changes_limits);
     Column remaining = column(relation, "remaining");
     old_value = value_of(trigger->tg_trigtuple, relation, remaining, &old_null);
     new_value = value_of(row, relation, remaining, &new_null);
@@ -400,12 +398,12 @@ void require_replaced_key_of_same_owner(Relation relation, HeapTuple row, const 
     iam::pg::pg_call([&] {
         iam::pg::execute_as_owner(
             RelationGetRelid(relation),
-            "SELECT r.remaining IS NOT DISTINCT FROM $4 AND r.refill_amount IS NOT DISTINCT FROM "
-            "$5 "
-            "AND r.refill_interval IS NOT DISTINCT FROM $6 AND r.refilled_at IS NOT DISTINCT FROM "
-            "$7 "
-            "AND r.rate_limit IS NOT DISTINCT FROM $8 AND r.rate_limit_window IS NOT DISTINCT FROM "
-            "$9, "
+            "SELECT r.remaining IS NOT DISTINCT FROM $4 "
+            "AND r.refill_amount IS NOT DISTINCT FROM $5 "
+            "AND r.refill_interval IS NOT DISTINCT FROM $6 "
+            "AND r.refilled_at IS NOT DISTINCT FROM $7 "
+            "AND r.rate_limit IS NOT DISTINCT FROM $8 "
+            "AND r.rate_limit_window IS NOT DISTINCT FROM $9, "
             "EXISTS (SELECT FROM iam.api_keys AS p WHERE p.id = r.replaces_key_id AND p.is_active "
             "AND (p.expires_at IS NULL OR p.expires_at > now())), "
             "EXISTS (SELECT FROM iam.api_keys AS n WHERE n.replaces_key_id = r.id) "
