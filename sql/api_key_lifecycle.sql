@@ -11,16 +11,6 @@ RESET client_min_messages;
 \i test/fixtures/people.sql
 SELECT coalesce(max(id), 0) AS audit_start FROM iam.audit_log \gset
 
-CREATE FUNCTION pg_temp.as_user(name text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('role', 'none', false);
-    PERFORM set_config('request.jwt.claims',
-                       CASE WHEN name IS NULL THEN '' ELSE json_build_object('sub', pg_temp.person(name))::text END, false);
-    PERFORM set_config('role', CASE WHEN name IS NULL THEN 'anon' ELSE 'authenticated' END, false);
-    RETURN coalesce(name, 'anon');
-END
-$$;
-
 -- Alice's keys: one expiring in 2 days, one in 60 (made 100 days ago), one
 -- made 120 days ago and never used, one used an hour ago; Vera's, expiring
 -- tomorrow.

@@ -12,15 +12,6 @@ RESET client_min_messages;
 \i test/fixtures/people.sql
 SELECT coalesce(max(id), 0) AS audit_start FROM iam.audit_log \gset
 
-CREATE FUNCTION pg_temp.as_user(name text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('role', 'none', false);
-    PERFORM set_config('request.jwt.claims',
-                       CASE WHEN name IS NULL THEN '' ELSE json_build_object('sub', pg_temp.person(name))::text END, false);
-    PERFORM set_config('role', CASE WHEN name IS NULL THEN 'anon' ELSE 'authenticated' END, false);
-    RETURN coalesce(name, 'anon');
-END
-$$;
 CREATE FUNCTION pg_temp.as_service() RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM set_config('role', 'none', false);
@@ -77,6 +68,8 @@ SELECT iam.set_api_key_credits('00000000-0000-4000-8000-00000000dead', 5);
 UPDATE iam.api_keys SET refill_amount = 5 WHERE id = :'alice_key_id';
 UPDATE iam.api_keys SET rate_limit = 5 WHERE id = :'alice_key_id';
 UPDATE iam.api_keys SET rate_limit = 5, rate_limit_window = '1 mon' WHERE id = :'alice_key_id';
+UPDATE iam.api_keys SET rate_limit = 5, rate_limit_window = '178000000 years' WHERE id = :'alice_key_id';
+UPDATE iam.api_keys SET remaining = 5, refill_amount = 5, refill_interval = '-178000000 years' WHERE id = :'alice_key_id';
 \set VERBOSITY terse
 UPDATE iam.api_keys SET remaining = -1 WHERE id = :'alice_key_id';
 \set VERBOSITY default

@@ -12,16 +12,6 @@ RESET client_min_messages;
 INSERT INTO iam.company_users (user_id, company_id) VALUES (pg_temp.person('Carol'), 'c0000000-0000-4000-8000-00000000000b');
 SELECT coalesce(max(id), 0) AS audit_start FROM iam.audit_log \gset
 
--- as_user(name): a request of that user, as PostgREST makes it.
-CREATE FUNCTION pg_temp.as_user(name text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('role', 'none', false);
-    PERFORM set_config('request.jwt.claims',
-                       json_build_object('sub', pg_temp.person(name), 'role', 'authenticated')::text, false);
-    PERFORM set_config('role', 'authenticated', false);
-    RETURN name;
-END
-$$;
 CREATE FUNCTION pg_temp.as_operator() RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM set_config('role', 'none', false);

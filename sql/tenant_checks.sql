@@ -36,10 +36,10 @@ ALTER TABLE lessons_admin ENABLE ROW LEVEL SECURITY;
 CREATE POLICY admins ON lessons_admin FOR SELECT USING (iam.is_company_admin(company_id));
 GRANT SELECT ON lessons, lessons_any, lessons_admin TO authenticated;
 
--- as_user(name) switches to that user for the transaction, as PostgREST
+-- signed_in_as(name) switches to that user for the transaction, as PostgREST
 -- sets the claims; counts is what the caller sees through each policy, and
 -- seen_by(name) the same for a user, each count a statement of its own.
-CREATE FUNCTION pg_temp.as_user(name text) RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION pg_temp.signed_in_as(name text) RETURNS text LANGUAGE sql AS $$
     SELECT set_config('request.jwt.claims',
                       json_build_object('sub', pg_temp.person(name), 'role', 'authenticated')::text, true)
 $$;
@@ -50,7 +50,7 @@ GRANT SELECT ON counts TO authenticated;
 CREATE FUNCTION pg_temp.seen_by(name text, OUT member bigint, OUT any_form bigint, OUT admin bigint)
     LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_temp.as_user(name);
+    PERFORM pg_temp.signed_in_as(name);
     member := (SELECT count(*) FROM lessons);
     any_form := (SELECT count(*) FROM lessons_any);
     admin := (SELECT count(*) FROM lessons_admin);
@@ -73,7 +73,7 @@ SELECT v.name, s.* FROM (VALUES ('Alice'), ('Carol'), ('Olga'), ('Vera'), ('Nina
 
 -- Gus joins Globex and leaves it again, between statements of one
 -- transaction: each statement sees the membership as it is.
-SELECT pg_temp.as_user('Gus') \gset
+SELECT pg_temp.signed_in_as('Gus') \gset
 SELECT * FROM counts;
 RESET ROLE;
 INSERT INTO iam.company_users (user_id, company_id)
@@ -115,7 +115,7 @@ $$;
 
 -- Acme is suspended mid-transaction: its members stop seeing its lessons at
 -- the next statement, and see them again once it is active.
-SELECT pg_temp.as_user('Alice') \gset
+SELECT pg_temp.signed_in_as('Alice') \gset
 SELECT * FROM counts;
 RESET ROLE;
 UPDATE iam.companies SET current_iam_status = 'suspended_by_admin' WHERE name = 'Acme';
@@ -130,13 +130,13 @@ SELECT * FROM counts;
 -- callers in turn: each gets their own answer, not the previous caller's.
 SET LOCAL plan_cache_mode = force_generic_plan;
 PREPARE seen AS SELECT (SELECT count(*) FROM lessons) AS member, (SELECT count(*) FROM lessons_any) AS any_form;
-SELECT pg_temp.as_user('Alice') \gset
+SELECT pg_temp.signed_in_as('Alice') \gset
 EXECUTE seen;
-SELECT pg_temp.as_user('Olga') \gset
+SELECT pg_temp.signed_in_as('Olga') \gset
 EXECUTE seen;
-SELECT pg_temp.as_user('Nina') \gset
+SELECT pg_temp.signed_in_as('Nina') \gset
 EXECUTE seen;
-SELECT pg_temp.as_user('Alice') \gset
+SELECT pg_temp.signed_in_as('Alice') \gset
 EXECUTE seen;
 DEALLOCATE seen;
 
@@ -154,7 +154,7 @@ CREATE POLICY creators ON many_owners FOR SELECT USING (iam.has_role(owner, 'cou
 GRANT SELECT ON many_owners TO authenticated;
 SELECT count(iam.grant_role(('a0000000-0000-4000-8000-0000000001' || lpad(i::text, 2, '0'))::uuid, 'course_creator')) AS creators
 FROM generate_series(0, 29, 3) AS i;
-SELECT pg_temp.as_user('Pam') \gset
+SELECT pg_temp.signed_in_as('Pam') \gset
 SET LOCAL ROLE authenticated;
 SELECT count(*) AS lessons_of_creators FROM many_owners;
 RESET ROLE;
@@ -162,6 +162,6 @@ SELECT iam.grant_role('a0000000-0000-4000-8000-000000000101', 'course_creator');
 SET LOCAL ROLE authenticated;
 SELECT count(*) AS lessons_of_creators FROM many_owners;
 -- Another user's roles stay hidden from a caller who may not read them.
-SELECT pg_temp.as_user('Alice') \gset
+SELECT pg_temp.signed_in_as('Alice') \gset
 SELECT count(*) FROM many_owners;
 ROLLBACK;

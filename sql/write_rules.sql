@@ -20,17 +20,6 @@ RESET client_min_messages;
 SELECT coalesce(max(id), 0) AS audit_start FROM iam.audit_log \gset
 \i test/fixtures/people.sql
 
-CREATE FUNCTION pg_temp.as_user(user_name text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    id uuid;
-BEGIN
-    PERFORM set_config('role', 'none', false);
-    id := (SELECT p.id FROM people AS p WHERE p.name = user_name);
-    PERFORM set_config('role', 'authenticated', false);
-    PERFORM set_config('request.jwt.claims', json_build_object('sub', id, 'role', 'authenticated')::text, false);
-    RETURN user_name;
-END
-$$;
 -- A request carrying an API key, as PostgREST runs it: anon, the key in
 -- the headers, the db-pre-request function; in a transaction of its own.
 CREATE FUNCTION pg_temp.as_key(api_key text) RETURNS text LANGUAGE plpgsql AS $$

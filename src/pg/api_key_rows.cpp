@@ -136,8 +136,14 @@ bool find_api_key_through(const IamTables& tables, ScanKey key, ApiKeyRow* row, 
 }  // namespace
 
 int64 interval_usecs(const Interval* interval) {
-    return int64(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY +
-           int64(interval->day) * USECS_PER_DAY + interval->time;
+    // In double, exact to the microsecond below about 285 years.
+    double usecs = double(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY +
+                   double(interval->day) * USECS_PER_DAY + double(interval->time);
+    if (usecs >= double(PG_INT64_MAX))
+        return PG_INT64_MAX;
+    if (usecs <= double(PG_INT64_MIN))
+        return PG_INT64_MIN;
+    return static_cast<int64>(usecs);
 }
 
 bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row,

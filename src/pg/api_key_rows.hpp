@@ -43,7 +43,8 @@ struct KeptScan {
 };
 
 // An interval as microseconds, months counted as 30 days, as interval
-// comparison counts them.
+// comparison counts them; beyond int64 (a hostile interval's months), the
+// nearest bound.
 int64 interval_usecs(const Interval* interval);
 
 // The row with this key_prefix; through `kept` if given, else through a scan

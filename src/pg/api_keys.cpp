@@ -458,9 +458,8 @@ IAM_SQL_FUNCTION(iam_rotate_api_key) {
         grace = *PG_GETARG_INTERVAL_P(1);
     // An interval's months and days have no fixed length: counted as 30 and
     // 1 days for the bound only; the overlap itself is added as given.
-    double grace_usecs = double(grace.month) * 30 * USECS_PER_DAY +
-                         double(grace.day) * USECS_PER_DAY + double(grace.time);
-    if (grace_usecs < 0 || grace_usecs > double(max_grace_usecs))
+    int64 grace_usecs = iam::pg::interval_usecs(&grace);
+    if (grace_usecs < 0 || grace_usecs > max_grace_usecs)
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a rotation's grace is from 0 to 90 days", {},
                          "With grace '0' the old secret stops at once.");

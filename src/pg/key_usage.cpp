@@ -99,6 +99,12 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
                              {},
                              "Add iam_ext to shared_preload_libraries in postgresql.conf and "
                              "restart the server.");
+        // A row restored past the write rules may hold any limit; counting
+        // it would divide by its window.
+        if (!is_valid_rate_limit(row.rate_limit, row.rate_limit_window))
+            throw iam::Error(
+                iam::sqlstate::invalid_parameter_value, "this API key's rate limit is out of range",
+                {}, "Set it again with iam.set_api_key_rate_limit(key_id, requests, per).");
         if (int retry_after = admit_request(row.id, row.rate_limit, row.rate_limit_window))
             throw too_many_requests("this API key is over its rate limit of " +
                                         std::to_string(row.rate_limit) + " requests per " +

@@ -23,6 +23,12 @@ void request_rate_limit_memory();
 // Whether the table exists (iam_ext was preloaded).
 bool rate_limits_available();
 
+// A limit the table counts: a positive number of requests per 1 second to
+// 1 day.
+inline bool is_valid_rate_limit(int32 limit, int64 window_usecs) {
+    return limit > 0 && window_usecs >= USECS_PER_SEC && window_usecs <= USECS_PER_DAY;
+}
+
 // Counts a request of the key: 0 if it is admitted (and counted), else the
 // seconds until one would be. Needs rate_limits_available(). Checking and
 // counting under one lock, so concurrent requests cannot all pass.

@@ -234,8 +234,8 @@ void require_valid_usage(const TriggerData* trigger, HeapTuple row) {
     if (limit_null && window_null)
         return;
     int64 window_usecs = window_null ? 0 : iam::pg::interval_usecs(DatumGetIntervalP(window));
-    if (limit_null || window_null || DatumGetInt32(limit) <= 0 || window_usecs < USECS_PER_SEC ||
-        window_usecs > USECS_PER_DAY)
+    if (limit_null || window_null ||
+        !iam::pg::is_valid_rate_limit(DatumGetInt32(limit), window_usecs))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a rate limit is a positive number of requests per 1 second to 1 day");
     if (!iam::pg::rate_limits_available())

@@ -3,7 +3,8 @@
 # limits need its shared table):
 #   - through PostgREST-shaped requests: a metered key's answer says what is
 #     left (X-Credits-Remaining); none left is 429; a GET, read-only, is 405;
-#     a key over its rate limit gets 429 with Retry-After;
+#     a key over its rate limit gets 429 with Retry-After; a key restored
+#     with a limit out of range is refused;
 #   - 8 clients spending a key that holds 1,000 credits get exactly 1,000
 #     successes, and every other call is refused with 53400;
 #   - 8 clients at a refill's boundary refill it once;
@@ -28,7 +29,7 @@ CREATE SCHEMA keys;
 CREATE TABLE keys.issued (name text PRIMARY KEY, id uuid, api_key text);
 INSERT INTO keys.issued
 SELECT n, k.id, k.api_key
-FROM unnest(ARRAY['metered', 'limited', 'spent_at_once', 'refilled', 'paced']) AS n,
+FROM unnest(ARRAY['metered', 'limited', 'spent_at_once', 'refilled', 'paced', 'restored']) AS n,
      LATERAL iam.create_api_key(n, pg_temp.person('Alice')) AS k;
 SELECT iam.set_api_key_credits(id, 2) FROM keys.issued WHERE name = 'metered';
 -- A day's window: three requests in a row straddle no boundary (right
@@ -97,6 +98,14 @@ retry=$(header Retry-After)
 checks=$((checks + 1))
 if [ "$retry" -ge 1 ] && [ "$retry" -le 172800 ]; then echo "  ok: ... Retry-After: $retry"
 else echo "  FAIL: ... Retry-After: $retry"; failures=$((failures + 1)); fi
+
+# A row restored past the write rules (triggers off) may hold a window of
+# 0: the request is refused, never divided by it.
+sql -d "$db" -o /dev/null -c "SET session_replication_role = replica" \
+    -c "UPDATE iam.api_keys SET rate_limit = 0, rate_limit_window = '0' WHERE name = 'restored'"
+check "a restored key whose rate limit is out of range" \
+    "$(value -d "$db" -c "SELECT iam.consume_api_key((SELECT api_key FROM keys.issued WHERE name = 'restored'))" 2>&1 |
+       sed -n 's/.*ERROR: *//p')" "this API key's rate limit is out of range"
 
 # race NAME KEY TRANSACTIONS [SECONDS]: $clients pgbench clients call
 # keys.try_consume(NAME, KEY), TRANSACTIONS each (or for SECONDS).
