@@ -6,7 +6,7 @@
 EXTENSION  = iam_ext
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" iam_ext.control)
 MODULE_big = iam_ext
-OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp)))
+OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp src/pg/*/*.cpp)))
 
 # The current schema lives in sql/schema/, one concern per file, in its final
 # form; the install script of the current version is assembled from it. The
@@ -23,7 +23,7 @@ REGRESS      = create_extension catalog boundary schema_defaults constraints upd
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -I$(CURDIR)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter $(if $(IAM_WERROR),-Werror)
 SHLIB_LINK += -lsodium -lstdc++
 
@@ -49,10 +49,11 @@ else ifneq ($(filter-out $(USER_COMMANDS),$(or $(MAKECMDGOALS),all)),)
 $(error $(PG_CONFIG) not found: install postgresql-server-dev-15, or run `make run` / `make test`, which do)
 endif
 
-$(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/guard.o src/pg/http_errors.o src/core/error.o
+$(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/boundary/guard.o src/pg/boundary/http_errors.o \
+                   src/core/error.o
 	$(CXX) $(CXXFLAGS) $^ $(LDFLAGS) $(LDFLAGS_SL) -shared -lstdc++ -o $@
 
-$(OBJS) test/boundary/boundary_probe.o: $(wildcard src/core/*.hpp src/pg/*.hpp)
+$(OBJS) test/boundary/boundary_probe.o: $(wildcard src/core/*.hpp src/pg/*/*.hpp)
 
 $(CURRENT_SCRIPT): $(SCHEMA_SOURCES) iam_ext.control
 	{ printf '%s\n' '-- iam_ext $(EXTVERSION), assembled by make from $(SCHEMA_SOURCES): edit those.' '' \
@@ -83,5 +84,5 @@ help:     ## this list
 	@echo '  make test ONLY=<layer>: one layer (unit-catch2, regress-pg_regress, pgtap-pg_prove,'
 	@echo '    integration-<script>, ...); IAM_WERROR=1 makes compiler warnings errors'
 
-CXX_SOURCES = $(wildcard src/core/*.[ch]pp src/pg/*.[ch]pp test/unit/*.cpp test/boundary/*.cpp \
+CXX_SOURCES = $(wildcard src/core/*.[ch]pp src/pg/*.[ch]pp src/pg/*/*.[ch]pp test/unit/*.cpp test/boundary/*.cpp \
                 test/fuzz/*.cpp)

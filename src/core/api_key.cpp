@@ -1,8 +1,8 @@
-#include "api_key.hpp"
+#include "core/api_key.hpp"
 
-#include "alphabet.hpp"
-#include "error.hpp"
-#include "random_pool.hpp"
+#include "core/alphabet.hpp"
+#include "core/error.hpp"
+#include "core/random_pool.hpp"
 
 #include <sodium.h>
 

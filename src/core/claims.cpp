@@ -1,6 +1,6 @@
-#include "claims.hpp"
+#include "core/claims.hpp"
 
-#include "hex.hpp"
+#include "core/hex.hpp"
 
 #include <array>
 #include <cstdint>

@@ -7,7 +7,7 @@
 // request as anonymous: failing closed rather than with an error.
 #pragma once
 
-#include "uuid.hpp"
+#include "core/uuid.hpp"
 
 #include <cstddef>
 #include <optional>

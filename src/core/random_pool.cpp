@@ -1,4 +1,4 @@
-#include "random_pool.hpp"
+#include "core/random_pool.hpp"
 
 #include <sodium.h>
 

@@ -1,8 +1,8 @@
-#include "referral_code.hpp"
+#include "core/referral_code.hpp"
 
-#include "alphabet.hpp"
-#include "error.hpp"
-#include "random_pool.hpp"
+#include "core/alphabet.hpp"
+#include "core/error.hpp"
+#include "core/random_pool.hpp"
 
 #include <sodium.h>
 

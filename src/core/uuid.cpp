@@ -1,6 +1,6 @@
-#include "uuid.hpp"
+#include "core/uuid.hpp"
 
-#include "hex.hpp"
+#include "core/hex.hpp"
 
 #include <cstddef>
 

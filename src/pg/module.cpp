@@ -1,13 +1,13 @@
 // Library entry point: what must happen once per backend that loads iam_ext.
-#include "api_keys.hpp"
-#include "attempt_limits.hpp"
-#include "context.hpp"
-#include "hoist_checks.hpp"
-#include "lock_guard.hpp"
-#include "peppers.hpp"
-#include "rate_limits.hpp"
-#include "roles.hpp"
-#include "write_rules.hpp"
+#include "pg/api_keys/api_keys.hpp"
+#include "pg/referrals/attempt_limits.hpp"
+#include "pg/identity/context.hpp"
+#include "pg/checks/hoist_checks.hpp"
+#include "pg/rules/lock_guard.hpp"
+#include "pg/api_keys/peppers.hpp"
+#include "pg/api_keys/rate_limits.hpp"
+#include "pg/checks/roles.hpp"
+#include "pg/rules/write_rules.hpp"
 
 #include <sodium.h>
 

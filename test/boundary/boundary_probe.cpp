@@ -2,9 +2,9 @@
 // PostgreSQL boundary in one way, while a Tracker object is alive, so that the
 // test can see both the error PostgreSQL reports and whether the Tracker's
 // destructor ran. It uses the extension's own guard (src/pg/guard.hpp).
-#include "../../src/pg/guard.hpp"
+#include "pg/boundary/guard.hpp"
 
-#include "../../src/core/error.hpp"
+#include "core/error.hpp"
 
 #include <new>
 #include <stdexcept>

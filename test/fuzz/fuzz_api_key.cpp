@@ -3,7 +3,7 @@
 // than decoded); parse_api_key_hash accepts only the one spelling that
 // hash_api_key writes; any bytes hash and verify against their own stored
 // hash; and permission matching keeps its wildcard rules.
-#include "api_key.hpp"
+#include "core/api_key.hpp"
 
 #include <sodium.h>
 

@@ -1,7 +1,7 @@
 // libFuzzer target: whatever SQLSTATE and message an iam::Error is built
 // with, the report handed to PostgreSQL carries a valid SQLSTATE and the
 // message as the C string PostgreSQL will print (cut at a NUL byte).
-#include "error.hpp"
+#include "core/error.hpp"
 
 #include <cstddef>
 #include <cstdint>

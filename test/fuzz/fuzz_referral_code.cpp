@@ -2,8 +2,8 @@
 // bytes. A normalised code normalises to itself; it has only alphabet
 // characters; appending its check character always makes a valid code, and
 // changing any one character of that code makes it invalid.
-#include "error.hpp"
-#include "referral_code.hpp"
+#include "core/error.hpp"
+#include "core/referral_code.hpp"
 
 #include <sodium.h>
 

@@ -2,7 +2,7 @@
 // spellings, restated here a second way (braces around 32 hex digits,
 // hyphens only between groups of four), and what it accepts survives
 // format_uuid and a second parse unchanged.
-#include "uuid.hpp"
+#include "core/uuid.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -3,8 +3,8 @@
 // permission wildcards.
 #include "catch.hpp"
 
-#include "api_key.hpp"
-#include "error.hpp"
+#include "core/api_key.hpp"
+#include "core/error.hpp"
 
 #include <cmath>
 #include <limits>

@@ -3,7 +3,7 @@
 // objects of the failed call are destroyed before the report exists.
 #include "catch.hpp"
 
-#include "error.hpp"
+#include "core/error.hpp"
 
 #include <new>
 #include <stdexcept>

@@ -3,7 +3,7 @@
 // backend from the postmaster).
 #include "catch.hpp"
 
-#include "random_pool.hpp"
+#include "core/random_pool.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -3,8 +3,8 @@
 // whole table and checked on random codes of every length.
 #include "catch.hpp"
 
-#include "error.hpp"
-#include "referral_code.hpp"
+#include "core/error.hpp"
+#include "core/referral_code.hpp"
 
 #include <cmath>
 #include <map>

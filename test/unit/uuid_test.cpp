@@ -3,7 +3,7 @@
 // Every spelling below was checked against PostgreSQL 15.
 #include "catch.hpp"
 
-#include "uuid.hpp"
+#include "core/uuid.hpp"
 
 #include <string>
 

@@ -1,0 +1,99 @@
+// iam.authenticate_request(): PostgREST's db-pre-request function. It reads
+// the API key of the HTTP request from request.headers (PostgREST lower-cases
+// header names): `x-api-key: <key>` or `authorization: ApiKey <key>`. A
+// Bearer token is PostgREST's own business (the JWT claims).
+//   no key:    nothing changes;
+//   valid key: the request is charged to the key (its rate limit and
+//              credits, src/pg/key_usage.hpp; 429 when it may not make
+//              it, with X-Credits-Remaining when it has credits), and
+//              the transaction's API-key context is set (src/pg/context.hpp):
+//              iam.current_user_id(), the role checks, iam.has_permission()
+//              and every RLS policy act for the key's owner (a company
+//              key has no user: iam.current_company_ids() is its company);
+//              an anonymous request becomes `authenticated`;
+//   on a Citus coordinator, the claims and the key's context are sent
+//   along to the workers (src/pg/citus.hpp);
+//   bad key:   28000, without saying why (PostgREST answers 401/403).
+#include "pg/boundary/guard.hpp"
+
+#include "pg/api_keys/api_keys.hpp"
+#include "pg/platform/citus.hpp"
+#include "pg/identity/context.hpp"
+#include "pg/boundary/http_errors.hpp"
+#include "pg/api_keys/key_usage.hpp"
+
+#include "core/claims.hpp"
+#include "core/error.hpp"
+
+#include <sodium.h>
+
+#include <optional>
+#include <string>
+
+namespace {
+
+constexpr std::string_view api_key_scheme = "apikey ";
+
+// The API key the headers carry, if any.
+std::optional<std::string> api_key_of(const char* headers) {
+    if (headers == nullptr || headers[0] == '\0')
+        return std::nullopt;
+    if (auto key = iam::json_string_member(headers, "x-api-key"))
+        return key;
+    auto authorization = iam::json_string_member(headers, "authorization");
+    if (!authorization || authorization->size() <= api_key_scheme.size())
+        return std::nullopt;
+    for (size_t i = 0; i < api_key_scheme.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>((*authorization)[i])) != api_key_scheme[i])
+            return std::nullopt;
+    std::string key = authorization->substr(api_key_scheme.size());
+    sodium_memzero(authorization->data(), authorization->size());
+    return key;
+}
+
+// The request is anonymous as PostgREST set it up: role anon.
+bool is_anonymous_role() {
+    Oid anon = get_role_oid("anon", true);
+    return OidIsValid(anon) && GetUserId() == anon;
+}
+
+}  // namespace
+
+// iam.authenticate_request() -> void
+IAM_SQL_FUNCTION(iam_authenticate_request) {
+    std::optional<std::string> key = api_key_of(GetConfigOption("request.headers", true, false));
+    if (!key) {
+        iam::pg::pg_call([] { iam::pg::forward_identity_to_workers(nullptr); });
+        PG_RETURN_VOID();
+    }
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    text* key_text = nullptr;
+    iam::pg::pg_call(
+        [&] { key_text = cstring_to_text_with_len(key->data(), static_cast<int>(key->size())); });
+    sodium_memzero(key->data(), key->size());
+    key.reset();  // no C++ object stays alive across the PostgreSQL calls below
+    iam::pg::ApiKeyRow row{};
+    bool valid = iam::pg::verify_api_key(tables, key_text, iam::pg::LastUse::record, &row);
+    sodium_memzero(VARDATA_ANY(key_text), VARSIZE_ANY_EXHDR(key_text));
+    if (!valid)
+        throw iam::Error(iam::sqlstate::invalid_authorization, "invalid API key");
+    iam::pg::Charge charge = iam::pg::charge_api_key(row, 1);
+    iam::pg::set_api_key_context(row.id, row.has_user ? &row.user_id : nullptr,
+                                 row.has_company ? &row.company_id : nullptr,
+                                 row.has_expiry ? &row.expires_at : nullptr,
+                                 charge.has_credits ? &charge.remaining : nullptr, row.permissions);
+    iam::pg::pg_call([] {
+        iam::pg::forward_identity_to_workers(GetConfigOption("iam.request_api_key", false, false));
+    });
+    if (charge.has_credits && iam::pg::in_postgrest_request()) {
+        char remaining[24];
+        snprintf(remaining, sizeof(remaining), INT64_FORMAT, charge.remaining);
+        iam::pg::add_response_header("X-Credits-Remaining", remaining);
+    }
+    // Every key has an owner, a user or a company: the request is signed in.
+    if (is_anonymous_role() && OidIsValid(get_role_oid("authenticated", true)))
+        (void)set_config_option("role", "authenticated", PGC_USERSET, PGC_S_SESSION,
+                                GUC_ACTION_LOCAL, true, 0, false);
+    PG_RETURN_VOID();
+}

@@ -1,0 +1,69 @@
+// Who is calling: the identity context shared by iam.current_user_id() and
+// the role checks (docs/roles.md, "Claims").
+#pragma once
+
+#include "pg/boundary/postgres.hpp"
+
+namespace iam::pg {
+
+// The caller's user id as one call site last computed it. Zero-initialised
+// memory is a valid, stale cache.
+struct SubjectCache {
+    uint64 generation;  // of the identity settings the answer was computed from
+    bool has_user;
+    pg_uuid_t user_id;
+};
+
+// Bumped on every change to the identity settings; never 0.
+extern uint64 identity_generation;
+
+// Recomputes `cache` from the settings; see current_subject.
+void refresh_subject(SubjectCache* cache);
+
+// The caller's user id, read as Supabase's auth.uid() reads it: the legacy
+// request.jwt.claim.sub setting if non-empty, else request.jwt.claims ->>
+// 'sub'; nullptr when there is none. Anything that is not a UUID counts as
+// no user (logged at DEBUG1).
+//
+// Policies call this once per row: the JSON is parsed only when a setting
+// changed since this call site's last call, so a call otherwise costs one
+// integer comparison. The result points into `cache`.
+inline const pg_uuid_t* current_subject(SubjectCache* cache) {
+    if (unlikely(cache->generation != identity_generation))
+        refresh_subject(cache);
+    return cache->has_user ? &cache->user_id : nullptr;
+}
+
+// The API-key context of this transaction (iam.authenticate_request): who
+// the request's key belongs to and what it may do. Held by the setting
+// iam.request_api_key, which only superusers may change, so a client's
+// set_config cannot forge it; local to the transaction, so it ends with the
+// transaction, committed or not, and with a rolled-back subtransaction that
+// set it; and passed to parallel workers like every setting.
+struct ApiKeyContext {
+    pg_uuid_t key_id;
+    bool has_user, has_company, has_expiry;
+    pg_uuid_t user_id, company_id;
+    TimestampTz expires_at;
+    bool has_credits;         // the key's credits are counted
+    int64 credits_remaining;  // after this request, when has_credits
+    Jsonb* permissions;       // in TopTransactionContext; nullptr for none
+};
+
+// Sets the context for the rest of the transaction; the caller's identity
+// becomes the key's user (none for a company key).
+void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
+                         const pg_uuid_t* company_id, const TimestampTz* expires_at,
+                         const int64* credits_remaining, const Jsonb* permissions);
+
+// The context, or nullptr outside an authenticated request. The setting is
+// decoded once per change.
+const ApiKeyContext* api_key_context();
+
+// Defines request.jwt.claim.sub and request.jwt.claims as settings of this
+// library (from _PG_init), so that every change to them, including the
+// restore at transaction end, passes through our assign hook. Values set
+// before the library was loaded are kept.
+void define_identity_settings();
+
+}  // namespace iam::pg

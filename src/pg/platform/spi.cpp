@@ -1,0 +1,107 @@
+// Plain C-style code: no C++ object is alive across the PostgreSQL calls
+// here, so their errors may unwind directly (src/pg/guard.hpp).
+#include "pg/platform/spi.hpp"
+
+namespace iam::pg {
+namespace {
+
+Oid owner_of(Oid relation) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
+    if (!HeapTupleIsValid(tuple))
+        elog(ERROR, "cache lookup failed for relation %u", relation);
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
+// The extension's statements are string constants: each is planned once per
+// backend and parameter types (the audit trail's row parameter has the
+// audited table's type), the plan kept by the string's address. PostgreSQL's
+// plan cache replans it when a table it uses changes, or when it runs as
+// another role.
+constexpr int max_kept_plans = 32;
+constexpr int max_kept_arguments = 16;
+struct KeptPlan {
+    const char* sql;
+    int nargs;
+    Oid types[max_kept_arguments];
+    SPIPlanPtr plan;
+};
+KeptPlan kept_plans[max_kept_plans];
+int kept_plan_count = 0;
+
+SPIPlanPtr plan_for(const char* sql, int nargs, Oid* types) {
+    for (int i = 0; i < kept_plan_count; ++i) {
+        const KeptPlan& kept = kept_plans[i];
+        if (kept.sql == sql && kept.nargs == nargs &&
+            memcmp(kept.types, types, nargs * sizeof(Oid)) == 0)
+            return kept.plan;
+    }
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr)
+        elog(ERROR, "iam_ext statement failed to prepare (%s): %s",
+             SPI_result_code_string(SPI_result), sql);
+    if (kept_plan_count == max_kept_plans || nargs > max_kept_arguments)
+        return plan;  // freed with the SPI call's memory
+    if (SPI_keepplan(plan) != 0)
+        elog(ERROR, "SPI_keepplan failed");
+    KeptPlan& kept = kept_plans[kept_plan_count++];
+    kept.sql = sql;
+    kept.nargs = nargs;
+    memcpy(kept.types, types, nargs * sizeof(Oid));
+    kept.plan = plan;
+    return plan;
+}
+
+// The statement with the path pinned; on an error, the abort of the
+// (sub)transaction restores the path.
+uint64 execute_pinned(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                      ResultReader read, void* context) {
+    int guc_nest_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int result = SPI_execute_plan(plan_for(sql, nargs, types), values, nulls, false, 0);
+    if (result < 0)
+        elog(ERROR, "iam_ext statement failed (%s): %s", SPI_result_code_string(result), sql);
+    uint64 processed = SPI_processed;
+    if (read != nullptr)
+        read(SPI_tuptable, processed, context);
+    SPI_finish();
+    AtEOXact_GUC(true, guc_nest_level);
+    return processed;
+}
+
+}  // namespace
+
+Oid iam_relation(const char* name) {
+    Oid relation = get_relname_relid(name, get_namespace_oid("iam", false));
+    if (!OidIsValid(relation))
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation iam.%s does not exist", name)));
+    return relation;
+}
+
+uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                         ResultReader read, void* context) {
+    return execute_pinned(sql, nargs, types, values, nulls, read, context);
+}
+
+uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
+                        const char* nulls, ResultReader read, void* context) {
+    Oid caller;
+    int security_context;
+    GetUserIdAndSecContext(&caller, &security_context);
+    SetUserIdAndSecContext(owner_of(relation), security_context | SECURITY_LOCAL_USERID_CHANGE |
+                                                   SECURITY_RESTRICTED_OPERATION);
+    volatile uint64 processed = 0;  // set inside PG_TRY, read after it
+    PG_TRY();
+    { processed = execute_pinned(sql, nargs, types, values, nulls, read, context); }
+    PG_FINALLY();
+    { SetUserIdAndSecContext(caller, security_context); }
+    PG_END_TRY();
+    return processed;
+}
+
+}  // namespace iam::pg

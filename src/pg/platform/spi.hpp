@@ -1,0 +1,35 @@
+// SQL run by the extension's C code through SPI. Every statement runs with
+// search_path = pg_catalog, pg_temp, as a SECURITY DEFINER function with SET
+// search_path would: the statements schema-qualify their tables, and their
+// operators and functions must not resolve through a schema the caller put
+// first in the path (an `=` of theirs would run with our privileges).
+//
+// The extension's own bookkeeping (the audit trail, last_used_at, the
+// peppers) is written as the owner of the table it goes to, whoever the
+// caller is (docs/security.md): callers need no privilege on it and cannot
+// forge it. Everything else runs as the caller, so RLS decides.
+#pragma once
+
+#include "pg/boundary/postgres.hpp"
+
+namespace iam::pg {
+
+// The oid of table iam.<name>; an error if it is missing.
+Oid iam_relation(const char* name);
+
+// Called with the statement's result before SPI lets it go.
+using ResultReader = void (*)(SPITupleTable* result, uint64 processed, void* context);
+
+// Runs one SQL statement through SPI as the caller; returns the number of
+// rows it processed. `sql` must be a string constant: its plan is kept for
+// the backend, found by the string's address. Plain C style: call it
+// through pg_call() from C++ code.
+uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                         ResultReader read = nullptr, void* context = nullptr);
+
+// The same as the owner of `relation`, with SECURITY_RESTRICTED_OPERATION.
+// The caller's identity is restored whatever happens.
+uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
+                        const char* nulls, ResultReader read = nullptr, void* context = nullptr);
+
+}  // namespace iam::pg

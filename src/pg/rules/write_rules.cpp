@@ -1,0 +1,654 @@
+// Rules that hold whichever way a row of iam's tables is written: through
+// the extension's functions, PostgREST's table endpoints or plain SQL. Each
+// rule is a trigger, so that no path can skip it; the functions' own checks
+// only give an earlier, clearer message.
+//
+//   iam.require_key_permission()  BEFORE ... FOR EACH STATEMENT, every table
+//       a client may write: a request authenticated by an API key writes
+//       iam's tables only with the permission "iam:<table>:write"; on a
+//       Citus worker nobody writes them, and on a coordinator the write
+//       waits for the workers (src/pg/citus.hpp).
+//   iam.guard_api_key()           BEFORE INSERT OR UPDATE on api_keys.
+//   iam.guard_referral_code()     BEFORE INSERT OR UPDATE on referral_codes.
+//   iam.guard_referral()          BEFORE INSERT OR UPDATE on referrals.
+//   iam.guard_role()              BEFORE UPDATE OR DELETE on roles.
+//
+// The operator (a superuser, or the extension's owner) stands above these
+// rules, and so does the extension's own bookkeeping, which runs as the
+// tables' owner; a restore (see is_restore) reloads rows as they were.
+#include "pg/boundary/guard.hpp"
+
+#include "pg/api_keys/api_keys.hpp"
+#include "pg/platform/spi.hpp"
+#include "pg/platform/citus.hpp"
+#include "pg/identity/context.hpp"
+#include "pg/tables/iam_tables.hpp"
+#include "pg/identity/privileges.hpp"
+#include "pg/api_keys/rate_limits.hpp"
+#include "pg/rules/trigger_rows.hpp"
+#include "pg/rules/write_rules.hpp"
+
+#include "core/api_key.hpp"
+#include "core/error.hpp"
+#include "core/referral_code.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace {
+
+using iam::pg::changed;
+using iam::pg::Column;
+using iam::pg::column;
+using iam::pg::value_of;
+
+int max_api_keys_per_owner = 100;
+
+TriggerData* row_trigger(FunctionCallInfo fcinfo, const char* function) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
+                         std::string(function) + " must be called as a trigger");
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
+                         std::string(function) + " must be a BEFORE ... FOR EACH ROW trigger");
+    return trigger;
+}
+
+// The row a BEFORE ROW trigger lets through unchanged: the new row of an
+// INSERT or UPDATE, the old one of a DELETE.
+HeapTuple written_row(const TriggerData* trigger) {
+    return TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple
+                                                      : trigger->tg_trigtuple;
+}
+
+Datum let_through(const TriggerData* trigger) {
+    return PointerGetDatum(written_row(trigger));
+}
+
+// The extension's own writes run as the table's owner; the operator's are
+// the operator's business.
+bool stands_above_rules(Relation relation) {
+    return GetUserId() == relation->rd_rel->relowner || iam::pg::caller_is_operator();
+}
+
+bool same_uuid(const pg_uuid_t& a, const pg_uuid_t& b) {
+    return memcmp(a.data, b.data, UUID_LEN) == 0;
+}
+
+[[noreturn]] void refuse(const std::string& message, const std::string& hint = {}) {
+    throw iam::Error(iam::sqlstate::insufficient_privilege, message, {}, hint);
+}
+
+bool caller_is_platform_admin() {
+    iam::pg::SubjectCache subject{};
+    const pg_uuid_t* caller = iam::pg::current_subject(&subject);
+    if (caller == nullptr)
+        return false;
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    return iam::pg::user_holds_named_role(tables, *caller, "platform_admin");
+}
+
+// ---------------------------------------------------------------- api_keys
+
+// The columns of an api_keys row that the rules read.
+struct KeyRow {
+    bool has_user, has_company, has_expiry, is_active;
+    pg_uuid_t user_id, company_id;
+    TimestampTz expires_at;
+    Jsonb* permissions;  // nullptr for SQL NULL
+};
+
+KeyRow key_row(Relation relation, HeapTuple row) {
+    KeyRow key{};
+    bool is_null;
+    Datum value = value_of(row, relation, column(relation, "user_id"), &is_null);
+    key.has_user = !is_null;
+    if (key.has_user)
+        key.user_id = *DatumGetUUIDP(value);
+    value = value_of(row, relation, column(relation, "company_id"), &is_null);
+    key.has_company = !is_null;
+    if (key.has_company)
+        key.company_id = *DatumGetUUIDP(value);
+    value = value_of(row, relation, column(relation, "expires_at"), &is_null);
+    key.has_expiry = !is_null;
+    key.expires_at = is_null ? 0 : DatumGetTimestampTz(value);
+    value = value_of(row, relation, column(relation, "is_active"), &is_null);
+    key.is_active = !is_null && DatumGetBool(value);
+    value = value_of(row, relation, column(relation, "permissions"), &is_null);
+    key.permissions = is_null ? nullptr : DatumGetJsonbP(value);
+    return key;
+}
+
+// Whether `expiry` comes no later than `limit` (no expiry comes last).
+bool expires_by(bool has_expiry, TimestampTz expiry, bool has_limit, TimestampTz limit) {
+    return !has_limit || (has_expiry && expiry <= limit);
+}
+
+// In a request authenticated by an API key, the keys it writes lie within
+// it: the same owner, permissions it covers, an expiry no later than its own.
+void require_within_request_key(const iam::pg::ApiKeyContext& request_key, const KeyRow& row) {
+    bool same_owner = row.has_user == request_key.has_user &&
+                      row.has_company == request_key.has_company &&
+                      (!row.has_user || same_uuid(row.user_id, request_key.user_id)) &&
+                      (!row.has_company || same_uuid(row.company_id, request_key.company_id));
+    if (!same_owner)
+        refuse("an API key manages only keys of its own owner");
+    if (!iam::pg::permissions_cover_all(request_key.permissions, row.permissions))
+        refuse("an API key cannot make or change a key with permissions it does not have");
+    if (!expires_by(row.has_expiry, row.expires_at, request_key.has_expiry, request_key.expires_at))
+        refuse("an API key cannot make or change a key that outlives it",
+               "Give the key an expires_at no later than the request's own key.");
+}
+
+void require_valid_name(Relation relation, HeapTuple row) {
+    bool is_null;
+    Datum name = value_of(row, relation, column(relation, "name"), &is_null);
+    iam::pg::require_valid_key_name(is_null ? nullptr : DatumGetTextPP(name));
+}
+
+// Who may receive a key's new secret: the user whose key it is, for a
+// company's own key that company's admins, and the service role.
+bool may_rotate(const KeyRow& key) {
+    if (iam::pg::caller_is_service())
+        return true;
+    iam::pg::SubjectCache subject{};
+    const pg_uuid_t* caller = iam::pg::current_subject(&subject);
+    if (caller == nullptr)
+        return false;
+    if (key.has_user)
+        return same_uuid(*caller, key.user_id);
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    return key.has_company && iam::pg::is_active_admin(tables, *caller, key.company_id) &&
+           iam::pg::company_is_active(tables, key.company_id);
+}
+
+// An UPDATE by anyone but the operator only narrows a key.
+void require_narrowing(const TriggerData* trigger, const KeyRow& old_key, const KeyRow& new_key) {
+    if (!old_key.is_active && new_key.is_active)
+        refuse("a revoked API key stays revoked", "Create a new key instead.");
+    if (!iam::pg::permissions_cover_all(old_key.permissions, new_key.permissions))
+        refuse("an API key's permissions can only narrow", "Create a new key instead.");
+    if (!expires_by(new_key.has_expiry, new_key.expires_at, old_key.has_expiry, old_key.expires_at))
+        refuse("an API key's expiry can only come sooner", "Create a new key instead.");
+    Relation relation = trigger->tg_relation;
+    bool rotated = changed(trigger, column(relation, "hashed_key")) ||
+                   changed(trigger, column(relation, "key_prefix"));
+    if (rotated && !may_rotate(old_key))
+        refuse("only the key's owner may rotate it",
+               "Others with authority over the key may revoke it: iam.revoke_api_key(key_id).");
+}
+
+// The usage columns: credits, their refill and the rate limit. Only the
+// service role, a platform_admin and the operator give a key more; anyone
+// else may only lower its credits, drop its refill or start its refill
+// period later (a rotation moves the old key's credits to the new one so),
+// and makes new keys without any, but for a rotation's copy of the key it
+// replaces.
+constexpr const char* usage_columns[] = {"remaining",   "refill_amount", "refill_interval",
+                                         "refilled_at", "rate_limit",    "rate_limit_window"};
+
+bool may_grant_usage() {
+    return iam::pg::caller_is_service() || caller_is_platform_admin();
+}
+
+bool is_null_in(Relation relation, HeapTuple row, const char* name) {
+    bool is_null;
+    (void)value_of(row, relation, column(relation, name), &is_null);
+    return is_null;
+}
+
+// The usage columns hold together: a refill is a positive amount every
+// positive interval, of a key with credits; a rate limit is a positive
+// number of requests per 1 second to 1 day, set only where it can be
+// enforced. (Checked here rather than by CHECK constraints, which every
+// UPDATE would parse again: requests spending credits update the row.)
+void require_valid_usage(const TriggerData* trigger, HeapTuple row) {
+    Relation relation = trigger->tg_relation;
+    Column refill_amount = column(relation, "refill_amount");
+    Column refill_interval = column(relation, "refill_interval");
+    if (changed(trigger, refill_amount) || changed(trigger, refill_interval) ||
+        changed(trigger, column(relation, "remaining"))) {
+        bool amount_null, interval_null;
+        Datum amount = value_of(row, relation, refill_amount, &amount_null);
+        Datum interval = value_of(row, relation, refill_interval, &interval_null);
+        if (amount_null != interval_null ||
+            (!amount_null &&
+             (is_null_in(relation, row, "remaining") || DatumGetInt32(amount) <= 0 ||
+              iam::pg::interval_usecs(DatumGetIntervalP(interval)) <= 0)))
+            throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                             "a refill is a positive amount every positive interval, of a key "
+                             "with credits",
+                             {},
+                             "For example iam.set_api_key_credits(key_id, 1000, 1000, '1 month').");
+    }
+    Column rate_limit = column(relation, "rate_limit");
+    Column rate_limit_window = column(relation, "rate_limit_window");
+    if (!changed(trigger, rate_limit) && !changed(trigger, rate_limit_window))
+        return;
+    bool limit_null, window_null;
+    Datum limit = value_of(row, relation, rate_limit, &limit_null);
+    Datum window = value_of(row, relation, rate_limit_window, &window_null);
+    if (limit_null && window_null)
+        return;
+    int64 window_usecs = window_null ? 0 : iam::pg::interval_usecs(DatumGetIntervalP(window));
+    if (limit_null || window_null ||
+        !iam::pg::is_valid_rate_limit(DatumGetInt32(limit), window_usecs))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a rate limit is a positive number of requests per 1 second to 1 day");
+    if (!iam::pg::rate_limits_available())
+        throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
+                         "rate limits of API keys need iam_ext in shared_preload_libraries", {},
+                         "Add iam_ext to shared_preload_libraries in postgresql.conf, restart the "
+                         "server, then set the limit.");
+}
+
+constexpr const char* only_the_seller_changes_limits =
+    "only the service role or a platform_admin changes an API key's rate limit or refill";
+
+void require_usage_narrowing(const TriggerData* trigger) {
+    Relation relation = trigger->tg_relation;
+    for (const char* name : {"rate_limit", "rate_limit_window"})
+        if (changed(trigger, column(relation, name)))
+            refuse(only_the_seller_changes_limits);
+    HeapTuple row = trigger->tg_newtuple;
+    bool old_null, new_null;
+    // A refill's period may start later (the next refill comes later), not
+    // earlier.
+    Column refilled_at = column(relation, "refilled_at");
+    Datum old_value = value_of(trigger->tg_trigtuple, relation, refilled_at, &old_null);
+    Datum new_value = value_of(row, relation, refilled_at, &new_null);
+    if (!old_null && (new_null || DatumGetTimestampTz(new_value) < DatumGetTimestampTz(old_value)))
+        refuse(only_the_seller_changes_limits);
+    bool refill_dropped =
+        is_null_in(relation, row, "refill_amount") && is_null_in(relation, row, "refill_interval");
+    if (!refill_dropped && (changed(trigger, column(relation, "refill_amount")) ||
+                            changed(trigger, column(relation, "refill_interval"))))
+        refuse(only_the_seller_changes_limits);
+    Column remaining = column(relation, "remaining");
+    old_value = value_of(trigger->tg_trigtuple, relation, remaining, &old_null);
+    new_value = value_of(row, relation, remaining, &new_null);
+    if (!old_null && (new_null || DatumGetInt32(new_value) > DatumGetInt32(old_value)))
+        refuse("an API key's credits can only go down",
+               "The service role or a platform_admin adds credits: iam.set_api_key_credits.");
+}
+
+// A new key without the service role's authority starts without usage
+// columns, but for a rotation's copy (require_replaced_key_of_same_owner
+// compares it with the key it replaces).
+bool has_usage(Relation relation, HeapTuple row) {
+    for (const char* name : usage_columns)
+        if (!is_null_in(relation, row, name))
+            return true;
+    return false;
+}
+
+// When a new key's owner may use it from: a user's ban (see
+// iam.sync_user_from_auth), read while the owner's row is locked, so that
+// two sessions creating keys for one owner at once count each other's
+// against the cap.
+struct Suspension {
+    bool present;
+    TimestampTz until;
+};
+
+void read_suspension(SPITupleTable* result, uint64 processed, void* context) {
+    auto* out = static_cast<Suspension*>(context);
+    if (processed == 0)
+        return;
+    bool is_null;
+    Datum value = SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null);
+    out->present = !is_null;
+    out->until = is_null ? 0 : DatumGetTimestampTz(value);
+}
+
+Suspension lock_owner(const KeyRow& key) {
+    Suspension suspension{};
+    Oid types[1] = {UUIDOID};
+    Datum values[1] = {
+        UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id : &key.company_id))};
+    iam::pg::pg_call([&] {
+        iam::pg::execute_as_owner(
+            iam::pg::iam_relation("api_keys"),
+            key.has_user ? "SELECT CASE WHEN deleted_at IS NOT NULL THEN 'infinity'::timestamptz "
+                           "ELSE banned_until END FROM iam.users WHERE id = $1 FOR NO KEY UPDATE"
+                         : "SELECT NULL::timestamptz FROM iam.companies WHERE id = $1 "
+                           "FOR NO KEY UPDATE",
+            1, types, values, nullptr, read_suspension, &suspension);
+    });
+    return suspension;
+}
+
+// The cap on an owner's active keys (iam.max_api_keys_per_owner); the
+// owner's row is locked already.
+void require_below_key_cap(const KeyRow& key) {
+    if (max_api_keys_per_owner == 0)
+        return;
+    Oid types[2] = {UUIDOID, INT4OID};
+    Datum values[2] = {
+        UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id : &key.company_id)),
+        Int32GetDatum(max_api_keys_per_owner)};
+    uint64 active = iam::pg::pg_call([&] {
+        return iam::pg::execute_as_owner(
+            iam::pg::iam_relation("api_keys"),
+            key.has_user ? "SELECT FROM iam.api_keys WHERE user_id = $1 AND is_active LIMIT $2"
+                         : "SELECT FROM iam.api_keys WHERE company_id = $1 AND user_id IS NULL "
+                           "AND is_active LIMIT $2",
+            2, types, values, nullptr);
+    });
+    if (active >= static_cast<uint64>(max_api_keys_per_owner))
+        throw iam::Error(iam::sqlstate::configuration_limit_exceeded,
+                         "the key's owner has " + std::to_string(max_api_keys_per_owner) +
+                             " active API keys, the most allowed",
+                         {},
+                         "Revoke keys that are no longer used, or raise "
+                         "iam.max_api_keys_per_owner.");
+}
+
+// A key names the key it replaces (rotate_api_key with a grace) only if that
+// key is active and has the same owner: the link is no way to claim another
+// owner's key, or an audit trail of rotations that did not happen. The key
+// replaced must not be in a grace of its own (so a key's credits are spent
+// through at most one link), and a copy made without the service role's
+// authority carries the replaced key's usage columns unchanged.
+struct Replaced {
+    bool found, same_usage, in_grace, already_replaced;
+};
+
+void read_replaced(SPITupleTable* result, uint64 processed, void* context) {
+    auto* replaced = static_cast<Replaced*>(context);
+    replaced->found = processed > 0;
+    if (!replaced->found)
+        return;
+    bool is_null;
+    replaced->same_usage =
+        DatumGetBool(SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null));
+    replaced->in_grace = DatumGetBool(SPI_getbinval(result->vals[0], result->tupdesc, 2, &is_null));
+    replaced->already_replaced =
+        DatumGetBool(SPI_getbinval(result->vals[0], result->tupdesc, 3, &is_null));
+}
+
+void require_replaced_key_of_same_owner(Relation relation, HeapTuple row, const KeyRow& key,
+                                        bool check_usage) {
+    bool is_null;
+    Datum replaced_id = value_of(row, relation, column(relation, "replaces_key_id"), &is_null);
+    if (is_null) {
+        if (check_usage && has_usage(relation, row))
+            refuse(
+                "only the service role or a platform_admin gives an API key credits or a rate "
+                "limit",
+                "They set them with iam.set_api_key_credits and iam.set_api_key_rate_limit.");
+        return;
+    }
+    constexpr int count = 3 + sizeof(usage_columns) / sizeof(usage_columns[0]);
+    Oid types[count] = {UUIDOID, UUIDOID, UUIDOID};
+    Datum values[count] = {replaced_id, UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.user_id)),
+                           UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.company_id))};
+    char nulls[count + 1] = {' ', key.has_user ? ' ' : 'n', key.has_company ? ' ' : 'n'};
+    for (int i = 3; i < count; ++i) {
+        Column usage = column(relation, usage_columns[i - 3]);
+        types[i] = usage.attribute->atttypid;
+        values[i] = value_of(row, relation, usage, &is_null);
+        nulls[i] = is_null ? 'n' : ' ';
+    }
+    nulls[count] = '\0';
+    Replaced replaced{};
+    iam::pg::pg_call([&] {
+        iam::pg::execute_as_owner(
+            RelationGetRelid(relation),
+            "SELECT r.remaining IS NOT DISTINCT FROM $4 "
+            "AND r.refill_amount IS NOT DISTINCT FROM $5 "
+            "AND r.refill_interval IS NOT DISTINCT FROM $6 "
+            "AND r.refilled_at IS NOT DISTINCT FROM $7 "
+            "AND r.rate_limit IS NOT DISTINCT FROM $8 "
+            "AND r.rate_limit_window IS NOT DISTINCT FROM $9, "
+            "EXISTS (SELECT FROM iam.api_keys AS p WHERE p.id = r.replaces_key_id AND p.is_active "
+            "AND (p.expires_at IS NULL OR p.expires_at > now())), "
+            "EXISTS (SELECT FROM iam.api_keys AS n WHERE n.replaces_key_id = r.id) "
+            "FROM iam.api_keys AS r WHERE r.id = $1 AND r.is_active "
+            "AND r.user_id IS NOT DISTINCT FROM $2 AND r.company_id IS NOT DISTINCT FROM $3",
+            count, types, values, nulls, read_replaced, &replaced);
+    });
+    if (!replaced.found)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a key replaces only an active key of its own owner", {},
+                         "Rotate a key with iam.rotate_api_key(key_id, grace).");
+    if (replaced.already_replaced)
+        throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
+                         "the key was already replaced by a rotation", {},
+                         "Rotate the key that replaced it.");
+    if (replaced.in_grace)
+        throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
+                         "the key still overlaps with the key it replaced", {},
+                         "Revoke the older key, wait for its grace to end, or rotate with grace "
+                         "'0'.");
+    if (check_usage && !replaced.same_usage)
+        refuse("a rotation copies the replaced key's credits and rate limit unchanged");
+}
+
+// A new key records who made it and when its owner may use it. Returns the
+// row to insert.
+HeapTuple stamp_new_key(Relation relation, HeapTuple row, const Suspension& suspension) {
+    iam::pg::SubjectCache subject{};
+    const pg_uuid_t* creator = iam::pg::current_subject(&subject);
+    int columns[2] = {column(relation, "created_by").number,
+                      column(relation, "suspended_until").number};
+    Datum values[2] = {creator != nullptr ? UUIDPGetDatum(const_cast<pg_uuid_t*>(creator)) : 0,
+                       TimestampTzGetDatum(suspension.until)};
+    bool nulls[2] = {creator == nullptr, !suspension.present};
+    return heap_modify_tuple_by_cols(row, RelationGetDescr(relation), 2, columns, values, nulls);
+}
+
+// ---------------------------------------------------------- referral codes
+
+// A code is stored in one spelling only: a generated code as generated, or
+// a vanity code as iam.normalize_vanity_code gives it (which refuses a
+// vanity code that reads as a generated one). Otherwise a code typed one
+// way could reach two rows.
+void require_canonical_code(Relation relation, HeapTuple row) {
+    bool is_null;
+    Datum value = value_of(row, relation, column(relation, "code"), &is_null);
+    if (is_null)
+        return;  // NOT NULL says so
+    text* code_text = DatumGetTextPP(value);
+    std::string_view code(VARDATA_ANY(code_text), VARSIZE_ANY_EXHDR(code_text));
+    auto generated = iam::normalize_typed_code(code);
+    if (generated && *generated == code && iam::has_valid_check_character(code))
+        return;
+    if (iam::normalize_vanity_code(code) != code)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a referral code is stored as iam.normalize_vanity_code() spells it",
+                         "Upper case, no surrounding spaces; or let iam.create_referral_code() "
+                         "store it.");
+}
+
+// --------------------------------------------------------------- referrals
+
+struct CodeOwner {
+    bool found, is_active, has_expiry;
+    pg_uuid_t user_id;
+    TimestampTz expires_at;
+};
+
+void read_code_owner(SPITupleTable* result, uint64 processed, void* context) {
+    auto* owner = static_cast<CodeOwner*>(context);
+    owner->found = processed > 0;
+    if (!owner->found)
+        return;
+    bool is_null;
+    HeapTuple row = result->vals[0];
+    owner->user_id = *DatumGetUUIDP(SPI_getbinval(row, result->tupdesc, 1, &is_null));
+    Datum active = SPI_getbinval(row, result->tupdesc, 2, &is_null);
+    owner->is_active = !is_null && DatumGetBool(active);
+    Datum expires = SPI_getbinval(row, result->tupdesc, 3, &is_null);
+    owner->has_expiry = !is_null;
+    owner->expires_at = is_null ? 0 : DatumGetTimestampTz(expires);
+}
+
+// ------------------------------------------------------------------- roles
+
+// The seven roles CREATE EXTENSION seeds have ids 00000000-0000-4000-8000-
+// 00000000000N, N from 1 to 7; the policies and checks name them.
+bool is_built_in_role(const pg_uuid_t& id) {
+    static const uint8 prefix[UUID_LEN - 1] = {0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0};
+    return memcmp(id.data, prefix, sizeof(prefix)) == 0 && id.data[UUID_LEN - 1] >= 1 &&
+           id.data[UUID_LEN - 1] <= 7;
+}
+
+}  // namespace
+
+namespace iam::pg {
+
+void define_write_rule_settings() {
+    DefineCustomIntVariable("iam.max_api_keys_per_owner",
+                            "Active API keys one user or company may hold (0: no limit)",
+                            "Creating one more is refused with 53400.", &max_api_keys_per_owner,
+                            100, 0, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+}
+
+}  // namespace iam::pg
+
+// iam.require_key_permission(): BEFORE INSERT OR UPDATE OR DELETE OR
+// TRUNCATE ... FOR EACH STATEMENT
+IAM_SQL_FUNCTION(iam_require_key_permission) {
+    if (!CALLED_AS_TRIGGER(fcinfo) ||
+        !TRIGGER_FIRED_FOR_STATEMENT(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_event))
+        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
+                         "iam.require_key_permission() must be a FOR EACH STATEMENT trigger");
+    Relation relation = reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation;
+    iam::pg::refuse_writes_on_worker(relation);
+    iam::pg::wait_for_workers_at_commit();
+    const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context();
+    if (request_key == nullptr || iam::pg::caller_is_service() || stands_above_rules(relation))
+        return PointerGetDatum(nullptr);
+    std::string wanted = std::string("iam:") + RelationGetRelationName(relation) + ":write";
+    // Through pg_call: reading the jsonb may raise an error while `wanted`
+    // is alive.
+    if (!iam::pg::pg_call(
+            [&] { return iam::pg::permissions_cover(request_key->permissions, wanted); }))
+        refuse("this request's API key may not change iam." +
+                   std::string(RelationGetRelationName(relation)),
+               "A request authenticated by an API key writes iam's tables only if the key holds "
+               "the permission \"" +
+                   wanted + "\" (or \"iam:*\").");
+    return PointerGetDatum(nullptr);
+}
+
+// iam.guard_api_key(): BEFORE INSERT OR UPDATE ON iam.api_keys FOR EACH ROW
+IAM_SQL_FUNCTION(iam_guard_api_key) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_api_key()");
+    Relation relation = trigger->tg_relation;
+    if (iam::pg::is_restore(relation))
+        return let_through(trigger);
+    bool inserting = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
+    HeapTuple row = written_row(trigger);
+    KeyRow key = key_row(relation, row);
+    if (changed(trigger, column(relation, "name")))
+        require_valid_name(relation, row);
+    if (key.permissions != nullptr && changed(trigger, column(relation, "permissions")))
+        iam::pg::require_valid_permissions(key.permissions);
+    if (inserting && key.has_expiry)
+        iam::pg::require_future_expiry(key.expires_at);
+    require_valid_usage(trigger, row);
+    if (stands_above_rules(relation))
+        return inserting ? PointerGetDatum(stamp_new_key(relation, row, lock_owner(key)))
+                         : let_through(trigger);
+
+    bool check_usage = !may_grant_usage();
+    KeyRow old_key{};
+    if (!inserting) {
+        old_key = key_row(relation, trigger->tg_trigtuple);
+        require_narrowing(trigger, old_key, key);
+        if (check_usage)
+            require_usage_narrowing(trigger);
+    }
+    if (!iam::pg::caller_is_service()) {
+        if (const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context()) {
+            require_within_request_key(*request_key, key);
+            if (!inserting)
+                require_within_request_key(*request_key, old_key);
+        }
+    }
+    if (!inserting)
+        return let_through(trigger);
+    require_replaced_key_of_same_owner(relation, row, key, check_usage);
+    Suspension suspension = lock_owner(key);
+    require_below_key_cap(key);
+    return PointerGetDatum(stamp_new_key(relation, row, suspension));
+}
+
+// iam.guard_referral_code(): BEFORE INSERT OR UPDATE ON iam.referral_codes
+// FOR EACH ROW
+IAM_SQL_FUNCTION(iam_guard_referral_code) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_referral_code()");
+    Relation relation = trigger->tg_relation;
+    if (iam::pg::is_restore(relation) || stands_above_rules(relation))
+        return let_through(trigger);
+    HeapTuple row = written_row(trigger);
+    if (changed(trigger, column(relation, "code")))
+        require_canonical_code(relation, row);
+    if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
+        bool was_active = iam::pg::is_true(trigger->tg_trigtuple, relation, "is_active");
+        bool is_active = iam::pg::is_true(row, relation, "is_active");
+        if (!was_active && is_active && !iam::pg::caller_is_service() &&
+            !caller_is_platform_admin())
+            refuse("only a platform_admin reactivates a referral code",
+                   "A deactivated code stays so for its owner; ask support.");
+    }
+    return let_through(trigger);
+}
+
+// iam.guard_referral(): BEFORE INSERT OR UPDATE OF referral_code_used_id,
+// referrer_user_id ON iam.referrals FOR EACH ROW
+IAM_SQL_FUNCTION(iam_guard_referral) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_referral()");
+    Relation relation = trigger->tg_relation;
+    if (iam::pg::is_restore(relation) || stands_above_rules(relation))
+        return let_through(trigger);
+    HeapTuple row = written_row(trigger);
+    bool code_null, referrer_null;
+    Datum code_id = value_of(row, relation, column(relation, "referral_code_used_id"), &code_null);
+    Datum referrer = value_of(row, relation, column(relation, "referrer_user_id"), &referrer_null);
+    if (code_null || referrer_null)
+        return let_through(trigger);  // NOT NULL says so
+    CodeOwner owner{};
+    Oid types[1] = {UUIDOID};
+    Datum values[1] = {code_id};
+    iam::pg::pg_call([&] {
+        iam::pg::execute_as_owner(
+            iam::pg::iam_relation("referral_codes"),
+            "SELECT user_id, is_active, expires_at FROM iam.referral_codes WHERE id = $1", 1, types,
+            values, nullptr, read_code_owner, &owner);
+    });
+    if (!owner.found)
+        return let_through(trigger);  // the foreign key says so
+    if (!same_uuid(owner.user_id, *DatumGetUUIDP(referrer)))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a referral's referrer is the owner of the code used");
+    if (!owner.is_active ||
+        (owner.has_expiry && owner.expires_at <= GetCurrentStatementStartTimestamp()))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a referral needs a code that is active and not expired");
+    return let_through(trigger);
+}
+
+// iam.guard_role(): BEFORE UPDATE OR DELETE ON iam.roles FOR EACH ROW
+IAM_SQL_FUNCTION(iam_guard_role) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_role()");
+    Relation relation = trigger->tg_relation;
+    bool is_null;
+    Datum id = value_of(trigger->tg_trigtuple, relation, column(relation, "id"), &is_null);
+    if (is_null || !is_built_in_role(*DatumGetUUIDP(id)) || iam::pg::is_restore(relation) ||
+        stands_above_rules(relation))
+        return let_through(trigger);
+    Datum name = value_of(trigger->tg_trigtuple, relation, column(relation, "name"), &is_null);
+    std::string role = is_null ? std::string() : TextDatumGetCString(name);
+    if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
+        refuse("the built-in role \"" + role + "\" cannot be deleted");
+    if (changed(trigger, column(relation, "id")) || changed(trigger, column(relation, "name")))
+        refuse("the built-in role \"" + role + "\" keeps its id and name",
+               "Policies and the extension's checks name it; create a new role instead.");
+    return let_through(trigger);
+}

@@ -1,0 +1,163 @@
+// Plain C-style code: no C++ object is alive across the PostgreSQL calls
+// here, so their errors may unwind directly (src/pg/guard.hpp).
+#include "pg/tables/api_key_rows.hpp"
+
+#include <algorithm>
+
+namespace iam::pg {
+namespace {
+// The attributes verification reads: 1 .. api_keys_rate_limit_window, or
+// fewer in a database not yet updated to 0.7.0.
+AttrNumber api_key_attributes(TupleDesc descriptor) {
+    return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_rate_limit_window);
+}
+
+// From the row's first `count` attributes, deformed in one pass.
+void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber count, ApiKeyRow* row) {
+    auto value = [values](AttrNumber number) { return values[number - 1]; };
+    auto is_null = [nulls, count](AttrNumber number) {
+        return number > count || nulls[number - 1];
+    };
+    row->id = *DatumGetUUIDP(value(attnum::api_keys_id));
+    row->has_user = !is_null(attnum::api_keys_user_id);
+    if (row->has_user)
+        row->user_id = *DatumGetUUIDP(value(attnum::api_keys_user_id));
+    row->has_company = !is_null(attnum::api_keys_company_id);
+    if (row->has_company)
+        row->company_id = *DatumGetUUIDP(value(attnum::api_keys_company_id));
+    row->hashed_key = is_null(attnum::api_keys_hashed_key)
+                          ? nullptr
+                          : DatumGetTextPCopy(value(attnum::api_keys_hashed_key));
+    row->permissions = is_null(attnum::api_keys_permissions)
+                           ? nullptr
+                           : DatumGetJsonbPCopy(value(attnum::api_keys_permissions));
+    row->has_expiry = !is_null(attnum::api_keys_expires_at);
+    row->expires_at = row->has_expiry ? DatumGetTimestampTz(value(attnum::api_keys_expires_at)) : 0;
+    row->has_last_use = !is_null(attnum::api_keys_last_used_at);
+    row->last_used_at =
+        row->has_last_use ? DatumGetTimestampTz(value(attnum::api_keys_last_used_at)) : 0;
+    row->is_active =
+        !is_null(attnum::api_keys_is_active) && DatumGetBool(value(attnum::api_keys_is_active));
+    row->is_suspended_ever = !is_null(attnum::api_keys_suspended_until);
+    row->suspended_until =
+        row->is_suspended_ever ? DatumGetTimestampTz(value(attnum::api_keys_suspended_until)) : 0;
+    row->has_credits = !is_null(attnum::api_keys_remaining);
+    row->remaining = row->has_credits ? DatumGetInt32(value(attnum::api_keys_remaining)) : 0;
+    row->has_refill = !is_null(attnum::api_keys_refill_amount);
+    row->has_rate_limit =
+        !is_null(attnum::api_keys_rate_limit) && !is_null(attnum::api_keys_rate_limit_window);
+    if (row->has_rate_limit) {
+        row->rate_limit = DatumGetInt32(value(attnum::api_keys_rate_limit));
+        row->rate_limit_window =
+            interval_usecs(DatumGetIntervalP(value(attnum::api_keys_rate_limit_window)));
+    }
+}
+
+bool copy_api_key_row(HeapTuple tuple, TupleDesc descriptor, void* context) {
+    auto* values = static_cast<Datum*>(palloc(descriptor->natts * sizeof(Datum)));
+    auto* nulls = static_cast<bool*>(palloc(descriptor->natts * sizeof(bool)));
+    heap_deform_tuple(tuple, descriptor, values, nulls);
+    copy_api_key_values(values, nulls, api_key_attributes(descriptor),
+                        static_cast<ApiKeyRow*>(context));
+    pfree(values);
+    pfree(nulls);
+    return false;
+}
+
+void close_kept_scan(KeptScan* kept) {
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = kept->owner;  // which holds the references
+    ExecDropSingleTupleTableSlot(kept->slot);
+    index_endscan(kept->scan);
+    index_close(kept->index, NoLock);  // the locks last until the transaction ends
+    table_close(kept->heap, NoLock);
+    CurrentResourceOwner = caller_owner;
+    kept->open = false;
+}
+
+// When the statement's memory goes. During an abort (of the transaction or
+// of a subtransaction) the resource owner has already released the
+// relations, the scan's buffer pins and the slot's: nothing is left to close.
+void close_kept_scan_with_memory(void* argument) {
+    auto* kept = static_cast<KeptScan*>(argument);
+    if (kept->open && IsTransactionState())
+        close_kept_scan(kept);
+    kept->open = false;
+}
+
+void open_kept_scan(const IamTables& tables, Snapshot snapshot, KeptScan* kept) {
+    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
+    kept->heap = table_open(tables.api_keys, AccessShareLock);
+    kept->index = index_open(tables.api_keys_key_prefix_key, AccessShareLock);
+#if PG_VERSION_NUM >= 180000
+    // Since 18 a scan may report to EXPLAIN ANALYZE; this one has no node.
+    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, nullptr, 1, 0);
+#else
+    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, 1, 0);
+#endif
+    kept->slot = table_slot_create(kept->heap, nullptr);
+    MemoryContextSwitchTo(caller_context);
+    kept->owner = CurrentResourceOwner;
+    kept->snapshot = snapshot;
+    kept->open = true;
+    if (!kept->closes_with_memory) {
+        kept->close_callback.func = close_kept_scan_with_memory;
+        kept->close_callback.arg = kept;
+        MemoryContextRegisterResetCallback(kept->memory, &kept->close_callback);
+        kept->closes_with_memory = true;
+    }
+}
+
+bool find_api_key_through(const IamTables& tables, ScanKey key, ApiKeyRow* row, KeptScan* kept) {
+    Snapshot snapshot = statement_snapshot();
+    if (kept->open && kept->owner != CurrentResourceOwner)
+        kept->open = false;  // left to its resource owner, which may be gone
+    if (kept->open &&
+        (kept->snapshot != snapshot || RelationGetRelid(kept->heap) != tables.api_keys))
+        close_kept_scan(kept);
+    if (!kept->open)
+        open_kept_scan(tables, snapshot, kept);
+    key->sk_attno = 1;  // the index's first column
+    // What the scan allocates as it goes (the btree's list of dead items to
+    // mark, for one) must last as long as the scan, not the call.
+    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
+    index_rescan(kept->scan, key, 1, nullptr, 0);
+    bool found = index_getnext_slot(kept->scan, ForwardScanDirection, kept->slot);
+    MemoryContextSwitchTo(caller_context);
+    if (found) {
+        AttrNumber count = api_key_attributes(RelationGetDescr(kept->heap));
+        slot_getsomeattrs(kept->slot, count);
+        copy_api_key_values(kept->slot->tts_values, kept->slot->tts_isnull, count, row);
+    }
+    ExecClearTuple(kept->slot);
+    return found;
+}
+
+}  // namespace
+
+int64 interval_usecs(const Interval* interval) {
+    // In double, exact to the microsecond below about 285 years.
+    double usecs = double(interval->month) * DAYS_PER_MONTH * USECS_PER_DAY +
+                   double(interval->day) * USECS_PER_DAY + double(interval->time);
+    if (usecs >= double(PG_INT64_MAX))
+        return PG_INT64_MAX;
+    if (usecs <= double(PG_INT64_MIN))
+        return PG_INT64_MIN;
+    return static_cast<int64>(usecs);
+}
+
+bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row,
+                  KeptScan* kept) {
+    text* value = cstring_to_text_with_len(prefix, static_cast<int>(length));
+    ScanKeyData key;
+    ScanKeyInit(&key, attnum::api_keys_key_prefix, BTEqualStrategyNumber, F_TEXTEQ,
+                PointerGetDatum(value));
+    key.sk_collation = DEFAULT_COLLATION_OID;
+    bool found = kept != nullptr ? find_api_key_through(tables, &key, row, kept)
+                                 : scan(tables.api_keys, tables.api_keys_key_prefix_key, &key, 1,
+                                        copy_api_key_row, row);
+    pfree(value);
+    return found;
+}
+
+}  // namespace iam::pg

@@ -1,0 +1,55 @@
+// The api_keys rows verification reads (src/pg/api_key_rows.cpp), through
+// the key_prefix index, with an index scan kept open for a statement.
+#pragma once
+
+#include "pg/tables/iam_tables.hpp"
+
+namespace iam::pg {
+
+// The api_keys row with this key_prefix, as verification needs it. Values
+// are copied into the current memory context.
+struct ApiKeyRow {
+    pg_uuid_t id;
+    bool has_user, has_company, has_expiry, has_last_use, is_active, is_suspended_ever;
+    pg_uuid_t user_id, company_id;
+    text* hashed_key;
+    Jsonb* permissions;  // nullptr for SQL NULL
+    TimestampTz expires_at, last_used_at;
+    TimestampTz suspended_until;  // when is_suspended_ever: the owner is banned until then
+    bool has_credits;             // remaining is not NULL: requests spend credits
+    bool has_refill;
+    int32 remaining;  // as the statement's snapshot saw it, when has_credits
+    bool has_rate_limit;
+    int32 rate_limit;         // requests per window, when has_rate_limit
+    int64 rate_limit_window;  // microseconds, when has_rate_limit
+};
+
+// An index scan of api_keys by key_prefix kept open for the rest of a
+// statement, for a function called once per row (verify_api_key in FROM):
+// opening the table and its index and setting up a scan cost about a third
+// of the lookup itself. It lives in `memory`, the call site's per-query
+// context, and is closed when that context goes at the end of the statement.
+// A statement that fails does not close it: its resource owner has released
+// what the scan held by then. Zero-initialised with `memory` set: closed.
+struct KeptScan {
+    MemoryContext memory;
+    bool open, closes_with_memory;
+    Relation heap, index;
+    IndexScanDesc scan;
+    TupleTableSlot* slot;
+    ResourceOwner owner;
+    Snapshot snapshot;
+    MemoryContextCallback close_callback;
+};
+
+// An interval as microseconds, months counted as 30 days, as interval
+// comparison counts them; beyond int64 (a hostile interval's months), the
+// nearest bound.
+int64 interval_usecs(const Interval* interval);
+
+// The row with this key_prefix; through `kept` if given, else through a scan
+// opened and closed for this call.
+bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row,
+                  KeptScan* kept);
+
+}  // namespace iam::pg
