@@ -49,6 +49,11 @@ else ifneq ($(filter-out $(USER_COMMANDS),$(or $(MAKECMDGOALS),all)),)
 $(error $(PG_CONFIG) not found: install postgresql-server-dev-15, or run `make run` / `make test`, which do)
 endif
 
+# Rebuilds of a tree that moves between branches are cheap with ccache.
+ifneq ($(shell command -v ccache),)
+CXX := ccache $(CXX)
+endif
+
 $(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/boundary/guard.o src/pg/boundary/http_errors.o \
                    src/core/error.o
 	$(CXX) $(CXXFLAGS) $^ $(LDFLAGS) $(LDFLAGS_SL) -shared -lstdc++ -o $@
