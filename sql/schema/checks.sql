@@ -61,11 +61,15 @@ CREATE FUNCTION iam.current_company_ids() RETURNS uuid[]
 COMMENT ON FUNCTION iam.current_company_ids() IS
     'The active companies the current user is an active member of, for company_id = ANY (...) policies; in a request authenticated by a company''s API key, that company';
 
+-- Not STRICT: it answers exactly what company_id = ANY
+-- (iam.current_company_ids()) answers, NULL included (false for a NULL
+-- company when the caller has no current company, NULL when they have one),
+-- since the planner puts it in that expression's place.
 CREATE FUNCTION iam.is_current_company(company_id uuid) RETURNS boolean
-    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'iam_is_current_company';
 COMMENT ON FUNCTION iam.is_current_company(uuid) IS
-    'Whether the company is one of iam.current_company_ids(), at the cost of a hash probe per row; the planner writes company_id = ANY (iam.current_company_ids()) as this call';
+    'company_id = ANY (iam.current_company_ids()), NULLs included, at the cost of a hash probe per row; the planner writes that expression as this call';
 
 -- Who stands above RLS: superusers and Supabase's service_role.
 CREATE FUNCTION iam.is_service_caller() RETURNS boolean
