@@ -311,7 +311,7 @@ INSERT INTO hostile.contract VALUES
     ('iam.current_user_id()', '{}', 'NULL for missing or malformed claims, never an error'),
     ('iam.is_service_caller()', '{}', 'a question about the database role'),
     ('iam.current_company_ids()', '{}', 'empty for nobody'),
-    ('iam.is_current_company(uuid)', '{}', 'false for nobody, NULL for NULL: a question about the caller'),
+    ('iam.is_current_company(uuid)', '{}', '= ANY (current_company_ids()): false for nobody, also for NULL; NULL for NULL in a company'),
     ('iam.has_role(text)', '{42704}', 'unknown role'),
     ('iam.has_role(uuid,text)', '{42704,42501}', 'unknown role; another user''s roles are not for everyone'),
     ('iam.has_any_role(text[])', '{42704}', 'unknown role; NULL elements ignored'),
