@@ -6,16 +6,6 @@
 // C++ objects, so they may longjmp through it.
 namespace {
 
-// PostgreSQL 15 declares tree walker and mutator callbacks without a
-// prototype, which C++ reads as taking no arguments; 16 gives them types.
-#if PG_VERSION_NUM >= 160000
-#define TREE_MUTATOR(fn) (fn)
-#define TREE_WALKER(fn) (fn)
-#else
-#define TREE_MUTATOR(fn) reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(fn))
-#define TREE_WALKER(fn) reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn))
-#endif
-
 planner_hook_type previous_planner_hook = nullptr;
 bool hoist_checks = true;
 
