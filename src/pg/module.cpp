@@ -31,6 +31,7 @@ void _PG_init(void) {
     iam::pg::define_write_rule_settings();
     iam::pg::define_attempt_limit_settings();
     iam::pg::define_company_settings();
+    iam::pg::define_rate_limit_settings();
     // Preloaded, the counters of failed attempts are one table for the
     // server; loaded later, each backend keeps its own. Rate limits of API
     // keys exist only preloaded.
