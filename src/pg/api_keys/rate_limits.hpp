@@ -22,7 +22,8 @@
 
 namespace iam::pg {
 
-// From _PG_init: iam.rate_limit_slots, the size of the table.
+// From _PG_init while shared_preload_libraries is processed:
+// iam.rate_limit_slots, the size of the table.
 void define_rate_limit_settings();
 
 // From _PG_init while shared_preload_libraries is processed.
