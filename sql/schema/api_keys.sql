@@ -1,7 +1,7 @@
 -- API keys: the peppers' rotation, verification, creation, rotation and
 -- revocation, the PostgREST pre-request function and the permissions of the
--- request's key (C++: src/pg/api_keys.cpp, peppers.cpp, request.cpp), and
--- the rules every write to iam.api_keys is held to (src/pg/write_rules.cpp).
+-- request's key (C++: src/pg/api_keys/api_keys.cpp, peppers.cpp, request.cpp), and
+-- the rules every write to iam.api_keys is held to (src/pg/rules/write_rules.cpp).
 
 CREATE OR REPLACE FUNCTION iam.rotate_api_key_pepper() RETURNS integer
     LANGUAGE c VOLATILE
@@ -68,11 +68,11 @@ COMMENT ON FUNCTION iam.revoke_api_key(uuid) IS
 
 ------------------------------------------------------------------------------
 -- Usage: credits spent by the requests a key makes, and a rate limit on
--- them (C++: src/pg/credits.cpp, rate_limits.cpp). iam.authenticate_request
+-- them (C++: src/pg/api_keys/key_usage.cpp, rate_limits.cpp). iam.authenticate_request
 -- charges each request one credit and one slot of the rate limit;
 -- consume_api_key charges a call any cost. Only the service role, a
 -- platform_admin or the operator give a key credits or a limit; its owner
--- may only lower them (src/pg/write_rules.cpp).
+-- may only lower them (src/pg/rules/write_rules.cpp).
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION iam.consume_api_key(api_key text, cost integer DEFAULT 1) RETURNS integer
     LANGUAGE c VOLATILE PARALLEL UNSAFE

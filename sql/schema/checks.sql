@@ -76,7 +76,7 @@ COMMENT ON FUNCTION iam.is_service_caller() IS
 ------------------------------------------------------------------------------
 -- Not found, for HTTP too. PostgREST answers 500 for P0002; inside a
 -- PostgREST request this raises it in PostgREST's own format instead, so the
--- client gets 404 with "code": "P0002" (src/pg/http_errors.hpp). The
+-- client gets 404 with "code": "P0002" (src/pg/boundary/http_errors.hpp). The
 -- PL/pgSQL functions below raise their not-found errors through it.
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION iam.raise_not_found(message text, hint text DEFAULT NULL) RETURNS void

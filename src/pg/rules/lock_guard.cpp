@@ -8,7 +8,7 @@
 // session; otherwise a session that has not called the extension yet.
 //
 // Plain C-style code: no C++ object is alive across the PostgreSQL calls
-// here, so their errors may unwind directly (src/pg/guard.hpp).
+// here, so their errors may unwind directly (src/pg/boundary/guard.hpp).
 #include "pg/rules/lock_guard.hpp"
 
 #include "pg/boundary/postgres.hpp"
