@@ -9,14 +9,22 @@ MODULE_big = iam_ext
 OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp src/pg/*/*.cpp)))
 
 # The current schema lives in sql/schema/, one concern per file, in its final
-# form; the install script of the current version is assembled from it. The
-# scripts of earlier versions and the upgrade scripts are frozen, as released
+# form: tables.sql creates the tables once; every other file only defines
+# (CREATE OR REPLACE) functions, triggers, views and policies, so it can run
+# again. The install script of the current version is assembled from all of
+# them; the upgrade from the last release is its hand-written part
+# (sql/upgrades/to-<version>.sql: tables, data, what goes away) followed by
+# the definitions. Released scripts are frozen in sql/upgrades/
 # (docs/development.md, "Changing SQL").
-SCHEMA_SOURCES = $(addprefix sql/schema/,tables.sql checks.sql api_keys.sql referrals.sql \
-                   companies.sql policies.sql supabase.sql)
+PREVIOUS_VERSION = 0.6.0
+SCHEMA_TABLES      = sql/schema/tables.sql
+SCHEMA_DEFINITIONS = $(addprefix sql/schema/,updated_at.sql checks.sql audit.sql roles.sql api_keys.sql \
+                       referrals.sql companies.sql policies.sql supabase.sql)
 CURRENT_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA_built     = $(CURRENT_SCRIPT)
-DATA           = $(filter-out $(CURRENT_SCRIPT),$(sort $(wildcard sql/$(EXTENSION)--*.sql)))
+CURRENT_UPGRADE = sql/$(EXTENSION)--$(PREVIOUS_VERSION)--$(EXTVERSION).sql
+UPGRADE_TABLES  = sql/upgrades/to-$(EXTVERSION).sql
+DATA_built     = $(CURRENT_SCRIPT) $(CURRENT_UPGRADE)
+DATA           = $(sort $(wildcard sql/upgrades/$(EXTENSION)--*.sql))
 
 # pg_regress: inputs in sql/, expected output in expected/.
 REGRESS      = create_extension catalog boundary schema_defaults constraints updated_at roles hoist_checks tenant_checks rewrite_equivalence api_keys referrals write_rules companies api_key_lifecycle api_key_usage
@@ -60,10 +68,17 @@ $(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/boundary/guard.o src/pg
 
 $(OBJS) test/boundary/boundary_probe.o: $(wildcard src/core/*.hpp src/pg/*/*.hpp)
 
-$(CURRENT_SCRIPT): $(SCHEMA_SOURCES) iam_ext.control
-	{ printf '%s\n' '-- iam_ext $(EXTVERSION), assembled by make from $(SCHEMA_SOURCES): edit those.' '' \
+$(CURRENT_SCRIPT): $(SCHEMA_TABLES) $(SCHEMA_DEFINITIONS) iam_ext.control
+	{ printf '%s\n' '-- iam_ext $(EXTVERSION), assembled by make from sql/schema/: edit those.' '' \
 	      '\echo Use "CREATE EXTENSION iam_ext" to load this file. \quit' ''; \
-	  for source in $(SCHEMA_SOURCES); do cat $$source; echo; done; } >$@
+	  for source in $(SCHEMA_TABLES) $(SCHEMA_DEFINITIONS); do cat $$source; echo; done; } >$@
+
+$(CURRENT_UPGRADE): $(UPGRADE_TABLES) sql/upgrades/replace_definitions.sql $(SCHEMA_DEFINITIONS) iam_ext.control
+	{ printf '%s\n' '-- iam_ext $(PREVIOUS_VERSION) -> $(EXTVERSION), assembled by make from $(UPGRADE_TABLES)' \
+	      '-- and sql/schema/: edit those.' '' \
+	      '\echo Use "ALTER EXTENSION iam_ext UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit' ''; \
+	  for source in $(UPGRADE_TABLES) sql/upgrades/replace_definitions.sql $(SCHEMA_DEFINITIONS); do \
+	      cat $$source; echo; done; } >$@
 
 .PHONY: $(USER_COMMANDS)
 run:      ## a local PostgreSQL with iam_ext, demo data and a walkthrough

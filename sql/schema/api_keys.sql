@@ -1,9 +1,9 @@
 -- API keys: the peppers' rotation, verification, creation, rotation and
 -- revocation, the PostgREST pre-request function and the permissions of the
--- request's key (C++: src/pg/api_keys.cpp, peppers.cpp, request.cpp), and
--- the rules every write to iam.api_keys is held to (src/pg/write_rules.cpp).
+-- request's key (C++: src/pg/api_keys/api_keys.cpp, peppers.cpp, request.cpp), and
+-- the rules every write to iam.api_keys is held to (src/pg/rules/write_rules.cpp).
 
-CREATE FUNCTION iam.rotate_api_key_pepper() RETURNS integer
+CREATE OR REPLACE FUNCTION iam.rotate_api_key_pepper() RETURNS integer
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'iam_rotate_api_key_pepper';
 COMMENT ON FUNCTION iam.rotate_api_key_pepper() IS
@@ -15,14 +15,14 @@ REVOKE EXECUTE ON FUNCTION iam.rotate_api_key_pepper() FROM PUBLIC;
 -- per iam.last_used_interval, never in a read-only transaction or on a
 -- standby). Runs as the caller: the C code reads the key's row whatever the
 -- caller may select, for this answer only.
-CREATE FUNCTION iam.verify_api_key(api_key text)
+CREATE OR REPLACE FUNCTION iam.verify_api_key(api_key text)
     RETURNS TABLE (key_id uuid, user_id uuid, company_id uuid, permissions jsonb, expires_at timestamptz)
     LANGUAGE c VOLATILE PARALLEL RESTRICTED ROWS 1
     AS 'MODULE_PATHNAME', 'iam_verify_api_key';
 COMMENT ON FUNCTION iam.verify_api_key(text) IS
     'One row for a valid key; no row for NULL, malformed, bad checksum, unknown, wrong secret, revoked, expired, or a suspended or deleted company''s key';
 
-CREATE FUNCTION iam.api_key_has_permission(api_key text, permission text) RETURNS boolean
+CREATE OR REPLACE FUNCTION iam.api_key_has_permission(api_key text, permission text) RETURNS boolean
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'iam_api_key_has_permission';
 COMMENT ON FUNCTION iam.api_key_has_permission(text, text) IS
@@ -30,7 +30,7 @@ COMMENT ON FUNCTION iam.api_key_has_permission(text, text) IS
 
 -- Creation and rotation insert and update as the caller: the RLS policies of
 -- iam.api_keys decide for whom a caller may make or rotate a key.
-CREATE FUNCTION iam.create_api_key(name text, user_id uuid DEFAULT NULL, company_id uuid DEFAULT NULL,
+CREATE OR REPLACE FUNCTION iam.create_api_key(name text, user_id uuid DEFAULT NULL, company_id uuid DEFAULT NULL,
                                    permissions jsonb DEFAULT '[]', expires_at timestamptz DEFAULT NULL)
     RETURNS TABLE (id uuid, api_key text, key_prefix text)
     LANGUAGE c VOLATILE ROWS 1
@@ -38,14 +38,14 @@ CREATE FUNCTION iam.create_api_key(name text, user_id uuid DEFAULT NULL, company
 COMMENT ON FUNCTION iam.create_api_key(text, uuid, uuid, jsonb, timestamptz) IS
     'Creates a key for the current user, or for a company one administers; the plaintext key is in the result only, never stored';
 
-CREATE FUNCTION iam.rotate_api_key(key_id uuid, grace interval DEFAULT '0')
+CREATE OR REPLACE FUNCTION iam.rotate_api_key(key_id uuid, grace interval DEFAULT '0')
     RETURNS TABLE (id uuid, api_key text, key_prefix text)
     LANGUAGE c VOLATILE ROWS 1
     AS 'MODULE_PATHNAME', 'iam_rotate_api_key';
 COMMENT ON FUNCTION iam.rotate_api_key(uuid, interval) IS
     'A new secret for an active key, same name, owner, permissions and expiry, for the key''s user (a company key: its admins) only. Without grace the old secret stops at once (same key id); with grace (up to 90 days) a new key replaces it (replaces_key_id) and the old one verifies until the grace ends, never past its expiry';
 
-CREATE FUNCTION iam.revoke_api_key(key_id uuid) RETURNS boolean
+CREATE OR REPLACE FUNCTION iam.revoke_api_key(key_id uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -68,25 +68,25 @@ COMMENT ON FUNCTION iam.revoke_api_key(uuid) IS
 
 ------------------------------------------------------------------------------
 -- Usage: credits spent by the requests a key makes, and a rate limit on
--- them (C++: src/pg/credits.cpp, rate_limits.cpp). iam.authenticate_request
+-- them (C++: src/pg/api_keys/key_usage.cpp, rate_limits.cpp). iam.authenticate_request
 -- charges each request one credit and one slot of the rate limit;
 -- consume_api_key charges a call any cost. Only the service role, a
 -- platform_admin or the operator give a key credits or a limit; its owner
--- may only lower them (src/pg/write_rules.cpp).
+-- may only lower them (src/pg/rules/write_rules.cpp).
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.consume_api_key(api_key text, cost integer DEFAULT 1) RETURNS integer
+CREATE OR REPLACE FUNCTION iam.consume_api_key(api_key text, cost integer DEFAULT 1) RETURNS integer
     LANGUAGE c VOLATILE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'iam_consume_api_key';
 COMMENT ON FUNCTION iam.consume_api_key(text, integer) IS
     'Verifies the key, counts the call against its rate limit and spends cost credits in this transaction; returns the credits left (NULL: unlimited). 28000 for a bad key, 53400 over the limit or without enough credits';
 
-CREATE FUNCTION iam.api_key_credits_remaining() RETURNS integer
+CREATE OR REPLACE FUNCTION iam.api_key_credits_remaining() RETURNS integer
     LANGUAGE c STABLE PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'iam_api_key_credits_remaining';
 COMMENT ON FUNCTION iam.api_key_credits_remaining() IS
     'The credits the request''s API key has left after iam.authenticate_request charged it; NULL without a key or for unlimited';
 
-CREATE FUNCTION iam.set_api_key_credits(key_id uuid, remaining integer, refill_amount integer DEFAULT NULL,
+CREATE OR REPLACE FUNCTION iam.set_api_key_credits(key_id uuid, remaining integer, refill_amount integer DEFAULT NULL,
                                         refill_interval interval DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -117,7 +117,7 @@ $$;
 COMMENT ON FUNCTION iam.set_api_key_credits(uuid, integer, integer, interval) IS
     'Sets the credits a key has left (NULL: unlimited) and its refill, counted from now; raising them is for the service role, a platform_admin or the operator';
 
-CREATE FUNCTION iam.set_api_key_rate_limit(key_id uuid, requests integer, per interval DEFAULT '1 minute')
+CREATE OR REPLACE FUNCTION iam.set_api_key_rate_limit(key_id uuid, requests integer, per interval DEFAULT '1 minute')
     RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -148,7 +148,7 @@ COMMENT ON FUNCTION iam.set_api_key_rate_limit(uuid, integer, interval) IS
 -- the reporter may see no key. The answer is the same for every key of the
 -- format, live or not, so it tells nothing verify_api_key would not.
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.report_leaked_api_key(api_key text) RETURNS boolean
+CREATE OR REPLACE FUNCTION iam.report_leaked_api_key(api_key text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -172,7 +172,7 @@ COMMENT ON FUNCTION iam.report_leaked_api_key(text) IS
 -- The owner's view of their keys' life cycle, under RLS: the active keys the
 -- caller may see that expire soon, and those nobody has used for a while.
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.expiring_api_keys(within interval DEFAULT '30 days')
+CREATE OR REPLACE FUNCTION iam.expiring_api_keys(within interval DEFAULT '30 days')
     RETURNS TABLE (id uuid, name varchar, key_prefix varchar, user_id uuid, company_id uuid,
                    expires_at timestamptz, last_used_at timestamptz)
     LANGUAGE sql STABLE
@@ -186,7 +186,7 @@ $$;
 COMMENT ON FUNCTION iam.expiring_api_keys(interval) IS
     'The active keys the caller may see (RLS) that expire within the interval (default 30 days), soonest first';
 
-CREATE FUNCTION iam.unused_api_keys(for_at_least interval DEFAULT '90 days')
+CREATE OR REPLACE FUNCTION iam.unused_api_keys(for_at_least interval DEFAULT '90 days')
     RETURNS TABLE (id uuid, name varchar, key_prefix varchar, user_id uuid, company_id uuid,
                    created_at timestamptz, last_used_at timestamptz)
     LANGUAGE sql STABLE
@@ -203,13 +203,13 @@ COMMENT ON FUNCTION iam.unused_api_keys(interval) IS
 ------------------------------------------------------------------------------
 -- The API-key context of a request (PostgREST's db-pre-request).
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.authenticate_request() RETURNS void
+CREATE OR REPLACE FUNCTION iam.authenticate_request() RETURNS void
     LANGUAGE c VOLATILE PARALLEL UNSAFE
     AS 'MODULE_PATHNAME', 'iam_authenticate_request';
 COMMENT ON FUNCTION iam.authenticate_request() IS
     'db-pre-request: an API key in request.headers (x-api-key, or authorization: ApiKey <key>) makes the key''s owner the caller for this transaction; a bad key is 28000';
 
-CREATE FUNCTION iam.has_permission(permission text) RETURNS boolean
+CREATE OR REPLACE FUNCTION iam.has_permission(permission text) RETURNS boolean
     LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
     AS 'MODULE_PATHNAME', 'iam_has_permission';
 COMMENT ON FUNCTION iam.has_permission(text) IS
@@ -220,18 +220,13 @@ COMMENT ON FUNCTION iam.has_permission(text) IS
 -- the secret for the owner only, the request key's own scope, a cap per
 -- owner; created_by and suspended_until stamped on insert.
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.guard_api_key() RETURNS trigger
+CREATE OR REPLACE FUNCTION iam.guard_api_key() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'iam_guard_api_key';
 COMMENT ON FUNCTION iam.guard_api_key() IS
     'BEFORE INSERT OR UPDATE trigger of api_keys: the rules of docs/security.md, "API keys", whichever way a key is written';
 REVOKE EXECUTE ON FUNCTION iam.guard_api_key() FROM PUBLIC;
-CREATE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON iam.api_keys
+CREATE OR REPLACE TRIGGER api_keys_guard BEFORE INSERT OR UPDATE ON iam.api_keys
     FOR EACH ROW EXECUTE FUNCTION iam.guard_api_key();
 -- Not fired for last_used_at, remaining and refilled_at, which requests
 -- write.
-CREATE TRIGGER api_keys_audit
-    AFTER INSERT OR DELETE OR UPDATE OF user_id, company_id, name, key_prefix, hashed_key, permissions,
-        expires_at, is_active, refill_amount, refill_interval, rate_limit, rate_limit_window ON iam.api_keys
-    FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
-

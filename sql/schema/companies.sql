@@ -4,51 +4,161 @@
 -- read of their members.
 
 ------------------------------------------------------------------------------
--- Invitations. The token is shown once, to the admin who invites; the table
--- keeps its SHA-256. A token holds 155 random bits (32 characters of the
--- referral codes' alphabet, from the same CSPRNG), so its hash cannot be
--- searched for a token, and needs no secret key as an API key's hash does.
--- invited_user_id has no foreign key: an invitation tells its author nothing
--- about which user ids exist.
+-- Companies: membership, suspension, soft deletion. Company admins manage
+-- their own company's members and may delete it; only platform_admin and the
+-- service role change a company's status. Like grant_role, these run as the
+-- caller and pass the RLS policies; the checks up front give clear errors.
 ------------------------------------------------------------------------------
-CREATE TABLE iam.company_invitations (
-    id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    company_id      uuid NOT NULL REFERENCES iam.companies (id) ON DELETE CASCADE,
-    invited_email   varchar,
-    invited_user_id uuid,
-    role_in_company varchar NOT NULL DEFAULT 'member'
-        CONSTRAINT company_invitations_role_in_company_check CHECK (role_in_company IN ('member', 'admin')),
-    token_hash      varchar NOT NULL UNIQUE,
-    invited_by      uuid,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    expires_at      timestamptz NOT NULL,
-    accepted_at     timestamptz,
-    accepted_by     uuid,
-    revoked_at      timestamptz,
-    CONSTRAINT company_invitations_invitee_check CHECK ((invited_email IS NULL) <> (invited_user_id IS NULL))
-);
-CREATE INDEX company_invitations_company_id_idx ON iam.company_invitations (company_id, created_at);
-COMMENT ON TABLE iam.company_invitations IS
-    'Invitations to join a company, each accepted once by its invitee with its token (iam.accept_company_invitation)';
-COMMENT ON COLUMN iam.company_invitations.id IS 'Invitation id';
-COMMENT ON COLUMN iam.company_invitations.company_id IS 'The company the invitee joins';
-COMMENT ON COLUMN iam.company_invitations.created_at IS 'When the invitation was made';
-COMMENT ON COLUMN iam.company_invitations.invited_email IS 'The invitee by email (lower case), or';
-COMMENT ON COLUMN iam.company_invitations.invited_user_id IS 'the invitee by user id (no foreign key: see docs/security.md)';
-COMMENT ON COLUMN iam.company_invitations.role_in_company IS 'The role in the company the invitee gets: member or admin';
-COMMENT ON COLUMN iam.company_invitations.token_hash IS 'SHA-256 of the token, hex; the token itself is shown once';
-COMMENT ON COLUMN iam.company_invitations.invited_by IS 'The user who invited';
-COMMENT ON COLUMN iam.company_invitations.expires_at IS 'Until when the token may be accepted';
-COMMENT ON COLUMN iam.company_invitations.accepted_at IS 'When it was accepted (then it is spent)';
-COMMENT ON COLUMN iam.company_invitations.accepted_by IS 'Who accepted it';
-COMMENT ON COLUMN iam.company_invitations.revoked_at IS 'When an admin revoked it';
-CREATE TRIGGER company_invitations_audit AFTER INSERT OR UPDATE OR DELETE ON iam.company_invitations
-    FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
+CREATE OR REPLACE FUNCTION iam.require_company_administrator(company_id uuid, action text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF company_id IS NULL THEN
+        RAISE EXCEPTION 'the company_id to % must not be NULL', left(action, 64)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin') OR iam.is_company_admin(company_id)) THEN
+        RAISE EXCEPTION 'permission denied to % company %', left(action, 64), company_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only the company''s admins (role_in_company admin), platform_admin and the service role may.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM iam.companies AS c WHERE c.id = company_id AND NOT c.is_deleted) THEN
+        PERFORM iam.raise_not_found(format('company %s does not exist', company_id));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION iam.require_company_administrator(uuid, text) IS
+    'The checks shared by the company functions: argument, privilege (service role, platform_admin or the company''s admin), company exists';
+
+CREATE OR REPLACE FUNCTION iam.add_company_member(company_id uuid, user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed bigint;
+BEGIN
+    -- A company's admins invite (iam.invite_to_company): adding someone
+    -- without their consent is provisioning, for the platform.
+    IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
+        RAISE EXCEPTION 'permission denied to add members to company %', company_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Invite them: iam.invite_to_company(company_id, email => ...). Only platform_admin and the service role add members directly.';
+    END IF;
+    PERFORM iam.require_company_administrator(company_id, 'manage the members of');
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION 'iam.add_company_member(): user_id must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The caller may not see the user (RLS); the foreign key does.
+    INSERT INTO iam.company_users AS cu (user_id, company_id)
+    VALUES (add_company_member.user_id, add_company_member.company_id)
+    ON CONFLICT ON CONSTRAINT company_users_pkey
+        DO UPDATE SET is_active_in_company = true WHERE NOT cu.is_active_in_company;
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    RETURN changed > 0;
+EXCEPTION WHEN foreign_key_violation THEN
+    PERFORM iam.raise_not_found(format('user %s does not exist', user_id));
+END
+$$;
+COMMENT ON FUNCTION iam.add_company_member(uuid, uuid) IS
+    'Provisioning: adds the user to the company, or reactivates a removed member; platform_admin and the service role only (42501); true if something changed';
+
+CREATE OR REPLACE FUNCTION iam.remove_company_member(company_id uuid, user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed bigint;
+BEGIN
+    PERFORM iam.require_company_administrator(company_id, 'manage the members of');
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION 'iam.remove_company_member(): user_id must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE iam.company_users AS cu SET is_active_in_company = false
+    WHERE cu.company_id = remove_company_member.company_id AND cu.user_id = remove_company_member.user_id
+      AND cu.is_active_in_company;
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    RETURN changed > 0;
+END
+$$;
+COMMENT ON FUNCTION iam.remove_company_member(uuid, uuid) IS
+    'Soft removal: sets is_active_in_company to false (the row and its history stay); true if the user was an active member';
+
+CREATE OR REPLACE FUNCTION iam.set_company_status(company_id uuid, status text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed bigint;
+BEGIN
+    IF status IS NULL OR status NOT IN ('active', 'suspended_by_admin', 'pending_verification') THEN
+        RAISE EXCEPTION 'invalid company status: %', coalesce(quote_literal(left(status, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A status is one of active, suspended_by_admin, pending_verification.';
+    END IF;
+    IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
+        RAISE EXCEPTION 'permission denied to change the status of company %', company_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only platform_admin and the service role may suspend or reactivate a company.';
+    END IF;
+    PERFORM iam.require_company_administrator(company_id, 'change the status of');
+    UPDATE iam.companies AS c SET current_iam_status = status
+    WHERE c.id = set_company_status.company_id AND c.current_iam_status IS DISTINCT FROM status;
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    RETURN changed > 0;
+END
+$$;
+COMMENT ON FUNCTION iam.set_company_status(uuid, text) IS
+    'Sets current_iam_status (e.g. suspended_by_admin to suspend); platform_admin and the service role only; true if it changed';
+
+CREATE OR REPLACE FUNCTION iam.delete_company(company_id uuid) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed bigint;
+BEGIN
+    PERFORM iam.require_company_administrator(company_id, 'delete');
+    UPDATE iam.companies AS c SET is_deleted = true, deleted_at = now()
+    WHERE c.id = delete_company.company_id AND NOT c.is_deleted;
+    GET DIAGNOSTICS changed = ROW_COUNT;
+    RETURN changed > 0;
+END
+$$;
+COMMENT ON FUNCTION iam.delete_company(uuid) IS
+    'Soft deletion: sets is_deleted and deleted_at; its members lose their membership checks at once';
+
+-- Nobody changes their own company's status, whichever way they update the
+-- row: only the service role and platform_admin change current_iam_status or
+-- bring a deleted company back.
+CREATE OR REPLACE FUNCTION iam.guard_company_status() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF (NEW.current_iam_status IS DISTINCT FROM OLD.current_iam_status
+        OR (OLD.is_deleted AND NOT NEW.is_deleted))
+       AND NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
+        RAISE EXCEPTION 'permission denied to change the status of company %', OLD.id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only platform_admin and the service role may suspend, reactivate or undelete a company.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION iam.guard_company_status() IS
+    'BEFORE UPDATE trigger of companies: status changes and undeletes are for platform_admin and the service role (42501)';
+REVOKE EXECUTE ON FUNCTION iam.guard_company_status() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER companies_guard_status BEFORE UPDATE ON iam.companies
+    FOR EACH ROW EXECUTE FUNCTION iam.guard_company_status();
+
 
 -- Inviting and revoking run as the caller, through the policies of
 -- iam.company_invitations; accepting runs as the extension's owner, since
 -- the invitee may neither read the invitation nor insert a membership.
-CREATE FUNCTION iam.invite_to_company(company_id uuid, email text DEFAULT NULL, user_id uuid DEFAULT NULL,
+CREATE OR REPLACE FUNCTION iam.invite_to_company(company_id uuid, email text DEFAULT NULL, user_id uuid DEFAULT NULL,
                                       role_in_company text DEFAULT 'member', valid_for interval DEFAULT NULL)
     RETURNS TABLE (invitation_id uuid, token text, expires_at timestamptz)
     LANGUAGE plpgsql VOLATILE
@@ -89,7 +199,7 @@ $$;
 COMMENT ON FUNCTION iam.invite_to_company(uuid, text, uuid, text, interval) IS
     'Invites a person (by email or user id) into the company as member or admin; returns the single-use token, shown once. The company''s admins, platform_admin and the service role (42501)';
 
-CREATE FUNCTION iam.revoke_company_invitation(invitation_id uuid) RETURNS boolean
+CREATE OR REPLACE FUNCTION iam.revoke_company_invitation(invitation_id uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -109,7 +219,7 @@ $$;
 COMMENT ON FUNCTION iam.revoke_company_invitation(uuid) IS
     'Revokes a pending invitation the caller administers; true if it was pending';
 
-CREATE FUNCTION iam.accept_company_invitation(token text) RETURNS uuid
+CREATE OR REPLACE FUNCTION iam.accept_company_invitation(token text) RETURNS uuid
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -155,7 +265,7 @@ REVOKE EXECUTE ON FUNCTION iam.accept_company_invitation(text) FROM PUBLIC;
 ------------------------------------------------------------------------------
 -- Roles in a company, and the rule that a company keeps an admin
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.set_company_role(company_id uuid, user_id uuid, role_in_company text) RETURNS boolean
+CREATE OR REPLACE FUNCTION iam.set_company_role(company_id uuid, user_id uuid, role_in_company text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -187,7 +297,7 @@ COMMENT ON FUNCTION iam.set_company_role(uuid, uuid, text) IS
 -- Runs as the caller: a company admin sees the memberships of the company,
 -- and may lock its row (its UPDATE policy), which makes two admins removing
 -- each other wait for one another.
-CREATE FUNCTION iam.keep_a_company_admin() RETURNS trigger
+CREATE OR REPLACE FUNCTION iam.keep_a_company_admin() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -210,14 +320,14 @@ $$;
 COMMENT ON FUNCTION iam.keep_a_company_admin() IS
     'BEFORE UPDATE OR DELETE trigger of company_users: a company keeps an active admin, unless platform_admin or the service role removes the last (23514)';
 REVOKE EXECUTE ON FUNCTION iam.keep_a_company_admin() FROM PUBLIC;
-CREATE TRIGGER company_users_keep_an_admin BEFORE UPDATE OR DELETE ON iam.company_users
+CREATE OR REPLACE TRIGGER company_users_keep_an_admin BEFORE UPDATE OR DELETE ON iam.company_users
     FOR EACH ROW EXECUTE FUNCTION iam.keep_a_company_admin();
 
 ------------------------------------------------------------------------------
 -- What a company's admins read of their members: these fields, of active
 -- members only (iam.users itself shows them nobody else's row).
 ------------------------------------------------------------------------------
-CREATE VIEW iam.company_members WITH (security_barrier) AS
+CREATE OR REPLACE VIEW iam.company_members WITH (security_barrier) AS
 SELECT cu.company_id, cu.user_id, u.email, u.full_name, cu.role_in_company, cu.joined_at
 FROM iam.company_users AS cu
 JOIN iam.users AS u ON u.id = cu.user_id

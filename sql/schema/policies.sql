@@ -127,7 +127,7 @@ CREATE POLICY audit_log_select ON iam.audit_log FOR SELECT
 -- A request authenticated by an API key writes iam's tables only with the
 -- permission "iam:<table>:write" (or "iam:*", or "*").
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.require_key_permission() RETURNS trigger
+CREATE OR REPLACE FUNCTION iam.require_key_permission() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'iam_require_key_permission';
 COMMENT ON FUNCTION iam.require_key_permission() IS
@@ -140,7 +140,7 @@ BEGIN
     FOREACH table_name IN ARRAY ARRAY['roles', 'users', 'user_roles', 'companies', 'company_users',
                                       'user_settings', 'api_keys', 'referral_codes', 'referrals',
                                       'company_invitations'] LOOP
-        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.%I '
+        EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.%I '
                        'FOR EACH STATEMENT EXECUTE FUNCTION iam.require_key_permission()',
                        table_name || '_key_permission', table_name);
     END LOOP;
@@ -155,7 +155,7 @@ $$;
 -- would stall every role check: the API roles get DELETE only on user_roles,
 -- where revoking a role is a delete.
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.apply_grants() RETURNS void
+CREATE OR REPLACE FUNCTION iam.apply_grants() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$

@@ -1,9 +1,9 @@
 -- Referral codes: generation and the check character (C++:
 -- src/core/referral_code.cpp), a user's one code, redemption
--- (src/pg/referrals.cpp), billing's advance, and the rules every write to
--- iam.referral_codes and iam.referrals is held to (src/pg/write_rules.cpp).
+-- (src/pg/referrals/referrals.cpp), billing's advance, and the rules every write to
+-- iam.referral_codes and iam.referrals is held to (src/pg/rules/write_rules.cpp).
 
-CREATE FUNCTION iam.generate_referral_code(length integer DEFAULT 8) RETURNS text
+CREATE OR REPLACE FUNCTION iam.generate_referral_code(length integer DEFAULT 8) RETURNS text
     LANGUAGE c VOLATILE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'iam_generate_referral_code';
 COMMENT ON FUNCTION iam.generate_referral_code(integer) IS
@@ -12,7 +12,7 @@ COMMENT ON FUNCTION iam.generate_referral_code(integer) IS
 -- One code per user: asking again returns the existing code, so a client
 -- may retry. Runs as the caller: the insert passes the RLS policy of
 -- iam.referral_codes (one's own code; anyone's for platform_admin).
-CREATE FUNCTION iam.create_referral_code(user_id uuid DEFAULT iam.current_user_id(), code text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION iam.create_referral_code(user_id uuid DEFAULT iam.current_user_id(), code text DEFAULT NULL,
                                          expires_at timestamptz DEFAULT NULL)
     RETURNS iam.referral_codes
     LANGUAGE plpgsql VOLATILE
@@ -70,13 +70,13 @@ $$;
 COMMENT ON FUNCTION iam.create_referral_code(uuid, text, timestamptz) IS
     'The user''s referral code, created if they have none (a generated code, or the vanity code given); 23505 if a vanity code is taken';
 
-CREATE FUNCTION iam.normalize_vanity_code(code text) RETURNS text
+CREATE OR REPLACE FUNCTION iam.normalize_vanity_code(code text) RETURNS text
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'iam_normalize_vanity_code';
 COMMENT ON FUNCTION iam.normalize_vanity_code(text) IS
     'A vanity referral code as stored: trimmed, upper case, 4 to 32 of A-Z 0-9 and single inner dashes (22023 otherwise)';
 
-CREATE FUNCTION iam.redeem_referral_code(code text, referred_user_id uuid DEFAULT iam.current_user_id())
+CREATE OR REPLACE FUNCTION iam.redeem_referral_code(code text, referred_user_id uuid DEFAULT iam.current_user_id())
     RETURNS iam.referrals
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'iam_redeem_referral_code';
@@ -84,7 +84,7 @@ COMMENT ON FUNCTION iam.redeem_referral_code(text, uuid) IS
     'Records that the code''s owner referred the user (status pending). Typing is forgiven (case, spaces, dashes, O/0, I/L/1). Needs a signed-in caller (42501); an already referred user is 23505, a failed check character 22023, any code that cannot be redeemed P0002, a self-referral 22023; failures are limited per user (53400)';
 
 -- Billing moves a referral forward; users do not.
-CREATE FUNCTION iam.advance_referral(referral_id uuid, status text) RETURNS iam.referrals
+CREATE OR REPLACE FUNCTION iam.advance_referral(referral_id uuid, status text) RETURNS iam.referrals
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -124,21 +124,21 @@ $$;
 COMMENT ON FUNCTION iam.advance_referral(uuid, text) IS
     'pending -> completed_signup -> subscription_activated, forward only (22023 otherwise); sets converted_at on the first conversion; service role and platform_admin only';
 
-CREATE FUNCTION iam.guard_referral_code() RETURNS trigger
+CREATE OR REPLACE FUNCTION iam.guard_referral_code() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'iam_guard_referral_code';
 COMMENT ON FUNCTION iam.guard_referral_code() IS
     'BEFORE INSERT OR UPDATE trigger of referral_codes: one spelling per code (no vanity code that reads as a generated one); only platform_admin reactivates a code';
 REVOKE EXECUTE ON FUNCTION iam.guard_referral_code() FROM PUBLIC;
-CREATE TRIGGER referral_codes_guard BEFORE INSERT OR UPDATE ON iam.referral_codes
+CREATE OR REPLACE TRIGGER referral_codes_guard BEFORE INSERT OR UPDATE ON iam.referral_codes
     FOR EACH ROW EXECUTE FUNCTION iam.guard_referral_code();
 
-CREATE FUNCTION iam.guard_referral() RETURNS trigger
+CREATE OR REPLACE FUNCTION iam.guard_referral() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'iam_guard_referral';
 COMMENT ON FUNCTION iam.guard_referral() IS
     'BEFORE INSERT OR UPDATE trigger of referrals: the code used is active and unexpired, and its owner is the referrer';
 REVOKE EXECUTE ON FUNCTION iam.guard_referral() FROM PUBLIC;
-CREATE TRIGGER referrals_guard BEFORE INSERT OR UPDATE OF referral_code_used_id, referrer_user_id
+CREATE OR REPLACE TRIGGER referrals_guard BEFORE INSERT OR UPDATE OF referral_code_used_id, referrer_user_id
     ON iam.referrals FOR EACH ROW EXECUTE FUNCTION iam.guard_referral();
 

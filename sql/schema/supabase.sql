@@ -12,7 +12,7 @@
 -- their email: Supabase Auth guarantees no other such user has it, so
 -- whoever holds it in iam.users (an SSO user, or a row not from auth) gives
 -- it up. An SSO user whose email another user holds is synced without one.
-CREATE FUNCTION iam.sync_user_from_auth(auth_user jsonb) RETURNS boolean
+CREATE OR REPLACE FUNCTION iam.sync_user_from_auth(auth_user jsonb) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -71,7 +71,7 @@ $$;
 COMMENT ON FUNCTION iam.sync_user_from_auth(jsonb) IS
     'Copies one auth.users row (as jsonb) into iam.users and user_settings; true if the user was new. Used by the auth.users triggers and enable_auth_sync';
 
-CREATE FUNCTION iam.sync_auth_user() RETURNS trigger
+CREATE OR REPLACE FUNCTION iam.sync_auth_user() RETURNS trigger
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -98,7 +98,7 @@ COMMENT ON FUNCTION iam.sync_auth_user() IS
 -- auth.users (supabase_auth_admin does) nor the trigger function, so it could
 -- neither attach iam.sync_auth_user() to the table nor drop the triggers.
 -- Only the operator may execute them.
-CREATE FUNCTION iam.enable_auth_sync() RETURNS integer
+CREATE OR REPLACE FUNCTION iam.enable_auth_sync() RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -150,7 +150,7 @@ $$;
 COMMENT ON FUNCTION iam.enable_auth_sync() IS
     'Keeps iam.users in step with Supabase''s auth.users (triggers on insert, update of email or metadata, delete) and syncs every existing user; returns how many users were new. Idempotent';
 
-CREATE FUNCTION iam.disable_auth_sync() RETURNS void
+CREATE OR REPLACE FUNCTION iam.disable_auth_sync() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -193,7 +193,7 @@ $$;
 -- stays with iam's live checks. SECURITY DEFINER: supabase_auth_admin may
 -- execute it and nothing more; no API role may.
 ------------------------------------------------------------------------------
-CREATE FUNCTION iam.custom_access_token_hook(event jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION iam.custom_access_token_hook(event jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -241,3 +241,14 @@ REVOKE EXECUTE ON FUNCTION iam.custom_access_token_hook(jsonb) FROM PUBLIC;
 
 -- The grants of the roles that exist now (iam.apply_grants(), policies.sql).
 SELECT iam.apply_grants();
+
+-- A database that syncs gets the sync's triggers as defined above, also on an
+-- upgrade (a fresh install has none yet).
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_trigger
+               WHERE tgrelid = to_regclass('auth.users') AND tgname = 'iam_sync_users_update') THEN
+        PERFORM iam.enable_auth_sync();
+    END IF;
+END
+$$;

@@ -11,18 +11,6 @@ COMMENT ON SCHEMA iam IS 'Identity & Access Management: users, roles, companies,
 -- depends on the installing session's search_path.
 
 ------------------------------------------------------------------------------
--- updated_at maintenance
-------------------------------------------------------------------------------
-
-CREATE FUNCTION iam.set_updated_at() RETURNS trigger
-    LANGUAGE c
-    AS 'MODULE_PATHNAME', 'iam_set_updated_at';
-COMMENT ON FUNCTION iam.set_updated_at() IS
-    'BEFORE UPDATE row trigger: sets updated_at to the transaction timestamp (now())';
--- Trigger functions are not for calling: nobody but the owner executes them.
-REVOKE EXECUTE ON FUNCTION iam.set_updated_at() FROM PUBLIC;
-
-------------------------------------------------------------------------------
 -- users
 ------------------------------------------------------------------------------
 
@@ -113,10 +101,6 @@ CREATE TABLE iam.companies (
     is_deleted         boolean NOT NULL DEFAULT false,
     deleted_at         timestamptz
 );
-CREATE TRIGGER companies_set_updated_at
-    BEFORE UPDATE ON iam.companies
-    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
-    EXECUTE FUNCTION iam.set_updated_at();
 COMMENT ON TABLE iam.companies IS 'Enterprise customers whose employees use the platform';
 COMMENT ON COLUMN iam.companies.id IS 'Company id';
 COMMENT ON COLUMN iam.companies.name IS 'Company name';
@@ -160,10 +144,6 @@ CREATE TABLE iam.user_settings (
     created_at                   timestamptz NOT NULL DEFAULT now(),
     updated_at                   timestamptz
 );
-CREATE TRIGGER user_settings_set_updated_at
-    BEFORE UPDATE ON iam.user_settings
-    FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
-    EXECUTE FUNCTION iam.set_updated_at();
 COMMENT ON TABLE iam.user_settings IS 'User-specific preferences';
 COMMENT ON COLUMN iam.user_settings.user_id IS 'The user these settings belong to';
 COMMENT ON COLUMN iam.user_settings.preferred_language IS 'e.g., ''en'', ''fr''';
@@ -353,6 +333,46 @@ REVOKE ALL ON iam.api_key_peppers FROM PUBLIC;
 -- pg_dump: the rows of these tables are user data, dumped with the database.
 -- The seeded roles are created by CREATE EXTENSION itself, so a restore must
 -- not insert them again.
+------------------------------------------------------------------------------
+-- Invitations. The token is shown once, to the admin who invites; the table
+-- keeps its SHA-256. A token holds 155 random bits (32 characters of the
+-- referral codes' alphabet, from the same CSPRNG), so its hash cannot be
+-- searched for a token, and needs no secret key as an API key's hash does.
+-- invited_user_id has no foreign key: an invitation tells its author nothing
+-- about which user ids exist.
+------------------------------------------------------------------------------
+CREATE TABLE iam.company_invitations (
+    id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    company_id      uuid NOT NULL REFERENCES iam.companies (id) ON DELETE CASCADE,
+    invited_email   varchar,
+    invited_user_id uuid,
+    role_in_company varchar NOT NULL DEFAULT 'member'
+        CONSTRAINT company_invitations_role_in_company_check CHECK (role_in_company IN ('member', 'admin')),
+    token_hash      varchar NOT NULL UNIQUE,
+    invited_by      uuid,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    expires_at      timestamptz NOT NULL,
+    accepted_at     timestamptz,
+    accepted_by     uuid,
+    revoked_at      timestamptz,
+    CONSTRAINT company_invitations_invitee_check CHECK ((invited_email IS NULL) <> (invited_user_id IS NULL))
+);
+CREATE INDEX company_invitations_company_id_idx ON iam.company_invitations (company_id, created_at);
+COMMENT ON TABLE iam.company_invitations IS
+    'Invitations to join a company, each accepted once by its invitee with its token (iam.accept_company_invitation)';
+COMMENT ON COLUMN iam.company_invitations.id IS 'Invitation id';
+COMMENT ON COLUMN iam.company_invitations.company_id IS 'The company the invitee joins';
+COMMENT ON COLUMN iam.company_invitations.created_at IS 'When the invitation was made';
+COMMENT ON COLUMN iam.company_invitations.invited_email IS 'The invitee by email (lower case), or';
+COMMENT ON COLUMN iam.company_invitations.invited_user_id IS 'the invitee by user id (no foreign key: see docs/security.md)';
+COMMENT ON COLUMN iam.company_invitations.role_in_company IS 'The role in the company the invitee gets: member or admin';
+COMMENT ON COLUMN iam.company_invitations.token_hash IS 'SHA-256 of the token, hex; the token itself is shown once';
+COMMENT ON COLUMN iam.company_invitations.invited_by IS 'The user who invited';
+COMMENT ON COLUMN iam.company_invitations.expires_at IS 'Until when the token may be accepted';
+COMMENT ON COLUMN iam.company_invitations.accepted_at IS 'When it was accepted (then it is spent)';
+COMMENT ON COLUMN iam.company_invitations.accepted_by IS 'Who accepted it';
+COMMENT ON COLUMN iam.company_invitations.revoked_at IS 'When an admin revoked it';
+
 ------------------------------------------------------------------------------
 
 SELECT pg_catalog.pg_extension_config_dump('iam.users', '');

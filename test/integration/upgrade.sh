@@ -3,7 +3,8 @@
 # is installed by the script make assembles from sql/schema/, so the last
 # comparison checks that script against every upgrade path; earlier versions
 # are installed from 0.1.0 and the upgrades. For every upgrade script
-# sql/iam_ext--A--B.sql: install A, ALTER EXTENSION UPDATE TO B, and
+# iam_ext--A--B.sql (frozen in sql/upgrades/, or assembled by make in sql/
+# for the current version): install A, ALTER EXTENSION UPDATE TO B, and
 # compare with CREATE EXTENSION ... VERSION B: tables, columns, defaults,
 # constraints, indexes, triggers, policies, functions, privileges, comments,
 # dump configuration and the extension's member objects (pg_describe_object
@@ -44,7 +45,7 @@ installed_version() { sql -d "$1" -tA -c "SELECT extversion FROM pg_extension WH
 version_of() { local name; name=$(basename "$1" .sql); echo "${name#iam_ext--}"; }
 
 upgrades=() installs=()
-for script in "$root"/sql/iam_ext--*.sql; do
+for script in "$root"/sql/upgrades/iam_ext--*.sql "$root"/sql/iam_ext--*.sql; do
     case $(version_of "$script") in
         *--*) upgrades+=("$script") ;;
         *) installs+=("$script") ;;
@@ -116,7 +117,7 @@ for script in "${upgrades[@]}"; do
     # Without its own install script, CREATE EXTENSION VERSION B is itself
     # built by running A's install script and this upgrade: then the
     # comparison above can only show that the upgrade applies.
-    [ -f "$root/sql/iam_ext--$to.sql" ] ||
+    [ -f "$root/sql/iam_ext--$to.sql" ] || [ -f "$root/sql/upgrades/iam_ext--$to.sql" ] ||
         echo "  note: there is no install script iam_ext--$to.sql, so CREATE EXTENSION VERSION '$to'" \
             "runs an install script and the upgrades itself: equal by construction"
 done

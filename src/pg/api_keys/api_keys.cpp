@@ -329,7 +329,7 @@ IAM_SQL_FUNCTION(iam_has_permission) {
 // iam.create_api_key(name, user_id, company_id, permissions, expires_at)
 // -> TABLE(id uuid, api_key text, key_prefix text)
 IAM_SQL_FUNCTION(iam_create_api_key) {
-    // The trigger of iam.api_keys (src/pg/write_rules.cpp) holds every way of
+    // The trigger of iam.api_keys (src/pg/rules/write_rules.cpp) holds every way of
     // writing a key to these rules; checked here first, they fail before a
     // key is made and without the trigger's context.
     CallSite* site = call_site(fcinfo);
@@ -424,7 +424,7 @@ const char* const replace_secret =
     "RETURNING id";
 // With a grace: a new key, a copy of the old, replaces it; the old one
 // verifies until the grace ends, never past its own expiry. Its credits
-// move to the new key, which both spend meanwhile (src/pg/key_usage.cpp);
+// move to the new key, which both spend meanwhile (src/pg/api_keys/key_usage.cpp);
 // its rate limit is copied, and each key counts its own requests. Both
 // statements run as the caller, so the rules of creating a key and of
 // narrowing one decide who may rotate.

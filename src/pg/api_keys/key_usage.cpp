@@ -1,5 +1,5 @@
 // iam.consume_api_key and iam.api_key_credits_remaining, and the charge
-// iam.authenticate_request makes (src/pg/request.cpp).
+// iam.authenticate_request makes (src/pg/api_keys/request.cpp).
 //
 // Credits are a row write per request, and exact: concurrent requests of a
 // key take its row lock in turn, and under READ COMMITTED each re-reads the

@@ -4,15 +4,15 @@
 // Bearer token is PostgREST's own business (the JWT claims).
 //   no key:    nothing changes;
 //   valid key: the request is charged to the key (its rate limit and
-//              credits, src/pg/key_usage.hpp; 429 when it may not make
+//              credits, src/pg/api_keys/key_usage.hpp; 429 when it may not make
 //              it, with X-Credits-Remaining when it has credits), and
-//              the transaction's API-key context is set (src/pg/context.hpp):
+//              the transaction's API-key context is set (src/pg/identity/context.hpp):
 //              iam.current_user_id(), the role checks, iam.has_permission()
 //              and every RLS policy act for the key's owner (a company
 //              key has no user: iam.current_company_ids() is its company);
 //              an anonymous request becomes `authenticated`;
 //   on a Citus coordinator, the claims and the key's context are sent
-//   along to the workers (src/pg/citus.hpp);
+//   along to the workers (src/pg/platform/citus.hpp);
 //   bad key:   28000, without saying why (PostgREST answers 401/403).
 #include "pg/boundary/guard.hpp"
 

@@ -1,5 +1,5 @@
 // Plain C-style code: no C++ object is alive across the PostgreSQL calls
-// here, so their errors may unwind directly (src/pg/guard.hpp).
+// here, so their errors may unwind directly (src/pg/boundary/guard.hpp).
 #include "pg/platform/spi.hpp"
 
 namespace iam::pg {
@@ -102,6 +102,14 @@ uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Da
     { SetUserIdAndSecContext(caller, security_context); }
     PG_END_TRY();
     return processed;
+}
+
+int execute_utility(const char* sql) {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int result = SPI_execute(sql, false, 0);
+    SPI_finish();
+    return result;
 }
 
 }  // namespace iam::pg

@@ -32,4 +32,9 @@ uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, 
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
                         const char* nulls, ResultReader read = nullptr, void* context = nullptr);
 
+// A utility statement built at run time (so not kept), as the caller: for
+// statements that another extension's utility hook must see, such as the
+// SET LOCAL that Citus forwards to its workers. Returns SPI's result code.
+int execute_utility(const char* sql);
+
 }  // namespace iam::pg

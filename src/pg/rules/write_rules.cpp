@@ -7,7 +7,7 @@
 //       a client may write: a request authenticated by an API key writes
 //       iam's tables only with the permission "iam:<table>:write"; on a
 //       Citus worker nobody writes them, and on a coordinator the write
-//       waits for the workers (src/pg/citus.hpp).
+//       waits for the workers (src/pg/platform/citus.hpp).
 //   iam.guard_api_key()           BEFORE INSERT OR UPDATE on api_keys.
 //   iam.guard_referral_code()     BEFORE INSERT OR UPDATE on referral_codes.
 //   iam.guard_referral()          BEFORE INSERT OR UPDATE on referrals.
