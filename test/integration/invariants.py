@@ -22,7 +22,7 @@ DB = os.environ["IAM_DB"]
 OWNER = os.environ["IAM_OWNER"]
 SUPERUSER = os.environ.get("PGUSER", "postgres")
 SEED = int(os.environ.get("IAM_INVARIANT_SEED") or random.SystemRandom().randrange(1, 2**31))
-TOTAL_OPS = int(os.environ.get("IAM_INVARIANT_OPS", "600"))
+TOTAL_OPS = int(os.environ.get("IAM_INVARIANT_OPS", "1000"))
 SESSIONS = 3
 PER_SESSION = 12
 LOGS = os.environ.get("IAM_INVARIANT_LOGS", "/tmp")
@@ -39,6 +39,11 @@ EMAIL = {"Alice": "alice@acme.test", "Vera": "vera@acme.test", "Carol": "carol@a
          "Remy": "remy@acme.test", "Olga": "olga@globex.test", "Ivan": "ivan@initech.test",
          "Nina": "nina@example.test", "Gus": "gus@example.test", "Pam": "pam@platform.test",
          "Pat": "pat@platform.test", "Sam": "sam@platform.test"}
+# Newcomers sign up through GoTrue (auth.users) during the run, some never
+# confirming their address; invitations are sent to their addresses.
+NEWCOMERS = {f"New{i}": f"b0000000-0000-4000-8000-0000000000n{i}".replace("n", "f") for i in range(1, 4)}
+PEOPLE.update(NEWCOMERS)
+EMAIL.update({name: f"{name.lower()}@newcomer.test" for name in NEWCOMERS})
 NAME_OF = {v: k for k, v in PEOPLE.items()}
 C = "c0000000-0000-4000-8000-0000000000"
 COMPANIES = {"Acme": C + "0a", "Globex": C + "0b", "Initech": C + "0c"}
@@ -105,8 +110,8 @@ def claims_of(user_id):
 def wrap(op, batch, session, actor, body, kind, path=None, isolation=None, key=None, spend_key=None):
     """The transaction of one operation, as PostgREST or a plain SQL client
     sends it, ending with the bookkeeping inserts; recorded in inv.ops."""
-    if actor == "operator":
-        db_role, actor_id = "operator", None
+    if actor in ("operator", "gotrue"):
+        db_role, actor_id = actor, None
     elif actor == "anon" or key is not None:
         # a request that presents only an API key, as PostgREST sends it: anon
         db_role, actor_id = "anon", (key["user_id"] or None) if key else None
@@ -120,7 +125,7 @@ def wrap(op, batch, session, actor, body, kind, path=None, isolation=None, key=N
         isolation = "READ COMMITTED" if path == "rest" else rng.choice(ISOLATIONS)
     lines = [f"BEGIN ISOLATION LEVEL {isolation};",
              f"SELECT set_config('inv.op', '{op}', true) \\g /dev/null"]
-    if db_role != "operator":
+    if db_role not in ("operator", "gotrue"):
         claims = claims_of(actor_id) if db_role == "authenticated" else (
             json.dumps({"role": "service_role"}) if db_role == "service_role" else "")
         headers = json.dumps({"x-api-key": key["secret"]}) if key else "{}"
@@ -133,7 +138,7 @@ def wrap(op, batch, session, actor, body, kind, path=None, isolation=None, key=N
     lines.append(body if body.rstrip().endswith(";") else body + ";")
     if key is not None and path == "rest":
         lines.append(f"INSERT INTO inv.spent VALUES ({op}, {lit(key['key_id'])}, 1);")
-    if db_role != "operator":
+    if db_role not in ("operator", "gotrue"):
         lines.append(f"INSERT INTO inv.locks SELECT {op}, l.relation::regclass::text, l.mode FROM pg_locks AS l "
                      "JOIN pg_class AS r ON r.oid = l.relation "
                      "WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND r.relnamespace = 'iam'::regnamespace "
@@ -225,7 +230,10 @@ def generate(op):
         admins = state.admins.get(company, [])
         if admins and rng.random() < 0.8:
             actor = NAME_OF.get(rng.choice(admins), actor)
-        to = (f"email => {lit(EMAIL[user])}" if rng.random() < 0.5 else f"user_id => {lit(u)}")
+        if rng.random() < 0.3:
+            user = rng.choice(sorted(NEWCOMERS))
+            u = PEOPLE[user]
+        to = (f"email => {lit(EMAIL[user])}" if rng.random() < 0.5 or user in NEWCOMERS else f"user_id => {lit(u)}")
         body = (f"INSERT INTO inv.tokens (token, invitee) SELECT token, {lit(u)} FROM "
                 f"iam.invite_to_company({lit(company)}, {to}, role_in_company => {lit(rng.choice(['member', 'admin']))})")
     elif kind == "invite_direct":
@@ -397,6 +405,9 @@ def run_sessions(scripts, user="authenticator", tag="s"):
         log.close()
 
 
+signed_up = set()
+
+
 def operator_phase(batch):
     """The operator and GoTrue: sales of credits and limits, bans and their
     lifting, suspensions and restores."""
@@ -425,8 +436,21 @@ def operator_phase(batch):
             status = "suspended_by_admin" if choice == "suspend" else "active"
             body = f"SELECT iam.set_company_status({lit(random_company())}, {lit(status)})"
         parts.append(wrap(op, batch, 0, "operator", body, choice, path="sql", isolation="READ COMMITTED"))
+    # GoTrue: a newcomer signs up, confirmed or not, once.
+    signups = []
+    for name in sorted(NEWCOMERS):
+        if name in signed_up or rng.random() < 0.6:
+            continue
+        signed_up.add(name)
+        op = next_op()
+        confirmed = "now()" if rng.random() < 0.4 else "NULL"
+        body = (f"INSERT INTO auth.users (id, aud, role, email, email_confirmed_at) VALUES ({lit(PEOPLE[name])}, "
+                f"'authenticated', 'authenticated', {lit(EMAIL[name])}, {confirmed})")
+        signups.append(wrap(op, batch, 0, "gotrue", body, "sign_up" if confirmed == "NULL" else "sign_up_confirmed",
+                            path="sql", isolation="READ COMMITTED"))
     record_ops()
     run_sessions(["".join(parts)], user=OWNER, tag="operator")
+    run_sessions(["".join(signups)], user="supabase_auth_admin", tag="gotrue")
 
 
 def race_phase(batch):

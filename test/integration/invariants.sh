@@ -12,6 +12,8 @@
 #   isolation   READ COMMITTED, REPEATABLE READ, SERIALIZABLE
 #   concurrency a few sessions at once, and admins demoting themselves in
 #               snapshots taken before any of them commits
+#   sign-ups    GoTrue (auth.users, synced to iam.users) signs newcomers up,
+#               some never confirming the address they were invited at
 #   invariants  test/integration/invariants_checks.sql: no role, membership,
 #               company role or key scope wider than the actor holds; credits
 #               spent across the keys derived from a sale at most those
@@ -23,7 +25,7 @@
 #               a lock on iam's tables that stalls the checks
 # The driver (invariants.py) prints its seed first and on failure;
 # IAM_INVARIANT_SEED=<seed> replays the same operations (concurrent sessions
-# may interleave otherwise), IAM_INVARIANT_OPS sets how many (default 600).
+# may interleave otherwise), IAM_INVARIANT_OPS sets how many (default 1000).
 # A violation prints the invariant, the operation (kind, actor, path,
 # isolation) and the rows that break it, and the suite fails.
 # server options: -c shared_preload_libraries=iam_ext
@@ -48,6 +50,13 @@ echo "setup: Supabase's roles and authenticator; a database owner who is not a s
 create_supabase_database
 sql -U "$owner" -d "$db" -o /dev/null -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION iam_ext' \
     -f "$here/../fixtures/people.sql"
+# Supabase Auth's users table, synced to iam.users: GoTrue signs newcomers up.
+sql -d "$db" -o /dev/null <<SQL
+SET client_min_messages = warning;
+\ir $here/../fixtures/supabase_auth.sql
+SELECT iam.enable_auth_sync();
+SQL
+sql -d postgres -o /dev/null -c "ALTER ROLE supabase_auth_admin PASSWORD '$PGPASSWORD'"
 sql -d "$db" -o /dev/null -f "$here/invariants.sql"
 
 IAM_DB=$db IAM_OWNER=$owner IAM_INVARIANT_LOGS=$logs python3 "$here/invariants.py"

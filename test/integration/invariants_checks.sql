@@ -50,7 +50,10 @@ WHERE tbl = 'company_users' AND NOT operator AND NOT coalesce(actor_platform_adm
             AND (c.new ->> 'role_in_company' = 'member' OR i.new ->> 'role_in_company' = 'admin'
                  OR (c.old ->> 'role_in_company' = 'admin' AND (c.old ->> 'is_active_in_company')::boolean))
             AND ((i.new ->> 'invited_user_id')::uuid = c.actor
-                 OR lower(i.new ->> 'invited_email') = (SELECT lower(u.email) FROM iam.users AS u WHERE u.id = c.actor)))
+                 -- an address is the user's once they confirmed it (Supabase Auth)
+                 OR (lower(i.new ->> 'invited_email') = (SELECT lower(u.email) FROM iam.users AS u WHERE u.id = c.actor)
+                     AND NOT EXISTS (SELECT FROM auth.users AS au
+                                     WHERE au.id = c.actor AND au.email_confirmed_at IS NULL))))
       -- a company admin promoting another active member
       OR (tg_op = 'UPDATE' AND (old ->> 'is_active_in_company')::boolean AND coalesce(actor_company_admin, false)
           AND (new ->> 'user_id')::uuid IS DISTINCT FROM actor));
@@ -85,21 +88,28 @@ WHERE request_key AND NOT coalesce(key_may_write, false)
 -- 1e. A key never mints a wider or less limited key: a key created in a
 -- request authenticated by a key, or naming a key in replaces_key_id, has
 -- no permission, expiry, credits or rate limit beyond that key's.
+-- The parent is compared as it was when the key was made.
 WITH minted AS (
-    SELECT c.op, c.kind, c.actor_name, c.path, c.new, p.id AS parent_id, to_jsonb(p) AS parent, 'minted by' AS how
-    FROM changed AS c JOIN iam.api_keys AS p ON p.id = c.op_key_id
-    WHERE c.tbl = 'api_keys' AND c.tg_op = 'INSERT'
+    SELECT c.op, c.kind, c.actor_name, c.path, c.new, c.id AS change_id, c.op_key_id AS parent_id, 'minted by' AS how
+    FROM changed AS c
+    WHERE c.tbl = 'api_keys' AND c.tg_op = 'INSERT' AND c.op_key_id IS NOT NULL
     UNION ALL
-    SELECT c.op, c.kind, c.actor_name, c.path, c.new, p.id, to_jsonb(p), 'a copy of'
-    FROM changed AS c JOIN iam.api_keys AS p ON p.id = (c.new ->> 'replaces_key_id')::uuid
-    WHERE c.tbl = 'api_keys' AND c.tg_op = 'INSERT' AND c.kind IS DISTINCT FROM 'rotate_key'
+    SELECT c.op, c.kind, c.actor_name, c.path, c.new, c.id, (c.new ->> 'replaces_key_id')::uuid, 'a copy of'
+    FROM changed AS c
+    WHERE c.tbl = 'api_keys' AND c.tg_op = 'INSERT' AND c.new ->> 'replaces_key_id' IS NOT NULL
+      AND c.kind IS DISTINCT FROM 'rotate_key'
+), minted_from AS (
+    SELECT m.*, (SELECT p.new FROM inv.changes AS p
+                 WHERE p.tbl = 'api_keys' AND p.new ->> 'id' = m.parent_id::text AND p.id < m.change_id
+                 ORDER BY p.id DESC LIMIT 1) AS parent
+    FROM minted AS m
 )
 SELECT 'a key minted a wider or less limited key', op,
        format('%s: key %s (permissions %s, remaining %s, rate_limit %s) %s key %s (permissions %s, remaining %s, rate_limit %s) by %s (%s)',
               kind, new ->> 'id', new -> 'permissions', new ->> 'remaining', new ->> 'rate_limit', how, parent_id,
               parent -> 'permissions', parent ->> 'remaining', parent ->> 'rate_limit', actor_name, path),
        concat_ws(' ', kind, how, path)
-FROM minted
+FROM minted_from
 WHERE (parent ->> 'remaining' IS NOT NULL AND new ->> 'remaining' IS NULL)
    OR (parent ->> 'rate_limit' IS NOT NULL AND new ->> 'rate_limit' IS NULL)
    OR (how = 'minted by'
@@ -111,9 +121,11 @@ WHERE (parent ->> 'remaining' IS NOT NULL AND new ->> 'remaining' IS NULL)
 -- naming it in replaces_key_id, keys made in requests it authenticated,
 -- recursively) are at most the credits sellers granted those keys plus the
 -- refills due since.
-WITH RECURSIVE sold AS (
+-- A key's first sale grants the credits it sets; a later one what it adds.
+WITH RECURSIVE sales AS (
     SELECT (c.new ->> 'id')::uuid AS key_id, c.at,
-           (c.new ->> 'remaining')::integer - coalesce((c.old ->> 'remaining')::integer, 0) AS granted,
+           (c.new ->> 'remaining')::integer AS level,
+           (c.new ->> 'remaining')::integer - coalesce((c.old ->> 'remaining')::integer, 0) AS added,
            (c.new ->> 'refill_amount')::integer AS refill_amount, (c.new ->> 'refill_interval')::interval AS refill_interval
     FROM changed AS c
     WHERE c.tbl = 'api_keys' AND c.new ->> 'remaining' IS NOT NULL
@@ -121,6 +133,10 @@ WITH RECURSIVE sold AS (
       AND (c.tg_op = 'INSERT' OR c.old ->> 'remaining' IS NULL
            OR (c.new ->> 'remaining')::integer > (c.old ->> 'remaining')::integer)
       AND coalesce(c.kind, '') NOT IN ('use_key', 'consume')
+), sold AS (
+    SELECT s.key_id, s.at, s.refill_amount, s.refill_interval,
+           CASE WHEN s.at = min(s.at) OVER (PARTITION BY s.key_id) THEN s.level ELSE s.added END AS granted
+    FROM sales AS s
 ), family (root, key_id) AS (
     SELECT DISTINCT key_id, key_id FROM sold
     UNION
@@ -153,7 +169,13 @@ SELECT 'credits spent beyond those granted', u.last_op,
                JOIN changed AS c ON c.tbl = 'api_keys' AND c.tg_op = 'INSERT' AND (c.new ->> 'id')::uuid = f.key_id
                LEFT JOIN inv.ops AS o ON o.id = c.op WHERE f.root = b.root AND f.key_id <> b.root),
               b.granted, b.refills_due)
-       || format('; sales: %s; spending: %s',
+       || format('; refill dates set by: %s; sales: %s; spending: %s',
+                 (SELECT string_agg(format('op %s %s by %s (%s -> %s)', c.op, c.kind, c.actor_name,
+                                           c.old ->> 'refilled_at', c.new ->> 'refilled_at'), ', ' ORDER BY c.id)
+                  FROM family AS f JOIN changed AS c ON c.tbl = 'api_keys' AND c.tg_op = 'UPDATE'
+                                                    AND (c.new ->> 'id')::uuid = f.key_id
+                  WHERE f.root = b.root AND c.kind = 'backdate_refill'
+                    AND c.old ->> 'refilled_at' IS DISTINCT FROM c.new ->> 'refilled_at'),
                  (SELECT string_agg(format('%s +%s (op %s %s)', left(s.key_id::text, 8), s.granted, c.op, coalesce(c.kind, 'setup')), ', ')
                   FROM family AS f JOIN changed AS c ON c.tbl = 'api_keys' AND (c.new ->> 'id')::uuid = f.key_id
                   JOIN sold AS s ON s.key_id = f.key_id AND s.at = c.at WHERE f.root = b.root),
@@ -175,9 +197,13 @@ WITH needs AS (
                WHERE c.old -> e.key IS DISTINCT FROM e.value) ELSE '' END, ', ') AS what
     FROM changed AS c
     WHERE c.tbl IN ('roles', 'user_roles', 'company_users', 'company_invitations', 'api_keys')
+      -- spending (fewer credits) or a refill (refilled_at moves on), by any
+      -- request: usage, not a change of credits
       AND NOT (c.tbl = 'api_keys' AND c.tg_op = 'UPDATE'
-               AND (c.kind = 'consume' OR (c.new ->> 'id')::uuid = c.op_key_id)
-               AND c.old - '{remaining,refilled_at}'::text[] = c.new - '{remaining,refilled_at}'::text[])
+               AND c.old - '{remaining,refilled_at}'::text[] = c.new - '{remaining,refilled_at}'::text[]
+               AND ((c.old ->> 'refilled_at' IS NOT DISTINCT FROM c.new ->> 'refilled_at'
+                     AND (c.new ->> 'remaining')::integer < (c.old ->> 'remaining')::integer)
+                    OR (c.new ->> 'refilled_at')::timestamptz > (c.old ->> 'refilled_at')::timestamptz))
     GROUP BY c.txid, c.tbl
 )
 SELECT 'change to an audited table without its audit row', n.op,
@@ -249,7 +275,8 @@ WHERE a.via_where IS DISTINCT FROM a.plain OR a.via_select IS DISTINCT FROM a.pl
 SELECT 'an API role holds a lock on an iam table that stalls the checks', l.op,
        format('%s on %s by %s (%s): %s', l.mode, l.relation, o.actor, o.path, replace(o.body, E'\n', ' ')),
        concat_ws(' ', l.mode, l.relation, o.kind)
-FROM inv.locks AS l JOIN inv.ops AS o ON o.id = l.op;
+FROM inv.locks AS l JOIN inv.ops AS o ON o.id = l.op
+WHERE o.db_role IN ('anon', 'authenticated');
 
 -- 7b. A reactivated member, a key switched back on, a widened key: the
 -- functions refuse these to everyone but the platform; a change of an
