@@ -276,7 +276,7 @@ else echo "  FAIL: her personal key reports company $company"; failures=$((failu
 for i in 1 2 3 4 5 6 7 8; do rpc "$olga" "$none" POST create_api_key "{\"name\":\"k$i\"}"; done
 expect "Olga's eighth key" 200
 rpc "$olga" "$none" POST create_api_key '{"name":"k9"}'
-expect "... the ninth" 429 "53400: the key's owner has 8 active API keys, the most allowed"
+expect "... the ninth" 429 "53400: the key's owner has 8 API keys active or created in the last day, the most allowed"
 
 # The failure limit holds exactly when one user guesses from many sessions at
 # once. Fay has failed 9 times; 8 of her sessions then guess together while

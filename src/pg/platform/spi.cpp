@@ -54,15 +54,19 @@ SPIPlanPtr plan_for(const char* sql, int nargs, Oid* types) {
 }
 
 // The statement with the path pinned; on an error, the abort of the
-// (sub)transaction restores the path.
+// (sub)transaction restores the path. With `latest`, a read-only statement
+// reads the latest committed state instead of the transaction's snapshot.
 uint64 execute_pinned(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
-                      ResultReader read, void* context) {
+                      ResultReader read, void* context, bool latest = false) {
     int guc_nest_level = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                             GUC_ACTION_SAVE, true, 0, false);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    int result = SPI_execute_plan(plan_for(sql, nargs, types), values, nulls, false, 0);
+    SPIPlanPtr plan = plan_for(sql, nargs, types);
+    int result = latest ? SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+                                               InvalidSnapshot, true, false, 0)
+                        : SPI_execute_plan(plan, values, nulls, false, 0);
     if (result < 0)
         elog(ERROR, "iam_ext statement failed (%s): %s", SPI_result_code_string(result), sql);
     uint64 processed = SPI_processed;
@@ -86,6 +90,11 @@ Oid iam_relation(const char* name) {
 uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
                          ResultReader read, void* context) {
     return execute_pinned(sql, nargs, types, values, nulls, read, context);
+}
+
+uint64 execute_as_caller_latest(const char* sql, int nargs, Oid* types, Datum* values,
+                                const char* nulls, ResultReader read, void* context) {
+    return execute_pinned(sql, nargs, types, values, nulls, read, context, true);
 }
 
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
