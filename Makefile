@@ -33,7 +33,23 @@ REGRESS_OPTS = --inputdir=.
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(CURDIR)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter $(if $(IAM_WERROR),-Werror)
+# `make STATIC=1`: a library whose only dependencies are the C library
+# family (libc, libm, the dynamic loader), for servers that have no
+# libsodium or libstdc++ of their own, such as the supabase/postgres image
+# (docs/supabase-image.md). libsodium and the C++ runtime (libstdc++, libgcc's
+# unwinder) are linked in from their static archives, and every symbol of
+# theirs is made local (--exclude-libs), as are our own C++ symbols (the
+# version script): only PostgreSQL's entry points stay visible, so these
+# copies never interpose on, or get interposed by, another library the server
+# loads. Switching between the two builds relinks (the .link-flags stamp).
+ifeq ($(STATIC),1)
+SODIUM_ARCHIVE  = $(shell pkg-config --variable=libdir libsodium 2>/dev/null || echo /usr/lib)/libsodium.a
+LIBSTDCXX_ARCHIVE = $(shell g++ -print-file-name=libstdc++.a)
+SHLIB_LINK += $(SODIUM_ARCHIVE) $(LIBSTDCXX_ARCHIVE) -static-libgcc -lm -Wl,--exclude-libs,ALL \
+              -Wl,--version-script=$(CURDIR)/src/pg/exports.map
+else
 SHLIB_LINK += -lsodium -lstdc++
+endif
 
 # The functions are opaque calls from SQL: JIT inlining of their bitcode buys
 # nothing, and building it would need clang at every install.
@@ -61,6 +77,13 @@ endif
 ifneq ($(shell command -v ccache),)
 CXX := ccache $(CXX)
 endif
+
+# The library is relinked when its link flags change (STATIC=1 or not).
+$(MODULE_big)$(DLSUFFIX): .link-flags
+.link-flags: FORCE
+	@printf '%s\n' '$(SHLIB_LINK)' | cmp -s - $@ || printf '%s\n' '$(SHLIB_LINK)' >$@
+.PHONY: FORCE
+EXTRA_CLEAN += .link-flags
 
 $(BOUNDARY_PROBE): test/boundary/boundary_probe.o src/pg/boundary/guard.o src/pg/boundary/http_errors.o \
                    src/core/error.o

@@ -172,6 +172,37 @@ debian_root() {
     chmod 755 "$dir"  # a root's / as in any system (mktemp makes it 0700)
 }
 
+# package_root SUITE NAME DIR PACKAGES...: in DIR (created), a Debian SUITE
+# root with PACKAGES installed from its archive. The first call installs them
+# into a fresh debian_root and keeps the result as $IAM_ROOTS/SUITE-NAME.tar.gz
+# for the next (NAME says what the packages are for: change it when they
+# change); later calls only unpack it.
+package_root() {
+    local suite=$1 name=$2 dir=$3; shift 3
+    local tarball="$IAM_ROOTS/$suite-$name.tar.gz"
+    if [ ! -f "$tarball" ]; then
+        local scratch
+        scratch=$(mktemp -d "$IAM_ROOTS/$suite-$name.XXXXXX")
+        debian_root "$suite" "$scratch"
+        say "installing $* into a Debian $suite root (once)"
+        mount -t proc proc "$scratch/proc" && mount --bind /dev "$scratch/dev"
+        local status=0
+        in_chroot "$scratch" bash -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $*" \
+            >"$IAM_ROOTS/$suite-$name.log" 2>&1 || status=$?
+        umount "$scratch/dev" "$scratch/proc"
+        if [ $status -ne 0 ]; then
+            rm -rf --one-file-system "$scratch"
+            die "apt-get install $* failed in a $suite root, see $IAM_ROOTS/$suite-$name.log"
+        fi
+        rm -rf "$scratch"/var/lib/apt/lists/* "$scratch"/var/cache/apt/archives/*.deb
+        tar -C "$scratch" -czf "$tarball.part" . && mv "$tarball.part" "$tarball"
+        rm -rf --one-file-system "$scratch"
+    fi
+    mkdir -p "$dir"
+    tar -C "$dir" -xzf "$tarball"
+    chmod 755 "$dir"
+}
+
 # The suite of the Debian this runs on (sid says so in PRETTY_NAME only).
 debian_suite() {
     (. /etc/os-release && case $PRETTY_NAME in */sid) echo sid ;; *) echo "$VERSION_CODENAME" ;; esac)
