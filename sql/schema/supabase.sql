@@ -161,7 +161,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION iam.enable_auth_sync() IS
-    'Keeps iam.users in step with Supabase''s auth.users (triggers on insert, update of email or metadata, delete) and syncs every existing user; returns how many users were new. Idempotent';
+    'Keeps iam.users in step with Supabase''s auth.users (triggers on insert, on update of email, email_confirmed_at, the metadata, banned_until or deleted_at, and on delete) and syncs every existing user; returns how many users were new. Idempotent';
 
 CREATE OR REPLACE FUNCTION iam.disable_auth_sync() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -94,6 +94,13 @@ UPDATE iam.company_users AS cu SET role_in_company = 'admin'
 WHERE EXISTS (SELECT FROM iam.user_roles AS ur JOIN iam.roles AS r ON r.id = ur.role_id
               WHERE ur.user_id = cu.user_id AND r.name = 'enterprise_admin');
 
+-- enterprise_admin no longer administers anything: its seeded description
+-- says so (a description the operator changed is left as it is).
+UPDATE iam.roles
+SET description = 'Platform role for the application''s own use; gives no right in any company (a company''s admins are its members with role_in_company admin)'
+WHERE id = '00000000-0000-4000-8000-000000000003'
+  AND description = 'Administers a company: its members and its API keys';
+
 ------------------------------------------------------------------------------
 -- Invitations. The token is shown once, to the admin who invites; the table
 -- keeps its SHA-256. A token holds 155 random bits (32 characters of the

@@ -2,9 +2,9 @@
 # The SQL the documentation shows, run as a reader would paste it: every
 # ```sql block of README.md and docs/ (the README's tour among them), each
 # file's blocks in order in a database of their own on a cluster that has
-# the API roles (as Supabase has). A block may be preceded by a hidden
-# `<!-- run first: ... -->` comment holding setup the reader already has
-# (their own tables, a signed-in user), or by `<!-- not run: why -->`.
+# the API roles (as Supabase has). Setup is shown, in the blocks, as the
+# reader sees it: an HTML comment holding SQL to run (invisible on GitHub)
+# fails the test. A block may be preceded by `<!-- not run: why -->`.
 # Annotations check what the docs promise:
 #   -- ERROR 23514      this statement fails with that SQLSTATE
 #   -- gives: text      its output contains text
@@ -23,8 +23,6 @@ sql -d postgres -o /dev/null -f "$IAM_ROOT/test/fixtures/supabase_roles.sql"
 blocks() {
     awk -v expect="$2" '
         /^<!-- not run:/ { skip = 1; next }
-        /^<!-- run first:/ { hidden = 1; sub(/^<!-- run first:/, ""); }
-        hidden { line = $0; done = sub(/-->[[:space:]]*$/, "", line); print line; if (done) hidden = 0; next }
         /^```sql[[:space:]]*$/ { if (skip) { skip = 2 } else { inside = 1 }; next }
         /^```/ { if (skip == 2) skip = 0; inside = 0; next }
         inside {
@@ -43,6 +41,9 @@ for doc in "$IAM_ROOT"/README.md "$IAM_ROOT"/docs/*.md "$IAM_ROOT"/docs/reports/
     name=$(realpath --relative-to="$IAM_ROOT" "$doc")
     script="$work/$(echo "$name" | tr / _).sql" expect="$script.expect"
     : >"$expect"
+    if grep -n '^<!-- run first' "$doc"; then
+        echo "FAIL: $name hides setup in an HTML comment: show it in the block"; failures=$((failures + 1)); continue
+    fi
     blocks "$doc" "$expect" >"$script"
     grep -qv '^[[:space:]]*$' "$script" || continue
     files=$((files + 1))
