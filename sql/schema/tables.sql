@@ -67,7 +67,7 @@ FROM (VALUES
     ('00000000-0000-4000-8000-000000000002', 'enterprise_employee',
      'Learner whose access comes from an employer company'),
     ('00000000-0000-4000-8000-000000000003', 'enterprise_admin',
-     'Platform role for the application''s own use; gives no right in any company (a company''s admins are its members with role_in_company admin)'),
+     'Platform role for the application''s use; administers no company (company admins: role_in_company)'),
     ('00000000-0000-4000-8000-000000000004', 'course_creator',
      'Creates and maintains courses'),
     ('00000000-0000-4000-8000-000000000005', 'consultant',

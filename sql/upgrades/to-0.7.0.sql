@@ -97,7 +97,7 @@ WHERE EXISTS (SELECT FROM iam.user_roles AS ur JOIN iam.roles AS r ON r.id = ur.
 -- enterprise_admin no longer administers anything: its seeded description
 -- says so (a description the operator changed is left as it is).
 UPDATE iam.roles
-SET description = 'Platform role for the application''s own use; gives no right in any company (a company''s admins are its members with role_in_company admin)'
+SET description = 'Platform role for the application''s use; administers no company (company admins: role_in_company)'
 WHERE id = '00000000-0000-4000-8000-000000000003'
   AND description = 'Administers a company: its members and its API keys';
 

@@ -61,7 +61,7 @@ check() {  # check WHAT GOT WANT
     else echo "  FAIL: $1: expected $3, got $2"; failures=$((failures + 1)); fi
 }
 over_3="53400: this API key is over its rate limit of 3 requests per day"
-over_1="53400: this API key is over its rate limit of 1 requests per day"
+over_1="53400: this API key is over its rate limit of 1 request per day"
 full="53400: the rate limit table has no room for this API key: every slot it may take holds a key at its limit"
 
 echo "a key at its limit keeps its slot"

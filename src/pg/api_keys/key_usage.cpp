@@ -16,6 +16,7 @@
 #include "pg/api_keys/key_usage.hpp"
 #include "pg/api_keys/rate_limits.hpp"
 
+#include "core/counted.hpp"
 #include "core/error.hpp"
 
 #include <string>
@@ -98,7 +99,8 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
                              "shared_preload_libraries",
                              {},
                              "Add iam_ext to shared_preload_libraries in postgresql.conf and "
-                             "restart the server.");
+                             "restart the server. The server of make run preloads it: if an "
+                             "older one still runs, make stop, then make run.");
         // A row restored past the write rules may hold any limit; counting
         // it would divide by its window.
         if (!is_valid_rate_limit(row.rate_limit, row.rate_limit_window))
@@ -115,8 +117,8 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
                 admission.retry_after);
         if (admission.retry_after != 0)
             throw too_many_requests("this API key is over its rate limit of " +
-                                        std::to_string(row.rate_limit) + " requests per " +
-                                        window_text(row.rate_limit_window),
+                                        iam::counted(row.rate_limit, "request", "requests") +
+                                        " per " + window_text(row.rate_limit_window),
                                     admission.retry_after);
     }
     if (!row.has_credits)

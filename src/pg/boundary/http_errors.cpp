@@ -1,5 +1,7 @@
 #include "pg/boundary/http_errors.hpp"
 
+#include "core/counted.hpp"
+
 namespace iam::pg {
 namespace {
 
@@ -52,9 +54,10 @@ void raise_for_postgrest(int http_status, int sqlerrcode, const char* message, c
 
 ErrorWithHeaders too_many_requests(const std::string& message, int retry_after_seconds) {
     std::string seconds = std::to_string(retry_after_seconds);
-    return ErrorWithHeaders(iam::sqlstate::configuration_limit_exceeded, message,
-                            "Try again in " + seconds + " seconds.",
-                            "{\"Retry-After\":\"" + seconds + "\"}");
+    return ErrorWithHeaders(
+        iam::sqlstate::configuration_limit_exceeded, message,
+        "Try again in " + iam::counted(retry_after_seconds, "second", "seconds") + ".",
+        "{\"Retry-After\":\"" + seconds + "\"}");
 }
 
 void add_response_header(const char* name, const char* value) {

@@ -242,7 +242,8 @@ void require_valid_usage(const TriggerData* trigger, HeapTuple row) {
         throw iam::Error(iam::sqlstate::object_not_in_prerequisite_state,
                          "rate limits of API keys need iam_ext in shared_preload_libraries", {},
                          "Add iam_ext to shared_preload_libraries in postgresql.conf, restart the "
-                         "server, then set the limit.");
+                         "server, then set the limit. The server of make run preloads it: if an "
+                         "older one still runs, make stop, then make run.");
 }
 
 constexpr const char* only_the_seller_changes_limits =
