@@ -74,8 +74,9 @@ void require_writable_for_credits() {
                          "this API key has credits, and spending them needs a read-write "
                          "transaction",
                          {},
-                         "PostgREST runs GET and HEAD requests read-only: send requests of "
-                         "metered keys with POST.");
+                         "PostgREST runs GET and HEAD (and POST to a STABLE function) read-only "
+                         "from the transaction's start: serve metered reads through a VOLATILE "
+                         "function, called with POST /rpc/<name>.");
 }
 
 std::string window_text(int64 window_usecs) {
