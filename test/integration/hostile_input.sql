@@ -476,7 +476,7 @@ INSERT INTO hostile.setting (label, claims, expect_user) VALUES
     ('claims: 1 MB of emoji, then sub', '{"pad": "' || repeat('🦄', 262144) || '", "sub": "' || :pam || '"}', :pam),
     ('claims: 100,000 keys, then sub', '{' || repeat('"k": 1, ', 100000) || '"sub": "' || :pam || '"}', :pam),
     ('claims: 900 deep, then sub', '{"a": ' || repeat('[', 900) || repeat(']', 900) || ', "sub": "' || :pam || '"}', :pam),
-    -- Deeper than the scanner's fixed limit (src/core/claims.hpp): no user,
+    -- Deeper than the scanner's fixed limit (src/core/json_members.hpp): no user,
     -- where auth.uid() would still read pam: failing closed, as documented.
     ('claims: 5,000 deep, then sub', '{"a": ' || repeat('[', 5000) || repeat(']', 5000) || ', "sub": "' || :pam || '"}', '');
 INSERT INTO hostile.setting (label, claims, claim_sub, expect_user) VALUES
