@@ -89,6 +89,18 @@ check "a plain server: make run says it created the extension" yes \
 check "a plain server: the API roles made for the walkthrough are gone" 0 \
     "$(value -h "$plain" -p "$(port_of "$plain")" -U postgres -d app -c "SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')")"
 
+check "a plain server: the walkthrough says why it skips the rate limit (no preload)" yes \
+    "$(grep -q 'skipped: this server does not preload iam_ext' <<<"$out" && echo yes || echo no)"
+
+# 1b. The same server through PGHOST and PGPORT, no database named: libpq
+# takes the user's name, and make run says so.
+status=0
+out=$(env -u DATABASE_URL -u PGDATABASE PGHOST="$plain" PGPORT="$(port_of "$plain")" PGUSER=postgres \
+    make -C "$IAM_ROOT" -s run 2>&1) || status=$?
+check "PGHOST and PGPORT without a database: make run exits 0" 0 "$status"
+check "PGHOST and PGPORT without a database: make run says which database it chose" yes \
+    "$(grep -q 'libpq chose database postgres, named after user postgres' <<<"$out" && echo yes || echo no)"
+
 # 2. A server where the API roles exist (created after the extension in the
 # older database, so its grants are missing until apply_grants).
 new_server with_roles
@@ -138,4 +150,4 @@ check "no CREATEROLE: no demo user is left" 0 \
 
 echo "$checks checks, $failures failed"
 [ "$failures" -eq 0 ] || exit 1
-echo "PASS: make run against 4 existing servers and 2 refusals ($checks checks)"
+echo "PASS: make run against 4 existing servers (one through PGHOST/PGPORT) and 2 refusals ($checks checks)"
