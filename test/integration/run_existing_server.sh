@@ -69,6 +69,7 @@ run_case() {
     echo "$name"
     make_run "$name" "$dir" "$db" "$user"
     check "$name: make run exits 0" 0 "$status"
+    [ "$status" -eq 0 ] || tail -n 15 <<<"$out" | sed 's/^/    | /'
     check "$name: the walkthrough reached its last step" yes \
         "$(grep -q 'lessons_vera_sees' <<<"$out" && grep -q 'the walkthrough was rolled back' <<<"$out" && echo yes || echo no)"
     check "$name: afterwards the database holds the extension at $version and nothing of the demo" \
