@@ -39,6 +39,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/sinval.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
