@@ -11,6 +11,7 @@
 #include "pg/boundary/guard.hpp"
 
 #include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/own_writes.hpp"
 #include "pg/platform/spi.hpp"
 #include "pg/platform/citus.hpp"
 #include "pg/identity/context.hpp"
@@ -474,10 +475,18 @@ IAM_SQL_FUNCTION(iam_rotate_api_key) {
         Datum values[4] = {UUIDPGetDatum(&key_id), PointerGetDatum(key.key_prefix),
                            PointerGetDatum(key.hashed_key), IntervalPGetDatum(&grace)};
         pg_uuid_t id;
-        bool rotated = iam::pg::pg_call([&] {
-            return overlap ? execute_returning_id(replace_key, 4, types, values, nullptr, &id)
-                           : execute_returning_id(replace_secret, 3, types, values, nullptr, &id);
-        });
+        bool rotated;
+        if (overlap) {
+            // The one way a key naming another in replaces_key_id is made
+            // (guard_api_key checks the copy against this).
+            iam::pg::RotationCopy copy(key_id, key.hashed_key);
+            rotated = iam::pg::pg_call(
+                [&] { return execute_returning_id(replace_key, 4, types, values, nullptr, &id); });
+        } else {
+            rotated = iam::pg::pg_call([&] {
+                return execute_returning_id(replace_secret, 3, types, values, nullptr, &id);
+            });
+        }
         if (!rotated)
             throw iam::Error(iam::sqlstate::no_data_found,
                              "no active API key with this id that you may rotate", {},
