@@ -88,6 +88,15 @@ INSERT INTO iam.api_keys (user_id, name, key_prefix, hashed_key, replaces_key_id
 SELECT user_id, 'copy', 'CCCCCCCC', 'blake2b256$1$forged', id, remaining, refilled_at
 FROM iam.api_keys WHERE id = :'sold_id';
 ROLLBACK;
+-- Nor does anyone say under which key a key's requests count against its
+-- rate limit: a rotation does (the first key of its rotations).
+SELECT pg_temp.as_service();
+INSERT INTO iam.api_keys (user_id, name, key_prefix, hashed_key, rate_limit_key_id)
+VALUES (pg_temp.person('Alice'), 'counted elsewhere', 'EEEEEEEE', 'blake2b256$1$e', gen_random_uuid());
+UPDATE iam.api_keys SET rate_limit_key_id = gen_random_uuid() WHERE id = :'free_id';
+SELECT pg_temp.as_user('Alice');
+INSERT INTO iam.api_keys (user_id, name, key_prefix, hashed_key, rate_limit_key_id)
+VALUES (pg_temp.person('Alice'), 'counted elsewhere', 'EEEEEEEE', 'blake2b256$1$e', gen_random_uuid());
 -- The credits are 3 in all.
 SELECT pg_temp.as_user(NULL);
 SELECT iam.consume_api_key(:'sold', 3) AS remaining;
@@ -100,7 +109,8 @@ SELECT pg_temp.as_service();
 SELECT iam.set_api_key_credits(:'sold_id', 5, 5, '1 day');
 SELECT pg_temp.as_user('Alice');
 SELECT id AS rotated_id, api_key AS rotated FROM iam.rotate_api_key(:'sold_id', '1 hour') \gset
-SELECT id = :'rotated_id' AS is_new, remaining, refill_amount, refill_interval, refilled_at IS NOT NULL AS refill_clock
+SELECT id = :'rotated_id' AS is_new, remaining, refill_amount, refill_interval, refilled_at IS NOT NULL AS refill_clock,
+       rate_limit_key_id IS NOT DISTINCT FROM CASE WHEN id = :'rotated_id' THEN :'sold_id'::uuid END AS counted_as_sold
 FROM iam.api_keys WHERE id IN (:'sold_id', :'rotated_id') ORDER BY 1;
 SELECT pg_temp.as_user(NULL);
 SELECT iam.consume_api_key(:'sold', 2) AS remaining;

@@ -6,6 +6,8 @@
 # that preloads iam_ext (rate limits need its shared table):
 #   - a key naming another in replaces_key_id, written by hand, is refused
 #     to its owner, to a key that may write keys and to the service role;
+#   - a rotation shares its key's rate-limit count, however often it is
+#     repeated, and nobody sets under which key a key is counted;
 #   - a key with credits, or with a rate limit only, holding
 #     iam:api_keys:write, makes no key and rotates no key but itself; its
 #     own rotation carries its limit and moves its credits;
@@ -35,7 +37,8 @@ CREATE SCHEMA keys;
 CREATE TABLE keys.issued (name text PRIMARY KEY, id uuid, api_key text);
 INSERT INTO keys.issued
 SELECT n, k.id, k.api_key
-FROM unnest(ARRAY['sold', 'manager', 'meter', 'limited', 'sibling', 'refill', 'granted', 'spent', 'refilled']) AS n,
+FROM unnest(ARRAY['sold', 'manager', 'meter', 'limited', 'sibling', 'refill', 'granted', 'spent', 'refilled',
+                   'rotating']) AS n,
      LATERAL iam.create_api_key(n, pg_temp.person('Alice'),
                                 permissions => CASE WHEN n IN ('manager', 'meter', 'limited')
                                                     THEN '["iam:api_keys:write", "courses:read"]'
@@ -44,6 +47,7 @@ SELECT iam.set_api_key_credits(id, 3) FROM keys.issued WHERE name = 'sold';
 SELECT iam.set_api_key_credits(id, 10), iam.set_api_key_rate_limit(id, 100, '1 minute')
 FROM keys.issued WHERE name = 'meter';
 SELECT iam.set_api_key_rate_limit(id, 100, '1 minute') FROM keys.issued WHERE name = 'limited';
+SELECT iam.set_api_key_rate_limit(id, 2, '1 day') FROM keys.issued WHERE name = 'rotating';
 -- 2 credits, 99 every 30 days, and no refill yet (refilled_at NULL).
 UPDATE iam.api_keys SET remaining = 2, refill_amount = 99, refill_interval = '30 days'
 WHERE id = (SELECT id FROM keys.issued WHERE name = 'refill');
@@ -103,6 +107,36 @@ for n in 1 2 3; do
 done
 rpc '' "$sold" POST generate_referral_code '{"length": 8}'
 expect "a fourth request" 429 '53400: this API key has no credits left'
+
+echo "B. rotations share one rate-limit count"
+rotating=$(header rotating) rotating_id=$(id_of rotating)
+for n in 1 2; do
+    rpc '' "$rotating" POST current_user_id '{}'
+    expect "a request with the key limited to 2 a day, #$n" 200
+done
+rotate() {  # rotate KEY_ID: Alice rotates it with a grace; sets new_id, new_key
+    rpc "$alice" "$none" POST rotate_api_key "{\"key_id\":\"$1\",\"grace\":\"1 hour\"}"
+    expect "Alice rotates it with a grace" 200
+    new_id=$(value -v j="$body" <<<"SELECT :'j'::jsonb -> 0 ->> 'id';")
+    new_key="{\"x-api-key\":\"$(value -v j="$body" <<<"SELECT :'j'::jsonb -> 0 ->> 'api_key';")\"}"
+}
+rotate "$rotating_id"
+rpc '' "$new_key" POST current_user_id '{}'
+expect "... the new key's first request" 429 '53400: this API key is over its rate limit of 2 requests per day'
+rpc '' "$rotating" POST current_user_id '{}'
+expect "... the old key's third" 429 '53400: this API key is over its rate limit of 2 requests per day'
+rpc "$alice" "$none" POST revoke_api_key "{\"key_id\":\"$rotating_id\"}"
+expect "Alice revokes the old key" 200
+rotate "$new_id"
+rpc '' "$new_key" POST current_user_id '{}'
+expect "... the third key's first request" 429 '53400: this API key is over its rate limit of 2 requests per day'
+run "$service" "$none" "UPDATE iam.api_keys SET rate_limit_key_id = gen_random_uuid() WHERE id = '$new_id'"
+expect "the service role gives it a fresh count" 403 \
+    "42501: only iam.rotate_api_key says under which key a key's requests are counted"
+run "$alice" "$none" "INSERT INTO iam.api_keys (user_id, name, key_prefix, hashed_key, rate_limit_key_id)
+    VALUES (iam.current_user_id(), 'counted elsewhere', 'EEEEEEEE', 'blake2b256\$1\$e', '$(id_of sibling)')"
+expect "Alice makes a key counted under another's id" 403 \
+    "42501: only iam.rotate_api_key says under which key a key's requests are counted"
 
 echo "B. a metered or rate-limited key mints no key"
 for name in meter limited; do

@@ -106,7 +106,8 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
             throw iam::Error(
                 iam::sqlstate::invalid_parameter_value, "this API key's rate limit is out of range",
                 {}, "Set it again with iam.set_api_key_rate_limit(key_id, requests, per).");
-        if (int retry_after = admit_request(row.id, row.rate_limit, row.rate_limit_window))
+        if (int retry_after =
+                admit_request(row.rate_limit_key_id, row.rate_limit, row.rate_limit_window))
             throw too_many_requests("this API key is over its rate limit of " +
                                         std::to_string(row.rate_limit) + " requests per " +
                                         window_text(row.rate_limit_window),

@@ -645,6 +645,14 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
             refuse("only iam.rotate_api_key makes a key that replaces another",
                    "Rotate the key with iam.rotate_api_key(key_id, grace).");
     }
+    // Whose counter the rate limit spends is the rotation's to say (a key
+    // that replaces another passed require_replaced_key_of_same_owner
+    // below), and nobody's to change: a new count would be a fresh limit.
+    bool counted_elsewhere = inserting ? !is_null_in(relation, row, "rate_limit_key_id") &&
+                                             is_null_in(relation, row, "replaces_key_id")
+                                       : changed(trigger, column(relation, "rate_limit_key_id"));
+    if (counted_elsewhere)
+        refuse("only iam.rotate_api_key says under which key a key's requests are counted");
     if (!iam::pg::caller_is_service()) {
         if (const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context()) {
             require_within_request_key(*request_key, key);
