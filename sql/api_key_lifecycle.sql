@@ -89,7 +89,8 @@ WHERE a.id > :audit_start AND a.action = 'api_key_rotated' ORDER BY a.id;
 SELECT pg_temp.as_user(NULL);
 SELECT iam.report_leaked_api_key(:'soon_key') AS reported;
 SELECT count(*) AS still_verifies FROM iam.verify_api_key(:'soon_key');
--- Reported again, or a key of the format that does not exist: the same answer.
+-- Reported again: still true, the key is revoked; a key of the format that
+-- no row has: false.
 SELECT iam.report_leaked_api_key(:'soon_key') AS reported_again,
        iam.report_leaked_api_key('iam_' || repeat('A', 8) || '_' || repeat('b', 38)) AS unknown_key;
 -- What is not a key of the format is refused, and changes nothing.
@@ -97,12 +98,56 @@ SELECT iam.report_leaked_api_key(NULL);
 SELECT iam.report_leaked_api_key('');
 SELECT iam.report_leaked_api_key(repeat('x', 1000000));
 SELECT iam.report_leaked_api_key(left(:'soon_key', 50));
+-- A key reported while it does not verify stays revoked once its owner or
+-- company is restored: Acme's key while Acme is suspended, Vera's while she
+-- is banned (the sync sets suspended_until), an expired one.
+SELECT pg_temp.as_user('Carol');
+SELECT api_key AS acme_key, id AS acme_key_id FROM iam.create_api_key('acme''s', company_id => 'c0000000-0000-4000-8000-00000000000a') \gset
+SELECT pg_temp.as_user('Vera');
+SELECT api_key AS banned_key, id AS banned_key_id FROM iam.create_api_key('banned') \gset
+SELECT api_key AS expired_key, id AS expired_key_id FROM iam.create_api_key('expired') \gset
 RESET ROLE;
-SELECT name, is_active FROM iam.api_keys WHERE user_id IN (pg_temp.person('Alice'), pg_temp.person('Vera')) ORDER BY name, is_active;
+SELECT iam.set_company_status('c0000000-0000-4000-8000-00000000000a', 'suspended_by_admin') AS acme_suspended;
+UPDATE iam.api_keys SET suspended_until = 'infinity' WHERE id = :'banned_key_id';
+UPDATE iam.api_keys SET expires_at = now() - interval '1 s' WHERE id = :'expired_key_id';
+SELECT pg_temp.as_user(NULL);
+SELECT iam.report_leaked_api_key(:'acme_key') AS acme_reported, iam.report_leaked_api_key(:'banned_key') AS banned_reported,
+       iam.report_leaked_api_key(:'expired_key') AS expired_reported;
+RESET ROLE;
+SELECT iam.set_company_status('c0000000-0000-4000-8000-00000000000a', 'active') AS acme_restored;
+UPDATE iam.api_keys SET suspended_until = NULL WHERE id = :'banned_key_id';
+UPDATE iam.api_keys SET expires_at = now() + interval '1 day' WHERE id = :'expired_key_id';
+SELECT (SELECT count(*) FROM iam.verify_api_key(:'acme_key')) AS acme_verifies,
+       (SELECT count(*) FROM iam.verify_api_key(:'banned_key')) AS banned_verifies,
+       (SELECT count(*) FROM iam.verify_api_key(:'expired_key')) AS expired_verifies;
+-- Not even their owners switch them back on.
+SELECT pg_temp.as_user('Vera');
+UPDATE iam.api_keys SET is_active = true WHERE id = :'banned_key_id';
+RESET ROLE;
+SELECT name, is_active FROM iam.api_keys WHERE user_id IN (pg_temp.person('Alice'), pg_temp.person('Vera'))
+   OR name = 'acme''s' ORDER BY name, is_active;
 -- The audit log names the reporter's role.
 SELECT a.action, a.actor_role, a.actor_user_id IS NULL AS no_user, k.name
 FROM iam.audit_log AS a JOIN iam.api_keys AS k ON k.id = (a.new_row ->> 'id')::uuid
 WHERE a.id > :audit_start AND a.action = 'api_key_revoked' ORDER BY a.id;
+
+-- The cap counts the keys created in the last day, revoked or not: creating
+-- and revoking in a loop makes at most the cap of rows a day per owner.
+SET iam.max_api_keys_per_owner = 3;
+SELECT pg_temp.as_user('Nina');
+SELECT iam.revoke_api_key(id) AS revoked FROM iam.create_api_key('churn 1');
+SELECT iam.revoke_api_key(id) AS revoked FROM iam.create_api_key('churn 2');
+SELECT iam.revoke_api_key(id) AS revoked FROM iam.create_api_key('churn 3');
+\set VERBOSITY sqlstate
+SELECT id FROM iam.create_api_key('churn 4');
+\set VERBOSITY default
+RESET ROLE;
+-- A day later, the revoked keys no longer count.
+UPDATE iam.api_keys SET created_at = now() - interval '25 hours' WHERE user_id = pg_temp.person('Nina');
+SELECT pg_temp.as_user('Nina');
+SELECT count(*) AS created_a_day_later FROM iam.create_api_key('churn 5');
+RESET ROLE;
+RESET iam.max_api_keys_per_owner;
 
 -- The next file starts from the tests' people again.
 DELETE FROM iam.companies;

@@ -1,4 +1,4 @@
--- The C++ / PostgreSQL error boundary (src/pg/guard.hpp), exercised through a
+-- The C++ / PostgreSQL error boundary (src/pg/boundary/guard.hpp), exercised through a
 -- test-only library that uses the same guard. Each probe holds a C++ object
 -- whose destructor must run; probe_live_trackers() counts those that did not.
 \getenv probe IAM_BOUNDARY_PROBE

@@ -89,6 +89,17 @@ SELECT what, pg_temp.accepting(token) AS outcome
 FROM (VALUES ('NULL', NULL), ('empty', ''), ('a guess', 'inv_' || repeat('0', 32)),
              ('a megabyte', repeat('x', 1000000)), ('Nina''s token, as Gus', :'nina_token')) AS t (what, token);
 
+-- Nina has not confirmed her address: an invitation by email does not admit
+-- her yet, and she cannot confirm it herself (column privilege).
+SELECT pg_temp.as_user('Nina');
+SELECT pg_temp.accepting(:'nina_token') AS unconfirmed;
+UPDATE iam.users SET email_confirmed_at = now() WHERE id = pg_temp.person('Nina');
+-- The service role confirms it (on Supabase, the sync copies
+-- auth.users.email_confirmed_at).
+SET ROLE service_role;
+UPDATE iam.users SET email_confirmed_at = now() WHERE id = pg_temp.person('Nina');
+RESET ROLE;
+
 -- Nina accepts, as herself: a member of Acme, once.
 SELECT pg_temp.as_user('Nina');
 SELECT iam.accept_company_invitation(:'nina_token') = 'c0000000-0000-4000-8000-00000000000a' AS joined_acme;
@@ -122,6 +133,60 @@ SELECT pg_temp.as_user('Gus');
 SELECT pg_temp.accepting(:'gus_token') AS gus_accepts;
 SELECT iam.is_company_admin('c0000000-0000-4000-8000-00000000000a') AS gus_is_admin;
 
+-- A look-alike address: lower() folds U+212A KELVIN SIGN into k, the
+-- comparison does not. Gus confirmed an address that reads as Kate's.
+SELECT pg_temp.as_operator();
+SELECT lower(U&'\212A') = 'k' AS lower_folds_kelvin;
+UPDATE iam.users SET email = U&'\212Aate@example.test', email_confirmed_at = now() WHERE id = pg_temp.person('Gus');
+SELECT pg_temp.as_user('Carol');
+SELECT token AS kate_token FROM iam.invite_to_company('c0000000-0000-4000-8000-00000000000a', email => 'Kate@Example.test') \gset
+SELECT token AS kelvin_token FROM iam.invite_to_company('c0000000-0000-4000-8000-00000000000a', email => U&'\212Aate@example.test') \gset
+SELECT pg_temp.as_user('Gus');
+SELECT pg_temp.accepting(:'kate_token') AS kate_invitation_as_gus;
+-- A changed address is unconfirmed until confirmed anew.
+SELECT pg_temp.as_operator();
+UPDATE iam.users SET email = 'other@example.test' WHERE id = pg_temp.person('Gus');
+UPDATE iam.users SET email = U&'\212Aate@example.test' WHERE id = pg_temp.person('Gus');
+SELECT email_confirmed_at IS NULL AS unconfirmed_after_the_change FROM iam.users WHERE id = pg_temp.person('Gus');
+SELECT pg_temp.as_user('Gus');
+SELECT pg_temp.accepting(:'kelvin_token') AS its_own_address_unconfirmed;
+
+-- An invitation is valid while its inviter administers the company: Alice,
+-- made an admin, invites Sam to be one; demoted, her invitation admits
+-- nobody; an admin again, it does.
+SELECT pg_temp.as_user('Carol');
+SELECT iam.set_company_role('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Alice'), 'admin') AS alice_admin;
+SELECT pg_temp.as_user('Alice');
+SELECT token AS alices_token FROM iam.invite_to_company('c0000000-0000-4000-8000-00000000000a',
+    user_id => pg_temp.person('Sam'), role_in_company => 'admin') \gset
+SELECT pg_temp.as_user('Carol');
+SELECT iam.set_company_role('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Alice'), 'member') AS alice_demoted;
+SELECT pg_temp.as_user('Sam');
+SELECT pg_temp.accepting(:'alices_token') AS inviter_no_longer_admin;
+SELECT pg_temp.as_user('Carol');
+SELECT iam.set_company_role('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Alice'), 'admin') AS alice_admin_again;
+SELECT pg_temp.as_user('Sam');
+SELECT pg_temp.accepting(:'alices_token') AS inviter_admin_again;
+SELECT pg_temp.as_user('Carol');
+SELECT iam.set_company_role('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Sam'), 'member') AS sam_member,
+       iam.set_company_role('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Alice'), 'member') AS alice_member;
+
+-- Inserted by plain SQL, an invitation keeps the function's bounds: no
+-- lifetime past 90 days, a token_hash of the form, its inviter whoever
+-- inserts it; once made it is only revoked or accepted.
+SELECT pg_temp.as_user('Carol');
+INSERT INTO iam.company_invitations (company_id, invited_email, token_hash, expires_at)
+VALUES ('c0000000-0000-4000-8000-00000000000a', 'forever@example.test', repeat('a', 64), 'infinity');
+INSERT INTO iam.company_invitations (company_id, invited_email, token_hash, expires_at)
+VALUES ('c0000000-0000-4000-8000-00000000000a', 'chosen@example.test', 'my-token', now() + interval '1 day');
+INSERT INTO iam.company_invitations (company_id, invited_email, token_hash, expires_at, invited_by)
+VALUES ('c0000000-0000-4000-8000-00000000000a', U&'Direct\212A@Example.test', repeat('b', 64), now() + interval '1 day',
+        pg_temp.person('Olga'))
+RETURNING invited_email, invited_by = pg_temp.person('Carol') AS by_carol;
+SET ROLE service_role;
+UPDATE iam.company_invitations SET expires_at = 'infinity' WHERE token_hash = repeat('b', 64);
+RESET ROLE;
+
 -- Bad invitations change nothing.
 SELECT pg_temp.as_user('Carol');
 SELECT count(*) AS invitations_before FROM iam.company_invitations \gset
@@ -135,7 +200,7 @@ SELECT * FROM iam.invite_to_company(NULL, email => 'x@example.test');
 SELECT pg_temp.as_user('Alice');
 SELECT * FROM iam.invite_to_company('c0000000-0000-4000-8000-00000000000a', email => 'x@example.test');
 INSERT INTO iam.company_invitations (company_id, invited_email, token_hash, expires_at)
-VALUES ('c0000000-0000-4000-8000-00000000000a', 'x@example.test', 'x', now() + interval '1 day');
+VALUES ('c0000000-0000-4000-8000-00000000000a', 'x@example.test', repeat('0', 64), now() + interval '1 day');
 SELECT pg_temp.as_user('Carol');
 SELECT count(*) = :invitations_before AS nothing_changed FROM iam.company_invitations;
 

@@ -8,7 +8,7 @@ PG_MAJOR=${PG_MAJOR:-15}
 
 # Debian packages each command needs (README, "The two commands").
 IAM_BUILD_PACKAGES="make g++ cmake pkg-config postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libsodium-dev"
-IAM_TEST_PACKAGES="$IAM_BUILD_PACKAGES catch2 postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl git"
+IAM_TEST_PACKAGES="$IAM_BUILD_PACKAGES catch2 postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl git python3"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -1,7 +1,7 @@
 -- API keys: the peppers' rotation, verification, creation, rotation and
 -- revocation, the PostgREST pre-request function and the permissions of the
--- request's key (C++: src/pg/api_keys.cpp, peppers.cpp, request.cpp), and
--- the rules every write to iam.api_keys is held to (src/pg/write_rules.cpp).
+-- request's key (C++: src/pg/api_keys/api_keys.cpp, peppers.cpp, request.cpp), and
+-- the rules every write to iam.api_keys is held to (src/pg/rules/write_rules.cpp).
 
 CREATE OR REPLACE FUNCTION iam.rotate_api_key_pepper() RETURNS integer
     LANGUAGE c VOLATILE
@@ -68,11 +68,11 @@ COMMENT ON FUNCTION iam.revoke_api_key(uuid) IS
 
 ------------------------------------------------------------------------------
 -- Usage: credits spent by the requests a key makes, and a rate limit on
--- them (C++: src/pg/credits.cpp, rate_limits.cpp). iam.authenticate_request
+-- them (C++: src/pg/api_keys/key_usage.cpp, rate_limits.cpp). iam.authenticate_request
 -- charges each request one credit and one slot of the rate limit;
 -- consume_api_key charges a call any cost. Only the service role, a
 -- platform_admin or the operator give a key credits or a limit; its owner
--- may only lower them (src/pg/write_rules.cpp).
+-- may only lower them (src/pg/rules/write_rules.cpp).
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION iam.consume_api_key(api_key text, cost integer DEFAULT 1) RETURNS integer
     LANGUAGE c VOLATILE PARALLEL UNSAFE
@@ -145,9 +145,21 @@ COMMENT ON FUNCTION iam.set_api_key_rate_limit(uuid, integer, interval) IS
 ------------------------------------------------------------------------------
 -- A leaked key's kill switch: whoever holds a key may revoke it, anon
 -- included (a secret scanner, a finder). It runs as the extension's owner:
--- the reporter may see no key. The answer is the same for every key of the
--- format, live or not, so it tells nothing verify_api_key would not.
+-- the reporter may see no key. A report revokes the row whose hash the key
+-- matches, whatever its state: a key reported while it does not verify (its
+-- company suspended, its user banned, expired) stays revoked when its
+-- company or user is restored, and revocation is final. The answer is true
+-- when a key has this secret (it is revoked now), false when none has: only
+-- a holder of the whole secret learns it, which verify_api_key tells them
+-- too for a live key.
 ------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION iam.api_key_row_of(api_key text) RETURNS uuid
+    LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_api_key_row_of';
+COMMENT ON FUNCTION iam.api_key_row_of(text) IS
+    'The id of the key row whose hash the key matches, whatever its state (revoked, expired, suspended); NULL for none. For the kill switch';
+REVOKE EXECUTE ON FUNCTION iam.api_key_row_of(text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION iam.report_leaked_api_key(api_key text) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -160,13 +172,16 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'An iam_ext API key matches iam_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}.';
     END IF;
-    SELECT v.key_id INTO leaked FROM iam.verify_api_key(api_key) AS v;
+    leaked := iam.api_key_row_of(api_key);
+    IF leaked IS NULL THEN
+        RETURN false;
+    END IF;
     UPDATE iam.api_keys AS k SET is_active = false WHERE k.id = leaked AND k.is_active;
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION iam.report_leaked_api_key(text) IS
-    'Revokes the key it is given at once, for anyone who holds it (anon included); audited with the reporter''s role; true for every key of the format, live or not';
+    'Revokes for good the key it is given, whatever its state, for anyone who holds it (anon included); audited with the reporter''s role; true if a key has this secret (now revoked), false if none has';
 
 ------------------------------------------------------------------------------
 -- The owner's view of their keys' life cycle, under RLS: the active keys the

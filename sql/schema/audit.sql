@@ -2,7 +2,7 @@
 -- catalogue, API key or invitation, and when (C++: src/pg/rules/audit.cpp).
 -- Every audited table's trigger is here.
 
--- The audit trail (src/pg/audit.cpp)
+-- The audit trail (src/pg/rules/audit.cpp)
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION iam.audit_change() RETURNS trigger
     LANGUAGE c

@@ -60,11 +60,15 @@ CREATE OR REPLACE FUNCTION iam.current_company_ids() RETURNS uuid[]
 COMMENT ON FUNCTION iam.current_company_ids() IS
     'The active companies the current user is an active member of, for company_id = ANY (...) policies; in a request authenticated by a company''s API key, that company';
 
+-- Not STRICT: it answers exactly what company_id = ANY
+-- (iam.current_company_ids()) answers, NULL included (false for a NULL
+-- company when the caller has no current company, NULL when they have one),
+-- since the planner puts it in that expression's place.
 CREATE OR REPLACE FUNCTION iam.is_current_company(company_id uuid) RETURNS boolean
-    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'iam_is_current_company';
 COMMENT ON FUNCTION iam.is_current_company(uuid) IS
-    'Whether the company is one of iam.current_company_ids(), at the cost of a hash probe per row; the planner writes company_id = ANY (iam.current_company_ids()) as this call';
+    'company_id = ANY (iam.current_company_ids()), NULLs included, at the cost of a hash probe per row; the planner writes that expression as this call';
 
 -- Who stands above RLS: superusers and Supabase's service_role.
 CREATE OR REPLACE FUNCTION iam.is_service_caller() RETURNS boolean
@@ -76,7 +80,7 @@ COMMENT ON FUNCTION iam.is_service_caller() IS
 ------------------------------------------------------------------------------
 -- Not found, for HTTP too. PostgREST answers 500 for P0002; inside a
 -- PostgREST request this raises it in PostgREST's own format instead, so the
--- client gets 404 with "code": "P0002" (src/pg/http_errors.hpp). The
+-- client gets 404 with "code": "P0002" (src/pg/boundary/http_errors.hpp). The
 -- PL/pgSQL functions below raise their not-found errors through it.
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION iam.raise_not_found(message text, hint text DEFAULT NULL) RETURNS void

@@ -189,7 +189,7 @@ BEGIN
     END IF;
     INSERT INTO iam.company_invitations AS i
         (company_id, invited_email, invited_user_id, role_in_company, token_hash, invited_by, expires_at)
-    VALUES (invite_to_company.company_id, lower(btrim(email)), user_id, invite_to_company.role_in_company,
+    VALUES (invite_to_company.company_id, lower(btrim(email) COLLATE "C"), user_id, invite_to_company.role_in_company,
             encode(sha256(convert_to(new_token, 'UTF8')), 'hex'), iam.current_user_id(), now() + lifetime)
     RETURNING i.id, i.expires_at INTO invitation_id, invite_to_company.expires_at;
     token := new_token;
@@ -237,12 +237,25 @@ BEGIN
         FOR UPDATE;
     END IF;
     -- One answer for every token that does not admit this caller, so that a
-    -- guesser learns nothing from it.
+    -- guesser learns nothing from it. An invitation by email admits the
+    -- holder of that address once they have confirmed it, compared as mail
+    -- systems compare addresses: ASCII letters without regard to case, any
+    -- other character as it is (lower() would fold a look-alike such as
+    -- U+212A KELVIN SIGN into k). It is valid while its inviter still
+    -- administers the company (or holds platform_admin); one made by the
+    -- service role or the operator names no inviter.
     IF invitation.id IS NULL OR invitation.accepted_at IS NOT NULL OR invitation.revoked_at IS NOT NULL
        OR invitation.expires_at <= now()
        OR NOT (coalesce(invitation.invited_user_id = caller, false)
-               OR coalesce(invitation.invited_email = (SELECT lower(u.email) FROM iam.users AS u WHERE u.id = caller),
+               OR coalesce(invitation.invited_email = (SELECT lower(u.email COLLATE "C") FROM iam.users AS u
+                                                       WHERE u.id = caller AND u.email_confirmed_at IS NOT NULL),
                            false))
+       OR NOT (invitation.invited_by IS NULL
+               OR EXISTS (SELECT FROM iam.company_users AS cu
+                          WHERE cu.user_id = invitation.invited_by AND cu.company_id = invitation.company_id
+                            AND cu.is_active_in_company AND cu.role_in_company = 'admin')
+               OR EXISTS (SELECT FROM iam.user_roles AS ur JOIN iam.roles AS r ON r.id = ur.role_id
+                          WHERE ur.user_id = invitation.invited_by AND r.name = 'platform_admin'))
        OR NOT EXISTS (SELECT FROM iam.companies AS c WHERE c.id = invitation.company_id AND NOT c.is_deleted) THEN
         PERFORM iam.raise_not_found('no such invitation for you: it is unknown, expired, revoked, used, or someone else''s',
                                     'Ask the company''s admin for a new invitation.');
@@ -261,6 +274,85 @@ COMMENT ON FUNCTION iam.accept_company_invitation(text) IS
     'The invitee (by user id, or by the email of their iam.users row) joins the company with the token; returns the company id. Any other token: P0002';
 -- For authenticated and service_role (apply_grants): anon has no user.
 REVOKE EXECUTE ON FUNCTION iam.accept_company_invitation(text) FROM PUBLIC;
+
+-- The bounds of invite_to_company hold for an invitation inserted by plain
+-- SQL too: its inviter is whoever inserts it (NULL for the service role and
+-- the operator), its lifetime is more than 0 and at most 90 days from now,
+-- its email is stored as the acceptance compares it, and its token_hash is a
+-- SHA-256 in hex; once made, an invitation is only revoked, or accepted
+-- once. The operator (a superuser, or a role with the privileges of the
+-- tables' owner: a restore, too) stands above these rules.
+CREATE OR REPLACE FUNCTION iam.guard_company_invitation() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE') THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        IF (NEW.company_id, NEW.invited_email, NEW.invited_user_id, NEW.role_in_company, NEW.token_hash,
+            NEW.invited_by, NEW.created_at, NEW.expires_at)
+           IS DISTINCT FROM (OLD.company_id, OLD.invited_email, OLD.invited_user_id, OLD.role_in_company,
+                             OLD.token_hash, OLD.invited_by, OLD.created_at, OLD.expires_at)
+           OR (OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS DISTINCT FROM OLD.revoked_at)
+           OR (OLD.accepted_at IS NOT NULL AND (NEW.accepted_at, NEW.accepted_by)
+                                               IS DISTINCT FROM (OLD.accepted_at, OLD.accepted_by)) THEN
+            RAISE EXCEPTION 'an invitation is not changed, only revoked or accepted once'
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Revoke it (iam.revoke_company_invitation) and invite again.';
+        END IF;
+        RETURN NEW;
+    END IF;
+    NEW.invited_by := iam.current_user_id();
+    IF NEW.invited_by IS NULL AND NOT iam.is_service_caller() THEN
+        RAISE EXCEPTION 'an invitation needs a signed-in inviter'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A company''s admins invite, signed in as themselves.';
+    END IF;
+    NEW.created_at := now();
+    NEW.invited_email := lower(btrim(NEW.invited_email) COLLATE "C");
+    IF NEW.expires_at IS NULL OR NEW.expires_at <= now() OR NEW.expires_at > now() + interval '90 days' THEN
+        RAISE EXCEPTION 'an invitation is valid for more than 0 and at most 90 days'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Invite with iam.invite_to_company(company_id, email => ..., valid_for => ...).';
+    END IF;
+    IF NEW.token_hash !~ '^[0-9a-f]{64}$' THEN
+        RAISE EXCEPTION 'an invitation''s token_hash is the SHA-256 of its token, in lower-case hex'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.accepted_at IS NOT NULL OR NEW.accepted_by IS NOT NULL OR NEW.revoked_at IS NOT NULL THEN
+        RAISE EXCEPTION 'a new invitation is neither accepted nor revoked'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION iam.guard_company_invitation() IS
+    'BEFORE INSERT OR UPDATE trigger of company_invitations: the bounds of invite_to_company for every insert (inviter, lifetime, email, token hash); an invitation only gets revoked or accepted once';
+REVOKE EXECUTE ON FUNCTION iam.guard_company_invitation() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER company_invitations_guard BEFORE INSERT OR UPDATE ON iam.company_invitations
+    FOR EACH ROW EXECUTE FUNCTION iam.guard_company_invitation();
+
+-- A user's email confirmation belongs to the address: whoever changes the
+-- address without confirming the new one (setting email_confirmed_at with
+-- it) leaves the user unconfirmed.
+CREATE OR REPLACE FUNCTION iam.users_email_confirmation() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.email IS DISTINCT FROM OLD.email AND NEW.email_confirmed_at IS NOT DISTINCT FROM OLD.email_confirmed_at THEN
+        NEW.email_confirmed_at := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION iam.users_email_confirmation() IS
+    'BEFORE UPDATE trigger of users: a changed email is unconfirmed unless email_confirmed_at is set with it';
+REVOKE EXECUTE ON FUNCTION iam.users_email_confirmation() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER users_email_confirmation BEFORE UPDATE OF email ON iam.users
+    FOR EACH ROW EXECUTE FUNCTION iam.users_email_confirmation();
 
 ------------------------------------------------------------------------------
 -- Roles in a company, and the rule that a company keeps an admin
@@ -294,6 +386,12 @@ $$;
 COMMENT ON FUNCTION iam.set_company_role(uuid, uuid, text) IS
     'Makes an active member of the company its admin or a plain member; the company''s admins, platform_admin and the service role (42501)';
 
+CREATE OR REPLACE FUNCTION iam.company_admin_remains(company_id uuid, user_id uuid) RETURNS boolean
+    LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_company_admin_remains';
+COMMENT ON FUNCTION iam.company_admin_remains(uuid, uuid) IS
+    'Whether the company has an active admin other than the user in its latest committed state (not the transaction''s snapshot), as the caller may read it; for keep_a_company_admin';
+
 -- Runs as the caller: a company admin sees the memberships of the company,
 -- and may lock its row (its UPDATE policy), which makes two admins removing
 -- each other wait for one another.
@@ -306,9 +404,18 @@ BEGIN
        AND (TG_OP = 'DELETE' OR NOT NEW.is_active_in_company OR NEW.role_in_company <> 'admin')
        AND NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
         PERFORM FROM iam.companies AS c WHERE c.id = OLD.company_id FOR UPDATE;
-        IF NOT EXISTS (SELECT FROM iam.company_users AS cu
+        -- After the lock, the committed state: under REPEATABLE READ and
+        -- SERIALIZABLE the transaction's snapshot may predate the change the
+        -- lock waited for.
+        IF NOT iam.company_admin_remains(OLD.company_id, OLD.user_id) THEN
+            IF EXISTS (SELECT FROM iam.company_users AS cu
                        WHERE cu.company_id = OLD.company_id AND cu.user_id <> OLD.user_id
                          AND cu.is_active_in_company AND cu.role_in_company = 'admin') THEN
+                RAISE EXCEPTION 'could not serialize access: the admins of company % changed after this transaction began',
+                                OLD.company_id
+                    USING ERRCODE = 'serialization_failure',
+                          HINT = 'Retry the transaction: it will see the company''s admins as they are now.';
+            END IF;
             RAISE EXCEPTION 'company % would be left without an admin', OLD.company_id
                 USING ERRCODE = 'check_violation',
                       HINT = 'Make another member its admin first (iam.set_company_role), or ask a platform admin.';

@@ -20,7 +20,8 @@ DECLARE
     synced_id constant uuid := (auth_user ->> 'id')::uuid;
     synced_email text := nullif(auth_user ->> 'email', '');
     is_sso_user constant boolean := coalesce((auth_user ->> 'is_sso_user')::boolean, false);
-    is_confirmed constant boolean := nullif(auth_user ->> 'email_confirmed_at', '') IS NOT NULL;
+    auth_confirmed_at constant timestamptz := nullif(auth_user ->> 'email_confirmed_at', '')::timestamptz;
+    is_confirmed constant boolean := auth_confirmed_at IS NOT NULL;
     auth_banned_until constant timestamptz := nullif(auth_user ->> 'banned_until', '')::timestamptz;
     auth_deleted_at constant timestamptz := nullif(auth_user ->> 'deleted_at', '')::timestamptz;
     keys_suspended_until constant timestamptz :=
@@ -49,18 +50,30 @@ BEGIN
             UPDATE iam.users AS u SET email = NULL WHERE u.id = holder;
         END IF;
     END IF;
+    -- The email's confirmation goes with it: NULL for an unconfirmed
+    -- address, or one synced without an email; an address that changed and
+    -- is confirmed (GoTrue confirms a change before it writes the new
+    -- address, and keeps the first confirmation's time) counts as confirmed
+    -- from this sync on, so that iam.users_email_confirmation sees it given
+    -- anew.
     INSERT INTO iam.users AS u (id, email, full_name, raw_app_meta_data, raw_user_meta_data,
-                                banned_until, deleted_at)
+                                banned_until, deleted_at, email_confirmed_at)
     VALUES (synced_id, synced_email, coalesce(user_meta ->> 'full_name', user_meta ->> 'name'),
-            app_meta, user_meta, auth_banned_until, auth_deleted_at)
+            app_meta, user_meta, auth_banned_until, auth_deleted_at,
+            CASE WHEN synced_email IS NOT NULL AND is_confirmed THEN auth_confirmed_at END)
     ON CONFLICT (id) DO UPDATE
         SET email = excluded.email, full_name = coalesce(excluded.full_name, u.full_name),
             raw_app_meta_data = excluded.raw_app_meta_data, raw_user_meta_data = excluded.raw_user_meta_data,
-            banned_until = excluded.banned_until, deleted_at = excluded.deleted_at
-        WHERE (u.email, u.full_name, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, u.deleted_at)
+            banned_until = excluded.banned_until, deleted_at = excluded.deleted_at,
+            email_confirmed_at = CASE WHEN excluded.email_confirmed_at IS NULL THEN NULL
+                                      WHEN u.email IS DISTINCT FROM excluded.email
+                                      THEN greatest(excluded.email_confirmed_at, clock_timestamp())
+                                      ELSE excluded.email_confirmed_at END
+        WHERE (u.email, u.full_name, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, u.deleted_at,
+               u.email_confirmed_at)
               IS DISTINCT FROM (excluded.email, coalesce(excluded.full_name, u.full_name),
                                 excluded.raw_app_meta_data, excluded.raw_user_meta_data,
-                                excluded.banned_until, excluded.deleted_at)
+                                excluded.banned_until, excluded.deleted_at, excluded.email_confirmed_at)
     RETURNING xmax = 0 INTO inserted;
     INSERT INTO iam.user_settings (user_id) VALUES (synced_id) ON CONFLICT DO NOTHING;
     UPDATE iam.api_keys AS k SET suspended_until = keys_suspended_until

@@ -22,7 +22,8 @@ CREATE TABLE iam.users (
     raw_user_meta_data jsonb,
     -- Appended in 0.7.0, after the model's columns.
     banned_until       timestamptz,
-    deleted_at         timestamptz
+    deleted_at         timestamptz,
+    email_confirmed_at timestamptz
 );
 COMMENT ON TABLE iam.users IS
     'Platform users. Primarily managed by Supabase Auth (auth.users), extended here';
@@ -36,6 +37,8 @@ COMMENT ON COLUMN iam.users.banned_until IS
     'On Supabase, auth.users.banned_until: the user''s API keys do not verify before then';
 COMMENT ON COLUMN iam.users.deleted_at IS
     'On Supabase, auth.users.deleted_at (soft deletion): the user''s API keys no longer verify';
+COMMENT ON COLUMN iam.users.email_confirmed_at IS
+    'When the user''s current email was confirmed (on Supabase copied from auth.users; elsewhere set by the service role); NULL: unconfirmed, and an invitation by email does not admit them';
 
 ------------------------------------------------------------------------------
 -- roles and user_roles

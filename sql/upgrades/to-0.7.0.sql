@@ -134,6 +134,15 @@ COMMENT ON COLUMN iam.company_invitations.accepted_at IS 'When it was accepted (
 COMMENT ON COLUMN iam.company_invitations.accepted_by IS 'Who accepted it';
 COMMENT ON COLUMN iam.company_invitations.revoked_at IS 'When an admin revoked it';
 
+-- Invitations by email admit a confirmed address only (docs/companies.md):
+-- where the Supabase sync is on, the definitions that follow run
+-- enable_auth_sync again, which fills it;
+-- elsewhere existing users count as unconfirmed until the service role
+-- confirms them.
+ALTER TABLE iam.users ADD COLUMN email_confirmed_at timestamptz;
+COMMENT ON COLUMN iam.users.email_confirmed_at IS
+    'When the user''s current email was confirmed (on Supabase copied from auth.users; elsewhere set by the service role); NULL: unconfirmed, and an invitation by email does not admit them';
+
 -- A rotation's new key counts its requests under the rate limit's count of
 -- the key it replaces, and so does every later rotation (docs/api_keys.md);
 -- NULL, as for every key of 0.6.0: its own id.

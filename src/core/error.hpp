@@ -1,6 +1,6 @@
 // Errors raised by the pure C++ core, and how any C++ exception is described
 // to PostgreSQL. Nothing here includes PostgreSQL headers: the guard in
-// src/pg/guard.hpp turns an ErrorReport into an ereport() once every C++
+// src/pg/boundary/guard.hpp turns an ErrorReport into an ereport() once every C++
 // object of the failed call has been destroyed.
 #pragma once
 

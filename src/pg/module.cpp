@@ -34,7 +34,10 @@ void _PG_init(void) {
     // Preloaded, the counters of failed attempts are one table for the
     // server; loaded later, each backend keeps its own. Rate limits of API
     // keys exist only preloaded.
+    // The size of the rate limit table is read at server start: a backend
+    // loading the library later may not define it (PGC_POSTMASTER).
     if (process_shared_preload_libraries_in_progress) {
+        iam::pg::define_rate_limit_settings();
         iam::pg::request_attempt_limit_memory();
         iam::pg::request_rate_limit_memory();
     }

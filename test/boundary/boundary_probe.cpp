@@ -1,7 +1,7 @@
 // A test-only library for sql/boundary.sql: each function crosses the C++ /
 // PostgreSQL boundary in one way, while a Tracker object is alive, so that the
 // test can see both the error PostgreSQL reports and whether the Tracker's
-// destructor ran. It uses the extension's own guard (src/pg/guard.hpp).
+// destructor ran. It uses the extension's own guard (src/pg/boundary/guard.hpp).
 #include "pg/boundary/guard.hpp"
 
 #include "core/error.hpp"

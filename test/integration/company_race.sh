@@ -6,7 +6,10 @@
 # admins remove each other at the same moment: in every company exactly one
 # removal takes effect; the other is refused (23514, or 42501 once its
 # caller is no longer an admin) or finds nothing left to change; one admin is
-# left.
+# left. Last, under REPEATABLE READ and SERIALIZABLE, two admins each demote
+# themselves in a transaction whose snapshot was taken before the other's
+# demotion committed: the second is refused with 40001 (its snapshot is
+# older than the lock it waited for), and the company keeps an admin.
 set -euo pipefail
 
 db=iam_company_race
@@ -97,6 +100,41 @@ SQL
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
+echo "two admins demote themselves, each in a snapshot older than the other's change"
+isolation=(x 'REPEATABLE READ' 'SERIALIZABLE')
+for company in 11 12; do
+    level=${isolation[$((company - 10))]}
+    company_id=c0000000-0000-4000-8000-0000000000$company
+    first=e0000000-0000-4000-8000-00000000${company}01
+    second=e0000000-0000-4000-8000-00000000${company}02
+    sql -d "$db" -o /dev/null <<SQL
+INSERT INTO iam.companies (id, name) VALUES ('$company_id', 'company $company');
+INSERT INTO iam.users (id, full_name) VALUES ('$first', 'first admin of $company'), ('$second', 'second admin of $company');
+INSERT INTO iam.company_users (user_id, company_id, role_in_company)
+VALUES ('$first', '$company_id', 'admin'), ('$second', '$company_id', 'admin');
+SQL
+    # The second session takes its snapshot and waits, its transaction open.
+    mkfifo "$work/second-$company"
+    sql -d "$db" <"$work/second-$company" >"$work/second-$company.out" 2>&1 &
+    second_pid=$!
+    exec 7>"$work/second-$company"
+    printf "SET ROLE authenticated;\nBEGIN ISOLATION LEVEL %s;\nSELECT 'snapshot ' || count(*) FROM iam.roles;\n" "$level" >&7
+    for _ in $(seq 600); do grep -q '^ snapshot' "$work/second-$company.out" && break; sleep 0.05; done
+    grep -q '^ snapshot' "$work/second-$company.out" || die "the second session of company $company did not start"
+    # The first demotes itself and commits.
+    sql -d "$db" -o /dev/null <<SQL
+SET ROLE authenticated;
+BEGIN ISOLATION LEVEL $level;
+SELECT try_as('$level', 1, '$first', '$first', format('SELECT iam.set_company_role(%L, %L, %L)', '$company_id', '$first', 'member'));
+COMMIT;
+SQL
+    # The second, in its older snapshot, then demotes itself.
+    printf "SELECT try_as('%s', 2, '%s', '%s', format('SELECT iam.set_company_role(%%L, %%L, %%L)', '%s', '%s', 'member'));\nCOMMIT;\n" \
+        "$level" "$second" "$second" "$company_id" "$second" >&7
+    exec 7>&-
+    wait "$second_pid"
+done
+
 failures=0
 check() {  # check WHAT EXPECTED QUERY
     local actual
@@ -122,7 +160,18 @@ check "the other removal of each company refused (23514, 42501) or left nothing 
     "SELECT count(*) FROM race_outcomes WHERE race = 'remove' AND outcome IN ('23514', '42501', 'false')"
 check "companies with exactly one active admin" "$companies" \
     "SELECT count(*) FROM (SELECT company_id FROM iam.company_users
-                           WHERE is_active_in_company AND role_in_company = 'admin' GROUP BY company_id
+                           WHERE is_active_in_company AND company_id <= 'c0000000-0000-4000-8000-000000000010' AND role_in_company = 'admin' GROUP BY company_id
                            HAVING count(*) = 1) AS one"
+for level in 'REPEATABLE READ' SERIALIZABLE; do
+    check "$level: the first admin's demotion took effect" "true" \
+        "SELECT outcome FROM race_outcomes WHERE race = '$level' AND client = 1"
+    check "$level: the second, in a snapshot older than the first's commit, refused with 40001" "40001" \
+        "SELECT outcome FROM race_outcomes WHERE race = '$level' AND client = 2"
+done
+check "companies 11 and 12 each keep one admin" "2" \
+    "SELECT count(*) FROM (SELECT company_id FROM iam.company_users
+                           WHERE company_id IN ('c0000000-0000-4000-8000-000000000011', 'c0000000-0000-4000-8000-000000000012')
+                             AND is_active_in_company AND role_in_company = 'admin'
+                           GROUP BY company_id HAVING count(*) = 1) AS one"
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures check(s)"; exit 1; }
 echo "PASS: $invitees invitations accepted once each by $clients racing clients; $companies companies each kept one admin"

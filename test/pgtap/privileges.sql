@@ -93,6 +93,8 @@ SELECT set_eq(
         'iam.set_company_status(uuid,text)', 'iam.delete_company(uuid)',
         'iam.invite_to_company(uuid,text,uuid,text,interval)', 'iam.revoke_company_invitation(uuid)',
         'iam.set_company_role(uuid,uuid,text)',
+        -- the read of the rule that a company keeps an admin (as the caller, RLS decides)
+        'iam.company_admin_remains(uuid,uuid)',
         -- the not-found error of the functions above (404 through PostgREST)
         'iam.raise_not_found(text,text)',
         -- API keys (verification is the login path; the rest go through RLS)

@@ -41,8 +41,8 @@ SELECT has_table('iam', 'referrals', 'Table iam.referrals should exist');
 -- Plus the columns docs/schema.md lists as the extension's own, appended.
 SELECT columns_are('iam', 'users',
     ARRAY['id', 'email', 'full_name', 'raw_app_meta_data', 'raw_user_meta_data',
-          'banned_until', 'deleted_at']::name[],
-    'Table iam.users should have exactly the DBML columns and the Supabase ban mirror');
+          'banned_until', 'deleted_at', 'email_confirmed_at']::name[],
+    'Table iam.users should have exactly the DBML columns, the Supabase ban mirror and the email confirmation');
 SELECT columns_are('iam', 'roles',
     ARRAY['id', 'name', 'description', 'created_at']::name[],
     'Table iam.roles should have exactly the DBML columns');

@@ -120,6 +120,23 @@ bool touch_due(const ApiKeyRow& row, TimestampTz now) {
 
 }  // namespace
 
+namespace {
+
+// Whether `key` is the secret whose keyed hash `row` stores (state aside).
+bool matches_stored_hash(const text* key, const ApiKeyRow& row) {
+    if (row.hashed_key == nullptr)
+        return false;
+    auto stored = iam::parse_api_key_hash(text_view(row.hashed_key));
+    iam::pg::Pepper pepper;
+    if (!stored || !iam::pg::find_pepper(stored->pepper_version, &pepper))
+        return false;
+    bool matches = iam::api_key_matches(text_view(key), *stored, pepper);
+    sodium_memzero(pepper.data(), pepper.size());
+    return matches;
+}
+
+}  // namespace
+
 bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse last_use,
                              ApiKeyRow* row, KeptScan* kept) {
     auto prefix = iam::api_key_prefix(text_view(key));
@@ -136,12 +153,7 @@ bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse l
         row->has_company = false;
     if (row->has_company && !iam::pg::company_is_active(tables, row->company_id))
         return false;
-    auto stored = iam::parse_api_key_hash(text_view(row->hashed_key));
-    iam::pg::Pepper pepper;
-    if (!stored || !iam::pg::find_pepper(stored->pepper_version, &pepper))
-        return false;
-    bool matches = iam::api_key_matches(text_view(key), *stored, pepper);
-    sodium_memzero(pepper.data(), pepper.size());
+    bool matches = matches_stored_hash(key, *row);
     if (matches && last_use == LastUse::record && touch_due(*row, now))
         touch_last_used(tables.api_keys, row->id, GetCurrentTimestamp());
     return matches;
@@ -308,6 +320,25 @@ IAM_SQL_FUNCTION(iam_verify_api_key) {
     return iam::pg::return_at_most_one_row(fcinfo, &site->declared, values, nulls);
 }
 
+// iam.api_key_row_of(api_key text) -> uuid: the id of the key row whose
+// hash this key matches, whatever the row's state (revoked, expired, its
+// owner banned, its company suspended); NULL for none. The kill switch
+// revokes by it: a key reported while it does not verify must not come back
+// when its owner or company does.
+IAM_SQL_FUNCTION(iam_api_key_row_of) {
+    CallSite* site = call_site(fcinfo);
+    const text* key = PG_GETARG_TEXT_PP(0);
+    auto prefix = iam::api_key_prefix(text_view(key));
+    ApiKeyRow row{};
+    if (!prefix ||
+        !iam::pg::find_api_key(site->tables, prefix->data(), prefix->size(), &row, nullptr) ||
+        !matches_stored_hash(key, row))
+        PG_RETURN_NULL();
+    auto* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *id = row.id;
+    PG_RETURN_UUID_P(id);
+}
+
 // iam.api_key_has_permission(api_key text, permission text) -> boolean:
 // false for an invalid key; does not touch last_used_at
 IAM_SQL_FUNCTION(iam_api_key_has_permission) {
@@ -330,7 +361,7 @@ IAM_SQL_FUNCTION(iam_has_permission) {
 // iam.create_api_key(name, user_id, company_id, permissions, expires_at)
 // -> TABLE(id uuid, api_key text, key_prefix text)
 IAM_SQL_FUNCTION(iam_create_api_key) {
-    // The trigger of iam.api_keys (src/pg/write_rules.cpp) holds every way of
+    // The trigger of iam.api_keys (src/pg/rules/write_rules.cpp) holds every way of
     // writing a key to these rules; checked here first, they fail before a
     // key is made and without the trigger's context.
     CallSite* site = call_site(fcinfo);
@@ -425,7 +456,7 @@ const char* const replace_secret =
     "RETURNING id";
 // With a grace: a new key, a copy of the old, replaces it; the old one
 // verifies until the grace ends, never past its own expiry. Its credits
-// move to the new key, which both spend meanwhile (src/pg/key_usage.cpp);
+// move to the new key, which both spend meanwhile (src/pg/api_keys/key_usage.cpp);
 // its rate limit is copied and counted under the same id as the old key's
 // (rate_limit_key_id: the first key of the rotations), so that the two share
 // one count and no rotation starts a fresh one. Both

@@ -1,4 +1,4 @@
-// API keys (src/pg/api_keys.cpp).
+// API keys (src/pg/api_keys/api_keys.cpp).
 #pragma once
 
 #include "pg/tables/api_key_rows.hpp"

@@ -1,5 +1,5 @@
 // iam.consume_api_key and iam.api_key_credits_remaining, and the charge
-// iam.authenticate_request makes (src/pg/request.cpp).
+// iam.authenticate_request makes (src/pg/api_keys/request.cpp).
 //
 // Credits are a row write per request, and exact: concurrent requests of a
 // key take its row lock in turn, and under READ COMMITTED each re-reads the
@@ -106,12 +106,20 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
             throw iam::Error(
                 iam::sqlstate::invalid_parameter_value, "this API key's rate limit is out of range",
                 {}, "Set it again with iam.set_api_key_rate_limit(key_id, requests, per).");
-        if (int retry_after =
-                admit_request(row.rate_limit_key_id, row.rate_limit, row.rate_limit_window))
+        Admission admission =
+            admit_request(row.rate_limit_key_id, row.rate_limit, row.rate_limit_window);
+        // A full table refuses rather than count the key nowhere, which
+        // would let it through unlimited.
+        if (admission.table_full)
+            throw too_many_requests(
+                "the rate limit table has no room for this API key: every slot it may take "
+                "holds a key at its limit",
+                admission.retry_after);
+        if (admission.retry_after != 0)
             throw too_many_requests("this API key is over its rate limit of " +
                                         std::to_string(row.rate_limit) + " requests per " +
                                         window_text(row.rate_limit_window),
-                                    retry_after);
+                                    admission.retry_after);
     }
     if (!row.has_credits)
         return Charge{false, 0};

@@ -1,4 +1,4 @@
-// What a request costs its API key (src/pg/key_usage.cpp): one request of
+// What a request costs its API key (src/pg/api_keys/key_usage.cpp): one request of
 // its rate limit, counted in shared memory (rate_limits.hpp), and credits,
 // spent by an UPDATE of the key's row in the request's own transaction, so
 // that a request that rolls back is never charged.

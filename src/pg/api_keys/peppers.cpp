@@ -1,5 +1,5 @@
 // Plain C-style code: no C++ object is alive across the PostgreSQL calls
-// here, so their errors may unwind directly (src/pg/guard.hpp).
+// here, so their errors may unwind directly (src/pg/boundary/guard.hpp).
 //
 // A pepper version never changes once written, so the table's peppers are
 // kept in backend memory for as long as the table is the same one (its oid:

@@ -1,6 +1,6 @@
 // iam.raise_not_found(): the not-found error of the PL/pgSQL functions,
 // raised through the guard like the C++ ones, so that inside a PostgREST
-// request it reaches the client as HTTP 404 (src/pg/http_errors.hpp).
+// request it reaches the client as HTTP 404 (src/pg/boundary/http_errors.hpp).
 #include "pg/boundary/guard.hpp"
 
 #include "core/error.hpp"

@@ -17,6 +17,7 @@ extern "C" {
 #include "commands/extension.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_namespace.h"
@@ -33,11 +34,13 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
+#include "rewrite/rewriteHandler.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -58,3 +61,13 @@ extern "C" {
 #include "utils/tuplestore.h"
 #include "utils/uuid.h"
 }
+
+// PostgreSQL 15 declares tree walker and mutator callbacks without a
+// prototype, which C++ reads as taking no arguments; 16 gives them types.
+#if PG_VERSION_NUM >= 160000
+#define TREE_MUTATOR(fn) (fn)
+#define TREE_WALKER(fn) (fn)
+#else
+#define TREE_MUTATOR(fn) reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(fn))
+#define TREE_WALKER(fn) reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn))
+#endif

@@ -1,5 +1,5 @@
 // The answers a check's call site gave in the current statement, for checks
-// whose argument changes from row to row (src/pg/roles.cpp): open
+// whose argument changes from row to row (src/pg/checks/roles.cpp): open
 // addressing in the call site's memory, keyed by user and company (a role
 // check keys on the user alone, with a zero company), forgotten per
 // statement by bumping an epoch. Bounded: it grows by doubling up to

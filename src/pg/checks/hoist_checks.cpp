@@ -6,16 +6,6 @@
 // C++ objects, so they may longjmp through it.
 namespace {
 
-// PostgreSQL 15 declares tree walker and mutator callbacks without a
-// prototype, which C++ reads as taking no arguments; 16 gives them types.
-#if PG_VERSION_NUM >= 160000
-#define TREE_MUTATOR(fn) (fn)
-#define TREE_WALKER(fn) (fn)
-#else
-#define TREE_MUTATOR(fn) reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(fn))
-#define TREE_WALKER(fn) reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn))
-#endif
-
 planner_hook_type previous_planner_hook = nullptr;
 bool hoist_checks = true;
 
@@ -89,7 +79,13 @@ bool is_iam_function(const FuncExpr* call, Oid iam_namespace, const char* name) 
 // `x = ANY (iam.current_company_ids())` as iam.is_current_company(x), which
 // answers a row with a hash probe where the array would be compared element
 // by element (PostgreSQL hashes only constant arrays); nullptr if the node
-// is not that, or the installed schema predates is_current_company.
+// is not that, or the installed schema predates is_current_company, or
+// holds its STRICT form. The replacement answers what the expression does
+// for every x, NULL included (NULL = ANY ('{}') is false, NULL = ANY
+// ('{a}') NULL), so it may stand anywhere the expression stands: under
+// NOT, coalesce or IS FALSE, in a user's WHERE clause, a view or a policy.
+// A STRICT function would answer NULL for a caller in no company, and
+// coalesce(..., true) would then let through rows the expression hides.
 Node* as_current_company_check(ScalarArrayOpExpr* any, Oid iam_namespace) {
     if (!any->useOr || list_length(any->args) != 2 || get_opcode(any->opno) != F_UUID_EQ ||
         !IsA(lsecond(any->args), FuncExpr))
@@ -101,7 +97,7 @@ Node* as_current_company_check(ScalarArrayOpExpr* any, Oid iam_namespace) {
     Oid check = LookupFuncName(list_make2(makeString(get_namespace_name(iam_namespace)),
                                           makeString(pstrdup("is_current_company"))),
                                1, &argument_type, true);
-    if (!OidIsValid(check))
+    if (!OidIsValid(check) || func_strict(check))
         return nullptr;
     FuncExpr* call = makeFuncExpr(check, BOOLOID, list_make1(linitial(any->args)), InvalidOid,
                                   InvalidOid, COERCE_EXPLICIT_CALL);

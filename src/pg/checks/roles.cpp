@@ -56,7 +56,11 @@ struct CallSiteCache {
     uint64 sees_everyone_generation;
     AnswerMemo memo;         // every answer of the statement, for varying arguments
     uint64 memo_generation;  // of the identity, for answers about the caller
-    bool answered;           // the answer below is for (user, company) and question
+    // Whether the caller has a current company (1) or none (0), which
+    // decides is_current_company(NULL); -1: not yet known for the memo's
+    // statement and identity.
+    int8 has_current_company;
+    bool answered;  // the answer below is for (user, company) and question
     bool has_user;
     pg_uuid_t user_id;
     pg_uuid_t company_id;
@@ -70,6 +74,7 @@ void start_statement(CallSiteCache* cache) {
     cache->role_id_known = false;
     cache->named_roles_known = false;
     cache->caller_sees_everyone = -1;
+    cache->has_current_company = -1;
     memo_forget(&cache->memo);
     if (cache->question != nullptr)
         pfree(cache->question);
@@ -347,6 +352,27 @@ void collect_uuid(const pg_uuid_t& id, void* context) {
     *list = lappend(*list, copy);
 }
 
+// The companies of iam.current_company_ids(), as a List of pg_uuid_t*: for
+// a request authenticated by a company's API key (no user), that company;
+// else the caller's active memberships. Only active companies.
+List* current_companies(CallSiteCache* cache) {
+    List* memberships = NIL;
+    const iam::pg::ApiKeyContext* key = iam::pg::api_key_context();
+    if (key != nullptr && key->has_company && !key->has_user)
+        memberships = lappend(memberships, const_cast<pg_uuid_t*>(&key->company_id));
+    else if (const pg_uuid_t* user_id = iam::pg::current_subject(&cache->subject))
+        iam::pg::for_each_membership_of(cache->tables, *user_id, collect_uuid, &memberships);
+    List* active = NIL;
+    ListCell* cell;
+    foreach (cell, memberships) {
+        auto* company_id = static_cast<pg_uuid_t*>(lfirst(cell));
+        if (iam::pg::company_is_active(cache->tables, *company_id))
+            active = lappend(active, company_id);
+    }
+    list_free(memberships);
+    return active;
+}
+
 }  // namespace
 
 // iam.has_role(role_name text) -> boolean, for the current user
@@ -433,35 +459,43 @@ IAM_SQL_FUNCTION(iam_is_company_admin) {
 // so that company-scoped policies serve the key.
 IAM_SQL_FUNCTION(iam_current_company_ids) {
     CallSiteCache* cache = call_site_cache(fcinfo);
-    List* memberships = NIL;
-    const iam::pg::ApiKeyContext* key = iam::pg::api_key_context();
-    if (key != nullptr && key->has_company && !key->has_user)
-        memberships = lappend(memberships, const_cast<pg_uuid_t*>(&key->company_id));
-    else if (const pg_uuid_t* user_id = iam::pg::current_subject(&cache->subject))
-        iam::pg::for_each_membership_of(cache->tables, *user_id, collect_uuid, &memberships);
-    auto* ids = static_cast<Datum*>(palloc(sizeof(Datum) * (list_length(memberships) + 1)));
+    List* companies = current_companies(cache);
+    auto* ids = static_cast<Datum*>(palloc(sizeof(Datum) * (list_length(companies) + 1)));
     int count = 0;
     ListCell* cell;
-    foreach (cell, memberships) {
-        auto* company_id = static_cast<pg_uuid_t*>(lfirst(cell));
-        if (iam::pg::company_is_active(cache->tables, *company_id))
-            ids[count++] = UUIDPGetDatum(company_id);
-    }
+    foreach (cell, companies)
+        ids[count++] = UUIDPGetDatum(static_cast<pg_uuid_t*>(lfirst(cell)));
     PG_RETURN_ARRAYTYPE_P(construct_array(ids, count, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 }
 
-// iam.is_current_company(company_id uuid) -> boolean: whether the company is
-// one of iam.current_company_ids(), answered per row by a probe of the call
-// site's memo. The planner hook writes `company_id = ANY
-// (iam.current_company_ids())` as this call (hoist_checks.cpp), which would
-// otherwise compare each row with every element of the array.
+// iam.is_current_company(company_id uuid) -> boolean: exactly `company_id =
+// ANY (iam.current_company_ids())`, answered per row by a probe of the call
+// site's memo. The planner hook writes that expression as this call
+// (hoist_checks.cpp), which would otherwise compare each row with every
+// element of the array. So it is not STRICT: like = ANY, a NULL company is
+// NULL against a non-empty array (unknown) and false against an empty one
+// (anon, or a caller in no active company), and NOT, coalesce or IS FALSE
+// around it must see the same answer as around the expression it replaces.
+// The array never holds a NULL, so a non-NULL company is true or false.
 IAM_SQL_FUNCTION(iam_is_current_company) {
     CallSiteCache* cache = call_site_cache(fcinfo);
-    const pg_uuid_t* company_id = PG_GETARG_UUID_P(0);
     if (cache->memo_generation != iam::pg::identity_generation) {
         memo_forget(&cache->memo);
+        cache->has_current_company = -1;
         cache->memo_generation = iam::pg::identity_generation;
     }
+    if (PG_ARGISNULL(0)) {
+        // Once per statement and identity: the rows after it cost a test.
+        if (unlikely(cache->has_current_company < 0)) {
+            List* companies = current_companies(cache);
+            cache->has_current_company = companies != NIL ? 1 : 0;
+            list_free(companies);
+        }
+        if (cache->has_current_company == 1)
+            PG_RETURN_NULL();
+        PG_RETURN_BOOL(false);
+    }
+    const pg_uuid_t* company_id = PG_GETARG_UUID_P(0);
     // Within one identity the caller is one company's key or one user (or
     // nobody): the company alone is the memo's key.
     bool answer;

@@ -1,8 +1,9 @@
 // Plain C-style code: no C++ object is alive across the PostgreSQL calls
-// here, so their errors may unwind directly (src/pg/guard.hpp).
+// here, so their errors may unwind directly (src/pg/boundary/guard.hpp).
 #include "pg/platform/citus.hpp"
 
 #include "core/error.hpp"
+#include "pg/platform/spi.hpp"
 
 namespace iam::pg {
 namespace {
@@ -51,11 +52,8 @@ void set_local(const char* name, const char* value) {
     StringInfoData statement;
     initStringInfo(&statement);
     appendStringInfo(&statement, "SET LOCAL %s = %s", name, quote_literal_cstr(value));
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    if (SPI_execute(statement.data, false, 0) != SPI_OK_UTILITY)
+    if (execute_utility(statement.data) != SPI_OK_UTILITY)
         elog(ERROR, "iam_ext could not forward %s to the Citus workers", name);
-    SPI_finish();
     pfree(statement.data);
 }
 

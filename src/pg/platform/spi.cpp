@@ -1,5 +1,5 @@
 // Plain C-style code: no C++ object is alive across the PostgreSQL calls
-// here, so their errors may unwind directly (src/pg/guard.hpp).
+// here, so their errors may unwind directly (src/pg/boundary/guard.hpp).
 #include "pg/platform/spi.hpp"
 
 namespace iam::pg {
@@ -54,15 +54,19 @@ SPIPlanPtr plan_for(const char* sql, int nargs, Oid* types) {
 }
 
 // The statement with the path pinned; on an error, the abort of the
-// (sub)transaction restores the path.
+// (sub)transaction restores the path. With `latest`, a read-only statement
+// reads the latest committed state instead of the transaction's snapshot.
 uint64 execute_pinned(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
-                      ResultReader read, void* context) {
+                      ResultReader read, void* context, bool latest = false) {
     int guc_nest_level = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                             GUC_ACTION_SAVE, true, 0, false);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    int result = SPI_execute_plan(plan_for(sql, nargs, types), values, nulls, false, 0);
+    SPIPlanPtr plan = plan_for(sql, nargs, types);
+    int result = latest ? SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+                                               InvalidSnapshot, true, false, 0)
+                        : SPI_execute_plan(plan, values, nulls, false, 0);
     if (result < 0)
         elog(ERROR, "iam_ext statement failed (%s): %s", SPI_result_code_string(result), sql);
     uint64 processed = SPI_processed;
@@ -88,6 +92,11 @@ uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, 
     return execute_pinned(sql, nargs, types, values, nulls, read, context);
 }
 
+uint64 execute_as_caller_latest(const char* sql, int nargs, Oid* types, Datum* values,
+                                const char* nulls, ResultReader read, void* context) {
+    return execute_pinned(sql, nargs, types, values, nulls, read, context, true);
+}
+
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
                         const char* nulls, ResultReader read, void* context) {
     Oid caller;
@@ -102,6 +111,14 @@ uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Da
     { SetUserIdAndSecContext(caller, security_context); }
     PG_END_TRY();
     return processed;
+}
+
+int execute_utility(const char* sql) {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int result = SPI_execute(sql, false, 0);
+    SPI_finish();
+    return result;
 }
 
 }  // namespace iam::pg

@@ -27,9 +27,22 @@ using ResultReader = void (*)(SPITupleTable* result, uint64 processed, void* con
 uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
                          ResultReader read = nullptr, void* context = nullptr);
 
+// A read-only statement as the caller, under the latest committed state
+// (and this transaction's own changes) rather than the transaction's
+// snapshot: for a rule checked after a lock, which under REPEATABLE READ
+// would otherwise judge by a state older than the lock.
+uint64 execute_as_caller_latest(const char* sql, int nargs, Oid* types, Datum* values,
+                                const char* nulls, ResultReader read = nullptr,
+                                void* context = nullptr);
+
 // The same as the owner of `relation`, with SECURITY_RESTRICTED_OPERATION.
 // The caller's identity is restored whatever happens.
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
                         const char* nulls, ResultReader read = nullptr, void* context = nullptr);
+
+// A utility statement built at run time (so not kept), as the caller: for
+// statements that another extension's utility hook must see, such as the
+// SET LOCAL that Citus forwards to its workers. Returns SPI's result code.
+int execute_utility(const char* sql);
 
 }  // namespace iam::pg

@@ -1,4 +1,5 @@
-// LOCK TABLE on iam's tables: refused to the API roles (src/pg/lock_guard.cpp).
+// LOCK TABLE on iam's tables, named or reached through views and
+// inheritance: refused to the API roles (src/pg/rules/lock_guard.cpp).
 #pragma once
 
 namespace iam::pg {

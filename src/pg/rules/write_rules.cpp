@@ -7,7 +7,7 @@
 //       a client may write: a request authenticated by an API key writes
 //       iam's tables only with the permission "iam:<table>:write"; on a
 //       Citus worker nobody writes them, and on a coordinator the write
-//       waits for the workers (src/pg/citus.hpp).
+//       waits for the workers (src/pg/platform/citus.hpp).
 //   iam.guard_api_key()           BEFORE INSERT OR UPDATE on api_keys.
 //   iam.guard_referral_code()     BEFORE INSERT OR UPDATE on referral_codes.
 //   iam.guard_referral()          BEFORE INSERT OR UPDATE on referrals.
@@ -328,8 +328,10 @@ Suspension lock_owner(const KeyRow& key) {
     return suspension;
 }
 
-// The cap on an owner's active keys (iam.max_api_keys_per_owner); the
-// owner's row is locked already.
+// The cap on an owner's keys (iam.max_api_keys_per_owner): the active ones
+// and those created in the last day, revoked or not, so that creating and
+// revoking keys in a loop makes at most the cap of rows a day. The owner's
+// row is locked already.
 void require_below_key_cap(const KeyRow& key) {
     if (max_api_keys_per_owner == 0)
         return;
@@ -340,17 +342,18 @@ void require_below_key_cap(const KeyRow& key) {
     uint64 active = iam::pg::pg_call([&] {
         return iam::pg::execute_as_owner(
             iam::pg::iam_relation("api_keys"),
-            key.has_user ? "SELECT FROM iam.api_keys WHERE user_id = $1 AND is_active LIMIT $2"
+            key.has_user ? "SELECT FROM iam.api_keys WHERE user_id = $1 AND (is_active OR "
+                           "created_at > now() - interval '1 day') LIMIT $2"
                          : "SELECT FROM iam.api_keys WHERE company_id = $1 AND user_id IS NULL "
-                           "AND is_active LIMIT $2",
+                           "AND (is_active OR created_at > now() - interval '1 day') LIMIT $2",
             2, types, values, nullptr);
     });
     if (active >= static_cast<uint64>(max_api_keys_per_owner))
         throw iam::Error(iam::sqlstate::configuration_limit_exceeded,
                          "the key's owner has " + std::to_string(max_api_keys_per_owner) +
-                             " active API keys, the most allowed",
-                         {},
-                         "Revoke keys that are no longer used, or raise "
+                             " API keys active or created in the last day, the most allowed",
+                         "Revoked keys count for a day after their creation.",
+                         "Revoke keys that are no longer used and wait, or raise "
                          "iam.max_api_keys_per_owner.");
 }
 
@@ -573,7 +576,8 @@ namespace iam::pg {
 
 void define_write_rule_settings() {
     DefineCustomIntVariable("iam.max_api_keys_per_owner",
-                            "Active API keys one user or company may hold (0: no limit)",
+                            "API keys one user or company may hold active or have created in the "
+                            "last day (0: no limit)",
                             "Creating one more is refused with 53400.", &max_api_keys_per_owner,
                             100, 0, 1000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 }

@@ -1,5 +1,5 @@
 // The rules that hold whichever way a row of iam's tables is written
-// (src/pg/write_rules.cpp): triggers, plus their one setting.
+// (src/pg/rules/write_rules.cpp): triggers, plus their one setting.
 #pragma once
 
 namespace iam::pg {

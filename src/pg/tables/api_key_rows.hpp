@@ -1,4 +1,4 @@
-// The api_keys rows verification reads (src/pg/api_key_rows.cpp), through
+// The api_keys rows verification reads (src/pg/tables/api_key_rows.cpp), through
 // the key_prefix index, with an index scan kept open for a statement.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Plain C-style code: no C++ object is alive across the PostgreSQL calls
-// here, so their errors may unwind directly (src/pg/guard.hpp).
+// here, so their errors may unwind directly (src/pg/boundary/guard.hpp).
 #include "pg/tables/iam_tables.hpp"
 
 #include <algorithm>
@@ -89,6 +89,7 @@ void require_expected_columns(const IamTables& tables) {
         AttrNumber number;
     };
     const ExpectedColumn expected[] = {
+        {tables.users, "id", attnum::users_id},
         {tables.roles, "id", attnum::roles_id},
         {tables.roles, "name", attnum::roles_name},
         {tables.user_roles, "user_id", attnum::user_roles_user_id},
@@ -127,6 +128,8 @@ void require_expected_columns(const IamTables& tables) {
     // Read only where the table has them (0.7.0 on): see api_key_attributes
     // and membership_of.
     const ExpectedColumn since_0_7_0[] = {
+        {tables.users, "banned_until", attnum::users_banned_until},
+        {tables.users, "deleted_at", attnum::users_deleted_at},
         {tables.api_keys, "suspended_until", attnum::api_keys_suspended_until},
         {tables.api_keys, "remaining", attnum::api_keys_remaining},
         {tables.api_keys, "refill_amount", attnum::api_keys_refill_amount},
@@ -156,6 +159,8 @@ void resolve_iam_tables(IamTables* tables) {
     if (!tables_known) {
         Oid iam = get_namespace_oid("iam", false);
         IamTables found;
+        found.users = relation_in(iam, "users");
+        found.users_pkey = relation_in(iam, "users_pkey");
         found.roles = relation_in(iam, "roles");
         found.roles_pkey = relation_in(iam, "roles_pkey");
         found.roles_name_key = relation_in(iam, "roles_name_key");
@@ -177,6 +182,35 @@ void resolve_iam_tables(IamTables* tables) {
         tables_known = true;
     }
     *tables = known_tables;
+}
+
+UserStanding user_standing(const IamTables& tables, const pg_uuid_t& user_id, TimestampTz now) {
+    ScanKeyData key;
+    uuid_key(&key, attnum::users_id, user_id);
+    struct Found {
+        TimestampTz now;
+        UserStanding standing;
+    } found{now, UserStanding::unknown};
+    scan(
+        tables.users, tables.users_pkey, &key, 1,
+        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
+            auto* f = static_cast<Found*>(context);
+            f->standing = UserStanding::active;
+            // The positions were checked where the table has the columns
+            // (resolve_iam_tables); a schema older than 0.7.0 has neither.
+            if (descriptor->natts < attnum::users_deleted_at ||
+                TupleDescAttr(descriptor, attnum::users_banned_until - 1)->attisdropped ||
+                TupleDescAttr(descriptor, attnum::users_deleted_at - 1)->attisdropped)
+                return false;
+            bool banned_null, deleted_null;
+            Datum banned = attribute(tuple, descriptor, attnum::users_banned_until, &banned_null);
+            (void)attribute(tuple, descriptor, attnum::users_deleted_at, &deleted_null);
+            if (!deleted_null || (!banned_null && DatumGetTimestampTz(banned) > f->now))
+                f->standing = UserStanding::barred;
+            return false;
+        },
+        &found);
+    return found.standing;
 }
 
 bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id) {

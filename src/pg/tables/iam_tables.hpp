@@ -12,6 +12,9 @@ namespace iam::pg {
 // append columns, so these never move; resolve_iam_tables checks them
 // against the catalog once per backend and refuses a schema that differs.
 namespace attnum {
+constexpr AttrNumber users_id = 1;
+constexpr AttrNumber users_banned_until = 6;  // since 0.7.0
+constexpr AttrNumber users_deleted_at = 7;    // since 0.7.0
 constexpr AttrNumber roles_id = 1;
 constexpr AttrNumber roles_name = 2;
 constexpr AttrNumber user_roles_user_id = 1;
@@ -46,6 +49,7 @@ constexpr AttrNumber referral_codes_expires_at = 6;
 }  // namespace attnum
 
 struct IamTables {
+    Oid users, users_pkey;
     Oid roles, roles_pkey, roles_name_key;
     Oid user_roles, user_roles_pkey, user_roles_role_id_idx;
     Oid companies, companies_pkey;
@@ -68,6 +72,16 @@ Snapshot statement_snapshot();
 // whether any row was visited. The one scan of the table readers.
 bool scan(Oid heap, Oid index, ScanKey keys, int nkeys, bool (*visit)(HeapTuple, TupleDesc, void*),
           void* context);
+
+// What iam.users says of a user a request's JWT names.
+enum class UserStanding {
+    unknown,  // no row: a user iam does not know
+    active,
+    barred,  // banned until after `now` (banned_until), or deleted softly (deleted_at set)
+};
+// One probe of users_pkey. On a schema older than 0.7.0, which has neither
+// column, a known user is active.
+UserStanding user_standing(const IamTables& tables, const pg_uuid_t& user_id, TimestampTz now);
 
 // The id of the role named `name`; false if there is none.
 bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id);

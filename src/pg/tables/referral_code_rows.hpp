@@ -1,4 +1,4 @@
-// The referral_codes rows redemption reads (src/pg/referral_code_rows.cpp),
+// The referral_codes rows redemption reads (src/pg/tables/referral_code_rows.cpp),
 // through the unique index on code, whatever the caller may select.
 #pragma once
 
