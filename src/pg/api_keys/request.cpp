@@ -33,7 +33,7 @@
 #include "pg/api_keys/key_usage.hpp"
 #include "pg/tables/auth_sessions.hpp"
 
-#include "core/claims.hpp"
+#include "core/json_members.hpp"
 #include "core/error.hpp"
 
 #include <sodium.h>

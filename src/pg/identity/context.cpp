@@ -3,7 +3,7 @@
 #include "pg/platform/citus.hpp"
 #include "pg/boundary/guard.hpp"
 
-#include "core/claims.hpp"
+#include "core/json_members.hpp"
 
 #include <cerrno>
 #include <cstdlib>

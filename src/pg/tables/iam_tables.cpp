@@ -135,6 +135,7 @@ void require_expected_columns(const IamTables& tables) {
         {tables.api_keys, "refill_amount", attnum::api_keys_refill_amount},
         {tables.api_keys, "rate_limit", attnum::api_keys_rate_limit},
         {tables.api_keys, "rate_limit_window", attnum::api_keys_rate_limit_window},
+        {tables.api_keys, "rate_limit_key_id", attnum::api_keys_rate_limit_key_id},
         {tables.company_users, "role_in_company", attnum::company_users_role_in_company},
     };
     for (const ExpectedColumn& column : since_0_7_0) {

@@ -40,6 +40,7 @@ constexpr AttrNumber api_keys_remaining = 15;          // since 0.7.0
 constexpr AttrNumber api_keys_refill_amount = 16;      // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit = 19;         // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit_window = 20;  // since 0.7.0
+constexpr AttrNumber api_keys_rate_limit_key_id = 21;  // since 0.7.0
 constexpr AttrNumber referral_codes_id = 1;
 constexpr AttrNumber referral_codes_user_id = 2;
 constexpr AttrNumber referral_codes_code = 3;
