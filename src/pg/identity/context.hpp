@@ -27,8 +27,8 @@ void refresh_subject(SubjectCache* cache);
 //
 // Policies call this once per row: the JSON is parsed only when a setting
 // changed since this call site's last call (and then once for all call
-// sites and request_jwt), so a call otherwise costs one integer comparison. The result points into
-// `cache`.
+// sites and request_jwt), so a call otherwise costs one integer
+// comparison. The result points into `cache`.
 inline const pg_uuid_t* current_subject(SubjectCache* cache) {
     if (unlikely(cache->generation != identity_generation))
         refresh_subject(cache);
