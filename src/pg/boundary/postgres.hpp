@@ -37,6 +37,7 @@ extern "C" {
 #include "rewrite/rewriteHandler.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/proc.h"
