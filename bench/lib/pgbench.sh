@@ -20,6 +20,33 @@ race_pgbench() {
     done
 }
 
+# mix_pgbench ROUNDS PGOPTIONS ARGUMENTS NAME SCRIPT [NAME SCRIPT ...]: runs
+# the scripts together, one pgbench run of $seconds per round (ROUNDS, at
+# most $IAM_BENCH_ROUNDS), each transaction picking one of them at random:
+# a noisy neighbour then slows all of them alike, at the grain of a
+# transaction instead of a run, for cases that differ by a few
+# microseconds. Leaves in tps_rounds[NAME] each one's transactions per
+# second as its mean latency gives them (1 / latency), which ratio and
+# report_pgbench read as they read race_pgbench's.
+mix_pgbench() {
+    local rounds=$1 options=$2 arguments=$3
+    shift 3
+    local -a runs=("$@") files=()
+    local round i output tps
+    [ -n "${IAM_BENCH_ROUNDS:-}" ] && [ "$IAM_BENCH_ROUNDS" -lt "$rounds" ] && rounds=$IAM_BENCH_ROUNDS
+    for ((i = 0; i < ${#runs[@]}; i += 2)); do files+=(-f "${runs[i + 1]}"); done
+    for round in $(seq "$rounds"); do
+        # shellcheck disable=SC2086  # ARGUMENTS are words for pgbench
+        output=$(PGOPTIONS="$options" pgbench -n -M prepared $arguments -T "$seconds" "${files[@]}" 2>/dev/null) || true
+        for ((i = 0; i < ${#runs[@]}; i += 2)); do
+            # "SQL script N: FILE", then " - latency average = L ms".
+            tps=$(awk -v n=$((i / 2 + 1)) '/^SQL script [0-9]+:/ { current = $3 + 0 }
+                current == n && /latency average/ && $5 > 0 { printf "%.3f", 1000 / $5 }' <<<"$output")
+            tps_rounds[${runs[i]}]+="${tps:-0} "
+        done
+    done
+}
+
 # ratio CASE REFERENCE: "median low high" of CASE's time per transaction
 # (1/TPS) over REFERENCE's, round by round (each pair ran side by side).
 ratio() {

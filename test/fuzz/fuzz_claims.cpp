@@ -1,7 +1,7 @@
 // libFuzzer target: jwt_claim_sub never crashes, and whatever subject it
 // reads is one it reads back unchanged from {"sub":...} written with
 // minimal escaping and with every character escaped as \uXXXX.
-#include "core/claims.hpp"
+#include "core/json_members.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -264,5 +264,101 @@ expect "... something that is not a key" 400 '22023: this is not an iam_ext API 
 [ "$(value -d "$db" -c "SELECT actor_role FROM iam.audit_log WHERE action = 'api_key_revoked' ORDER BY id DESC LIMIT 1")" = anon ] ||
     { echo "  FAIL: the revocation is not audited as anon's"; failures=$((failures + 1)); }
 
+echo "revoked JWTs: a ban, a deletion or a sign-out refuses the next request"
+gus=a0000000-0000-4000-8000-0000000000d2 nina=a0000000-0000-4000-8000-0000000000d1
+dora=b2000000-0000-4000-8000-0000000000d0
+session() { echo "5e550000-0000-4000-8000-00000000000$1"; }
+jwt_of() {  # jwt_of USER [SESSION]: the claims of a Supabase access token
+    echo "{\"aud\":\"authenticated\",\"role\":\"authenticated\",\"sub\":\"$1\"${2:+,\"session_id\":\"$2\"}}"
+}
+revoked='28000: invalid JWT: its user is banned or deleted, or its session has ended'
+as_superuser() { sql -d "$db" -o /dev/null -c "$1"; }
+# Without auth.sessions (plain PostgREST), a session_id is not checked.
+rpc "$(jwt_of "$gus" "$(session 1)")" "$none" GET current_user_id '{}'
+expect "no auth.sessions: a session_id is not checked" 200 "\"$gus\""
+# A subject iam.users does not know is the caller, as before; they own nothing.
+rpc "$(jwt_of "$dora")" "$none" GET current_user_id '{}'
+expect "a subject iam.users does not know: as before" 200 "\"$dora\""
+# Banned by the operator in iam.users itself (no Supabase Auth).
+as_superuser "UPDATE iam.users SET banned_until = now() + interval '1 hour' WHERE id = '$gus'"
+rpc "$(jwt_of "$gus")" "$none" GET current_user_id '{}'
+expect "a banned user's JWT" 401 "$revoked"
+[ "$response_headers" = '{"WWW-Authenticate": "Bearer error=\"invalid_token\""}' ] ||
+    { echo "  FAIL: the 401 challenges with $response_headers"; failures=$((failures + 1)); }
+read_table "$(jwt_of "$gus")" "$none" public.courses id
+expect "... on a table read too" 401 "$revoked"
+rpc "$(jwt_of "$gus")" "$alice_header" GET current_user_id '{}'
+expect "... whatever else the request carries (Alice's key)" 401 "$revoked"
+as_superuser "UPDATE iam.users SET banned_until = now() - interval '1 minute' WHERE id = '$gus'"
+rpc "$(jwt_of "$gus")" "$none" GET current_user_id '{}'
+expect "a ban that has ended" 200 "\"$gus\""
+as_superuser "UPDATE iam.users SET banned_until = NULL WHERE id = '$gus'"
+
+# Supabase Auth: the sync carries bans and deletions into iam.users, and
+# GoTrue deletes a session's row at sign-out and with its user.
+sql -d "$db" -o /dev/null <<SQL
+SET client_min_messages = warning;
+\ir $here/../fixtures/supabase_auth.sql
+SELECT iam.enable_auth_sync();
+SQL
+sql -d postgres -o /dev/null -c "ALTER ROLE supabase_auth_admin PASSWORD '$PGPASSWORD'"
+gotrue() { sql -U supabase_auth_admin -d "$db" -o /dev/null -c "SET search_path = auth" -c "$1"; }
+signs_up() {  # signs_up USER EMAIL
+    gotrue "INSERT INTO users (id, aud, role, email, email_confirmed_at) VALUES ('$1', 'authenticated', 'authenticated', '$2', now())"
+}
+signs_in() { gotrue "INSERT INTO sessions (id, user_id, created_at, aal) VALUES ('$2', '$1', now(), 'aal1')"; }
+signs_up "$gus" gus@example.test
+signs_up "$nina" nina@example.test
+signs_up "$dora" dora@example.test
+signs_in "$gus" "$(session 1)"
+signs_in "$gus" "$(session 2)"
+signs_in "$nina" "$(session 3)"
+signs_in "$dora" "$(session 4)"
+rpc "$(jwt_of "$gus" "$(session 1)")" "$none" GET current_user_id '{}'
+expect "a signed-in session" 200 "\"$gus\""
+gotrue "UPDATE users SET banned_until = now() + interval '1 day' WHERE id = '$gus'"
+rpc "$(jwt_of "$gus" "$(session 1)")" "$none" GET current_user_id '{}'
+expect "banned in Auth: refused at the next request" 401 "$revoked"
+gotrue "UPDATE users SET banned_until = NULL WHERE id = '$gus'"
+rpc "$(jwt_of "$gus" "$(session 1)")" "$none" GET current_user_id '{}'
+expect "unbanned: accepted again" 200 "\"$gus\""
+gotrue "DELETE FROM sessions WHERE id = '$(session 1)'"
+rpc "$(jwt_of "$gus" "$(session 1)")" "$none" GET current_user_id '{}'
+expect "a signed-out session" 401 "$revoked"
+rpc "$(jwt_of "$gus" "$(session 2)")" "$none" GET current_user_id '{}'
+expect "... the user's other session still works" 200 "\"$gus\""
+rpc "$(jwt_of "$gus")" "$none" GET current_user_id '{}'
+expect "... and a token that names no session" 200 "\"$gus\""
+gotrue "DELETE FROM sessions WHERE user_id = '$gus'"
+rpc "$(jwt_of "$gus" "$(session 2)")" "$none" GET current_user_id '{}'
+expect "signed out everywhere: every session refused" 401 "$revoked"
+rpc "$(jwt_of "$nina" "$(session 3)")" "$none" GET current_user_id '{}'
+expect "before a soft deletion" 200 "\"$nina\""
+gotrue "UPDATE users SET deleted_at = now() WHERE id = '$nina'"
+rpc "$(jwt_of "$nina" "$(session 3)")" "$none" GET current_user_id '{}'
+expect "soft-deleted in Auth" 401 "$revoked"
+rpc "$(jwt_of "$nina")" "$none" GET current_user_id '{}'
+expect "... also by a token that names no session" 401 "$revoked"
+rpc "$(jwt_of "$dora" "$(session 4)")" "$none" GET current_user_id '{}'
+expect "before a deletion" 200 "\"$dora\""
+gotrue "DELETE FROM users WHERE id = '$dora'"
+rpc "$(jwt_of "$dora" "$(session 4)")" "$none" GET current_user_id '{}'
+expect "deleted in Auth: its sessions went with it" 401 "$revoked"
+# One backend, as a pooler hands it from request to request: a ban
+# committed between two requests refuses the second.
+pooled_request() {
+    printf '%s;\n' "BEGIN" \
+        "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '$(jwt_of "$gus" "$(session 5)")', true)" \
+        "SELECT iam.authenticate_request()" "SELECT 'request: ' || iam.current_user_id()" "COMMIT"
+}
+signs_in "$gus" "$(session 5)"
+pooled=$({ pooled_request
+           echo "\\! psql -X -q -U supabase_auth_admin -d $db -c \"UPDATE auth.users SET banned_until = now() + interval '1 day' WHERE id = '$gus'\""
+           pooled_request; } |
+    psql -X -q -tA -U authenticator -d "$db" 2>&1 | sed -n 's/^request: \(.*\)/\1/p; s/.*ERROR:  \(invalid JWT.*\)/\1/p' | paste -sd '|')
+checks=$((checks + 1))
+if [ "$pooled" = "$gus|${revoked#28000: }" ]; then echo "  ok: one backend: the request after the ban is refused"
+else echo "  FAIL: one backend, before and after a ban: $pooled"; failures=$((failures + 1)); fi
+
 [ $failures -eq 0 ] || { echo "FAIL: $failures of $checks PostgREST-shaped checks"; exit 1; }
 echo "PASS: $checks PostgREST-shaped requests answered as documented"

@@ -1,7 +1,17 @@
 // iam.authenticate_request(): PostgREST's db-pre-request function. It reads
 // the API key of the HTTP request from request.headers (PostgREST lower-cases
 // header names): `x-api-key: <key>` or `authorization: ApiKey <key>`. A
-// Bearer token is PostgREST's own business (the JWT claims).
+// Bearer token is PostgREST's own business (the JWT claims), but for one
+// question asked first, whatever else the request carries:
+//   revoked JWT: the claims name a user iam.users holds as banned (until
+//              after now) or deleted softly, or a "session_id" that
+//              auth.sessions, where it exists (Supabase), no longer holds
+//              (signed out, or its user deleted): 28000, HTTP 401. One
+//              probe of each table, under the statement's snapshot, so a
+//              ban, a deletion or a sign-out committed before the request
+//              began refuses it. A subject iam.users does not know is left
+//              as it was: iam knows only the users its sync or its
+//              operator wrote, and such a caller owns no row of iam.
 //   no key:    nothing changes;
 //   valid key: the request is charged to the key (its rate limit and
 //              credits, src/pg/api_keys/key_usage.hpp; 429 when it may not make
@@ -21,8 +31,10 @@
 #include "pg/identity/context.hpp"
 #include "pg/boundary/http_errors.hpp"
 #include "pg/api_keys/key_usage.hpp"
+#include "pg/tables/auth_sessions.hpp"
+#include "pg/tables/user_rows.hpp"
 
-#include "core/claims.hpp"
+#include "core/json_members.hpp"
 #include "core/error.hpp"
 
 #include <sodium.h>
@@ -57,10 +69,35 @@ bool is_anonymous_role() {
     return OidIsValid(anon) && GetUserId() == anon;
 }
 
+// Plain C style up to the throw: no C++ object is alive across the
+// PostgreSQL calls.
+void refuse_revoked_jwt() {
+    iam::pg::RequestJwt jwt = iam::pg::request_jwt();
+    if (!jwt.has_user && !jwt.has_session)
+        return;
+    bool revoked = false;
+    if (jwt.has_user) {
+        iam::pg::IamTables tables;
+        iam::pg::resolve_iam_tables(&tables);
+        revoked =
+            iam::pg::user_standing(tables, jwt.user_id, GetCurrentStatementStartTimestamp()) ==
+            iam::pg::UserStanding::barred;
+    }
+    if (!revoked && jwt.has_session)
+        revoked = iam::pg::auth_session_standing(jwt.session_id) == iam::pg::SessionStanding::gone;
+    if (revoked)
+        // The token's own scheme in the challenge (RFC 6750, 3.1).
+        throw iam::pg::ErrorWithHeaders(
+            iam::sqlstate::invalid_authorization,
+            "invalid JWT: its user is banned or deleted, or its session has ended",
+            "Sign in again.", R"({"WWW-Authenticate":"Bearer error=\"invalid_token\""})");
+}
+
 }  // namespace
 
 // iam.authenticate_request() -> void
 IAM_SQL_FUNCTION(iam_authenticate_request) {
+    refuse_revoked_jwt();
     std::optional<std::string> key = api_key_of(GetConfigOption("request.headers", true, false));
     if (!key) {
         iam::pg::pg_call([] { iam::pg::forward_identity_to_workers(nullptr); });

@@ -3,7 +3,7 @@
 #include "pg/platform/citus.hpp"
 #include "pg/boundary/guard.hpp"
 
-#include "core/claims.hpp"
+#include "core/json_members.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -152,7 +152,36 @@ std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims)
     return std::nullopt;
 }
 
+// "session_id" of the claims, from the same source as subject_from's "sub".
+std::optional<iam::Uuid> session_from(const char* claim_sub, const char* claims) {
+    if (claim_sub != nullptr && claim_sub[0] != '\0') {
+        const char* session = GetConfigOption("request.jwt.claim.session_id", true, false);
+        if (session == nullptr || session[0] == '\0')
+            return std::nullopt;
+        return iam::parse_uuid(session);
+    }
+    if (claims == nullptr || claims[0] == '\0')
+        return std::nullopt;
+    auto session = iam::json_string_member(std::string_view(claims), "session_id");
+    if (!session)
+        return std::nullopt;
+    return iam::parse_uuid(*session);
+}
+
 }  // namespace
+
+RequestJwt request_jwt() {
+    RequestJwt jwt{};
+    if (auto user = subject_from(claim_sub_value, claims_value)) {
+        jwt.has_user = true;
+        memcpy(jwt.user_id.data, user->bytes.data(), UUID_LEN);
+    }
+    if (auto session = session_from(claim_sub_value, claims_value)) {
+        jwt.has_session = true;
+        memcpy(jwt.session_id.data, session->bytes.data(), UUID_LEN);
+    }
+    return jwt;
+}
 
 void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
                          const pg_uuid_t* company_id, const TimestampTz* expires_at,

@@ -34,6 +34,17 @@ inline const pg_uuid_t* current_subject(SubjectCache* cache) {
     return cache->has_user ? &cache->user_id : nullptr;
 }
 
+// What the request's JWT names, as PostgREST set its claims (an API key's
+// context aside): its subject (as current_subject reads it, from the legacy
+// request.jwt.claim.sub or else request.jwt.claims) and its "session_id"
+// (from request.jwt.claim.session_id or request.jwt.claims alike), each only
+// when it is a UUID. Parses the settings on every call: nothing is kept.
+struct RequestJwt {
+    bool has_user, has_session;
+    pg_uuid_t user_id, session_id;
+};
+RequestJwt request_jwt();
+
 // The API-key context of this transaction (iam.authenticate_request): who
 // the request's key belongs to and what it may do. Held by the setting
 // iam.request_api_key, which only superusers may change, so a client's

@@ -6,10 +6,10 @@
 
 namespace iam::pg {
 namespace {
-// The attributes verification reads: 1 .. api_keys_rate_limit_window, or
+// The attributes verification reads: 1 .. api_keys_rate_limit_key_id, or
 // fewer in a database not yet updated to 0.7.0.
 AttrNumber api_key_attributes(TupleDesc descriptor) {
-    return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_rate_limit_window);
+    return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_rate_limit_key_id);
 }
 
 // From the row's first `count` attributes, deformed in one pass.
@@ -50,6 +50,9 @@ void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber coun
         row->rate_limit = DatumGetInt32(value(attnum::api_keys_rate_limit));
         row->rate_limit_window =
             interval_usecs(DatumGetIntervalP(value(attnum::api_keys_rate_limit_window)));
+        row->rate_limit_key_id = is_null(attnum::api_keys_rate_limit_key_id)
+                                     ? row->id
+                                     : *DatumGetUUIDP(value(attnum::api_keys_rate_limit_key_id));
     }
 }
 

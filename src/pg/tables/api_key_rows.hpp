@@ -22,6 +22,9 @@ struct ApiKeyRow {
     bool has_rate_limit;
     int32 rate_limit;         // requests per window, when has_rate_limit
     int64 rate_limit_window;  // microseconds, when has_rate_limit
+    // Whose counter the limit spends, when has_rate_limit: the first key of
+    // the rotations that led to this one (rate_limit_key_id), else `id`.
+    pg_uuid_t rate_limit_key_id;
 };
 
 // An interval as microseconds, months counted as 30 days, as interval

@@ -85,6 +85,7 @@ void require_expected_columns(const IamTables& tables) {
         AttrNumber number;
     };
     const ExpectedColumn expected[] = {
+        {tables.users, "id", attnum::users_id},
         {tables.roles, "id", attnum::roles_id},
         {tables.roles, "name", attnum::roles_name},
         {tables.user_roles, "user_id", attnum::user_roles_user_id},
@@ -123,11 +124,14 @@ void require_expected_columns(const IamTables& tables) {
     // Read only where the table has them (0.7.0 on): see api_key_attributes
     // and membership_of.
     const ExpectedColumn since_0_7_0[] = {
+        {tables.users, "banned_until", attnum::users_banned_until},
+        {tables.users, "deleted_at", attnum::users_deleted_at},
         {tables.api_keys, "suspended_until", attnum::api_keys_suspended_until},
         {tables.api_keys, "remaining", attnum::api_keys_remaining},
         {tables.api_keys, "refill_amount", attnum::api_keys_refill_amount},
         {tables.api_keys, "rate_limit", attnum::api_keys_rate_limit},
         {tables.api_keys, "rate_limit_window", attnum::api_keys_rate_limit_window},
+        {tables.api_keys, "rate_limit_key_id", attnum::api_keys_rate_limit_key_id},
         {tables.company_users, "role_in_company", attnum::company_users_role_in_company},
     };
     for (const ExpectedColumn& column : since_0_7_0) {
@@ -151,6 +155,8 @@ void resolve_iam_tables(IamTables* tables) {
     if (!tables_known) {
         Oid iam = get_namespace_oid("iam", false);
         IamTables found;
+        found.users = relation_in(iam, "users");
+        found.users_pkey = relation_in(iam, "users_pkey");
         found.roles = relation_in(iam, "roles");
         found.roles_pkey = relation_in(iam, "roles_pkey");
         found.roles_name_key = relation_in(iam, "roles_name_key");

@@ -13,6 +13,9 @@ namespace iam::pg {
 // append columns, so these never move; resolve_iam_tables checks them
 // against the catalog once per backend and refuses a schema that differs.
 namespace attnum {
+constexpr AttrNumber users_id = 1;
+constexpr AttrNumber users_banned_until = 6;  // since 0.7.0
+constexpr AttrNumber users_deleted_at = 7;    // since 0.7.0
 constexpr AttrNumber roles_id = 1;
 constexpr AttrNumber roles_name = 2;
 constexpr AttrNumber user_roles_user_id = 1;
@@ -38,6 +41,7 @@ constexpr AttrNumber api_keys_remaining = 15;          // since 0.7.0
 constexpr AttrNumber api_keys_refill_amount = 16;      // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit = 19;         // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit_window = 20;  // since 0.7.0
+constexpr AttrNumber api_keys_rate_limit_key_id = 21;  // since 0.7.0
 constexpr AttrNumber referral_codes_id = 1;
 constexpr AttrNumber referral_codes_user_id = 2;
 constexpr AttrNumber referral_codes_code = 3;
@@ -46,6 +50,7 @@ constexpr AttrNumber referral_codes_expires_at = 6;
 }  // namespace attnum
 
 struct IamTables {
+    Oid users, users_pkey;
     Oid roles, roles_pkey, roles_name_key;
     Oid user_roles, user_roles_pkey, user_roles_role_id_idx;
     Oid companies, companies_pkey;

@@ -1,4 +1,4 @@
-#include "core/claims.hpp"
+#include "core/json_members.hpp"
 
 #include "core/hex.hpp"
 

@@ -1,5 +1,7 @@
-// The subject of PostgREST's JWT claims, read the way Supabase's auth.uid()
-// reads it: (current_setting('request.jwt.claims')::jsonb ->> 'sub')::uuid.
+// Members of JSON objects read with jsonb's rules, without PostgreSQL: the
+// subject of PostgREST's JWT claims and the API key of its request headers.
+// The subject is read the way Supabase's auth.uid() reads it:
+// (current_setting('request.jwt.claims')::jsonb ->> 'sub')::uuid.
 // iam.current_user_id() must name the same user as auth.uid() for every
 // input, so this is a validating scanner with jsonb's rules, not a lenient
 // JSON reader. Where PostgreSQL would reject the claims (and auth.uid() raise

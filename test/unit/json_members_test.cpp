@@ -4,7 +4,7 @@
 // behaviour asserted here was checked against PostgreSQL 15.
 #include "catch.hpp"
 
-#include "core/claims.hpp"
+#include "core/json_members.hpp"
 
 #include <optional>
 #include <string>
