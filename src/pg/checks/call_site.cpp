@@ -115,6 +115,7 @@ void start_statement(FunctionCallInfo fcinfo, CallSiteCache* cache) {
     cache->caller.loaded = false;
     cache->misses = 0;
     cache->holders_complete = cache->holders_tried = false;
+    cache->holder_filter = nullptr;
     if (cache->question != nullptr)
         pfree(cache->question);
     cache->question = nullptr;
@@ -124,6 +125,11 @@ void start_statement(FunctionCallInfo fcinfo, CallSiteCache* cache) {
 
 void forget_user_answers(CallSiteCache* cache) {
     cache->users.release(&cache->budget);
+    if (cache->holder_filter != nullptr) {
+        pfree(cache->holder_filter);
+        cache->budget.used -= (cache->holder_filter_mask + 1) / 8;
+        cache->holder_filter = nullptr;
+    }
     cache->misses = 0;
     cache->holders_complete = cache->holders_tried = false;
 }

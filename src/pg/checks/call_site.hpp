@@ -72,6 +72,11 @@ struct CallSiteCache {
     // one), and whether loading them was tried.
     uint32 misses;
     bool holders_complete, holders_tried;
+    // The holders that did not fit in `users`, when they did not all fit: a
+    // Bloom filter in what the budget has left, so that a user who holds
+    // nothing is answered without reading (holder_filter_mask: its bits - 1).
+    uint64* holder_filter;
+    uint64 holder_filter_mask;
     CallerCompanies caller;
     bool answered;  // the answer below is for (user, company) and question
     bool has_user;
