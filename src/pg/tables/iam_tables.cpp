@@ -206,6 +206,9 @@ void unlink_kept_scan(KeptScan* kept) {
 void close_kept_scan(KeptScan* kept) {
     ResourceOwner caller_owner = CurrentResourceOwner;
     CurrentResourceOwner = kept_owner;
+    if (kept->visibility_map != InvalidBuffer)
+        ReleaseBuffer(kept->visibility_map);
+    kept->visibility_map = InvalidBuffer;
     ExecDropSingleTupleTableSlot(kept->slot);
     index_endscan(kept->scan);
     index_close(kept->index, NoLock);  // the locks last until the transaction ends
@@ -288,6 +291,7 @@ void open_kept_scan(KeptScan* kept, Oid heap, Oid index, int nkeys, Snapshot sna
     MemoryContextSwitchTo(caller_context);
     kept->nkeys = nkeys;
     kept->snapshot = snapshot;
+    kept->visibility_map = InvalidBuffer;
     kept->open = true;
     kept->next = open_scans;
     open_scans = kept;
@@ -301,13 +305,43 @@ void open_kept_scan(KeptScan* kept, Oid heap, Oid index, int nkeys, Snapshot sna
 
 }  // namespace
 
-TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys) {
+namespace {
+// Prepares `kept` for a lookup: the scan of these relations under this
+// statement's snapshot, open.
+void ready_kept_scan(KeptScan* kept, Oid heap, Oid index, int nkeys) {
     Snapshot snapshot = statement_snapshot();
     if (kept->open && (kept->snapshot != snapshot || RelationGetRelid(kept->heap) != heap ||
                        RelationGetRelid(kept->index) != index || kept->nkeys != nkeys))
         close_kept_scan(kept);
     if (!kept->open)
         open_kept_scan(kept, heap, index, nkeys, snapshot);
+}
+}  // namespace
+
+bool kept_scan_exists(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys) {
+    ready_kept_scan(kept, heap, index, nkeys);
+    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = kept_owner;
+    index_rescan(kept->scan, keys, nkeys, nullptr, 0);
+    bool found = false;
+    ItemPointer tid;
+    while (!found && (tid = index_getnext_tid(kept->scan, ForwardScanDirection)) != nullptr) {
+        // As nodeIndexonlyscan.c reads the map: an all-visible page holds
+        // only rows every snapshot sees.
+        if (VM_ALL_VISIBLE(kept->heap, ItemPointerGetBlockNumber(tid), &kept->visibility_map))
+            found = true;
+        else
+            found = index_fetch_heap(kept->scan, kept->slot);
+    }
+    ExecClearTuple(kept->slot);
+    CurrentResourceOwner = caller_owner;
+    MemoryContextSwitchTo(caller_context);
+    return found;
+}
+
+TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys) {
+    ready_kept_scan(kept, heap, index, nkeys);
     // What the scan allocates as it goes (the btree's list of dead items to
     // mark, for one) must last as long as the scan, not the call; the
     // buffer it pins belongs to the scans' owner.

@@ -89,7 +89,8 @@ struct KeptScan {
     int nkeys;
     TupleTableSlot* slot;
     Snapshot snapshot;
-    KeptScan* next;  // on the list of open scans
+    Buffer visibility_map;  // pinned by kept_scan_exists, InvalidBuffer if none
+    KeptScan* next;         // on the list of open scans
     MemoryContextCallback close_callback;
 };
 
@@ -99,6 +100,10 @@ struct KeptScan {
 // caller reads the slot and then calls kept_scan_release.
 TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys);
 void kept_scan_release(KeptScan* kept);
+// Whether a row matches, through `kept`, as an index-only scan decides it:
+// an entry on a page the visibility map says all visible is a visible row,
+// without reading the page.
+bool kept_scan_exists(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys);
 
 // A uuid equality scan key on `attribute` (a heap or an index column).
 void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value);

@@ -62,10 +62,7 @@ bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg
     // The primary key is (user_id, role_id): index columns 1 and 2.
     uuid_key(&keys[0], 1, user_id);
     uuid_key(&keys[1], 2, role_id);
-    if (kept_scan_first(kept, tables.user_roles, tables.user_roles_pkey, keys, 2) == nullptr)
-        return false;
-    kept_scan_release(kept);
-    return true;
+    return kept_scan_exists(kept, tables.user_roles, tables.user_roles_pkey, keys, 2);
 }
 
 void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
