@@ -15,7 +15,7 @@
 #include "pg/platform/spi.hpp"
 #include "pg/platform/citus.hpp"
 #include "pg/identity/context.hpp"
-#include "pg/tables/iam_tables.hpp"
+#include "pg/tables/membership_rows.hpp"
 #include "pg/api_keys/peppers.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/platform/result_rows.hpp"

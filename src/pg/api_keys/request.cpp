@@ -32,6 +32,7 @@
 #include "pg/boundary/http_errors.hpp"
 #include "pg/api_keys/key_usage.hpp"
 #include "pg/tables/auth_sessions.hpp"
+#include "pg/tables/user_rows.hpp"
 
 #include "core/json_members.hpp"
 #include "core/error.hpp"
