@@ -5,7 +5,7 @@
 # measured ratio (median of the rounds, and range) and whether it is met.
 # `make bench` calls it. IAM_BENCH_SECONDS (pgbench seconds per round) and
 # IAM_BENCH_ROUNDS (a cap on the rounds) make a short smoke run; BENCH=<name>
-# runs one benchmark.
+# runs one benchmark; IAM_BENCH_SCALE=full runs scale_checks at full size.
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
 
@@ -26,6 +26,8 @@ summary=$(mktemp /tmp/iam_ext_bench_summary.XXXXXX)
 trap 'rm -f "$summary"; [ -z "${work:-}" ] || { cluster_stop "$work"; rm -rf "$work"; }' EXIT
 export IAM_BENCH_SUMMARY_FILE=$summary
 [ -n "${IAM_BENCH_ROUNDS:-}" ] && export PGOPTIONS="${PGOPTIONS:-} -c bench.rounds=$IAM_BENCH_ROUNDS"
+# IAM_BENCH_SCALE=full: the scale benchmark at its full size (bench/scale_checks.sql).
+[ -n "${IAM_BENCH_SCALE:-}" ] && export PGOPTIONS="${PGOPTIONS:-} -c bench.scale=$IAM_BENCH_SCALE"
 started=$SECONDS
 # bench/*.sql run in psql; the other scripts drive pgbench themselves.
 for bench in "$IAM_ROOT"/bench/*.sql "$IAM_ROOT"/bench/*.sh; do

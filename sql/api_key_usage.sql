@@ -159,7 +159,8 @@ SELECT iam.revoke_api_key(:'new_key_id');
 SELECT pg_temp.as_user(NULL);
 SELECT iam.consume_api_key(:'alice_key', 4) AS remaining;
 SELECT iam.consume_api_key(:'alice_key');
--- A rotation's copy keeps the credits as they were, or it is refused.
+-- A copy made by hand, with other credits or the same, is refused: only
+-- rotate_api_key makes a key that replaces another.
 SELECT pg_temp.as_service();
 SELECT id AS second_key_id FROM iam.create_api_key('second', pg_temp.person('Alice')) \gset
 SELECT iam.set_api_key_credits(:'second_key_id', 5);

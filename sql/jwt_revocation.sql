@@ -97,6 +97,55 @@ CREATE VIEW auth.sessions AS SELECT '5e550000-0000-4000-8000-000000000001'::uuid
 SET ROLE authenticated;
 SELECT iam.authenticate_request();
 RESET ROLE;
+-- Where auth.sessions and its key are is looked up once per backend and
+-- forgotten with the catalog's invalidations: in this one backend, the
+-- check follows the table as it is made, dropped, renamed and altered.
+DROP VIEW auth.sessions;
+CREATE TABLE auth.sessions (id uuid PRIMARY KEY, user_id uuid NOT NULL);
+SET ROLE authenticated;
+SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a1", "session_id": "5e550000-0000-4000-8000-000000000001"}', false) IS NOT NULL AS view_made_a_table;
+SELECT iam.authenticate_request();
+RESET ROLE;
+INSERT INTO auth.sessions VALUES ('5e550000-0000-4000-8000-000000000001', pg_temp.person('Alice'));
+SET ROLE authenticated;
+SELECT iam.authenticate_request() IS NOT NULL AS signed_in;
+SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a1", "session_id": "5e550000-0000-4000-8000-000000000002"}', false) IS NOT NULL AS gone_session;
+RESET ROLE;
+ALTER TABLE auth.sessions DROP CONSTRAINT sessions_pkey;
+SET ROLE authenticated;
+SELECT iam.authenticate_request() IS NOT NULL AS primary_key_dropped;
+RESET ROLE;
+ALTER TABLE auth.sessions ADD PRIMARY KEY (id);
+SET ROLE authenticated;
+SELECT iam.authenticate_request() AS primary_key_added;
+RESET ROLE;
+ALTER TABLE auth.sessions RENAME TO sessions_before;
+SET ROLE authenticated;
+SELECT iam.authenticate_request() IS NOT NULL AS renamed_away;
+RESET ROLE;
+CREATE TABLE auth.sessions (id uuid PRIMARY KEY);
+INSERT INTO auth.sessions VALUES ('5e550000-0000-4000-8000-000000000002');
+SET ROLE authenticated;
+SELECT iam.authenticate_request() IS NOT NULL AS another_table_holds_it;
+RESET ROLE;
+DROP TABLE auth.sessions;
+ALTER TABLE auth.sessions_before RENAME TO sessions;
+SET ROLE authenticated;
+SELECT iam.authenticate_request() AS dropped_and_renamed_back;
+RESET ROLE;
+ALTER SCHEMA auth RENAME TO auth_before;
+SET ROLE authenticated;
+SELECT iam.authenticate_request() IS NOT NULL AS schema_renamed_away;
+RESET ROLE;
+ALTER SCHEMA auth_before RENAME TO auth;
+ALTER TABLE auth.sessions ALTER COLUMN id TYPE text;
+SET ROLE authenticated;
+SELECT iam.authenticate_request() IS NOT NULL AS key_made_text;
+RESET ROLE;
+ALTER TABLE auth.sessions ALTER COLUMN id TYPE uuid USING id::uuid;
+SET ROLE authenticated;
+SELECT iam.authenticate_request() AS key_made_uuid_again;
+RESET ROLE;
 DROP SCHEMA auth CASCADE;
 
 -- The next file starts from the tests' people again.

@@ -430,6 +430,32 @@ REVOKE EXECUTE ON FUNCTION iam.keep_a_company_admin() FROM PUBLIC;
 CREATE OR REPLACE TRIGGER company_users_keep_an_admin BEFORE UPDATE OR DELETE ON iam.company_users
     FOR EACH ROW EXECUTE FUNCTION iam.keep_a_company_admin();
 
+-- Bringing a removed member back is adding them again, by whatever path:
+-- as iam.add_company_member, only platform_admin and the service role do
+-- it, and otherwise the member themselves by accepting an invitation
+-- (their consent). A company's admins invite; they neither add nor
+-- reactivate.
+CREATE OR REPLACE FUNCTION iam.guard_member_reactivation() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin')
+            OR NEW.user_id IS NOT DISTINCT FROM iam.current_user_id()) THEN
+        RAISE EXCEPTION 'permission denied to bring back a removed member of company %', NEW.company_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Invite them again: iam.invite_to_company(company_id, user_id => ...). Only platform_admin and the service role add members directly.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION iam.guard_member_reactivation() IS
+    'BEFORE UPDATE trigger of company_users: a removed member is made active again only by platform_admin, the service role, or themselves accepting an invitation (42501)';
+REVOKE EXECUTE ON FUNCTION iam.guard_member_reactivation() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER company_users_guard_reactivation BEFORE UPDATE ON iam.company_users
+    FOR EACH ROW WHEN (NOT OLD.is_active_in_company AND NEW.is_active_in_company)
+    EXECUTE FUNCTION iam.guard_member_reactivation();
+
 ------------------------------------------------------------------------------
 -- What a company's admins read of their members: these fields, of active
 -- members only (iam.users itself shows them nobody else's row).

@@ -210,8 +210,8 @@ BEGIN
                 'UPDATE (preferred_language, theme, notifications_enabled_email, notifications_enabled_in_app) '
                 'ON iam.user_settings TO authenticated',
             'GRANT INSERT (user_id, company_id, name, key_prefix, hashed_key, permissions, expires_at, replaces_key_id, '
-                'remaining, refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window), '
-                'UPDATE (name, permissions, expires_at, is_active, key_prefix, hashed_key, remaining, refill_amount, '
+                'remaining, refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window, '
+                'rate_limit_key_id), UPDATE (name, permissions, expires_at, is_active, key_prefix, hashed_key, remaining, refill_amount, '
                 'refill_interval, refilled_at, rate_limit, rate_limit_window) ON iam.api_keys TO authenticated',
             'GRANT INSERT (user_id, code, is_active, expires_at), UPDATE (is_active, expires_at) '
                 'ON iam.referral_codes TO authenticated',

@@ -184,6 +184,8 @@ CREATE TABLE iam.api_keys (
     refilled_at       timestamptz,
     rate_limit        integer,
     rate_limit_window interval,
+    -- Whose counter the rate limit spends: set by a rotation only.
+    rate_limit_key_id uuid,
     CONSTRAINT api_keys_owner_check CHECK (user_id IS NOT NULL OR company_id IS NOT NULL)
 );
 CREATE INDEX api_keys_user_id_idx ON iam.api_keys (user_id);
@@ -222,6 +224,8 @@ COMMENT ON COLUMN iam.api_keys.rate_limit IS
     'Requests the key may make per rate_limit_window, counted in shared memory (needs iam_ext in shared_preload_libraries); NULL for no limit';
 COMMENT ON COLUMN iam.api_keys.rate_limit_window IS
     'The window of rate_limit, 1 second to 1 day';
+COMMENT ON COLUMN iam.api_keys.rate_limit_key_id IS
+    'The key under whose id this key''s requests are counted against rate_limit: the first key of the rotations (with a grace) that led to this one, so that a rotation never starts a fresh count; NULL: its own id. Set by iam.rotate_api_key only';
 
 ------------------------------------------------------------------------------
 -- referral_codes and referrals

@@ -149,3 +149,10 @@ COMMENT ON COLUMN iam.company_invitations.revoked_at IS 'When an admin revoked i
 ALTER TABLE iam.users ADD COLUMN email_confirmed_at timestamptz;
 COMMENT ON COLUMN iam.users.email_confirmed_at IS
     'When the user''s current email was confirmed (on Supabase copied from auth.users; elsewhere set by the service role); NULL: unconfirmed, and an invitation by email does not admit them';
+
+-- A rotation's new key counts its requests under the rate limit's count of
+-- the key it replaces, and so does every later rotation (docs/api_keys.md);
+-- NULL, as for every key of 0.6.0: its own id.
+ALTER TABLE iam.api_keys ADD COLUMN rate_limit_key_id uuid;
+COMMENT ON COLUMN iam.api_keys.rate_limit_key_id IS
+    'The key under whose id this key''s requests are counted against rate_limit: the first key of the rotations (with a grace) that led to this one, so that a rotation never starts a fresh count; NULL: its own id. Set by iam.rotate_api_key only';

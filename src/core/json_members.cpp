@@ -89,6 +89,24 @@ struct KeySink {
     bool is_wanted() const { return prefix && length == wanted.size(); }
 };
 
+// A KeySink for each member asked for, fed the same pieces.
+struct KeysSink {
+    std::array<KeySink, max_scanned_members> keys;
+    size_t count;
+
+    void operator()(const char* data, size_t size) {
+        for (size_t i = 0; i < count; ++i)
+            keys[i](data, size);
+    }
+    // The index of the member this key is, or count if none.
+    size_t wanted() const {
+        for (size_t i = 0; i < count; ++i)
+            if (keys[i].is_wanted())
+                return i;
+        return count;
+    }
+};
+
 struct AppendSink {
     std::string& out;
 
@@ -100,11 +118,19 @@ enum class MemberState { absent, string, not_string };
 
 class Scanner {
   public:
-    Scanner(std::string_view text, std::string_view member) : text_(text), member_(member) {}
+    // `members` (at most max_scanned_members) are the top-level keys whose
+    // values scan_document notes; none for a scanner used for scan_string
+    // alone.
+    Scanner(std::string_view text, const std::string_view* members = nullptr, size_t count = 0)
+        : text_(text), member_count_(count) {
+        for (size_t i = 0; i < count; ++i)
+            members_[i] = members[i];
+    }
 
     // Validates the whole text as a JSON object jsonb accepts, noting the
-    // last top-level "sub". Iterative, with the open containers in a fixed
-    // array: the input cannot make it use more stack.
+    // last top-level value of each member asked for. Iterative, with the
+    // open containers in a fixed array: the input cannot make it use more
+    // stack.
     bool scan_document() {
         std::array<bool, max_claims_depth> is_object;
         size_t depth = 0;
@@ -126,15 +152,17 @@ class Scanner {
                     return false;
                 skip_whitespace();
             }
-            bool is_member = false;
+            size_t member = member_count_;  // member_count_: not one asked for
             if (is_object[depth - 1]) {
                 if (!at('"'))
                     return false;
-                if (depth == 1) {
-                    KeySink key{member_};
+                if (depth == 1 && member_count_ > 0) {
+                    KeysSink key{{}, member_count_};
+                    for (size_t i = 0; i < member_count_; ++i)
+                        key.keys[i].wanted = members_[i];
                     if (!scan_string(key))
                         return false;
-                    is_member = key.is_wanted();
+                    member = key.wanted();
                 } else {
                     DiscardSink key;
                     if (!scan_string(key))
@@ -150,8 +178,8 @@ class Scanner {
                     return false;
                 is_object[depth++] = at('{');
                 ++pos_;
-                if (is_member)
-                    member_state_ = MemberState::not_string;
+                if (member < member_count_)
+                    member_states_[member] = MemberState::not_string;
                 after_value = false;
                 continue;
             }
@@ -160,15 +188,15 @@ class Scanner {
                 DiscardSink value;
                 if (!scan_string(value))
                     return false;
-                if (is_member) {
-                    member_state_ = MemberState::string;
-                    member_token_ = text_.substr(start, pos_ - start);
+                if (member < member_count_) {
+                    member_states_[member] = MemberState::string;
+                    member_tokens_[member] = text_.substr(start, pos_ - start);
                 }
             } else {
                 if (!scan_scalar())
                     return false;
-                if (is_member)
-                    member_state_ = MemberState::not_string;
+                if (member < member_count_)
+                    member_states_[member] = MemberState::not_string;
             }
             after_value = true;
         }
@@ -176,10 +204,10 @@ class Scanner {
         return pos_ == text_.size();
     }
 
-    MemberState member() const { return member_state_; }
-    // The last top-level string of the member as spelt in the text, quotes
+    MemberState member(size_t i) const { return member_states_[i]; }
+    // The last top-level string of member i as spelt in the text, quotes
     // included.
-    std::string_view member_token() const { return member_token_; }
+    std::string_view member_token(size_t i) const { return member_tokens_[i]; }
 
     // Scans the string whose opening quote is at the current position,
     // passing its decoded bytes to sink; false if it is malformed or too
@@ -378,9 +406,11 @@ class Scanner {
 
     std::string_view text_;
     size_t pos_ = 0;
-    std::string_view member_;
-    MemberState member_state_ = MemberState::absent;
-    std::string_view member_token_;
+    std::array<std::string_view, max_scanned_members> members_;
+    size_t member_count_;
+    std::array<MemberState, max_scanned_members> member_states_{MemberState::absent,
+                                                                MemberState::absent};
+    std::array<std::string_view, max_scanned_members> member_tokens_;
 };
 
 }  // namespace
@@ -389,25 +419,43 @@ std::optional<std::string> jwt_claim_sub(std::string_view claims_json) noexcept 
     return json_string_member(claims_json, "sub");
 }
 
+void json_string_members(std::string_view json, const std::string_view* names, size_t count,
+                         std::optional<std::string>* values) noexcept {
+    for (size_t i = 0; i < count; ++i)
+        values[i].reset();
+    if (count == 0 || count > max_scanned_members)
+        return;
+    try {
+        Scanner document(json, names, count);
+        if (!document.scan_document())
+            return;
+        for (size_t i = 0; i < count; ++i) {
+            if (document.member(i) != MemberState::string)
+                continue;
+            // Only the member that counts is decoded, once the whole
+            // document is known to be valid: earlier duplicates cost no
+            // allocation.
+            std::string_view token_text = document.member_token(i);
+            Scanner token(token_text);
+            std::string value;
+            value.reserve(token_text.size() - 2);
+            AppendSink sink{value};
+            token.scan_string(sink);
+            values[i] = std::move(value);
+        }
+    } catch (...) {
+        // Only std::bad_alloc, from a returned string: no values, as for
+        // any claims we cannot read.
+        for (size_t i = 0; i < count; ++i)
+            values[i].reset();
+    }
+}
+
 std::optional<std::string> json_string_member(std::string_view json,
                                               std::string_view name) noexcept {
-    try {
-        Scanner document(json, name);
-        if (!document.scan_document() || document.member() != MemberState::string)
-            return std::nullopt;
-        // Only the member that counts is decoded, once the whole document is
-        // known to be valid: earlier duplicates cost no allocation.
-        Scanner token(document.member_token(), name);
-        std::string value;
-        value.reserve(document.member_token().size() - 2);
-        AppendSink sink{value};
-        token.scan_string(sink);
-        return value;
-    } catch (...) {
-        // Only std::bad_alloc, from the returned string: no subject, as for
-        // any claims we cannot read.
-        return std::nullopt;
-    }
+    std::optional<std::string> value;
+    json_string_members(json, &name, 1, &value);
+    return value;
 }
 
 std::optional<Uuid> jwt_subject(std::string_view claims_json) noexcept {
@@ -415,6 +463,18 @@ std::optional<Uuid> jwt_subject(std::string_view claims_json) noexcept {
     if (!sub)
         return std::nullopt;
     return parse_uuid(*sub);
+}
+
+JwtIdentity jwt_identity(std::string_view claims_json) noexcept {
+    const std::string_view names[] = {"sub", "session_id"};
+    std::optional<std::string> values[2];
+    json_string_members(claims_json, names, 2, values);
+    JwtIdentity identity;
+    if (values[0])
+        identity.subject = parse_uuid(*values[0]);
+    if (values[1])
+        identity.session = parse_uuid(*values[1]);
+    return identity;
 }
 
 }  // namespace iam

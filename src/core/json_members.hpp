@@ -60,7 +60,24 @@ std::optional<std::string> jwt_claim_sub(std::string_view claims_json) noexcept;
 std::optional<std::string> json_string_member(std::string_view json,
                                               std::string_view name) noexcept;
 
+// The members json_string_members reads in one pass, at most.
+inline constexpr std::size_t max_scanned_members = 2;
+
+// values[i] is json_string_member(json, names[i]) for each of the `count`
+// names (at most max_scanned_members; none is read beyond that), from one
+// pass over the text.
+void json_string_members(std::string_view json, const std::string_view* names, std::size_t count,
+                         std::optional<std::string>* values) noexcept;
+
 // parse_uuid of jwt_claim_sub: the user the claims name, if any.
 std::optional<Uuid> jwt_subject(std::string_view claims_json) noexcept;
+
+// What a JWT's claims name, read in one pass: its subject (jwt_subject) and
+// its "session_id" (parse_uuid of json_string_member(claims, "session_id")).
+struct JwtIdentity {
+    std::optional<Uuid> subject;
+    std::optional<Uuid> session;
+};
+JwtIdentity jwt_identity(std::string_view claims_json) noexcept;
 
 }  // namespace iam

@@ -6,7 +6,8 @@
 #include "pg/rules/lock_guard.hpp"
 #include "pg/api_keys/peppers.hpp"
 #include "pg/api_keys/rate_limits.hpp"
-#include "pg/checks/roles.hpp"
+#include "pg/checks/call_site.hpp"
+#include "pg/checks/company_checks.hpp"
 #include "pg/rules/write_rules.hpp"
 
 #include <sodium.h>
@@ -31,6 +32,7 @@ void _PG_init(void) {
     iam::pg::define_write_rule_settings();
     iam::pg::define_attempt_limit_settings();
     iam::pg::define_company_settings();
+    iam::pg::define_check_settings();
     // Preloaded, the counters of failed attempts are one table for the
     // server; loaded later, each backend keeps its own. Rate limits of API
     // keys exist only preloaded.

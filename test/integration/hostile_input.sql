@@ -345,6 +345,7 @@ INSERT INTO hostile.contract VALUES
     ('iam.unused_api_keys(interval)', '{42501}', 'as expiring_api_keys'),
     ('iam.consume_api_key(text,integer)', '{22023,28000,53400,25006}', 'NULL or negative cost; any bad key; no credits left; credits in a read-only transaction'),
     ('iam.api_key_credits_remaining()', '{}', 'NULL without a metered request key'),
+    ('iam.is_spending_credits()', '{}', 'false outside the statement by which a request spends credits'),
     ('iam.set_api_key_credits(uuid,integer,integer,interval)', '{22023,42501,P0002}', 'NULL key, negative credits, half a refill; only the service role or a platform_admin raises them; no such key the caller may change'),
     ('iam.set_api_key_rate_limit(uuid,integer,interval)', '{22023,42501,P0002,55000}', 'NULL key, a limit or window out of range; not allowed; no such key the caller may change; iam_ext not preloaded'),
     ('iam.authenticate_request()', '{28000,53400,25006,55000}', 'a bad API key in request.headers; a metered or rate-limited key that may not make the request'),

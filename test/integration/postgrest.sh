@@ -359,6 +359,30 @@ pooled=$({ pooled_request
 checks=$((checks + 1))
 if [ "$pooled" = "$gus|${revoked#28000: }" ]; then echo "  ok: one backend: the request after the ban is refused"
 else echo "  FAIL: one backend, before and after a ban: $pooled"; failures=$((failures + 1)); fi
+# One backend while another replaces auth.sessions: where the table and its
+# key are is kept per backend, and forgotten with the catalog's
+# invalidations, so the check follows the new table and then the old one.
+erin=b2000000-0000-4000-8000-0000000000e2
+signs_up "$erin" erin@example.test
+signs_in "$erin" "$(session 6)"
+erins_request() {
+    printf '%s;\n' "BEGIN" \
+        "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '$(jwt_of "$erin" "$(session 6)")', true)" \
+        "SELECT iam.authenticate_request()" "SELECT 'request: ' || iam.current_user_id()" "COMMIT"
+}
+meanwhile() { echo "\\! psql -X -q -d $db -c \"$1\""; }
+replaced=$({ erins_request
+             meanwhile "ALTER TABLE auth.sessions RENAME TO sessions_before; CREATE TABLE auth.sessions (LIKE auth.sessions_before INCLUDING ALL)"
+             erins_request
+             meanwhile "INSERT INTO auth.sessions SELECT * FROM auth.sessions_before"
+             erins_request
+             meanwhile "DROP TABLE auth.sessions; ALTER TABLE auth.sessions_before RENAME TO sessions; DELETE FROM auth.sessions WHERE id = '$(session 6)'"
+             erins_request; } |
+    psql -X -q -tA -U authenticator -d "$db" 2>&1 | sed -n 's/^request: \(.*\)/\1/p; s/.*ERROR:  \(invalid JWT.*\)/\1/p' | paste -sd '|')
+checks=$((checks + 1))
+if [ "$replaced" = "$erin|${revoked#28000: }|$erin|${revoked#28000: }" ]; then
+    echo "  ok: one backend: auth.sessions replaced by an empty table, filled, dropped for the old one"
+else echo "  FAIL: one backend, auth.sessions replaced meanwhile: $replaced"; failures=$((failures + 1)); fi
 
 [ $failures -eq 0 ] || { echo "FAIL: $failures of $checks PostgREST-shaped checks"; exit 1; }
 echo "PASS: $checks PostgREST-shaped requests answered as documented"

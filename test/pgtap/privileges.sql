@@ -50,7 +50,8 @@ SELECT is_empty(
     $$SELECT signature FROM iam_functions AS f
       WHERE f.oid IN ('iam.set_updated_at()'::regprocedure, 'iam.audit_change()'::regprocedure,
                       'iam.guard_company_status()'::regprocedure, 'iam.sync_auth_user()'::regprocedure,
-                      'iam.keep_a_company_admin()'::regprocedure)
+                      'iam.keep_a_company_admin()'::regprocedure,
+                      'iam.guard_member_reactivation()'::regprocedure)
         AND (has_function_privilege('anon', f.oid, 'EXECUTE')
              OR has_function_privilege('authenticated', f.oid, 'EXECUTE'))$$,
     'Trigger functions are executable by no API role');
@@ -103,6 +104,8 @@ SELECT set_eq(
         'iam.rotate_api_key(uuid,interval)', 'iam.revoke_api_key(uuid)', 'iam.report_leaked_api_key(text)',
         'iam.expiring_api_keys(interval)', 'iam.unused_api_keys(interval)',
         'iam.consume_api_key(text,integer)', 'iam.api_key_credits_remaining()',
+        -- the WHEN of the api_keys audit trigger, which every writer evaluates
+        'iam.is_spending_credits()',
         'iam.set_api_key_credits(uuid,integer,integer,interval)',
         'iam.set_api_key_rate_limit(uuid,integer,interval)',
         -- referral codes

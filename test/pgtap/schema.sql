@@ -64,8 +64,9 @@ SELECT columns_are('iam', 'api_keys',
     ARRAY['id', 'user_id', 'company_id', 'name', 'key_prefix', 'hashed_key', 'permissions',
           'expires_at', 'last_used_at', 'created_at', 'is_active', 'created_by',
           'suspended_until', 'replaces_key_id', 'remaining', 'refill_amount', 'refill_interval',
-          'refilled_at', 'rate_limit', 'rate_limit_window']::name[],
-    'Table iam.api_keys should have exactly the DBML columns, then created_by, suspended_until, replaces_key_id and the usage columns');
+          'refilled_at', 'rate_limit', 'rate_limit_window',
+          'rate_limit_key_id']::name[],
+    'Table iam.api_keys should have exactly the DBML columns, then created_by, suspended_until, replaces_key_id, the usage columns and rate_limit_key_id');
 SELECT columns_are('iam', 'referral_codes',
     ARRAY['id', 'user_id', 'code', 'is_active', 'created_at', 'expires_at']::name[],
     'Table iam.referral_codes should have exactly the DBML columns');

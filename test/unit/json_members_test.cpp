@@ -354,3 +354,49 @@ TEST_CASE("a string longer than jsonb can hold makes the claims malformed", "[.]
     claims += "\"}";
     CHECK_FALSE(iam::jwt_claim_sub(claims));
 }
+
+// The revocation check and iam.current_user_id() share one pass over the
+// claims for "sub" and "session_id"; it must answer as a pass per member.
+TEST_CASE("two members read in one pass answer as one pass each") {
+    std::string session_uuid = "5e550000-0000-4000-8000-000000000007";
+    const std::string documents[] = {
+        R"({"sub":")" + subject_uuid + R"(","session_id":")" + session_uuid + R"("})",
+        R"({"session_id":")" + session_uuid + R"(","role":"authenticated","sub":")" + subject_uuid +
+            R"("})",
+        R"({"sub":")" + subject_uuid + R"("})",
+        R"({"session_id":")" + session_uuid + R"("})",
+        R"({"sub":"a","session_id":"b","sub":"c","session_id":{"x":1}})",
+        R"({"s\u0075b":"x","session\u005fid":"y"})",
+        R"({"nested":{"sub":"n","session_id":"m"},"session_id":"top"})",
+        R"({"sub":1,"session_id":null})",
+        R"({"sub":"x","session_id":"y")",
+        R"({"sub":"x","session_id":"y"} trailing)",
+        R"(["sub","session_id"])",
+        R"({"session":"partial","sub_":"longer","su":"shorter"})",
+        "",
+    };
+    const std::string_view names[] = {"sub", "session_id"};
+    for (const std::string& document : documents) {
+        INFO(document);
+        std::optional<std::string> values[2];
+        iam::json_string_members(document, names, 2, values);
+        CHECK(values[0] == iam::json_string_member(document, "sub"));
+        CHECK(values[1] == iam::json_string_member(document, "session_id"));
+        iam::JwtIdentity identity = iam::jwt_identity(document);
+        CHECK(identity.subject == iam::jwt_subject(document));
+        auto session = iam::json_string_member(document, "session_id");
+        CHECK(identity.session == (session ? iam::parse_uuid(*session) : std::nullopt));
+    }
+    iam::JwtIdentity both = iam::jwt_identity(documents[1]);
+    CHECK(both.subject == iam::parse_uuid(subject_uuid));
+    CHECK(both.session == iam::parse_uuid(session_uuid));
+
+    // More members than one pass reads: none is read.
+    const std::string_view three[] = {"sub", "session_id", "role"};
+    std::optional<std::string> values[3] = {std::string("stale"), std::string("stale"),
+                                            std::string("stale")};
+    iam::json_string_members(documents[1], three, 3, values);
+    CHECK_FALSE(values[0]);
+    CHECK_FALSE(values[1]);
+    CHECK_FALSE(values[2]);
+}

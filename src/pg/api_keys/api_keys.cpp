@@ -11,10 +11,11 @@
 #include "pg/boundary/guard.hpp"
 
 #include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/own_writes.hpp"
 #include "pg/platform/spi.hpp"
 #include "pg/platform/citus.hpp"
 #include "pg/identity/context.hpp"
-#include "pg/tables/iam_tables.hpp"
+#include "pg/tables/membership_rows.hpp"
 #include "pg/api_keys/peppers.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/platform/result_rows.hpp"
@@ -456,19 +457,22 @@ const char* const replace_secret =
 // With a grace: a new key, a copy of the old, replaces it; the old one
 // verifies until the grace ends, never past its own expiry. Its credits
 // move to the new key, which both spend meanwhile (src/pg/api_keys/key_usage.cpp);
-// its rate limit is copied, and each key counts its own requests. Both
+// its rate limit is copied and counted under the same id as the old key's
+// (rate_limit_key_id: the first key of the rotations), so that the two share
+// one count and no rotation starts a fresh one. Both
 // statements run as the caller, so the rules of creating a key and of
 // narrowing one decide who may rotate.
 const char* const replace_key =
     "WITH old AS (SELECT id, user_id, company_id, name, permissions, expires_at, remaining, "
-    "refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window FROM iam.api_keys "
+    "refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window, "
+    "coalesce(rate_limit_key_id, id) AS rate_limit_key_id FROM iam.api_keys "
     "WHERE id = $1 AND is_active FOR UPDATE), "
     "new AS (INSERT INTO iam.api_keys (user_id, company_id, name, key_prefix, hashed_key, "
     "permissions, expires_at, replaces_key_id, remaining, refill_amount, refill_interval, "
-    "refilled_at, rate_limit, rate_limit_window) "
+    "refilled_at, rate_limit, rate_limit_window, rate_limit_key_id) "
     "SELECT user_id, company_id, name, $2, $3, permissions, expires_at, id, remaining, "
-    "refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window FROM old "
-    "RETURNING id), "
+    "refill_amount, refill_interval, refilled_at, rate_limit, rate_limit_window, "
+    "rate_limit_key_id FROM old RETURNING id), "
     "ended AS (UPDATE iam.api_keys AS k SET expires_at = LEAST(k.expires_at, now() + $4), "
     "remaining = CASE WHEN k.remaining IS NULL THEN NULL ELSE 0 END, refill_amount = NULL, "
     "refill_interval = NULL FROM old WHERE k.id = old.id AND EXISTS (SELECT FROM new)) "
@@ -505,10 +509,18 @@ IAM_SQL_FUNCTION(iam_rotate_api_key) {
         Datum values[4] = {UUIDPGetDatum(&key_id), PointerGetDatum(key.key_prefix),
                            PointerGetDatum(key.hashed_key), IntervalPGetDatum(&grace)};
         pg_uuid_t id;
-        bool rotated = iam::pg::pg_call([&] {
-            return overlap ? execute_returning_id(replace_key, 4, types, values, nullptr, &id)
-                           : execute_returning_id(replace_secret, 3, types, values, nullptr, &id);
-        });
+        bool rotated;
+        if (overlap) {
+            // The one way a key naming another in replaces_key_id is made
+            // (guard_api_key checks the copy against this).
+            iam::pg::RotationCopy copy(key_id, key.hashed_key);
+            rotated = iam::pg::pg_call(
+                [&] { return execute_returning_id(replace_key, 4, types, values, nullptr, &id); });
+        } else {
+            rotated = iam::pg::pg_call([&] {
+                return execute_returning_id(replace_secret, 3, types, values, nullptr, &id);
+            });
+        }
         if (!rotated)
             throw iam::Error(iam::sqlstate::no_data_found,
                              "no active API key with this id that you may rotate", {},

@@ -14,6 +14,7 @@
 #include "pg/identity/context.hpp"
 #include "pg/boundary/http_errors.hpp"
 #include "pg/api_keys/key_usage.hpp"
+#include "pg/api_keys/own_writes.hpp"
 #include "pg/api_keys/rate_limits.hpp"
 
 #include "core/counted.hpp"
@@ -108,7 +109,8 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
             throw iam::Error(
                 iam::sqlstate::invalid_parameter_value, "this API key's rate limit is out of range",
                 {}, "Set it again with iam.set_api_key_rate_limit(key_id, requests, per).");
-        Admission admission = admit_request(row.id, row.rate_limit, row.rate_limit_window);
+        Admission admission =
+            admit_request(row.rate_limit_key_id, row.rate_limit, row.rate_limit_window);
         // A full table refuses rather than count the key nowhere, which
         // would let it through unlimited.
         if (admission.table_full)
@@ -129,6 +131,9 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
     Oid types[2] = {UUIDOID, INT4OID};
     Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&row.id)), Int32GetDatum(cost)};
     auto spend = [&](const char* statement) {
+        // Spending is the one write to a key's credits that is not audited
+        // (the WHEN of the audit trigger asks).
+        CreditSpend spending;
         return pg_call([&] {
             return execute_as_owner(iam_relation("api_keys"), statement, 2, types, values, nullptr,
                                     read_remaining, &spent);

@@ -32,6 +32,7 @@
 #include "pg/boundary/http_errors.hpp"
 #include "pg/api_keys/key_usage.hpp"
 #include "pg/tables/auth_sessions.hpp"
+#include "pg/tables/user_rows.hpp"
 
 #include "core/json_members.hpp"
 #include "core/error.hpp"
@@ -49,9 +50,16 @@ constexpr std::string_view api_key_scheme = "apikey ";
 std::optional<std::string> api_key_of(const char* headers) {
     if (headers == nullptr || headers[0] == '\0')
         return std::nullopt;
-    if (auto key = iam::json_string_member(headers, "x-api-key"))
-        return key;
-    auto authorization = iam::json_string_member(headers, "authorization");
+    // Both headers in one pass over the JSON.
+    const std::string_view names[] = {"x-api-key", "authorization"};
+    std::optional<std::string> values[2];
+    iam::json_string_members(headers, names, 2, values);
+    std::optional<std::string>& authorization = values[1];
+    if (values[0]) {
+        if (authorization)
+            sodium_memzero(authorization->data(), authorization->size());
+        return std::move(values[0]);
+    }
     if (!authorization || authorization->size() <= api_key_scheme.size())
         return std::nullopt;
     for (size_t i = 0; i < api_key_scheme.size(); ++i)

@@ -9,7 +9,7 @@
 // hook does that wrapping for the user: a call of one of the extension's
 // STABLE C functions whose arguments are all constants, in a WHERE clause, a
 // row security qualification or a WITH CHECK option, is planned as
-// (SELECT <call>). The per-call-site cache (src/pg/checks/roles.cpp) still serves
+// (SELECT <call>). The per-call-site cache (src/pg/checks/call_site.hpp) still serves
 // the calls that stay per row. The setting iam.hoist_checks turns it off.
 #pragma once
 

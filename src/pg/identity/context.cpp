@@ -136,49 +136,75 @@ void decode_api_key_context() {
     has_api_key_context = true;
 }
 
-std::optional<iam::Uuid> subject_from(const char* claim_sub, const char* claims) {
-    if (claim_sub != nullptr && claim_sub[0] != '\0') {
-        auto user = iam::parse_uuid(claim_sub);
-        if (!user)
-            elog(DEBUG1, "iam: %s is not a UUID; no current user", claim_sub_setting);
-        return user;
-    }
-    if (claims != nullptr && claims[0] != '\0') {
-        auto user = iam::jwt_subject(std::string_view(claims));
-        if (!user)
-            elog(DEBUG1, "iam: %s has no UUID \"sub\"; no current user", claims_setting);
-        return user;
-    }
-    return std::nullopt;
+// What the claims settings name, parsed once per change of them (every
+// change, the restore at the end of a transaction included, passes through
+// settings_changed and moves identity_generation on): the policies' call
+// sites and the pre-request's revocation check of a statement share one
+// parse. A pure function of the settings' text, so nothing outlives the
+// request that set them.
+struct ParsedClaims {
+    uint64 generation;  // 0: not parsed
+    bool legacy;        // the subject came from request.jwt.claim.sub
+    bool has_user, has_session;
+    pg_uuid_t user_id, session_id;  // has_session only when !legacy
+};
+ParsedClaims parsed_claims{};
+
+void copy_uuid(const iam::Uuid& from, pg_uuid_t* to) {
+    memcpy(to->data, from.bytes.data(), UUID_LEN);
 }
 
-// "session_id" of the claims, from the same source as subject_from's "sub".
-std::optional<iam::Uuid> session_from(const char* claim_sub, const char* claims) {
-    if (claim_sub != nullptr && claim_sub[0] != '\0') {
-        const char* session = GetConfigOption("request.jwt.claim.session_id", true, false);
-        if (session == nullptr || session[0] == '\0')
-            return std::nullopt;
-        return iam::parse_uuid(session);
+// The user as Supabase's auth.uid() reads it: the legacy
+// request.jwt.claim.sub if non-empty, else request.jwt.claims ->> 'sub';
+// with the claims, their "session_id", read in the same pass.
+const ParsedClaims& claims_of_request() {
+    if (parsed_claims.generation == identity_generation)
+        return parsed_claims;
+    ParsedClaims parsed{};
+    if (claim_sub_value != nullptr && claim_sub_value[0] != '\0') {
+        parsed.legacy = true;
+        auto user = iam::parse_uuid(claim_sub_value);
+        if (!user)
+            elog(DEBUG1, "iam: %s is not a UUID; no current user", claim_sub_setting);
+        parsed.has_user = user.has_value();
+        if (user)
+            copy_uuid(*user, &parsed.user_id);
+    } else if (claims_value != nullptr && claims_value[0] != '\0') {
+        iam::JwtIdentity identity = iam::jwt_identity(std::string_view(claims_value));
+        if (!identity.subject)
+            elog(DEBUG1, "iam: %s has no UUID \"sub\"; no current user", claims_setting);
+        parsed.has_user = identity.subject.has_value();
+        if (identity.subject)
+            copy_uuid(*identity.subject, &parsed.user_id);
+        parsed.has_session = identity.session.has_value();
+        if (identity.session)
+            copy_uuid(*identity.session, &parsed.session_id);
     }
-    if (claims == nullptr || claims[0] == '\0')
-        return std::nullopt;
-    auto session = iam::json_string_member(std::string_view(claims), "session_id");
-    if (!session)
-        return std::nullopt;
-    return iam::parse_uuid(*session);
+    parsed.generation = identity_generation;
+    parsed_claims = parsed;
+    return parsed_claims;
 }
 
 }  // namespace
 
 RequestJwt request_jwt() {
+    const ParsedClaims& claims = claims_of_request();
     RequestJwt jwt{};
-    if (auto user = subject_from(claim_sub_value, claims_value)) {
-        jwt.has_user = true;
-        memcpy(jwt.user_id.data, user->bytes.data(), UUID_LEN);
-    }
-    if (auto session = session_from(claim_sub_value, claims_value)) {
-        jwt.has_session = true;
-        memcpy(jwt.session_id.data, session->bytes.data(), UUID_LEN);
+    jwt.has_user = claims.has_user;
+    jwt.user_id = claims.user_id;
+    if (!claims.legacy) {
+        jwt.has_session = claims.has_session;
+        jwt.session_id = claims.session_id;
+    } else {
+        // request.jwt.claim.session_id is not a setting of this library
+        // (PostgREST sets one per claim): read as it is now, each time.
+        const char* session = GetConfigOption("request.jwt.claim.session_id", true, false);
+        if (session != nullptr && session[0] != '\0') {
+            if (auto parsed = iam::parse_uuid(session)) {
+                jwt.has_session = true;
+                copy_uuid(*parsed, &jwt.session_id);
+            }
+        }
     }
     return jwt;
 }
@@ -226,10 +252,9 @@ void refresh_subject(SubjectCache* cache) {
         cache->generation = identity_generation;
         return;
     }
-    auto user = subject_from(claim_sub_value, claims_value);
-    cache->has_user = user.has_value();
-    if (user)
-        memcpy(cache->user_id.data, user->bytes.data(), UUID_LEN);
+    const ParsedClaims& claims = claims_of_request();
+    cache->has_user = claims.has_user;
+    cache->user_id = claims.user_id;
     cache->generation = identity_generation;
 }
 

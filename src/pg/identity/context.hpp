@@ -26,8 +26,9 @@ void refresh_subject(SubjectCache* cache);
 // no user (logged at DEBUG1).
 //
 // Policies call this once per row: the JSON is parsed only when a setting
-// changed since this call site's last call, so a call otherwise costs one
-// integer comparison. The result points into `cache`.
+// changed since this call site's last call (and then once for all call
+// sites and request_jwt), so a call otherwise costs one integer
+// comparison. The result points into `cache`.
 inline const pg_uuid_t* current_subject(SubjectCache* cache) {
     if (unlikely(cache->generation != identity_generation))
         refresh_subject(cache);
@@ -38,7 +39,9 @@ inline const pg_uuid_t* current_subject(SubjectCache* cache) {
 // context aside): its subject (as current_subject reads it, from the legacy
 // request.jwt.claim.sub or else request.jwt.claims) and its "session_id"
 // (from request.jwt.claim.session_id or request.jwt.claims alike), each only
-// when it is a UUID. Parses the settings on every call: nothing is kept.
+// when it is a UUID. The claims are parsed once per change of the settings,
+// a parse current_subject shares; nothing is kept beyond that change, and
+// the settings change with every request and at the end of a transaction.
 struct RequestJwt {
     bool has_user, has_session;
     pg_uuid_t user_id, session_id;

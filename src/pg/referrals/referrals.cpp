@@ -15,6 +15,7 @@
 #include "pg/boundary/http_errors.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/tables/referral_code_rows.hpp"
+#include "pg/tables/role_rows.hpp"
 
 #include "core/error.hpp"
 #include "core/referral_code.hpp"

@@ -19,10 +19,12 @@
 #include "pg/boundary/guard.hpp"
 
 #include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/own_writes.hpp"
 #include "pg/platform/spi.hpp"
 #include "pg/platform/citus.hpp"
 #include "pg/identity/context.hpp"
-#include "pg/tables/iam_tables.hpp"
+#include "pg/tables/membership_rows.hpp"
+#include "pg/tables/role_rows.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/api_keys/rate_limits.hpp"
 #include "pg/rules/trigger_rows.hpp"
@@ -185,8 +187,8 @@ void require_narrowing(const TriggerData* trigger, const KeyRow& old_key, const 
 // service role, a platform_admin and the operator give a key more; anyone
 // else may only lower its credits, drop its refill or start its refill
 // period later (a rotation moves the old key's credits to the new one so),
-// and makes new keys without any, but for a rotation's copy of the key it
-// replaces.
+// and makes new keys without any, but for the copy iam.rotate_api_key makes
+// of the key it replaces.
 constexpr const char* usage_columns[] = {"remaining",   "refill_amount", "refill_interval",
                                          "refilled_at", "rate_limit",    "rate_limit_window"};
 
@@ -256,13 +258,19 @@ void require_usage_narrowing(const TriggerData* trigger) {
             refuse(only_the_seller_changes_limits);
     HeapTuple row = trigger->tg_newtuple;
     bool old_null, new_null;
-    // A refill's period may start later (the next refill comes later), not
-    // earlier.
+    // A refill's period may start later (the next refill comes later), never
+    // earlier. NULL counts from the key's creation, so from NULL it moves to
+    // now or later: a date in the past would make a refill due at once.
     Column refilled_at = column(relation, "refilled_at");
     Datum old_value = value_of(trigger->tg_trigtuple, relation, refilled_at, &old_null);
     Datum new_value = value_of(row, relation, refilled_at, &new_null);
-    if (!old_null && (new_null || DatumGetTimestampTz(new_value) < DatumGetTimestampTz(old_value)))
-        refuse(only_the_seller_changes_limits);
+    if (changed(trigger, refilled_at)) {
+        TimestampTz earliest =
+            old_null ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(old_value);
+        if (new_null || DatumGetTimestampTz(new_value) < earliest)
+            refuse("an API key's refill period may only start later",
+                   "The service role or a platform_admin sets it: iam.set_api_key_credits.");
+    }
     bool refill_dropped =
         is_null_in(relation, row, "refill_amount") && is_null_in(relation, row, "refill_interval");
     if (!refill_dropped && (changed(trigger, column(relation, "refill_amount")) ||
@@ -386,6 +394,15 @@ void require_replaced_key_of_same_owner(Relation relation, HeapTuple row, const 
                 "They set them with iam.set_api_key_credits and iam.set_api_key_rate_limit.");
         return;
     }
+    // Row contents prove nothing: a copy written by hand would hold the old
+    // key's credits while the old key kept its own. Only the rotation's own
+    // statement, which moves them, makes one (own_writes.hpp).
+    bool hash_null;
+    Datum hashed_key = value_of(row, relation, column(relation, "hashed_key"), &hash_null);
+    if (hash_null ||
+        !iam::pg::is_rotation_copy(*DatumGetUUIDP(replaced_id), DatumGetTextPP(hashed_key)))
+        refuse("only iam.rotate_api_key makes a key that replaces another",
+               "Rotate the key with iam.rotate_api_key(key_id, grace).");
     constexpr int count = 3 + sizeof(usage_columns) / sizeof(usage_columns[0]);
     Oid types[count] = {UUIDOID, UUIDOID, UUIDOID};
     Datum values[count] = {replaced_id, UUIDPGetDatum(const_cast<pg_uuid_t*>(&key.user_id)),
@@ -430,6 +447,60 @@ void require_replaced_key_of_same_owner(Relation relation, HeapTuple row, const 
                          "'0'.");
     if (check_usage && !replaced.same_usage)
         refuse("a rotation copies the replaced key's credits and rate limit unchanged");
+}
+
+// Whether the key holds credits or a rate limit (or is gone: then it
+// counts as limited).
+void read_limited(SPITupleTable* result, uint64 processed, void* context) {
+    bool is_null;
+    *static_cast<bool*>(context) =
+        processed == 0 ||
+        DatumGetBool(SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null));
+}
+
+bool key_is_limited(const pg_uuid_t& key_id) {
+    bool limited = true;
+    Oid types[1] = {UUIDOID};
+    Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&key_id))};
+    iam::pg::pg_call([&] {
+        iam::pg::execute_as_owner(iam::pg::iam_relation("api_keys"),
+                                  "SELECT remaining IS NOT NULL OR rate_limit IS NOT NULL "
+                                  "FROM iam.api_keys WHERE id = $1",
+                                  1, types, values, nullptr, read_limited, &limited);
+    });
+    return limited;
+}
+
+// A request authenticated by a key with credits or a rate limit makes no
+// key and rotates no key but itself: a new key, or another key's new
+// secret, would escape its limits. Its own rotation keeps them (the copy
+// carries the limit, and the credits move to it).
+void require_within_request_key_limits(const TriggerData* trigger,
+                                       const iam::pg::ApiKeyContext& request_key, bool inserting) {
+    Relation relation = trigger->tg_relation;
+    bool is_null;
+    const char* refusal;
+    if (inserting) {
+        Datum replaced = value_of(trigger->tg_trigtuple, relation,
+                                  column(relation, "replaces_key_id"), &is_null);
+        if (!is_null && same_uuid(*DatumGetUUIDP(replaced), request_key.key_id))
+            return;
+        refusal =
+            "a request authenticated by an API key with credits or a rate limit makes no "
+            "API key";
+    } else {
+        if (!changed(trigger, column(relation, "hashed_key")) &&
+            !changed(trigger, column(relation, "key_prefix")))
+            return;
+        Datum id = value_of(trigger->tg_trigtuple, relation, column(relation, "id"), &is_null);
+        if (!is_null && same_uuid(*DatumGetUUIDP(id), request_key.key_id))
+            return;
+        refusal =
+            "a request authenticated by an API key with credits or a rate limit rotates no "
+            "API key but itself";
+    }
+    if (key_is_limited(request_key.key_id))
+        refuse(refusal, "Its owner, signed in, manages their other keys.");
 }
 
 // A new key records who made it and when its owner may use it. Returns the
@@ -545,7 +616,11 @@ IAM_SQL_FUNCTION(iam_require_key_permission) {
 IAM_SQL_FUNCTION(iam_guard_api_key) {
     TriggerData* trigger = row_trigger(fcinfo, "iam.guard_api_key()");
     Relation relation = trigger->tg_relation;
-    if (iam::pg::is_restore(relation))
+    // A restore reloads rows as they were; a request spending credits (its
+    // refill included) writes remaining and refilled_at by the seller's
+    // terms, not the caller's.
+    if (iam::pg::is_restore(relation) ||
+        (iam::pg::spending_credits() && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)))
         return let_through(trigger);
     bool inserting = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
     HeapTuple row = written_row(trigger);
@@ -568,12 +643,28 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
         require_narrowing(trigger, old_key, key);
         if (check_usage)
             require_usage_narrowing(trigger);
+        // The link a rotation made is kept: a key named by another spends
+        // that key's credits. It is only ever cleared (deleting the key it
+        // names does).
+        Column replaces_key_id = column(relation, "replaces_key_id");
+        if (changed(trigger, replaces_key_id) && !is_null_in(relation, row, "replaces_key_id"))
+            refuse("only iam.rotate_api_key makes a key that replaces another",
+                   "Rotate the key with iam.rotate_api_key(key_id, grace).");
     }
+    // Whose counter the rate limit spends is the rotation's to say (a key
+    // that replaces another passed require_replaced_key_of_same_owner
+    // below), and nobody's to change: a new count would be a fresh limit.
+    bool counted_elsewhere = inserting ? !is_null_in(relation, row, "rate_limit_key_id") &&
+                                             is_null_in(relation, row, "replaces_key_id")
+                                       : changed(trigger, column(relation, "rate_limit_key_id"));
+    if (counted_elsewhere)
+        refuse("only iam.rotate_api_key says under which key a key's requests are counted");
     if (!iam::pg::caller_is_service()) {
         if (const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context()) {
             require_within_request_key(*request_key, key);
             if (!inserting)
                 require_within_request_key(*request_key, old_key);
+            require_within_request_key_limits(trigger, *request_key, inserting);
         }
     }
     if (!inserting)

@@ -6,10 +6,10 @@
 
 namespace iam::pg {
 namespace {
-// The attributes verification reads: 1 .. api_keys_rate_limit_window, or
+// The attributes verification reads: 1 .. api_keys_rate_limit_key_id, or
 // fewer in a database not yet updated to 0.7.0.
 AttrNumber api_key_attributes(TupleDesc descriptor) {
-    return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_rate_limit_window);
+    return std::min<AttrNumber>(descriptor->natts, attnum::api_keys_rate_limit_key_id);
 }
 
 // From the row's first `count` attributes, deformed in one pass.
@@ -50,6 +50,9 @@ void copy_api_key_values(const Datum* values, const bool* nulls, AttrNumber coun
         row->rate_limit = DatumGetInt32(value(attnum::api_keys_rate_limit));
         row->rate_limit_window =
             interval_usecs(DatumGetIntervalP(value(attnum::api_keys_rate_limit_window)));
+        row->rate_limit_key_id = is_null(attnum::api_keys_rate_limit_key_id)
+                                     ? row->id
+                                     : *DatumGetUUIDP(value(attnum::api_keys_rate_limit_key_id));
     }
 }
 
@@ -64,73 +67,17 @@ bool copy_api_key_row(HeapTuple tuple, TupleDesc descriptor, void* context) {
     return false;
 }
 
-void close_kept_scan(KeptScan* kept) {
-    ResourceOwner caller_owner = CurrentResourceOwner;
-    CurrentResourceOwner = kept->owner;  // which holds the references
-    ExecDropSingleTupleTableSlot(kept->slot);
-    index_endscan(kept->scan);
-    index_close(kept->index, NoLock);  // the locks last until the transaction ends
-    table_close(kept->heap, NoLock);
-    CurrentResourceOwner = caller_owner;
-    kept->open = false;
-}
-
-// When the statement's memory goes. During an abort (of the transaction or
-// of a subtransaction) the resource owner has already released the
-// relations, the scan's buffer pins and the slot's: nothing is left to close.
-void close_kept_scan_with_memory(void* argument) {
-    auto* kept = static_cast<KeptScan*>(argument);
-    if (kept->open && IsTransactionState())
-        close_kept_scan(kept);
-    kept->open = false;
-}
-
-void open_kept_scan(const IamTables& tables, Snapshot snapshot, KeptScan* kept) {
-    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
-    kept->heap = table_open(tables.api_keys, AccessShareLock);
-    kept->index = index_open(tables.api_keys_key_prefix_key, AccessShareLock);
-#if PG_VERSION_NUM >= 180000
-    // Since 18 a scan may report to EXPLAIN ANALYZE; this one has no node.
-    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, nullptr, 1, 0);
-#else
-    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, 1, 0);
-#endif
-    kept->slot = table_slot_create(kept->heap, nullptr);
-    MemoryContextSwitchTo(caller_context);
-    kept->owner = CurrentResourceOwner;
-    kept->snapshot = snapshot;
-    kept->open = true;
-    if (!kept->closes_with_memory) {
-        kept->close_callback.func = close_kept_scan_with_memory;
-        kept->close_callback.arg = kept;
-        MemoryContextRegisterResetCallback(kept->memory, &kept->close_callback);
-        kept->closes_with_memory = true;
-    }
-}
-
 bool find_api_key_through(const IamTables& tables, ScanKey key, ApiKeyRow* row, KeptScan* kept) {
-    Snapshot snapshot = statement_snapshot();
-    if (kept->open && kept->owner != CurrentResourceOwner)
-        kept->open = false;  // left to its resource owner, which may be gone
-    if (kept->open &&
-        (kept->snapshot != snapshot || RelationGetRelid(kept->heap) != tables.api_keys))
-        close_kept_scan(kept);
-    if (!kept->open)
-        open_kept_scan(tables, snapshot, kept);
     key->sk_attno = 1;  // the index's first column
-    // What the scan allocates as it goes (the btree's list of dead items to
-    // mark, for one) must last as long as the scan, not the call.
-    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
-    index_rescan(kept->scan, key, 1, nullptr, 0);
-    bool found = index_getnext_slot(kept->scan, ForwardScanDirection, kept->slot);
-    MemoryContextSwitchTo(caller_context);
-    if (found) {
-        AttrNumber count = api_key_attributes(RelationGetDescr(kept->heap));
-        slot_getsomeattrs(kept->slot, count);
-        copy_api_key_values(kept->slot->tts_values, kept->slot->tts_isnull, count, row);
-    }
-    ExecClearTuple(kept->slot);
-    return found;
+    TupleTableSlot* slot =
+        kept_scan_first(kept, tables.api_keys, tables.api_keys_key_prefix_key, key, 1);
+    if (slot == nullptr)
+        return false;
+    AttrNumber count = api_key_attributes(slot->tts_tupleDescriptor);
+    slot_getsomeattrs(slot, count);
+    copy_api_key_values(slot->tts_values, slot->tts_isnull, count, row);
+    kept_scan_release(kept);
+    return true;
 }
 
 }  // namespace

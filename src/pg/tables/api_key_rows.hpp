@@ -22,24 +22,9 @@ struct ApiKeyRow {
     bool has_rate_limit;
     int32 rate_limit;         // requests per window, when has_rate_limit
     int64 rate_limit_window;  // microseconds, when has_rate_limit
-};
-
-// An index scan of api_keys by key_prefix kept open for the rest of a
-// statement, for a function called once per row (verify_api_key in FROM):
-// opening the table and its index and setting up a scan cost about a third
-// of the lookup itself. It lives in `memory`, the call site's per-query
-// context, and is closed when that context goes at the end of the statement.
-// A statement that fails does not close it: its resource owner has released
-// what the scan held by then. Zero-initialised with `memory` set: closed.
-struct KeptScan {
-    MemoryContext memory;
-    bool open, closes_with_memory;
-    Relation heap, index;
-    IndexScanDesc scan;
-    TupleTableSlot* slot;
-    ResourceOwner owner;
-    Snapshot snapshot;
-    MemoryContextCallback close_callback;
+    // Whose counter the limit spends, when has_rate_limit: the first key of
+    // the rotations that led to this one (rate_limit_key_id), else `id`.
+    pg_uuid_t rate_limit_key_id;
 };
 
 // An interval as microseconds, months counted as 30 days, as interval

@@ -14,8 +14,11 @@ enum class SessionStanding {
 };
 
 // One probe of auth.sessions' primary key under the statement's snapshot.
-// Nothing is kept between calls: the table is looked up each time, so a
-// pooled connection sees it appear or go with the next request.
+// Where the table and its key are is looked up once per backend and
+// forgotten on the catalog's invalidations (the table or its key made,
+// dropped, renamed or altered, its schema made or dropped), so a pooled
+// connection sees it appear or go with the next request; nothing about a
+// session is kept between calls.
 SessionStanding auth_session_standing(const pg_uuid_t& session_id);
 
 }  // namespace iam::pg

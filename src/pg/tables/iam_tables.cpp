@@ -18,24 +18,20 @@ Oid relation_in(Oid namespace_oid, const char* name) {
     return oid;
 }
 
+}  // namespace
+
 void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value) {
     ScanKeyInit(key, attribute, BTEqualStrategyNumber, F_UUID_EQ,
                 UUIDPGetDatum(const_cast<pg_uuid_t*>(&value)));
 }
 
-Datum attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber number, bool* is_null) {
-    return heap_getattr(tuple, number, descriptor, is_null);
-}
-
 bool copy_uuid_attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber number, pg_uuid_t* out) {
     bool is_null;
-    Datum value = attribute(tuple, descriptor, number, &is_null);
+    Datum value = heap_getattr(tuple, number, descriptor, &is_null);
     if (!is_null)
         *out = *DatumGetUUIDP(value);
     return !is_null;
 }
-
-}  // namespace
 
 Snapshot statement_snapshot() {
     return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
@@ -135,6 +131,7 @@ void require_expected_columns(const IamTables& tables) {
         {tables.api_keys, "refill_amount", attnum::api_keys_refill_amount},
         {tables.api_keys, "rate_limit", attnum::api_keys_rate_limit},
         {tables.api_keys, "rate_limit_window", attnum::api_keys_rate_limit_window},
+        {tables.api_keys, "rate_limit_key_id", attnum::api_keys_rate_limit_key_id},
         {tables.company_users, "role_in_company", attnum::company_users_role_in_company},
     };
     for (const ExpectedColumn& column : since_0_7_0) {
@@ -183,233 +180,188 @@ void resolve_iam_tables(IamTables* tables) {
     *tables = known_tables;
 }
 
-UserStanding user_standing(const IamTables& tables, const pg_uuid_t& user_id, TimestampTz now) {
-    ScanKeyData key;
-    uuid_key(&key, attnum::users_id, user_id);
-    struct Found {
-        TimestampTz now;
-        UserStanding standing;
-    } found{now, UserStanding::unknown};
-    scan(
-        tables.users, tables.users_pkey, &key, 1,
-        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-            auto* f = static_cast<Found*>(context);
-            f->standing = UserStanding::active;
-            // The positions were checked where the table has the columns
-            // (resolve_iam_tables); a schema older than 0.7.0 has neither.
-            if (descriptor->natts < attnum::users_deleted_at ||
-                TupleDescAttr(descriptor, attnum::users_banned_until - 1)->attisdropped ||
-                TupleDescAttr(descriptor, attnum::users_deleted_at - 1)->attisdropped)
-                return false;
-            bool banned_null, deleted_null;
-            Datum banned = attribute(tuple, descriptor, attnum::users_banned_until, &banned_null);
-            (void)attribute(tuple, descriptor, attnum::users_deleted_at, &deleted_null);
-            if (!deleted_null || (!banned_null && DatumGetTimestampTz(banned) > f->now))
-                f->standing = UserStanding::barred;
-            return false;
-        },
-        &found);
-    return found.standing;
-}
-
-bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id) {
-    ScanKeyData key;
-    ScanKeyInit(&key, attnum::roles_name, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(name));
-    // Equality under the column's (deterministic) collation; ScanKeyInit's
-    // default is the C collation, which the index was not built with.
-    key.sk_collation = DEFAULT_COLLATION_OID;
-    struct Found {
-        pg_uuid_t* id;
-        bool valid;
-    } found{role_id, false};
-    scan(
-        tables.roles, tables.roles_name_key, &key, 1,
-        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-            auto* f = static_cast<Found*>(context);
-            f->valid = copy_uuid_attribute(tuple, descriptor, attnum::roles_id, f->id);
-            return false;
-        },
-        &found);
-    return found.valid;
-}
-
-text* find_role_name(const IamTables& tables, const pg_uuid_t& role_id) {
-    ScanKeyData key;
-    uuid_key(&key, attnum::roles_id, role_id);
-    text* name = nullptr;
-    scan(
-        tables.roles, tables.roles_pkey, &key, 1,
-        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-            bool is_null;
-            Datum value = attribute(tuple, descriptor, attnum::roles_name, &is_null);
-            if (!is_null)
-                *static_cast<text**>(context) = DatumGetTextPCopy(value);
-            return false;
-        },
-        &name);
-    return name;
-}
-
-bool user_holds_named_role(const IamTables& tables, const pg_uuid_t& user_id, const char* name) {
-    text* role_name = cstring_to_text(name);
-    pg_uuid_t role_id;
-    bool holds =
-        find_role_id(tables, role_name, &role_id) && user_holds_role(tables, user_id, role_id);
-    pfree(role_name);
-    return holds;
-}
-
-bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& role_id) {
-    ScanKeyData keys[2];
-    uuid_key(&keys[0], attnum::user_roles_user_id, user_id);
-    uuid_key(&keys[1], attnum::user_roles_role_id, role_id);
-    return scan(tables.user_roles, tables.user_roles_pkey, keys, 2, nullptr, nullptr);
-}
-
 namespace {
-struct UuidVisitor {
-    void (*visit)(const pg_uuid_t&, void*);
-    void* context;
-    AttrNumber attribute;
-    AttrNumber active_flag;  // InvalidAttrNumber: every row counts
-};
 
-bool visit_uuid(HeapTuple tuple, TupleDesc descriptor, void* context) {
-    auto* visitor = static_cast<UuidVisitor*>(context);
-    if (visitor->active_flag != InvalidAttrNumber) {
-        bool is_null;
-        Datum active = attribute(tuple, descriptor, visitor->active_flag, &is_null);
-        if (is_null || !DatumGetBool(active))
-            return true;
+// The kept scans hold their relation references, buffer pins and tuple
+// descriptors in a resource owner of their own, not the caller's: a call
+// site may outlive the owner current when it opened them (a PL/pgSQL
+// expression evaluated once per row of a loop keeps its call site until the
+// transaction ends, while the statement's portal goes). The locks are taken
+// in the caller's owner, so they last as long as any other read of the
+// statement. Every open scan is on a list, and all of them are closed when a
+// (sub)transaction commits, and given up when one aborts.
+ResourceOwner kept_owner = nullptr;
+KeptScan* open_scans = nullptr;
+
+void unlink_kept_scan(KeptScan* kept) {
+    for (KeptScan** link = &open_scans; *link != nullptr; link = &(*link)->next)
+        if (*link == kept) {
+            *link = kept->next;
+            break;
+        }
+    kept->next = nullptr;
+    kept->open = false;
+}
+
+void close_kept_scan(KeptScan* kept) {
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = kept_owner;
+    if (kept->visibility_map != InvalidBuffer)
+        ReleaseBuffer(kept->visibility_map);
+    kept->visibility_map = InvalidBuffer;
+    ExecDropSingleTupleTableSlot(kept->slot);
+    index_endscan(kept->scan);
+    index_close(kept->index, NoLock);  // the locks last until the transaction ends
+    table_close(kept->heap, NoLock);
+    CurrentResourceOwner = caller_owner;
+    unlink_kept_scan(kept);
+}
+
+void close_every_kept_scan() {
+    while (open_scans != nullptr)
+        close_kept_scan(open_scans);
+}
+
+// After an abort nothing is closed one by one: the scans are forgotten and
+// the owner releases what they held, as the transaction's own owner does.
+void give_up_every_kept_scan() {
+    while (open_scans != nullptr)
+        unlink_kept_scan(open_scans);
+    if (kept_owner != nullptr) {
+        ResourceOwnerRelease(kept_owner, RESOURCE_RELEASE_BEFORE_LOCKS, false, false);
+        ResourceOwnerRelease(kept_owner, RESOURCE_RELEASE_LOCKS, false, false);
+        ResourceOwnerRelease(kept_owner, RESOURCE_RELEASE_AFTER_LOCKS, false, false);
     }
-    pg_uuid_t id;
-    if (copy_uuid_attribute(tuple, descriptor, visitor->attribute, &id))
-        visitor->visit(id, visitor->context);
-    return true;
 }
+
+void kept_scans_at_transaction_end(XactEvent event, void*) {
+    switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+        case XACT_EVENT_PARALLEL_PRE_COMMIT:
+        case XACT_EVENT_PRE_PREPARE:
+            close_every_kept_scan();
+            break;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            give_up_every_kept_scan();
+            break;
+        default:
+            break;
+    }
+}
+
+void kept_scans_at_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionId,
+                                      void*) {
+    if (event == SUBXACT_EVENT_PRE_COMMIT_SUB)
+        close_every_kept_scan();
+    else if (event == SUBXACT_EVENT_ABORT_SUB)
+        give_up_every_kept_scan();
+}
+
+// When the query's memory goes: in a transaction, closed; during an abort
+// already given up (above) or about to be.
+void close_kept_scan_with_memory(void* argument) {
+    auto* kept = static_cast<KeptScan*>(argument);
+    if (kept->open && IsTransactionState())
+        close_kept_scan(kept);
+    unlink_kept_scan(kept);
+}
+
+void open_kept_scan(KeptScan* kept, Oid heap, Oid index, int nkeys, Snapshot snapshot) {
+    if (kept_owner == nullptr) {
+        kept_owner = ResourceOwnerCreate(nullptr, "iam_ext kept scans");
+        RegisterXactCallback(kept_scans_at_transaction_end, nullptr);
+        RegisterSubXactCallback(kept_scans_at_subtransaction_end, nullptr);
+    }
+    LockRelationOid(heap, AccessShareLock);
+    LockRelationOid(index, AccessShareLock);
+    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = kept_owner;
+    kept->heap = table_open(heap, NoLock);
+    kept->index = index_open(index, NoLock);
+#if PG_VERSION_NUM >= 180000
+    // Since 18 a scan may report to EXPLAIN ANALYZE; this one has no node.
+    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, nullptr, nkeys, 0);
+#else
+    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, nkeys, 0);
+#endif
+    kept->slot = table_slot_create(kept->heap, nullptr);
+    CurrentResourceOwner = caller_owner;
+    MemoryContextSwitchTo(caller_context);
+    kept->nkeys = nkeys;
+    kept->snapshot = snapshot;
+    kept->visibility_map = InvalidBuffer;
+    kept->open = true;
+    kept->next = open_scans;
+    open_scans = kept;
+    if (!kept->closes_with_memory) {
+        kept->close_callback.func = close_kept_scan_with_memory;
+        kept->close_callback.arg = kept;
+        MemoryContextRegisterResetCallback(kept->memory, &kept->close_callback);
+        kept->closes_with_memory = true;
+    }
+}
+
 }  // namespace
-
-void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
-                        bool (*visit)(const pg_uuid_t& user_id, void* context), void* context) {
-    ScanKeyData key;
-    uuid_key(&key, attnum::user_roles_role_id, role_id);
-    struct Holders {
-        bool (*visit)(const pg_uuid_t&, void*);
-        void* context;
-    } holders{visit, context};
-    scan(
-        tables.user_roles, tables.user_roles_role_id_idx, &key, 1,
-        [](HeapTuple tuple, TupleDesc descriptor, void* visited) {
-            auto* holders = static_cast<Holders*>(visited);
-            pg_uuid_t user_id;
-            return !copy_uuid_attribute(tuple, descriptor, attnum::user_roles_user_id, &user_id) ||
-                   holders->visit(user_id, holders->context);
-        },
-        &holders);
-}
-
-void for_each_role_of(const IamTables& tables, const pg_uuid_t& user_id,
-                      void (*visit)(const pg_uuid_t& role_id, void* context), void* context) {
-    ScanKeyData key;
-    uuid_key(&key, attnum::user_roles_user_id, user_id);
-    UuidVisitor visitor{visit, context, attnum::user_roles_role_id, InvalidAttrNumber};
-    scan(tables.user_roles, tables.user_roles_pkey, &key, 1, visit_uuid, &visitor);
-}
-
-bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id) {
-    ScanKeyData key;
-    uuid_key(&key, attnum::companies_id, company_id);
-    bool active = false;
-    scan(
-        tables.companies, tables.companies_pkey, &key, 1,
-        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-            bool status_null, deleted_null;
-            Datum status =
-                attribute(tuple, descriptor, attnum::companies_current_iam_status, &status_null);
-            Datum deleted =
-                attribute(tuple, descriptor, attnum::companies_is_deleted, &deleted_null);
-            // Compared in place: this runs per row of a policy, no copy.
-            constexpr char active_status[] = "active";
-            text* value = status_null ? nullptr : DatumGetTextPP(status);
-            *static_cast<bool*>(context) =
-                value != nullptr && !deleted_null && !DatumGetBool(deleted) &&
-                VARSIZE_ANY_EXHDR(value) == sizeof(active_status) - 1 &&
-                memcmp(VARDATA_ANY(value), active_status, sizeof(active_status) - 1) == 0;
-            return false;
-        },
-        &active);
-    return active;
-}
 
 namespace {
-
-struct Membership {
-    bool read_role;  // asked for: a member check reads is_active_in_company only
-    bool active;
-    bool admin;
-    bool role_known;  // the schema has role_in_company
-};
-
-Membership membership_of(const IamTables& tables, const pg_uuid_t& user_id,
-                         const pg_uuid_t& company_id, bool read_role) {
-    ScanKeyData keys[2];
-    uuid_key(&keys[0], attnum::company_users_user_id, user_id);
-    uuid_key(&keys[1], attnum::company_users_company_id, company_id);
-    Membership membership{read_role, false, false, false};
-    scan(
-        tables.company_users, tables.company_users_pkey, keys, 2,
-        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-            auto* found = static_cast<Membership*>(context);
-            bool is_null;
-            Datum flag =
-                attribute(tuple, descriptor, attnum::company_users_is_active_in_company, &is_null);
-            found->active = !is_null && DatumGetBool(flag);
-            if (!found->read_role || !found->active)
-                return false;
-            found->role_known =
-                descriptor->natts >= attnum::company_users_role_in_company &&
-                !TupleDescAttr(descriptor, attnum::company_users_role_in_company - 1)->attisdropped;
-            if (found->role_known) {
-                Datum role =
-                    attribute(tuple, descriptor, attnum::company_users_role_in_company, &is_null);
-                if (!is_null) {
-                    text* name = DatumGetTextPP(role);
-                    found->admin =
-                        VARSIZE_ANY_EXHDR(name) == 5 && memcmp(VARDATA_ANY(name), "admin", 5) == 0;
-                    if (reinterpret_cast<Pointer>(name) != DatumGetPointer(role))
-                        pfree(name);
-                }
-            }
-            return false;
-        },
-        &membership);
-    return membership;
+// Prepares `kept` for a lookup: the scan of these relations under this
+// statement's snapshot, open.
+void ready_kept_scan(KeptScan* kept, Oid heap, Oid index, int nkeys) {
+    Snapshot snapshot = statement_snapshot();
+    if (kept->open && (kept->snapshot != snapshot || RelationGetRelid(kept->heap) != heap ||
+                       RelationGetRelid(kept->index) != index || kept->nkeys != nkeys))
+        close_kept_scan(kept);
+    if (!kept->open)
+        open_kept_scan(kept, heap, index, nkeys, snapshot);
 }
-
 }  // namespace
 
-bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
-                      const pg_uuid_t& company_id) {
-    return membership_of(tables, user_id, company_id, false).active;
+bool kept_scan_exists(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys) {
+    ready_kept_scan(kept, heap, index, nkeys);
+    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = kept_owner;
+    index_rescan(kept->scan, keys, nkeys, nullptr, 0);
+    bool found = false;
+    ItemPointer tid;
+    while (!found && (tid = index_getnext_tid(kept->scan, ForwardScanDirection)) != nullptr) {
+        // As nodeIndexonlyscan.c reads the map: an all-visible page holds
+        // only rows every snapshot sees.
+        if (VM_ALL_VISIBLE(kept->heap, ItemPointerGetBlockNumber(tid), &kept->visibility_map))
+            found = true;
+        else
+            found = index_fetch_heap(kept->scan, kept->slot);
+    }
+    ExecClearTuple(kept->slot);
+    CurrentResourceOwner = caller_owner;
+    MemoryContextSwitchTo(caller_context);
+    return found;
 }
 
-bool is_active_admin(const IamTables& tables, const pg_uuid_t& user_id,
-                     const pg_uuid_t& company_id) {
-    Membership membership = membership_of(tables, user_id, company_id, true);
-    if (!membership.active)
-        return false;
-    return membership.role_known ? membership.admin
-                                 : user_holds_named_role(tables, user_id, "enterprise_admin");
+TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys) {
+    ready_kept_scan(kept, heap, index, nkeys);
+    // What the scan allocates as it goes (the btree's list of dead items to
+    // mark, for one) must last as long as the scan, not the call; the
+    // buffer it pins belongs to the scans' owner.
+    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = kept_owner;
+    index_rescan(kept->scan, keys, nkeys, nullptr, 0);
+    bool found = index_getnext_slot(kept->scan, ForwardScanDirection, kept->slot);
+    if (!found)
+        ExecClearTuple(kept->slot);
+    CurrentResourceOwner = caller_owner;
+    MemoryContextSwitchTo(caller_context);
+    return found ? kept->slot : nullptr;
 }
 
-void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
-                            void (*visit)(const pg_uuid_t& company_id, void* context),
-                            void* context) {
-    ScanKeyData key;
-    uuid_key(&key, attnum::company_users_user_id, user_id);
-    UuidVisitor visitor{visit, context, attnum::company_users_company_id,
-                        attnum::company_users_is_active_in_company};
-    scan(tables.company_users, tables.company_users_pkey, &key, 1, visit_uuid, &visitor);
+void kept_scan_release(KeptScan* kept) {
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = kept_owner;
+    ExecClearTuple(kept->slot);
+    CurrentResourceOwner = caller_owner;
 }
 
 }  // namespace iam::pg

@@ -1,7 +1,8 @@
-// Where iam_ext's own tables are, and the readers of the role and company
-// checks, for the C code that reads them directly through their indexes
-// (the checks run once per row in RLS policies: no SPI, no planner, no RLS
-// recursion). The API-key rows have their own reader (api_key_rows.hpp).
+// Where iam_ext's own tables are, and the scans of the C code that reads
+// them directly through their indexes (the checks run once per row in RLS
+// policies: no SPI, no planner, no RLS recursion). Each kind of row has its
+// reader beside this file: role_rows.hpp, membership_rows.hpp,
+// api_key_rows.hpp, referral_code_rows.hpp.
 #pragma once
 
 #include "pg/boundary/postgres.hpp"
@@ -40,6 +41,7 @@ constexpr AttrNumber api_keys_remaining = 15;          // since 0.7.0
 constexpr AttrNumber api_keys_refill_amount = 16;      // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit = 19;         // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit_window = 20;  // since 0.7.0
+constexpr AttrNumber api_keys_rate_limit_key_id = 21;  // since 0.7.0
 constexpr AttrNumber referral_codes_id = 1;
 constexpr AttrNumber referral_codes_user_id = 2;
 constexpr AttrNumber referral_codes_code = 3;
@@ -72,45 +74,40 @@ Snapshot statement_snapshot();
 bool scan(Oid heap, Oid index, ScanKey keys, int nkeys, bool (*visit)(HeapTuple, TupleDesc, void*),
           void* context);
 
-// What iam.users says of a user a request's JWT names.
-enum class UserStanding {
-    unknown,  // no row: a user iam does not know
-    active,
-    barred,  // banned until after `now` (banned_until), or deleted softly (deleted_at set)
+// An index scan kept open for the rest of a statement, for a reader called
+// once per row (a policy's check, verify_api_key in FROM): opening the table
+// and its index and setting up a scan cost about as much as the B-tree
+// descent itself. It lives in `memory`, the call site's per-query context,
+// and is closed when that context goes, when a later statement brings
+// another snapshot, and when a (sub)transaction ends; an abort gives it up.
+// Zero-initialised with `memory` set: closed.
+struct KeptScan {
+    MemoryContext memory;
+    bool open, closes_with_memory;
+    Relation heap, index;
+    IndexScanDesc scan;
+    int nkeys;
+    TupleTableSlot* slot;
+    Snapshot snapshot;
+    Buffer visibility_map;  // pinned by kept_scan_exists, InvalidBuffer if none
+    KeptScan* next;         // on the list of open scans
+    MemoryContextCallback close_callback;
 };
-// One probe of users_pkey. On a schema older than 0.7.0, which has neither
-// column, a known user is active.
-UserStanding user_standing(const IamTables& tables, const pg_uuid_t& user_id, TimestampTz now);
 
-// The id of the role named `name`; false if there is none.
-bool find_role_id(const IamTables& tables, text* name, pg_uuid_t* role_id);
-// The name of the role with this id (palloc'd); NULL if there is none.
-text* find_role_name(const IamTables& tables, const pg_uuid_t& role_id);
-// Whether the user holds the role named `name` (false if there is none).
-bool user_holds_named_role(const IamTables& tables, const pg_uuid_t& user_id, const char* name);
-// Whether user_roles has (user_id, role_id).
-bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& role_id);
-// Calls visit(user_id, context) for every holder of the role until it
-// returns false.
-void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
-                        bool (*visit)(const pg_uuid_t& user_id, void* context), void* context);
-// Calls visit(role_id, context) for every role the user holds.
-void for_each_role_of(const IamTables& tables, const pg_uuid_t& user_id,
-                      void (*visit)(const pg_uuid_t& role_id, void* context), void* context);
-// Whether the company exists, is 'active' and is not deleted.
-bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id);
-// Whether the user is an active member of the company (company state aside).
-bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
-                      const pg_uuid_t& company_id);
-// Whether the user is an active admin of the company (company state aside):
-// role_in_company 'admin'; on a schema older than 0.7.0, which has no
-// role_in_company, an active member holding the role enterprise_admin.
-bool is_active_admin(const IamTables& tables, const pg_uuid_t& user_id,
-                     const pg_uuid_t& company_id);
-// Calls visit(company_id, context) for every company the user is an active
-// member of (company state aside).
-void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
-                            void (*visit)(const pg_uuid_t& company_id, void* context),
-                            void* context);
+// The first row of `heap` whose leading index columns equal `keys` (their
+// sk_attno are the index's column numbers, 1..nkeys), under
+// statement_snapshot(), through `kept`: its slot with the row, or NULL. The
+// caller reads the slot and then calls kept_scan_release.
+TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys);
+void kept_scan_release(KeptScan* kept);
+// Whether a row matches, through `kept`, as an index-only scan decides it:
+// an entry on a page the visibility map says all visible is a visible row,
+// without reading the page.
+bool kept_scan_exists(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys);
+
+// A uuid equality scan key on `attribute` (a heap or an index column).
+void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value);
+// A uuid attribute of a row, copied to *out; false if it is NULL.
+bool copy_uuid_attribute(HeapTuple tuple, TupleDesc descriptor, AttrNumber number, pg_uuid_t* out);
 
 }  // namespace iam::pg

@@ -1,4 +1,4 @@
-// The role and company checks (roles.cpp) and the settings of companies.
+// The company checks (company_checks.cpp) and the settings of companies.
 #pragma once
 
 namespace iam::pg {

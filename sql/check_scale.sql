@@ -1,0 +1,143 @@
+-- The per-row checks at the bounds of iam.check_memory: a role's holders
+-- just under, at and just over what a call site's memo holds, a caller whose
+-- memberships exceed it, questions about other users past it, revocations
+-- between statements, and one generic plan for three callers. Whatever the
+-- path (the memo, the caller's companies, the kept index scans), the answers
+-- are those of the tables.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS iam_ext;
+RESET client_min_messages;
+BEGIN;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN;
+    END IF;
+END $$;
+SELECT iam.apply_grants();
+-- 64 kB holds 1,536 users (2,048 slots of 17 bytes, three quarters full,
+-- with room for the half-size table while it grows), and 768 pairs.
+SET LOCAL iam.check_memory = '64kB';
+SHOW iam.check_memory;
+SET LOCAL max_parallel_workers_per_gather = 0;
+
+CREATE FUNCTION pg_temp.u(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
+    $$ SELECT ('d1000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
+CREATE FUNCTION pg_temp.c(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
+    $$ SELECT ('d2000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
+INSERT INTO iam.users (id) SELECT pg_temp.u(i) FROM generate_series(1, 3100) AS i;
+
+-- Roles held by 1,535, 1,536 and 1,537 users (the odd ones), asked about
+-- 6,000 rows whose owners range over 3,100 users.
+INSERT INTO iam.roles (name) VALUES ('scale_1535'), ('scale_1536'), ('scale_1537');
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT pg_temp.u(2 * i - 1), r.id FROM iam.roles r, generate_series(1, 1537) AS i
+WHERE r.name LIKE 'scale_%' AND i <= substr(r.name, 7)::int;
+CREATE TABLE owned (id int, owner uuid);
+INSERT INTO owned SELECT i, pg_temp.u(1 + (i * 7) % 3100) FROM generate_series(1, 6000) AS i;
+CREATE FUNCTION pg_temp.holding(role text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM owned o JOIN iam.user_roles ur ON ur.user_id = o.owner
+    JOIN iam.roles r ON r.id = ur.role_id AND r.name = role
+$$;
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'scale_1535')) AS just_under,
+       pg_temp.holding('scale_1535') AS expected FROM owned;
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'scale_1536')) AS at_the_bound,
+       pg_temp.holding('scale_1536') AS expected FROM owned;
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'scale_1537')) AS just_over,
+       pg_temp.holding('scale_1537') AS expected FROM owned;
+-- A holder revoked is missing from the next statement, loaded or not.
+DELETE FROM iam.user_roles WHERE user_id = pg_temp.u(1)
+    AND role_id IN (SELECT id FROM iam.roles WHERE name IN ('scale_1536', 'scale_1537'));
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'scale_1536')) AS at_the_bound_after,
+       pg_temp.holding('scale_1536') AS expected FROM owned;
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'scale_1537')) AS just_over_after,
+       pg_temp.holding('scale_1537') AS expected FROM owned;
+
+-- 2,001 companies, the last suspended. Ann is in 1,535 companies (under the
+-- bound), Bob in 1,600 (over it), each an admin of every tenth, and each in
+-- the suspended company; Bob's membership of company 5 is inactive. Cid is
+-- in none.
+INSERT INTO iam.companies (id, name) SELECT pg_temp.c(i), 'Scale ' || i FROM generate_series(0, 2000) AS i;
+UPDATE iam.companies SET current_iam_status = 'suspended_by_admin' WHERE id = pg_temp.c(2000);
+INSERT INTO iam.company_users (user_id, company_id, role_in_company, is_active_in_company)
+SELECT pg_temp.u(3001), pg_temp.c(i), CASE WHEN i % 10 = 0 THEN 'admin' ELSE 'member' END, true
+FROM generate_series(0, 1534) AS i
+UNION ALL
+SELECT pg_temp.u(3002), pg_temp.c(i), CASE WHEN i % 10 = 0 THEN 'admin' ELSE 'member' END, i <> 5
+FROM generate_series(0, 1599) AS i
+UNION ALL
+SELECT pg_temp.u(n), pg_temp.c(2000), 'admin', true FROM generate_series(3001, 3002) AS n;
+-- 6,000 rows over the 2,001 companies.
+CREATE TABLE tenant_rows (id int, company_id uuid);
+INSERT INTO tenant_rows SELECT i, pg_temp.c(i % 2001) FROM generate_series(1, 6000) AS i;
+CREATE TABLE member_rows AS SELECT * FROM tenant_rows;
+CREATE TABLE any_rows AS SELECT * FROM tenant_rows;
+CREATE TABLE admin_rows AS SELECT * FROM tenant_rows;
+ALTER TABLE member_rows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON member_rows FOR SELECT USING (iam.is_company_member(company_id));
+ALTER TABLE any_rows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON any_rows FOR SELECT USING (company_id = ANY (iam.current_company_ids()));
+ALTER TABLE admin_rows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON admin_rows FOR SELECT USING (iam.is_company_admin(company_id));
+GRANT SELECT ON member_rows, any_rows, admin_rows TO authenticated;
+
+-- What each caller should see, from the tables.
+CREATE VIEW expected AS
+SELECT n AS caller,
+       (SELECT count(*) FROM tenant_rows t JOIN iam.company_users cu ON cu.company_id = t.company_id
+        JOIN iam.companies c ON c.id = t.company_id
+        WHERE cu.user_id = pg_temp.u(n) AND cu.is_active_in_company AND c.current_iam_status = 'active'
+          AND NOT c.is_deleted) AS member,
+       (SELECT count(*) FROM tenant_rows t JOIN iam.company_users cu ON cu.company_id = t.company_id
+        JOIN iam.companies c ON c.id = t.company_id
+        WHERE cu.user_id = pg_temp.u(n) AND cu.is_active_in_company AND c.current_iam_status = 'active' AND NOT c.is_deleted
+          AND cu.role_in_company = 'admin') AS admin
+FROM generate_series(3001, 3003) AS n;
+CREATE FUNCTION pg_temp.seen_by(n int, OUT member bigint, OUT any_form bigint, OUT admin bigint)
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('request.jwt.claims', json_build_object('sub', pg_temp.u(n), 'role', 'authenticated')::text, true);
+    member := (SELECT count(*) FROM member_rows);
+    any_form := (SELECT count(*) FROM any_rows);
+    admin := (SELECT count(*) FROM admin_rows);
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.seen_by(int), pg_temp.u(int) TO authenticated;
+SELECT * FROM expected ORDER BY caller;
+SET LOCAL ROLE authenticated;
+SELECT n AS caller, s.* FROM generate_series(3001, 3003) AS n, pg_temp.seen_by(n) AS s ORDER BY n;
+RESET ROLE;
+
+-- A membership and a company revoked between statements, under and over
+-- the bound.
+UPDATE iam.company_users SET is_active_in_company = false
+WHERE company_id = pg_temp.c(10) AND user_id IN (pg_temp.u(3001), pg_temp.u(3002));
+UPDATE iam.companies SET is_deleted = true WHERE id = pg_temp.c(20);
+SELECT * FROM expected ORDER BY caller;
+SET LOCAL ROLE authenticated;
+SELECT n AS caller, s.* FROM generate_series(3001, 3003) AS n, pg_temp.seen_by(n) AS s ORDER BY n;
+RESET ROLE;
+
+-- Questions about other users: 4,002 pairs, past the 768 the memo holds.
+SELECT count(*) FILTER (WHERE iam.is_company_member(pg_temp.c(i), pg_temp.u(n))) AS members,
+       count(*) FILTER (WHERE iam.is_company_admin(pg_temp.c(i), pg_temp.u(n))) AS admins
+FROM generate_series(3001, 3002) AS n, generate_series(0, 2000) AS i;
+SELECT count(*) FILTER (WHERE cu.is_active_in_company AND c.current_iam_status = 'active' AND NOT c.is_deleted) AS members,
+       count(*) FILTER (WHERE cu.is_active_in_company AND c.current_iam_status = 'active' AND NOT c.is_deleted
+                        AND cu.role_in_company = 'admin') AS admins
+FROM iam.company_users cu JOIN iam.companies c ON c.id = cu.company_id
+WHERE cu.user_id IN (pg_temp.u(3001), pg_temp.u(3002));
+
+-- One generic plan for three callers: each sees their own rows.
+SET LOCAL plan_cache_mode = force_generic_plan;
+SET LOCAL ROLE authenticated;
+PREPARE seen AS SELECT (SELECT count(*) FROM member_rows) AS member, (SELECT count(*) FROM any_rows) AS any_form,
+                       (SELECT count(*) FROM admin_rows) AS admin;
+SELECT set_config('request.jwt.claims', json_build_object('sub', pg_temp.u(3002), 'role', 'authenticated')::text, true) IS NOT NULL AS bob;
+EXECUTE seen;
+SELECT set_config('request.jwt.claims', json_build_object('sub', pg_temp.u(3003), 'role', 'authenticated')::text, true) IS NOT NULL AS cid;
+EXECUTE seen;
+SELECT set_config('request.jwt.claims', json_build_object('sub', pg_temp.u(3001), 'role', 'authenticated')::text, true) IS NOT NULL AS ann;
+EXECUTE seen;
+DEALLOCATE seen;
+RESET ROLE;
+ROLLBACK;

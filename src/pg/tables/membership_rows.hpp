@@ -1,0 +1,30 @@
+// The companies and company_users rows the company checks read
+// (src/pg/tables/membership_rows.cpp), through their indexes, whatever the
+// caller may select.
+#pragma once
+
+#include "pg/tables/iam_tables.hpp"
+
+namespace iam::pg {
+
+// Whether the company exists, is 'active' and is not deleted; through
+// `kept` if given (a B-tree descent), else through a scan of its own.
+bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id,
+                       KeptScan* kept = nullptr);
+// Whether the user is an active member of the company (company state aside).
+bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
+                      const pg_uuid_t& company_id, KeptScan* kept = nullptr);
+// Whether the user is an active admin of the company (company state aside):
+// role_in_company 'admin'; on a schema older than 0.7.0, which has no
+// role_in_company, an active member holding the role enterprise_admin.
+bool is_active_admin(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& company_id,
+                     KeptScan* kept = nullptr);
+// Calls visit(company_id, is_admin, context) for every company the user is
+// an active member of (company state aside), until it returns false;
+// is_admin as is_active_admin says.
+void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
+                            bool (*visit)(const pg_uuid_t& company_id, bool is_admin,
+                                          void* context),
+                            void* context);
+
+}  // namespace iam::pg
