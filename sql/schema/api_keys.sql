@@ -148,25 +148,51 @@ COMMENT ON FUNCTION iam.set_api_key_rate_limit(uuid, integer, interval) IS
 -- the reporter may see no key. The answer is the same for every key of the
 -- format, live or not, so it tells nothing verify_api_key would not.
 ------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION iam.present_api_key(api_key text) RETURNS void
+    LANGUAGE c VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_present_api_key';
+COMMENT ON FUNCTION iam.present_api_key(text) IS
+    'Records, for the rest of the transaction, the key whose secret this is, whatever its state; nothing for any other text. The policies let its holder revoke it';
+
+CREATE OR REPLACE FUNCTION iam.presented_api_key_id() RETURNS uuid
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_presented_api_key_id';
+COMMENT ON FUNCTION iam.presented_api_key_id() IS
+    'The id of the key whose secret this transaction presented (iam.present_api_key); NULL if none';
+
+CREATE OR REPLACE FUNCTION iam.is_presented_api_key(hashed_key text) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_is_presented_api_key';
+COMMENT ON FUNCTION iam.is_presented_api_key(text) IS
+    'Whether a stored hashed_key is that of the key this transaction presented (the policies of api_keys ask it)';
+
+-- Runs as the caller: presenting the secret is what admits the key's row to
+-- the policy api_keys_report, for anyone, anon included.
 CREATE OR REPLACE FUNCTION iam.report_leaked_api_key(api_key text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    leaked uuid;
 BEGIN
     IF api_key IS NULL OR length(api_key) <> 51 OR api_key !~ '^iam_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}$' THEN
         RAISE EXCEPTION 'this is not an iam_ext API key'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'An iam_ext API key matches iam_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}.';
     END IF;
-    SELECT v.key_id INTO leaked FROM iam.verify_api_key(api_key) AS v;
-    UPDATE iam.api_keys AS k SET is_active = false WHERE k.id = leaked AND k.is_active;
+    PERFORM iam.present_api_key(api_key);
+    IF row_security_active('iam.api_keys') THEN
+        -- No WHERE: the policies admit the presented key alone, while active
+        -- (a WHERE would need anon to read the table).
+        UPDATE iam.api_keys SET is_active = false;
+    ELSE
+        -- The service role and the operator bypass RLS: they say which key.
+        UPDATE iam.api_keys AS k SET is_active = false
+        WHERE k.id = iam.presented_api_key_id() AND k.is_active AND iam.is_presented_api_key(k.hashed_key);
+    END IF;
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION iam.report_leaked_api_key(text) IS
-    'Revokes the key it is given at once, for anyone who holds it (anon included); audited with the reporter''s role; true for every key of the format, live or not';
+    'Revokes the key it is given at once, for anyone who holds it (anon included), whatever its state; audited with the reporter''s role; true for every key of the format, live or not. Runs as the caller: a request authenticated by an API key needs iam:api_keys:write';
 
 ------------------------------------------------------------------------------
 -- The owner's view of their keys' life cycle, under RLS: the active keys the

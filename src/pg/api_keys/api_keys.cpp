@@ -117,7 +117,26 @@ bool touch_due(const ApiKeyRow& row, TimestampTz now) {
            row.last_used_at <= now - int64(last_used_interval_seconds) * USECS_PER_SEC;
 }
 
+// Whether the key hashes to the row's stored hash (in constant time).
+bool hash_matches(const text* key, const ApiKeyRow& row) {
+    if (row.hashed_key == nullptr)
+        return false;
+    auto stored = iam::parse_api_key_hash(text_view(row.hashed_key));
+    iam::pg::Pepper pepper;
+    if (!stored || !iam::pg::find_pepper(stored->pepper_version, &pepper))
+        return false;
+    bool matches = iam::api_key_matches(text_view(key), *stored, pepper);
+    sodium_memzero(pepper.data(), pepper.size());
+    return matches;
+}
+
 }  // namespace
+
+bool iam::pg::api_key_secret_matches(const IamTables& tables, const text* key, ApiKeyRow* row) {
+    auto prefix = iam::api_key_prefix(text_view(key));
+    return prefix && iam::pg::find_api_key(tables, prefix->data(), prefix->size(), row, nullptr) &&
+           hash_matches(key, *row);
+}
 
 bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse last_use,
                              ApiKeyRow* row, KeptScan* kept) {
@@ -135,12 +154,7 @@ bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse l
         row->has_company = false;
     if (row->has_company && !iam::pg::company_is_active(tables, row->company_id))
         return false;
-    auto stored = iam::parse_api_key_hash(text_view(row->hashed_key));
-    iam::pg::Pepper pepper;
-    if (!stored || !iam::pg::find_pepper(stored->pepper_version, &pepper))
-        return false;
-    bool matches = iam::api_key_matches(text_view(key), *stored, pepper);
-    sodium_memzero(pepper.data(), pepper.size());
+    bool matches = hash_matches(key, *row);
     if (matches && last_use == LastUse::record && touch_due(*row, now))
         touch_last_used(tables.api_keys, row->id, GetCurrentTimestamp());
     return matches;
