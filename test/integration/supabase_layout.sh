@@ -11,7 +11,10 @@
 # GoTrue's events, apply_grants(), rotate_api_key_pepper(), ALTER EXTENSION
 # UPDATE from every earlier version, disable_auth_sync(), DROP EXTENSION.
 # The pgTAP cases of Supabase (test/pgtap/supabase.sql, access_token_hook.sql)
-# also run here, in a database whose extension postgres installed.
+# also run here, in a database whose extension postgres installed. The
+# Security Advisor's rules that apply to an extension's schema
+# (security_advisor.sql) find nothing on iam, installed or upgraded, and
+# find each kind of fault planted in a schema of its own.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
@@ -109,6 +112,35 @@ check "supabase_auth_admin may, and reads no iam table itself" "true|false" \
 
 echo "the operator's functions"
 as_postgres "SELECT iam.apply_grants()" >/dev/null && check "apply_grants() as postgres" ok ok
+
+echo "the Security Advisor's rules (security_advisor.sql), iam exposed through PostgREST"
+advisor() {  # advisor SCHEMA [DATABASE]: the findings, one a line
+    value -U postgres -d "${2:-$db}" -v schema="$1" -f "$here/security_advisor.sql" | paste -sd ';' -
+}
+# One finding stays, and is expected until it is decided: iam_ext's
+# pg_extension.extnamespace is public (the install script creates schema iam
+# itself, so that DROP EXTENSION takes the schema along and an iam schema
+# that is not ours is never taken over). Making it iam needs `schema = iam`
+# in the control file, which gives up both; and pg_dump restores the
+# extension WITH SCHEMA, which must then exist before it.
+known="extension_in_public iam_ext"
+check "no finding on iam but $known" "$known" "$(advisor iam)"
+# The same rules find each fault they are for, planted in a schema of its own.
+as_admin "CREATE SCHEMA advisor_probe AUTHORIZATION postgres" >/dev/null
+as_postgres "CREATE TABLE advisor_probe.open_table (id int);
+    CREATE VIEW advisor_probe.owner_view AS SELECT id FROM advisor_probe.open_table;
+    CREATE VIEW advisor_probe.invoker_view WITH (security_invoker = true) AS SELECT id FROM advisor_probe.open_table;
+    CREATE FUNCTION advisor_probe.definer() RETURNS int LANGUAGE sql SECURITY DEFINER
+        SET search_path = pg_catalog AS 'SELECT 1';
+    CREATE FUNCTION advisor_probe.path_free() RETURNS int LANGUAGE sql AS 'SELECT 1';
+    GRANT USAGE ON SCHEMA advisor_probe TO anon, authenticated;
+    GRANT SELECT ON ALL TABLES IN SCHEMA advisor_probe TO authenticated;
+    REVOKE EXECUTE ON FUNCTION advisor_probe.definer() FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION advisor_probe.definer() TO anon" >/dev/null
+check "each planted fault is found" \
+    "anon_security_definer_function_executable advisor_probe.definer();$known;function_search_path_mutable advisor_probe.path_free();rls_disabled_in_exposed_schema advisor_probe.open_table;security_definer_view advisor_probe.owner_view" \
+    "$(advisor advisor_probe)"
+as_admin "DROP SCHEMA advisor_probe CASCADE" >/dev/null
 as_postgres "SELECT count(*) FROM iam.create_api_key('first', '$pam')" >/dev/null  # makes pepper 1
 check "rotate_api_key_pepper() as postgres" 2 "$(as_postgres "SELECT iam.rotate_api_key_pepper()")"
 for version in $(as_postgres "SELECT string_agg(version, ' ' ORDER BY string_to_array(version, '.')::int[]) FROM pg_available_extension_versions WHERE name = 'iam_ext' AND version <> (SELECT default_version FROM pg_available_extensions WHERE name = 'iam_ext')"); do
@@ -118,6 +150,7 @@ for version in $(as_postgres "SELECT string_agg(version, ' ' ORDER BY string_to_
     check "ALTER EXTENSION iam_ext UPDATE from $version as postgres" \
         "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$IAM_ROOT/iam_ext.control")" \
         "$(as_postgres "SELECT extversion FROM pg_extension WHERE extname = 'iam_ext'" "iam_from_${version//./_}")"
+    check "no finding on iam upgraded from $version but $known" "$known" "$(advisor iam "iam_from_${version//./_}")"
 done
 
 echo "disable_auth_sync and DROP EXTENSION"
