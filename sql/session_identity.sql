@@ -178,6 +178,20 @@ SET row_security = off;
 SELECT public.app_grant(pg_temp.person('Nina'), 'consultant');
 RESET row_security;
 SELECT count(*) AS audit_rows_added FROM iam.audit_log WHERE id > :audit_before;
+-- The checks written with iam.is_service_caller() hold the same way: a
+-- company admin does not suspend her company through a function that runs
+-- as a superuser.
+CREATE FUNCTION public.app_suspend(company_id uuid) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    UPDATE iam.companies SET current_iam_status = 'suspended_by_admin' WHERE id = app_suspend.company_id
+    RETURNING iam.is_service_caller()
+$$;
+GRANT EXECUTE ON FUNCTION public.app_suspend(uuid) TO authenticated;
+SELECT pg_temp.as_user('Carol');
+SELECT public.app_suspend('c0000000-0000-4000-8000-00000000000a');
+RESET ROLE;
+SELECT current_iam_status FROM iam.companies WHERE id = 'c0000000-0000-4000-8000-00000000000a';
+DROP FUNCTION public.app_suspend(uuid);
 DROP FUNCTION public.app_grant(uuid, text);
 DROP FUNCTION public.app_set_theme(text);
 

@@ -66,12 +66,14 @@ CREATE OR REPLACE FUNCTION iam.is_current_company(company_id uuid) RETURNS boole
 COMMENT ON FUNCTION iam.is_current_company(uuid) IS
     'Whether the company is one of iam.current_company_ids(), at the cost of a hash probe per row; the planner writes company_id = ANY (iam.current_company_ids()) as this call';
 
--- Who stands above RLS: superusers and Supabase's service_role.
+-- Who stands above RLS: superusers and Supabase's service_role, in the
+-- session (the session user, or the role it SET ROLE to), whatever role a
+-- SECURITY DEFINER function runs as.
 CREATE OR REPLACE FUNCTION iam.is_service_caller() RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'iam_is_service_caller';
 COMMENT ON FUNCTION iam.is_service_caller() IS
-    'Whether the current database role is a superuser or has the privileges of service_role';
+    'Whether the session (its user, or the role it SET ROLE to; not the role a SECURITY DEFINER function runs as) is a superuser or has the privileges of service_role';
 
 ------------------------------------------------------------------------------
 -- Not found, for HTTP too. PostgREST answers 500 for P0002; inside a

@@ -68,7 +68,9 @@ bool is_restore(Relation) {
 
 }  // namespace iam::pg
 
-// iam.is_service_caller() -> boolean
+// iam.is_service_caller() -> boolean: asked of who is in the session, so
+// that the checks and triggers written with it hold for a SECURITY DEFINER
+// function on a caller's behalf as for the caller.
 IAM_SQL_FUNCTION(iam_is_service_caller) {
-    PG_RETURN_BOOL(iam::pg::caller_is_service());
+    PG_RETURN_BOOL(iam::pg::session_is_service());
 }
