@@ -95,7 +95,8 @@ cluster_start() {
 # Supabase's image: database DB with the API roles and auth.users (owned by
 # supabase_auth_admin, whose password is $PGPASSWORD), an authenticator, and
 # postgres made a superuser, given the API roles and auth's tables, then
-# demoted (NOSUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS).
+# demoted (NOSUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS); schema
+# extensions, where Supabase installs extensions (WITH SCHEMA extensions).
 supabase_layout() {
     local db=$1
     sql -U supabase_admin -d postgres -o /dev/null <<SQL
@@ -113,6 +114,8 @@ ALTER ROLE supabase_auth_admin PASSWORD '$PGPASSWORD';
 GRANT anon, authenticated, service_role TO postgres;
 GRANT ALL ON auth.users, auth.identities TO postgres;
 GRANT ALL ON DATABASE $db TO postgres;
+CREATE SCHEMA extensions;
+GRANT USAGE ON SCHEMA extensions TO postgres, anon, authenticated, service_role;
 ALTER ROLE postgres NOSUPERUSER CREATEROLE CREATEDB REPLICATION BYPASSRLS;
 SQL
 }

@@ -144,44 +144,64 @@ COMMENT ON FUNCTION iam.set_api_key_rate_limit(uuid, integer, interval) IS
 
 ------------------------------------------------------------------------------
 -- A leaked key's kill switch: whoever holds a key may revoke it, anon
--- included (a secret scanner, a finder). It runs as the extension's owner:
--- the reporter may see no key. A report revokes the row whose hash the key
--- matches, whatever its state: a key reported while it does not verify (its
--- company suspended, its user banned, expired) stays revoked when its
--- company or user is restored, and revocation is final. The answer is true
--- when a key has this secret (it is revoked now), false when none has: only
--- a holder of the whole secret learns it, which verify_api_key tells them
--- too for a live key.
+-- included (a secret scanner, a finder). It runs as the caller, who may see
+-- no key: presenting the secret (iam.present_api_key) admits that key's row,
+-- and only it, to the policies of api_keys. A report revokes the row whose
+-- hash the key matches, whatever its state: a key reported while it does not
+-- verify (its company suspended, its user banned, expired) stays revoked
+-- when its company or user is restored, and revocation is final. The answer
+-- is true when a key has this secret (it is revoked now), false when none
+-- has: only a holder of the whole secret learns it, which verify_api_key
+-- tells them too for a live key.
 ------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION iam.api_key_row_of(api_key text) RETURNS uuid
-    LANGUAGE c VOLATILE STRICT PARALLEL RESTRICTED
-    AS 'MODULE_PATHNAME', 'iam_api_key_row_of';
-COMMENT ON FUNCTION iam.api_key_row_of(text) IS
-    'The id of the key row whose hash the key matches, whatever its state (revoked, expired, suspended); NULL for none. For the kill switch';
-REVOKE EXECUTE ON FUNCTION iam.api_key_row_of(text) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION iam.present_api_key(api_key text) RETURNS void
+    LANGUAGE c VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_present_api_key';
+COMMENT ON FUNCTION iam.present_api_key(text) IS
+    'Records, for the rest of the transaction, the key whose secret this is, whatever its state; nothing for any other text. The policies let its holder revoke it';
 
+CREATE OR REPLACE FUNCTION iam.presented_api_key_id() RETURNS uuid
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_presented_api_key_id';
+COMMENT ON FUNCTION iam.presented_api_key_id() IS
+    'The id of the key whose secret this transaction presented (iam.present_api_key); NULL if none';
+
+CREATE OR REPLACE FUNCTION iam.is_presented_api_key(hashed_key text) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_is_presented_api_key';
+COMMENT ON FUNCTION iam.is_presented_api_key(text) IS
+    'Whether a stored hashed_key is that of the key this transaction presented (the policies of api_keys ask it)';
+
+-- Runs as the caller: presenting the secret is what admits the key's row to
+-- the policy api_keys_report, for anyone, anon included.
 CREATE OR REPLACE FUNCTION iam.report_leaked_api_key(api_key text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    leaked uuid;
 BEGIN
     IF api_key IS NULL OR length(api_key) <> 51 OR api_key !~ '^iam_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}$' THEN
         RAISE EXCEPTION 'this is not an iam_ext API key'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'An iam_ext API key matches iam_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}.';
     END IF;
-    leaked := iam.api_key_row_of(api_key);
-    IF leaked IS NULL THEN
+    PERFORM iam.present_api_key(api_key);
+    IF iam.presented_api_key_id() IS NULL THEN
         RETURN false;
     END IF;
-    UPDATE iam.api_keys AS k SET is_active = false WHERE k.id = leaked AND k.is_active;
+    IF row_security_active('iam.api_keys') THEN
+        -- No WHERE: the policies admit the presented key alone, while active
+        -- (a WHERE would need anon to read the table).
+        UPDATE iam.api_keys SET is_active = false;
+    ELSE
+        -- The service role and the operator bypass RLS: they say which key.
+        UPDATE iam.api_keys AS k SET is_active = false
+        WHERE k.id = iam.presented_api_key_id() AND k.is_active AND iam.is_presented_api_key(k.hashed_key);
+    END IF;
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION iam.report_leaked_api_key(text) IS
-    'Revokes for good the key it is given, whatever its state, for anyone who holds it (anon included); audited with the reporter''s role; true if a key has this secret (now revoked), false if none has';
+    'Revokes for good the key it is given, whatever its state, for anyone who holds it (anon included); audited with the reporter''s role; true if a key has this secret (now revoked), false if none has. Runs as the caller: a request authenticated by an API key needs iam:api_keys:write';
 
 ------------------------------------------------------------------------------
 -- The owner's view of their keys' life cycle, under RLS: the active keys the

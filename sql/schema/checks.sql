@@ -70,12 +70,23 @@ CREATE OR REPLACE FUNCTION iam.is_current_company(company_id uuid) RETURNS boole
 COMMENT ON FUNCTION iam.is_current_company(uuid) IS
     'company_id = ANY (iam.current_company_ids()), NULLs included, at the cost of a hash probe per row; the planner writes that expression as this call';
 
--- Who stands above RLS: superusers and Supabase's service_role.
+-- Who stands above RLS: superusers and Supabase's service_role, in the
+-- session (the session user, or the role it SET ROLE to), whatever role a
+-- SECURITY DEFINER function runs as.
 CREATE OR REPLACE FUNCTION iam.is_service_caller() RETURNS boolean
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'iam_is_service_caller';
 COMMENT ON FUNCTION iam.is_service_caller() IS
-    'Whether the current database role is a superuser or has the privileges of service_role';
+    'Whether the session (its user, or the role it SET ROLE to; not the role a SECURITY DEFINER function runs as) is a superuser or has the privileges of service_role';
+
+-- Who stands above the extension's own rules (what they make final, such as
+-- an invitation's bounds): the operator, a superuser or a role with the
+-- privileges of the extension's owner, in the session.
+CREATE OR REPLACE FUNCTION iam.is_operator_session() RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'iam_is_operator_session';
+COMMENT ON FUNCTION iam.is_operator_session() IS
+    'Whether the session (its user, or the role it SET ROLE to; not the role a SECURITY DEFINER function runs as) is the operator: a superuser or a role with the privileges of the extension''s owner';
 
 ------------------------------------------------------------------------------
 -- Not found, for HTTP too. PostgREST answers 500 for P0002; inside a

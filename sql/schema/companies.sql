@@ -155,9 +155,31 @@ CREATE OR REPLACE TRIGGER companies_guard_status BEFORE UPDATE ON iam.companies
     FOR EACH ROW EXECUTE FUNCTION iam.guard_company_status();
 
 
--- Inviting and revoking run as the caller, through the policies of
--- iam.company_invitations; accepting runs as the extension's owner, since
--- the invitee may neither read the invitation nor insert a membership.
+-- Inviting, revoking and accepting run as the caller, through the policies
+-- of iam.company_invitations and company_users. The invitee may neither read
+-- the invitation nor insert a membership until they present its token: the
+-- token's hash, recorded for the transaction by iam.present_invitation_token
+-- (C, backend memory no client can set without the token), admits the
+-- invitation to its invitee, and that invitation, once accepted by them in
+-- the same transaction, admits their membership.
+CREATE OR REPLACE FUNCTION iam.present_invitation_token(token text) RETURNS void
+    LANGUAGE c VOLATILE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_present_invitation_token';
+COMMENT ON FUNCTION iam.present_invitation_token(text) IS
+    'Records the hash of an invitation''s token for the rest of the transaction (nothing for NULL or more than 64 characters); the policies admit the invitation to its invitee';
+
+CREATE OR REPLACE FUNCTION iam.presented_invitation_hash() RETURNS text
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_presented_invitation_hash';
+COMMENT ON FUNCTION iam.presented_invitation_hash() IS
+    'The token_hash of the invitation whose token this transaction presented (iam.present_invitation_token); NULL if none';
+
+CREATE OR REPLACE FUNCTION iam.presented_invitation_id() RETURNS uuid
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'iam_presented_invitation_id';
+COMMENT ON FUNCTION iam.presented_invitation_id() IS
+    'The id of the invitation whose token this transaction presented (iam.present_invitation_token); NULL if none';
+
 CREATE OR REPLACE FUNCTION iam.invite_to_company(company_id uuid, email text DEFAULT NULL, user_id uuid DEFAULT NULL,
                                       role_in_company text DEFAULT 'member', valid_for interval DEFAULT NULL)
     RETURNS TABLE (invitation_id uuid, token text, expires_at timestamptz)
@@ -220,7 +242,7 @@ COMMENT ON FUNCTION iam.revoke_company_invitation(uuid) IS
     'Revokes a pending invitation the caller administers; true if it was pending';
 
 CREATE OR REPLACE FUNCTION iam.accept_company_invitation(token text) RETURNS uuid
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -231,47 +253,46 @@ BEGIN
         RAISE EXCEPTION 'accepting an invitation needs a signed-in user'
             USING ERRCODE = 'insufficient_privilege', HINT = 'Sign in as the invitee and accept it again.';
     END IF;
-    IF token IS NOT NULL AND length(token) <= 64 THEN
-        SELECT * INTO invitation FROM iam.company_invitations AS i
-        WHERE i.token_hash = encode(sha256(convert_to(token, 'UTF8')), 'hex')
-        FOR UPDATE;
-    END IF;
+    PERFORM iam.present_invitation_token(token);
+    -- The policy admits only a pending invitation of this token addressed
+    -- to the caller; iam.present_invitation_token names it only while its
+    -- inviter still administers the company (or holds platform_admin), or
+    -- when it names no inviter (made by the service role or the operator).
+    -- (Not *: the API roles may not read token_hash.)
+    SELECT i.id, i.company_id, i.role_in_company, i.invited_user_id, i.invited_email, i.expires_at, i.revoked_at
+    INTO invitation.id, invitation.company_id, invitation.role_in_company, invitation.invited_user_id,
+         invitation.invited_email, invitation.expires_at, invitation.revoked_at
+    FROM iam.company_invitations AS i
+    WHERE i.id = iam.presented_invitation_id() AND i.accepted_at IS NULL
+    FOR UPDATE;
     -- One answer for every token that does not admit this caller, so that a
-    -- guesser learns nothing from it. An invitation by email admits the
-    -- holder of that address once they have confirmed it, compared as mail
-    -- systems compare addresses: ASCII letters without regard to case, any
-    -- other character as it is (lower() would fold a look-alike such as
-    -- U+212A KELVIN SIGN into k). It is valid while its inviter still
-    -- administers the company (or holds platform_admin); one made by the
-    -- service role or the operator names no inviter.
-    IF invitation.id IS NULL OR invitation.accepted_at IS NOT NULL OR invitation.revoked_at IS NOT NULL
-       OR invitation.expires_at <= now()
+    -- guesser learns nothing from it. The policies decide for the API roles;
+    -- the same conditions are asked here for the roles that bypass RLS. An
+    -- invitation by email admits the holder of that address once they have
+    -- confirmed it, compared as mail systems compare addresses: ASCII
+    -- letters without regard to case, any other character as it is (lower()
+    -- would fold a look-alike such as U+212A KELVIN SIGN into k).
+    IF invitation.id IS NULL OR invitation.revoked_at IS NOT NULL OR invitation.expires_at <= now()
        OR NOT (coalesce(invitation.invited_user_id = caller, false)
                OR coalesce(invitation.invited_email = (SELECT lower(u.email COLLATE "C") FROM iam.users AS u
                                                        WHERE u.id = caller AND u.email_confirmed_at IS NOT NULL),
                            false))
-       OR NOT (invitation.invited_by IS NULL
-               OR EXISTS (SELECT FROM iam.company_users AS cu
-                          WHERE cu.user_id = invitation.invited_by AND cu.company_id = invitation.company_id
-                            AND cu.is_active_in_company AND cu.role_in_company = 'admin')
-               OR EXISTS (SELECT FROM iam.user_roles AS ur JOIN iam.roles AS r ON r.id = ur.role_id
-                          WHERE ur.user_id = invitation.invited_by AND r.name = 'platform_admin'))
        OR NOT EXISTS (SELECT FROM iam.companies AS c WHERE c.id = invitation.company_id AND NOT c.is_deleted) THEN
         PERFORM iam.raise_not_found('no such invitation for you: it is unknown, expired, revoked, used, or someone else''s',
                                     'Ask the company''s admin for a new invitation.');
     END IF;
+    UPDATE iam.company_invitations AS i SET accepted_at = now(), accepted_by = caller WHERE i.id = invitation.id;
     INSERT INTO iam.company_users AS cu (user_id, company_id, role_in_company)
     VALUES (caller, invitation.company_id, invitation.role_in_company)
     ON CONFLICT ON CONSTRAINT company_users_pkey DO UPDATE
         SET is_active_in_company = true,
             role_in_company = CASE WHEN cu.is_active_in_company AND cu.role_in_company = 'admin' THEN 'admin'
                                    ELSE excluded.role_in_company END;
-    UPDATE iam.company_invitations AS i SET accepted_at = now(), accepted_by = caller WHERE i.id = invitation.id;
     RETURN invitation.company_id;
 END
 $$;
 COMMENT ON FUNCTION iam.accept_company_invitation(text) IS
-    'The invitee (by user id, or by the email of their iam.users row) joins the company with the token; returns the company id. Any other token: P0002';
+    'The invitee (by user id, or by the email of their iam.users row) joins the company with the token; returns the company id. Any other token: P0002. Runs as the caller: a request authenticated by an API key needs iam:company_invitations:write and iam:company_users:write';
 -- For authenticated and service_role (apply_grants): anon has no user.
 REVOKE EXECUTE ON FUNCTION iam.accept_company_invitation(text) FROM PUBLIC;
 
@@ -280,14 +301,16 @@ REVOKE EXECUTE ON FUNCTION iam.accept_company_invitation(text) FROM PUBLIC;
 -- the operator), its lifetime is more than 0 and at most 90 days from now,
 -- its email is stored as the acceptance compares it, and its token_hash is a
 -- SHA-256 in hex; once made, an invitation is only revoked, or accepted
--- once. The operator (a superuser, or a role with the privileges of the
--- tables' owner: a restore, too) stands above these rules.
+-- once. The operator in the session (a superuser, or a role with the
+-- privileges of the extension's owner: a restore, too) stands above these
+-- rules; a SECURITY DEFINER function running as the tables' owner on a
+-- caller's behalf does not.
 CREATE OR REPLACE FUNCTION iam.guard_company_invitation() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE') THEN
+    IF iam.is_operator_session() THEN
         RETURN NEW;
     END IF;
     IF TG_OP = 'UPDATE' THEN
@@ -460,12 +483,21 @@ CREATE OR REPLACE TRIGGER company_users_guard_reactivation BEFORE UPDATE ON iam.
 -- What a company's admins read of their members: these fields, of active
 -- members only (iam.users itself shows them nobody else's row).
 ------------------------------------------------------------------------------
-CREATE OR REPLACE VIEW iam.company_members WITH (security_barrier) AS
-SELECT cu.company_id, cu.user_id, u.email, u.full_name, cu.role_in_company, cu.joined_at
+CREATE OR REPLACE VIEW iam.company_members WITH (security_invoker = true, security_barrier = true) AS
+SELECT cu.company_id, cu.user_id, p.email, p.full_name, cu.role_in_company, cu.joined_at
 FROM iam.company_users AS cu
-JOIN iam.users AS u ON u.id = cu.user_id
+JOIN iam.member_profiles AS p ON p.user_id = cu.user_id
 WHERE cu.is_active_in_company
   AND (iam.is_company_admin(cu.company_id)
        OR (SELECT iam.is_service_caller() OR iam.has_any_role('{platform_admin,support_agent}')));
 COMMENT ON VIEW iam.company_members IS
-    'The active members of the companies the caller administers (every company for platform_admin and support_agent): email, name, role in the company';
+    'The active members of the companies the caller administers (every company for platform_admin and support_agent): email, name, role in the company. Runs as the caller: the policies of company_users and member_profiles decide';
+
+CREATE OR REPLACE FUNCTION iam.copy_member_profile() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_copy_member_profile';
+COMMENT ON FUNCTION iam.copy_member_profile() IS
+    'AFTER INSERT OR UPDATE trigger of users: copies email and full_name into member_profiles, as the extension''s bookkeeping';
+REVOKE EXECUTE ON FUNCTION iam.copy_member_profile() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER users_copy_member_profile AFTER INSERT OR UPDATE OF email, full_name ON iam.users
+    FOR EACH ROW EXECUTE FUNCTION iam.copy_member_profile();

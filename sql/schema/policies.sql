@@ -41,9 +41,14 @@ CREATE POLICY user_roles_delete ON iam.user_roles FOR DELETE
     USING ((SELECT iam.has_role('platform_admin')));
 
 ALTER TABLE iam.companies ENABLE ROW LEVEL SECURITY;
+-- An invitee who presented their invitation's token also sees the company
+-- it is to: the invitations' own policy admits theirs (the subquery may not
+-- name token_hash, which the API roles may not read).
 CREATE POLICY companies_select ON iam.companies FOR SELECT USING (
     id = ANY ((SELECT iam.current_company_ids())::uuid[])
-    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
+    OR id IN (SELECT i.company_id FROM iam.company_invitations AS i
+              WHERE (SELECT iam.presented_invitation_hash()) IS NOT NULL));
 CREATE POLICY companies_insert ON iam.companies FOR INSERT
     WITH CHECK ((SELECT iam.has_role('platform_admin')));
 CREATE POLICY companies_update ON iam.companies FOR UPDATE USING (
@@ -55,11 +60,34 @@ CREATE POLICY company_users_select ON iam.company_users FOR SELECT USING (
     user_id = (SELECT iam.current_user_id())
     OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
     OR iam.is_company_admin(company_id));
-CREATE POLICY company_users_insert ON iam.company_users FOR INSERT
-    WITH CHECK ((SELECT iam.has_role('platform_admin')));
+-- The invitee joins (or rejoins) with the role of an invitation they
+-- accepted in this very transaction (accepted_at is the transaction's
+-- now()), so the token is spent by the same transaction that uses it, and
+-- only for a company that is not deleted. Only the holder of its token
+-- records an acceptance (the policies of company_invitations).
+CREATE POLICY company_users_insert ON iam.company_users FOR INSERT WITH CHECK (
+    (SELECT iam.has_role('platform_admin'))
+    OR (user_id = (SELECT iam.current_user_id()) AND is_active_in_company
+        AND EXISTS (SELECT FROM iam.company_invitations AS i
+                    WHERE i.accepted_by = company_users.user_id AND i.accepted_at = now()
+                      AND i.company_id = company_users.company_id
+                      AND i.role_in_company = company_users.role_in_company)
+        AND EXISTS (SELECT FROM iam.companies AS c WHERE c.id = company_users.company_id AND NOT c.is_deleted)));
 CREATE POLICY company_users_update ON iam.company_users FOR UPDATE USING (
     (SELECT iam.has_role('platform_admin'))
     OR iam.is_company_admin(company_id));
+CREATE POLICY company_users_accept ON iam.company_users FOR UPDATE
+    USING (user_id = (SELECT iam.current_user_id())
+           AND EXISTS (SELECT FROM iam.company_invitations AS i
+                       WHERE i.accepted_by = company_users.user_id AND i.accepted_at = now()
+                         AND i.company_id = company_users.company_id))
+    WITH CHECK (user_id = (SELECT iam.current_user_id()) AND is_active_in_company
+                AND EXISTS (SELECT FROM iam.company_invitations AS i
+                            WHERE i.accepted_by = company_users.user_id AND i.accepted_at = now()
+                              AND i.company_id = company_users.company_id
+                              AND i.role_in_company = company_users.role_in_company)
+                AND EXISTS (SELECT FROM iam.companies AS c
+                            WHERE c.id = company_users.company_id AND NOT c.is_deleted));
 
 ALTER TABLE iam.user_settings ENABLE ROW LEVEL SECURITY;
 CREATE POLICY user_settings_select ON iam.user_settings FOR SELECT USING (
@@ -85,6 +113,18 @@ CREATE POLICY api_keys_update ON iam.api_keys FOR UPDATE USING (
     user_id = (SELECT iam.current_user_id())
     OR (SELECT iam.has_role('platform_admin'))
     OR iam.is_company_admin(company_id));
+-- The kill switch: whoever presented a key's secret in this transaction
+-- (iam.present_api_key, C: backend memory no client can set without the
+-- secret) revokes that key, and only that one: while a key is presented,
+-- the transaction updates no other key, and none that is revoked already.
+CREATE POLICY api_keys_report ON iam.api_keys FOR UPDATE
+    USING (id = (SELECT iam.presented_api_key_id()) AND iam.is_presented_api_key(hashed_key))
+    WITH CHECK (NOT is_active AND id = (SELECT iam.presented_api_key_id()) AND iam.is_presented_api_key(hashed_key));
+CREATE POLICY api_keys_only_the_presented ON iam.api_keys AS RESTRICTIVE FOR UPDATE
+    USING ((SELECT iam.presented_api_key_id()) IS NULL
+           OR (id = (SELECT iam.presented_api_key_id()) AND iam.is_presented_api_key(hashed_key) AND is_active))
+    WITH CHECK ((SELECT iam.presented_api_key_id()) IS NULL
+                OR (id = (SELECT iam.presented_api_key_id()) AND iam.is_presented_api_key(hashed_key)));
 
 ALTER TABLE iam.referral_codes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY referral_codes_select ON iam.referral_codes FOR SELECT USING (
@@ -111,13 +151,50 @@ CREATE POLICY referrals_update ON iam.referrals FOR UPDATE
 -- Invitations: their company's admins see, make and revoke them (the
 -- functions of companies.sql); revocation is final.
 ALTER TABLE iam.company_invitations ENABLE ROW LEVEL SECURITY;
+-- ... and their invitee sees and accepts one once they present its token
+-- (iam.present_invitation_token, C: backend memory no client can set without
+-- the token, which names no invitation whose inviter no longer administers
+-- its company): while it is pending and addressed to them (by user id, or
+-- by an email they confirmed, compared ASCII-only as accept_company_invitation
+-- explains), or once they accepted it in this transaction.
 CREATE POLICY company_invitations_select ON iam.company_invitations FOR SELECT USING (
-    iam.is_company_admin(company_id) OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+    iam.is_company_admin(company_id) OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
+    OR (id = (SELECT iam.presented_invitation_id()) AND token_hash = (SELECT iam.presented_invitation_hash())
+        AND (invited_user_id = (SELECT iam.current_user_id())
+             OR invited_email = (SELECT lower(u.email COLLATE "C") FROM iam.users AS u
+                                 WHERE u.id = (SELECT iam.current_user_id()) AND u.email_confirmed_at IS NOT NULL))
+        AND ((accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now())
+             OR (accepted_by = (SELECT iam.current_user_id()) AND accepted_at = now()))));
 CREATE POLICY company_invitations_insert ON iam.company_invitations FOR INSERT WITH CHECK (
     iam.is_company_admin(company_id) OR (SELECT iam.has_role('platform_admin')));
 CREATE POLICY company_invitations_update ON iam.company_invitations FOR UPDATE
     USING (iam.is_company_admin(company_id) OR (SELECT iam.has_role('platform_admin')))
     WITH CHECK (revoked_at IS NOT NULL);
+CREATE POLICY company_invitations_accept ON iam.company_invitations FOR UPDATE
+    USING (id = (SELECT iam.presented_invitation_id()) AND token_hash = (SELECT iam.presented_invitation_hash())
+           AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+           AND (invited_user_id = (SELECT iam.current_user_id())
+                OR invited_email = (SELECT lower(u.email COLLATE "C") FROM iam.users AS u
+                                    WHERE u.id = (SELECT iam.current_user_id()) AND u.email_confirmed_at IS NOT NULL)))
+    WITH CHECK (token_hash = (SELECT iam.presented_invitation_hash())
+                AND accepted_by = (SELECT iam.current_user_id()) AND accepted_at = now() AND revoked_at IS NULL);
+-- Only the invitee, holding the token, records an acceptance.
+CREATE POLICY company_invitations_accepted_by_invitee ON iam.company_invitations AS RESTRICTIVE FOR UPDATE
+    USING (true)
+    WITH CHECK (accepted_by IS NULL
+                OR (accepted_by = (SELECT iam.current_user_id())
+                    AND token_hash = (SELECT iam.presented_invitation_hash())));
+
+-- What a company's admins read of their members (iam.company_members): the
+-- copy of email and full_name of the users who are active members of a
+-- company they administer; the user themselves and the readers.
+ALTER TABLE iam.member_profiles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY member_profiles_select ON iam.member_profiles FOR SELECT USING (
+    user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}'))
+    OR EXISTS (SELECT FROM iam.company_users AS cu
+               WHERE cu.user_id = member_profiles.user_id AND cu.is_active_in_company
+                 AND iam.is_company_admin(cu.company_id)));
 
 ALTER TABLE iam.audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_select ON iam.audit_log FOR SELECT
@@ -158,6 +235,7 @@ $$;
 CREATE OR REPLACE FUNCTION iam.apply_grants() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
     AS $$
 DECLARE
     api_key_columns text;
@@ -173,6 +251,9 @@ BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
         GRANT USAGE ON SCHEMA iam TO anon;
         GRANT SELECT ON iam.roles TO anon;
+        -- The kill switch (iam.report_leaked_api_key): the policies admit
+        -- only the key whose secret the transaction presented.
+        GRANT UPDATE (is_active) ON iam.api_keys TO anon;
     END IF;
 
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
@@ -189,12 +270,13 @@ BEGIN
             'GRANT USAGE ON SCHEMA iam TO authenticated',
             'GRANT EXECUTE ON FUNCTION iam.accept_company_invitation(text) TO authenticated',
             'GRANT SELECT ON iam.roles, iam.users, iam.user_roles, iam.companies, iam.company_users, '
-                'iam.user_settings, iam.referral_codes, iam.referrals, iam.audit_log, iam.company_members '
+                'iam.user_settings, iam.referral_codes, iam.referrals, iam.audit_log, iam.company_members, '
+                'iam.member_profiles '
                 'TO authenticated',
             'GRANT SELECT (' || invitation_columns || ') ON iam.company_invitations TO authenticated',
             'REVOKE DELETE ON iam.company_invitations FROM authenticated',
             'GRANT INSERT (company_id, invited_email, invited_user_id, role_in_company, token_hash, invited_by, '
-                'expires_at), UPDATE (revoked_at) ON iam.company_invitations TO authenticated',
+                'expires_at), UPDATE (revoked_at, accepted_at, accepted_by) ON iam.company_invitations TO authenticated',
             'GRANT SELECT (' || api_key_columns || ') ON iam.api_keys TO authenticated',
             'REVOKE DELETE ON iam.roles, iam.users, iam.companies, iam.company_users, iam.user_settings, '
                 'iam.api_keys, iam.referral_codes, iam.referrals FROM authenticated',

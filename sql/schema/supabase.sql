@@ -15,6 +15,7 @@
 CREATE OR REPLACE FUNCTION iam.sync_user_from_auth(auth_user jsonb) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
     AS $$
 DECLARE
     synced_id constant uuid := (auth_user ->> 'id')::uuid;
@@ -87,6 +88,7 @@ COMMENT ON FUNCTION iam.sync_user_from_auth(jsonb) IS
 CREATE OR REPLACE FUNCTION iam.sync_auth_user() RETURNS trigger
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
     AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -114,6 +116,7 @@ COMMENT ON FUNCTION iam.sync_auth_user() IS
 CREATE OR REPLACE FUNCTION iam.enable_auth_sync() RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
     AS $$
 DECLARE
     auth_user jsonb;
@@ -166,6 +169,7 @@ COMMENT ON FUNCTION iam.enable_auth_sync() IS
 CREATE OR REPLACE FUNCTION iam.disable_auth_sync() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
     AS $$
 BEGIN
     IF to_regclass('auth.users') IS NOT NULL THEN
@@ -209,6 +213,7 @@ $$;
 CREATE OR REPLACE FUNCTION iam.custom_access_token_hook(event jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
     AS $$
 DECLARE
     max_companies constant integer := 50;

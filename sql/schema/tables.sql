@@ -380,6 +380,22 @@ COMMENT ON COLUMN iam.company_invitations.accepted_at IS 'When it was accepted (
 COMMENT ON COLUMN iam.company_invitations.accepted_by IS 'Who accepted it';
 COMMENT ON COLUMN iam.company_invitations.revoked_at IS 'When an admin revoked it';
 
+
+------------------------------------------------------------------------------
+-- member_profiles: what a company's admins may read of their members
+------------------------------------------------------------------------------
+
+CREATE TABLE iam.member_profiles (
+    user_id   uuid PRIMARY KEY REFERENCES iam.users (id) ON DELETE CASCADE,
+    email     varchar,
+    full_name varchar
+);
+COMMENT ON TABLE iam.member_profiles IS
+    'A copy of each user''s email and full_name, kept by the trigger iam.copy_member_profile on iam.users: what the admins of the companies a user is an active member of may read (iam.company_members)';
+COMMENT ON COLUMN iam.member_profiles.user_id IS 'The user';
+COMMENT ON COLUMN iam.member_profiles.email IS 'iam.users.email, copied';
+COMMENT ON COLUMN iam.member_profiles.full_name IS 'iam.users.full_name, copied';
+
 ------------------------------------------------------------------------------
 
 SELECT pg_catalog.pg_extension_config_dump('iam.users', '');
@@ -396,5 +412,6 @@ SELECT pg_catalog.pg_extension_config_dump('iam.api_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.referral_codes', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.referrals', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('iam.member_profiles', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.api_key_peppers', '');

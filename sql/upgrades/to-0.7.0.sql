@@ -156,3 +156,21 @@ COMMENT ON COLUMN iam.users.email_confirmed_at IS
 ALTER TABLE iam.api_keys ADD COLUMN rate_limit_key_id uuid;
 COMMENT ON COLUMN iam.api_keys.rate_limit_key_id IS
     'The key under whose id this key''s requests are counted against rate_limit: the first key of the rotations (with a grace) that led to this one, so that a rotation never starts a fresh count; NULL: its own id. Set by iam.rotate_api_key only';
+
+------------------------------------------------------------------------------
+-- What a company's admins read of their members: a copy of email and
+-- full_name under its own RLS policy (iam.company_members is
+-- security_invoker), filled from iam.users and kept by a trigger from now on.
+------------------------------------------------------------------------------
+CREATE TABLE iam.member_profiles (
+    user_id   uuid PRIMARY KEY REFERENCES iam.users (id) ON DELETE CASCADE,
+    email     varchar,
+    full_name varchar
+);
+COMMENT ON TABLE iam.member_profiles IS
+    'A copy of each user''s email and full_name, kept by the trigger iam.copy_member_profile on iam.users: what the admins of the companies a user is an active member of may read (iam.company_members)';
+COMMENT ON COLUMN iam.member_profiles.user_id IS 'The user';
+COMMENT ON COLUMN iam.member_profiles.email IS 'iam.users.email, copied';
+COMMENT ON COLUMN iam.member_profiles.full_name IS 'iam.users.full_name, copied';
+INSERT INTO iam.member_profiles (user_id, email, full_name) SELECT u.id, u.email, u.full_name FROM iam.users AS u;
+SELECT pg_catalog.pg_extension_config_dump('iam.member_profiles', '');

@@ -2,6 +2,7 @@
 #include "pg/api_keys/api_keys.hpp"
 #include "pg/referrals/attempt_limits.hpp"
 #include "pg/identity/context.hpp"
+#include "pg/rules/presented_secrets.hpp"
 #include "pg/checks/hoist_checks.hpp"
 #include "pg/rules/lock_guard.hpp"
 #include "pg/api_keys/peppers.hpp"
@@ -27,6 +28,7 @@ void _PG_init(void) {
                         errmsg("iam_ext could not initialise libsodium")));
 
     iam::pg::define_identity_settings();
+    iam::pg::register_presented_secrets();
     iam::pg::define_pepper_settings();
     iam::pg::define_api_key_settings();
     iam::pg::define_write_rule_settings();

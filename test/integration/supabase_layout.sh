@@ -4,14 +4,19 @@
 # postgres created by it as a superuser, given the API roles and all
 # privileges on auth.users, then demoted (NOSUPERUSER, CREATEROLE, CREATEDB,
 # REPLICATION, BYPASSRLS); auth.users owned by supabase_auth_admin. As
-# postgres, the role of Supabase's SQL editor: CREATE EXTENSION,
+# postgres, the role of Supabase's SQL editor: CREATE EXTENSION (WITH
+# SCHEMA extensions, as Supabase's dashboard installs extensions),
 # enable_auth_sync(), GoTrue's writes as supabase_auth_admin (signup,
 # confirmation, email change, an anonymous user, an SSO user with a taken
 # email, deletion), the access token hook as supabase_auth_admin with
 # GoTrue's events, apply_grants(), rotate_api_key_pepper(), ALTER EXTENSION
 # UPDATE from every earlier version, disable_auth_sync(), DROP EXTENSION.
 # The pgTAP cases of Supabase (test/pgtap/supabase.sql, access_token_hook.sql)
-# also run here, in a database whose extension postgres installed.
+# also run here, in a database whose extension postgres installed. The
+# Security Advisor's rules that apply to an extension's schema
+# (security_advisor.sql) find nothing on iam, installed or upgraded, and
+# find each kind of fault planted in a schema of its own, and the extension
+# installed by a plain CREATE EXTENSION, whose record is then in public.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
@@ -45,7 +50,13 @@ check "auth.users belongs to supabase_auth_admin" supabase_auth_admin \
     "$(as_postgres "SELECT tableowner FROM pg_tables WHERE schemaname = 'auth' AND tablename = 'users'")"
 
 echo "CREATE EXTENSION as postgres"
-as_postgres "CREATE EXTENSION iam_ext" >/dev/null
+as_postgres "CREATE EXTENSION iam_ext WITH SCHEMA extensions" >/dev/null
+check "the extension's record is in schema extensions" extensions \
+    "$(as_postgres "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'iam_ext'")"
+check "its objects are in iam, none in extensions" 0 \
+    "$(as_postgres "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = 'extensions'::regnamespace)
+                         + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'extensions'::regnamespace)
+                         + (SELECT count(*) FROM pg_type WHERE typnamespace = 'extensions'::regnamespace)")"
 check "postgres owns the extension" postgres \
     "$(as_postgres "SELECT extowner::regrole FROM pg_extension WHERE extname = 'iam_ext'")"
 check "supabase_admin owns its objects" supabase_admin \
@@ -80,6 +91,8 @@ echo "the pgTAP cases of Supabase (test/pgtap/supabase.sql, access_token_hook.sq
 as_admin "CREATE DATABASE iam_pgtap" postgres >/dev/null
 as_admin "GRANT ALL ON DATABASE iam_pgtap TO postgres" postgres >/dev/null
 as_admin "CREATE EXTENSION pgtap" iam_pgtap >/dev/null
+# Here by a plain CREATE EXTENSION, its record in public: the Security
+# Advisor's rules below find that.
 as_postgres "CREATE EXTENSION iam_ext" iam_pgtap >/dev/null
 pg_prove -U supabase_admin -d iam_pgtap "$here/../pgtap/supabase.sql" "$here/../pgtap/access_token_hook.sql" \
     >"$dir/pgtap.log" 2>&1 && check "pg_prove on the layout" pass pass ||
@@ -109,15 +122,46 @@ check "supabase_auth_admin may, and reads no iam table itself" "true|false" \
 
 echo "the operator's functions"
 as_postgres "SELECT iam.apply_grants()" >/dev/null && check "apply_grants() as postgres" ok ok
+
+echo "the Security Advisor's rules (security_advisor.sql), iam exposed through PostgREST"
+advisor() {  # advisor SCHEMA [DATABASE]: the findings, one a line
+    value -U postgres -d "${2:-$db}" -v schema="$1" -f "$here/security_advisor.sql" | paste -sd ';' -
+}
+check "no finding on iam" "" "$(advisor iam)"
+# A plain CREATE EXTENSION records the extension (not its objects, which the
+# script puts in iam) in the first schema of the search_path, public on
+# Supabase: the linter reports extension_in_public, which WITH SCHEMA
+# extensions avoids. The extension's schema stays what the installer chose:
+# pg_dump restores the extension WITH SCHEMA that schema.
+check "a plain CREATE EXTENSION: extension_in_public" "extension_in_public iam_ext" "$(advisor iam iam_pgtap)"
+# The same rules find each fault they are for, planted in a schema of its own.
+as_admin "CREATE SCHEMA advisor_probe AUTHORIZATION postgres" >/dev/null
+as_postgres "CREATE TABLE advisor_probe.open_table (id int);
+    CREATE VIEW advisor_probe.owner_view AS SELECT id FROM advisor_probe.open_table;
+    CREATE VIEW advisor_probe.invoker_view WITH (security_invoker = true) AS SELECT id FROM advisor_probe.open_table;
+    CREATE FUNCTION advisor_probe.definer() RETURNS int LANGUAGE sql SECURITY DEFINER
+        SET search_path = pg_catalog AS 'SELECT 1';
+    CREATE FUNCTION advisor_probe.path_free() RETURNS int LANGUAGE sql AS 'SELECT 1';
+    GRANT USAGE ON SCHEMA advisor_probe TO anon, authenticated;
+    GRANT SELECT ON ALL TABLES IN SCHEMA advisor_probe TO authenticated;
+    REVOKE EXECUTE ON FUNCTION advisor_probe.definer() FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION advisor_probe.definer() TO anon" >/dev/null
+check "each planted fault is found" \
+    "anon_security_definer_function_executable advisor_probe.definer();function_search_path_mutable advisor_probe.path_free();rls_disabled_in_exposed_schema advisor_probe.open_table;security_definer_view advisor_probe.owner_view" \
+    "$(advisor advisor_probe)"
+as_admin "DROP SCHEMA advisor_probe CASCADE" >/dev/null
 as_postgres "SELECT count(*) FROM iam.create_api_key('first', '$pam')" >/dev/null  # makes pepper 1
 check "rotate_api_key_pepper() as postgres" 2 "$(as_postgres "SELECT iam.rotate_api_key_pepper()")"
 for version in $(as_postgres "SELECT string_agg(version, ' ' ORDER BY string_to_array(version, '.')::int[]) FROM pg_available_extension_versions WHERE name = 'iam_ext' AND version <> (SELECT default_version FROM pg_available_extensions WHERE name = 'iam_ext')"); do
     as_postgres "CREATE DATABASE iam_from_${version//./_}" >/dev/null
-    as_postgres "CREATE EXTENSION iam_ext VERSION '$version'" "iam_from_${version//./_}" >/dev/null
+    as_admin "CREATE SCHEMA extensions; GRANT USAGE ON SCHEMA extensions TO postgres, anon, authenticated, service_role" \
+        "iam_from_${version//./_}" >/dev/null
+    as_postgres "CREATE EXTENSION iam_ext WITH SCHEMA extensions VERSION '$version'" "iam_from_${version//./_}" >/dev/null
     as_postgres "ALTER EXTENSION iam_ext UPDATE" "iam_from_${version//./_}" >/dev/null
     check "ALTER EXTENSION iam_ext UPDATE from $version as postgres" \
         "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$IAM_ROOT/iam_ext.control")" \
         "$(as_postgres "SELECT extversion FROM pg_extension WHERE extname = 'iam_ext'" "iam_from_${version//./_}")"
+    check "no finding on iam upgraded from $version" "" "$(advisor iam "iam_from_${version//./_}")"
 done
 
 echo "disable_auth_sync and DROP EXTENSION"

@@ -107,7 +107,7 @@ SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'iam.custom_access_token_ho
 SELECT ok(NOT has_table_privilege('supabase_auth_admin', 'iam.user_roles', 'SELECT'),
           'supabase_auth_admin reads no iam table itself');
 SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'iam.custom_access_token_hook(jsonb)'::regprocedure),
-          '{"search_path=pg_catalog, pg_temp"}', 'It pins its search_path');
+          '{"search_path=pg_catalog, pg_temp",row_security=on}', 'It pins its search_path, and row_security on');
 SELECT is((SELECT provolatile FROM pg_proc WHERE oid = 'iam.custom_access_token_hook(jsonb)'::regprocedure), 's',
           'It is STABLE: it reads, never writes');
 

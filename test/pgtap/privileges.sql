@@ -1,9 +1,6 @@
 -- privileges.sql: the privilege audit of docs/security.md. Every SECURITY
--- DEFINER function pins its search_path and is executable by no API role
--- but accept_company_invitation (by authenticated and service_role: the
--- invitee may neither read the invitation nor insert the membership) and
--- report_leaked_api_key (by anyone: whoever holds a key may kill it);
--- every SQL-language function pins its search_path too; nothing in schema
+-- DEFINER function pins its search_path and row_security and is executable
+-- by no API role, without exception; every SQL-language function pins its search_path too; nothing in schema
 -- iam is writable by PUBLIC; trigger functions are executable by nobody;
 -- every table has row level security, and a policy unless it is the
 -- peppers' (which no client may read at all); anon can execute exactly the
@@ -12,7 +9,7 @@
 -- Run with: pg_prove -d DB test/pgtap/privileges.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 
 \ir ../fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
@@ -26,9 +23,8 @@ WHERE p.pronamespace = 'iam'::regnamespace;
 SELECT set_eq(
     $$SELECT signature FROM iam_functions WHERE prosecdef$$,
     ARRAY['iam.apply_grants()', 'iam.sync_auth_user()', 'iam.sync_user_from_auth(jsonb)',
-          'iam.enable_auth_sync()', 'iam.disable_auth_sync()', 'iam.custom_access_token_hook(jsonb)',
-          'iam.accept_company_invitation(text)', 'iam.report_leaked_api_key(text)'],
-    'The only SECURITY DEFINER functions are apply_grants, the auth.users sync, the access token hook, accepting an invitation and reporting a leaked key');
+          'iam.enable_auth_sync()', 'iam.disable_auth_sync()', 'iam.custom_access_token_hook(jsonb)'],
+    'The only SECURITY DEFINER functions are apply_grants, the auth.users sync and the access token hook');
 SELECT is_empty(
     $$SELECT signature FROM iam_functions
       WHERE (prosecdef OR lanname IN ('sql', 'plpgsql'))
@@ -37,10 +33,12 @@ SELECT is_empty(
 SELECT is_empty(
     $$SELECT signature, r.rolname FROM iam_functions, pg_roles AS r
       WHERE prosecdef AND r.rolname IN ('anon', 'authenticated', 'service_role', 'public')
-        AND has_function_privilege(r.oid, iam_functions.oid, 'EXECUTE')
-        AND (signature <> 'iam.accept_company_invitation(text)' OR r.rolname IN ('anon', 'public'))
-        AND signature <> 'iam.report_leaked_api_key(text)'$$,
-    'No SECURITY DEFINER function is executable by an API role, but accepting an invitation (authenticated, service_role) and reporting a leaked key');
+        AND has_function_privilege(r.oid, iam_functions.oid, 'EXECUTE')$$,
+    'No SECURITY DEFINER function is executable by an API role');
+SELECT is_empty(
+    $$SELECT signature FROM iam_functions
+      WHERE prosecdef AND NOT 'row_security=on' = ANY (config)$$,
+    'Every SECURITY DEFINER function runs with row_security on');
 SELECT is_empty(
     $$SELECT c.relname, a.privilege_type
       FROM pg_class AS c, aclexplode(c.relacl) AS a
@@ -51,7 +49,7 @@ SELECT is_empty(
       WHERE f.oid IN ('iam.set_updated_at()'::regprocedure, 'iam.audit_change()'::regprocedure,
                       'iam.guard_company_status()'::regprocedure, 'iam.sync_auth_user()'::regprocedure,
                       'iam.keep_a_company_admin()'::regprocedure,
-                      'iam.guard_member_reactivation()'::regprocedure)
+                      'iam.guard_member_reactivation()'::regprocedure, 'iam.copy_member_profile()'::regprocedure)
         AND (has_function_privilege('anon', f.oid, 'EXECUTE')
              OR has_function_privilege('authenticated', f.oid, 'EXECUTE'))$$,
     'Trigger functions are executable by no API role');
@@ -85,7 +83,7 @@ SELECT set_eq(
         'iam.current_user_id()', 'iam.has_role(text)', 'iam.has_role(uuid,text)',
         'iam.has_any_role(text[])', 'iam.roles_of(uuid)', 'iam.is_company_member(uuid,uuid)',
         'iam.is_company_admin(uuid,uuid)', 'iam.current_company_ids()', 'iam.is_current_company(uuid)',
-        'iam.is_service_caller()',
+        'iam.is_service_caller()', 'iam.is_operator_session()',
         -- role and company administration (refuse anon: 42501)
         'iam.grant_role(uuid,text)', 'iam.revoke_role(uuid,text)',
         'iam.require_role_administrator(uuid,text,text)', 'iam.require_company_administrator(uuid,text)',
@@ -106,6 +104,9 @@ SELECT set_eq(
         'iam.consume_api_key(text,integer)', 'iam.api_key_credits_remaining()',
         -- the WHEN of the api_keys audit trigger, which every writer evaluates
         'iam.is_spending_credits()',
+        -- the secrets a caller presents, which the policies match rows against
+        'iam.present_api_key(text)', 'iam.presented_api_key_id()', 'iam.is_presented_api_key(text)',
+        'iam.present_invitation_token(text)', 'iam.presented_invitation_hash()', 'iam.presented_invitation_id()',
         'iam.set_api_key_credits(uuid,integer,integer,interval)',
         'iam.set_api_key_rate_limit(uuid,integer,interval)',
         -- referral codes

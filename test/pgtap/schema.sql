@@ -21,8 +21,8 @@ SELECT has_schema('iam', 'Schema iam should exist');
 SELECT tables_are('iam',
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
           'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log',
-          'api_key_peppers', 'company_invitations']::name[],
-    'Schema iam should have exactly the nine DBML tables, the audit log, the peppers and the invitations');
+          'api_key_peppers', 'company_invitations', 'member_profiles']::name[],
+    'Schema iam should have exactly the nine DBML tables, the audit log, the peppers, the invitations and the member profiles');
 
 SELECT has_table('iam', 'users', 'Table iam.users should exist');
 SELECT has_table('iam', 'roles', 'Table iam.roles should exist');
@@ -282,6 +282,7 @@ SELECT set_eq(
              ('iam.referrals', 'referred_user_id', 'iam.users', 'c'),
              ('iam.referrals', 'referral_code_used_id', 'iam.referral_codes', 'c'),
              ('iam.company_invitations', 'company_id', 'iam.companies', 'c'),
+             ('iam.member_profiles', 'user_id', 'iam.users', 'c'),
              ('iam.api_keys', 'replaces_key_id', 'iam.api_keys', 'n')$$,
     'Schema iam should have exactly the DBML foreign keys, with the documented ON DELETE actions');
 
@@ -504,7 +505,7 @@ SELECT set_eq(
          AND c.relnamespace = 'iam'::regnamespace$$,
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
           'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log', 'api_key_peppers',
-          'company_invitations'],
+          'company_invitations', 'member_profiles'],
     'Each table of schema iam should belong to extension iam_ext');
 
 SELECT * FROM finish();

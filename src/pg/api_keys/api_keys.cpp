@@ -118,12 +118,8 @@ bool touch_due(const ApiKeyRow& row, TimestampTz now) {
            row.last_used_at <= now - int64(last_used_interval_seconds) * USECS_PER_SEC;
 }
 
-}  // namespace
-
-namespace {
-
-// Whether `key` is the secret whose keyed hash `row` stores (state aside).
-bool matches_stored_hash(const text* key, const ApiKeyRow& row) {
+// Whether the key hashes to the row's stored hash (in constant time).
+bool hash_matches(const text* key, const ApiKeyRow& row) {
     if (row.hashed_key == nullptr)
         return false;
     auto stored = iam::parse_api_key_hash(text_view(row.hashed_key));
@@ -136,6 +132,12 @@ bool matches_stored_hash(const text* key, const ApiKeyRow& row) {
 }
 
 }  // namespace
+
+bool iam::pg::api_key_secret_matches(const IamTables& tables, const text* key, ApiKeyRow* row) {
+    auto prefix = iam::api_key_prefix(text_view(key));
+    return prefix && iam::pg::find_api_key(tables, prefix->data(), prefix->size(), row, nullptr) &&
+           hash_matches(key, *row);
+}
 
 bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse last_use,
                              ApiKeyRow* row, KeptScan* kept) {
@@ -153,7 +155,7 @@ bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse l
         row->has_company = false;
     if (row->has_company && !iam::pg::company_is_active(tables, row->company_id))
         return false;
-    bool matches = matches_stored_hash(key, *row);
+    bool matches = hash_matches(key, *row);
     if (matches && last_use == LastUse::record && touch_due(*row, now))
         touch_last_used(tables.api_keys, row->id, GetCurrentTimestamp());
     return matches;
@@ -318,25 +320,6 @@ IAM_SQL_FUNCTION(iam_verify_api_key) {
     bool nulls[5] = {false, !row.has_user, !row.has_company, row.permissions == nullptr,
                      !row.has_expiry};
     return iam::pg::return_at_most_one_row(fcinfo, &site->declared, values, nulls);
-}
-
-// iam.api_key_row_of(api_key text) -> uuid: the id of the key row whose
-// hash this key matches, whatever the row's state (revoked, expired, its
-// owner banned, its company suspended); NULL for none. The kill switch
-// revokes by it: a key reported while it does not verify must not come back
-// when its owner or company does.
-IAM_SQL_FUNCTION(iam_api_key_row_of) {
-    CallSite* site = call_site(fcinfo);
-    const text* key = PG_GETARG_TEXT_PP(0);
-    auto prefix = iam::api_key_prefix(text_view(key));
-    ApiKeyRow row{};
-    if (!prefix ||
-        !iam::pg::find_api_key(site->tables, prefix->data(), prefix->size(), &row, nullptr) ||
-        !matches_stored_hash(key, row))
-        PG_RETURN_NULL();
-    auto* id = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    *id = row.id;
-    PG_RETURN_UUID_P(id);
 }
 
 // iam.api_key_has_permission(api_key text, permission text) -> boolean:

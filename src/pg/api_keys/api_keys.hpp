@@ -17,6 +17,10 @@ enum class LastUse { record, ignore };
 bool verify_api_key(const IamTables& tables, const text* key, LastUse last_use, ApiKeyRow* row,
                     KeptScan* kept = nullptr);
 
+// Whether `key` is the secret of a key row, whatever the row's state
+// (revoked, expired, suspended); fills `row`. Never an error.
+bool api_key_secret_matches(const IamTables& tables, const text* key, ApiKeyRow* row);
+
 // Whether the permissions (a JSON array of strings) cover `wanted`.
 bool permissions_cover(const Jsonb* permissions, const text* wanted);
 bool permissions_cover(const Jsonb* permissions, std::string_view wanted);

@@ -3,6 +3,7 @@
 #include "pg/identity/privileges.hpp"
 
 #include "pg/boundary/guard.hpp"
+#include "pg/platform/spi.hpp"
 
 namespace iam::pg {
 namespace {
@@ -26,31 +27,56 @@ Oid extension_owner() {
     return owner;
 }
 
+bool is_service(Oid role) {
+    if (superuser_arg(role))
+        return true;
+    Oid service_role = get_role_oid("service_role", true);
+    return OidIsValid(service_role) && has_privs_of_role(role, service_role);
+}
+
+bool is_operator(Oid role) {
+    if (superuser_arg(role))
+        return true;
+    Oid owner = extension_owner();
+    return OidIsValid(owner) && has_privs_of_role(role, owner);
+}
+
 }  // namespace
 
 bool caller_is_service() {
-    Oid caller = GetUserId();
-    if (superuser_arg(caller))
-        return true;
-    Oid service_role = get_role_oid("service_role", true);
-    return OidIsValid(service_role) && has_privs_of_role(caller, service_role);
+    return is_service(GetUserId());
 }
 
-bool caller_is_operator() {
-    Oid caller = GetUserId();
-    if (superuser_arg(caller))
-        return true;
-    Oid owner = extension_owner();
-    return OidIsValid(owner) && has_privs_of_role(caller, owner);
+// The outer user is the session user, or the role it SET ROLE to; a
+// SECURITY DEFINER function, and the extension's statements as the tables'
+// owner, change the current user but never the outer one.
+bool session_is_service() {
+    return is_service(GetOuterUserId());
 }
 
-bool is_restore(Relation relation) {
-    return !row_security && (superuser() || GetUserId() == relation->rd_rel->relowner);
+bool session_is_operator() {
+    return is_operator(GetOuterUserId());
+}
+
+bool stands_above_rules() {
+    return running_own_bookkeeping() || session_is_operator();
+}
+
+bool is_restore(Relation) {
+    return !row_security && !running_own_bookkeeping() && session_is_operator();
 }
 
 }  // namespace iam::pg
 
-// iam.is_service_caller() -> boolean
+// iam.is_service_caller() -> boolean: asked of who is in the session, so
+// that the checks and triggers written with it hold for a SECURITY DEFINER
+// function on a caller's behalf as for the caller.
 IAM_SQL_FUNCTION(iam_is_service_caller) {
-    PG_RETURN_BOOL(iam::pg::caller_is_service());
+    PG_RETURN_BOOL(iam::pg::session_is_service());
+}
+
+// iam.is_operator_session() -> boolean: whether the operator is in the
+// session, for the rules written in SQL that the operator stands above.
+IAM_SQL_FUNCTION(iam_is_operator_session) {
+    PG_RETURN_BOOL(iam::pg::session_is_operator());
 }

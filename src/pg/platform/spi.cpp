@@ -53,14 +53,22 @@ SPIPlanPtr plan_for(const char* sql, int nargs, Oid* types) {
     return plan;
 }
 
-// The statement with the path pinned; on an error, the abort of the
-// (sub)transaction restores the path. With `latest`, a read-only statement
-// reads the latest committed state instead of the transaction's snapshot.
+// How deep the backend is in statements the extension runs as a table's
+// owner. Only execute_as_owner changes it, so no client can forge it.
+int owner_statement_depth = 0;
+
+// The statement with the path pinned (and, as the owner, row_security on);
+// on an error, the abort of the (sub)transaction restores both. With
+// `latest`, a read-only statement reads the latest committed state instead
+// of the transaction's snapshot.
 uint64 execute_pinned(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
-                      ResultReader read, void* context, bool latest = false) {
+                      ResultReader read, void* context, bool as_owner, bool latest = false) {
     int guc_nest_level = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                             GUC_ACTION_SAVE, true, 0, false);
+    if (as_owner)
+        (void)set_config_option("row_security", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                true, 0, false);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     SPIPlanPtr plan = plan_for(sql, nargs, types);
@@ -89,12 +97,12 @@ Oid iam_relation(const char* name) {
 
 uint64 execute_as_caller(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
                          ResultReader read, void* context) {
-    return execute_pinned(sql, nargs, types, values, nulls, read, context);
+    return execute_pinned(sql, nargs, types, values, nulls, read, context, false);
 }
 
 uint64 execute_as_caller_latest(const char* sql, int nargs, Oid* types, Datum* values,
                                 const char* nulls, ResultReader read, void* context) {
-    return execute_pinned(sql, nargs, types, values, nulls, read, context, true);
+    return execute_pinned(sql, nargs, types, values, nulls, read, context, false, true);
 }
 
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
@@ -105,10 +113,14 @@ uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Da
     SetUserIdAndSecContext(owner_of(relation), security_context | SECURITY_LOCAL_USERID_CHANGE |
                                                    SECURITY_RESTRICTED_OPERATION);
     volatile uint64 processed = 0;  // set inside PG_TRY, read after it
+    ++owner_statement_depth;
     PG_TRY();
-    { processed = execute_pinned(sql, nargs, types, values, nulls, read, context); }
+    { processed = execute_pinned(sql, nargs, types, values, nulls, read, context, true); }
     PG_FINALLY();
-    { SetUserIdAndSecContext(caller, security_context); }
+    {
+        --owner_statement_depth;
+        SetUserIdAndSecContext(caller, security_context);
+    }
     PG_END_TRY();
     return processed;
 }
@@ -119,6 +131,10 @@ int execute_utility(const char* sql) {
     int result = SPI_execute(sql, false, 0);
     SPI_finish();
     return result;
+}
+
+bool running_own_bookkeeping() {
+    return owner_statement_depth > 0;
 }
 
 }  // namespace iam::pg

@@ -35,10 +35,17 @@ uint64 execute_as_caller_latest(const char* sql, int nargs, Oid* types, Datum* v
                                 const char* nulls, ResultReader read = nullptr,
                                 void* context = nullptr);
 
-// The same as the owner of `relation`, with SECURITY_RESTRICTED_OPERATION.
-// The caller's identity is restored whatever happens.
+// The same as the owner of `relation`, with SECURITY_RESTRICTED_OPERATION
+// and row_security pinned on (a client's SET row_security = off must not make
+// the extension's own statements look like a restore). The caller's
+// identity is restored whatever happens.
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
                         const char* nulls, ResultReader read = nullptr, void* context = nullptr);
+
+// Whether the backend is inside a statement of execute_as_owner: the
+// extension's own bookkeeping, which the write rules let through. Running as
+// the tables' owner otherwise (a SECURITY DEFINER function) is no such thing.
+bool running_own_bookkeeping();
 
 // A utility statement built at run time (so not kept), as the caller: for
 // statements that another extension's utility hook must see, such as the

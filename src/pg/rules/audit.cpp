@@ -18,11 +18,12 @@
 // privilege on it and cannot write to it themselves. The rows it copies
 // leave out api_keys.hashed_key and company_invitations.token_hash, which
 // the log's readers may not read. The actor's role is the one the session
-// acts as (SET ROLE), also inside a SECURITY DEFINER function such as
-// iam.accept_company_invitation.
+// acts as (SET ROLE), also inside a SECURITY DEFINER function.
 //
 // A restore is not a change (iam::pg::is_restore): pg_restore reloads these
-// tables with this trigger in place and brings the audit trail along.
+// tables with this trigger in place and brings the audit trail along. Only
+// the operator in the session restores: a function running as the tables'
+// owner with row_security off, for anyone else, is audited.
 #include "pg/boundary/guard.hpp"
 
 #include "pg/platform/spi.hpp"

@@ -13,9 +13,12 @@
 //   iam.guard_referral()          BEFORE INSERT OR UPDATE on referrals.
 //   iam.guard_role()              BEFORE UPDATE OR DELETE on roles.
 //
-// The operator (a superuser, or the extension's owner) stands above these
-// rules, and so does the extension's own bookkeeping, which runs as the
-// tables' owner; a restore (see is_restore) reloads rows as they were.
+// The operator (a superuser, or the extension's owner, in the session: see
+// session_is_operator) stands above these rules, and so does the extension's
+// own bookkeeping, the statements its C code runs as the tables' owner; a
+// restore (see is_restore) reloads rows as they were. Running as the tables'
+// owner otherwise, in a SECURITY DEFINER function on a caller's behalf, is
+// held to them like the caller.
 #include "pg/boundary/guard.hpp"
 
 #include "pg/api_keys/api_keys.hpp"
@@ -68,10 +71,8 @@ Datum let_through(const TriggerData* trigger) {
     return PointerGetDatum(written_row(trigger));
 }
 
-// The extension's own writes run as the table's owner; the operator's are
-// the operator's business.
-bool stands_above_rules(Relation relation) {
-    return GetUserId() == relation->rd_rel->relowner || iam::pg::caller_is_operator();
+bool stands_above_rules(Relation) {
+    return iam::pg::stands_above_rules();
 }
 
 bool same_uuid(const pg_uuid_t& a, const pg_uuid_t& b) {
@@ -153,7 +154,7 @@ void require_valid_name(Relation relation, HeapTuple row) {
 // Who may receive a key's new secret: the user whose key it is, for a
 // company's own key that company's admins, and the service role.
 bool may_rotate(const KeyRow& key) {
-    if (iam::pg::caller_is_service())
+    if (iam::pg::session_is_service())
         return true;
     iam::pg::SubjectCache subject{};
     const pg_uuid_t* caller = iam::pg::current_subject(&subject);
@@ -193,7 +194,7 @@ constexpr const char* usage_columns[] = {"remaining",   "refill_amount", "refill
                                          "refilled_at", "rate_limit",    "rate_limit_window"};
 
 bool may_grant_usage() {
-    return iam::pg::caller_is_service() || caller_is_platform_admin();
+    return iam::pg::session_is_service() || caller_is_platform_admin();
 }
 
 bool is_null_in(Relation relation, HeapTuple row, const char* name) {
@@ -597,7 +598,7 @@ IAM_SQL_FUNCTION(iam_require_key_permission) {
     iam::pg::refuse_writes_on_worker(relation);
     iam::pg::wait_for_workers_at_commit();
     const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context();
-    if (request_key == nullptr || iam::pg::caller_is_service() || stands_above_rules(relation))
+    if (request_key == nullptr || iam::pg::session_is_service() || stands_above_rules(relation))
         return PointerGetDatum(nullptr);
     std::string wanted = std::string("iam:") + RelationGetRelationName(relation) + ":write";
     // Through pg_call: reading the jsonb may raise an error while `wanted`
@@ -659,7 +660,7 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
                                        : changed(trigger, column(relation, "rate_limit_key_id"));
     if (counted_elsewhere)
         refuse("only iam.rotate_api_key says under which key a key's requests are counted");
-    if (!iam::pg::caller_is_service()) {
+    if (!iam::pg::session_is_service()) {
         if (const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context()) {
             require_within_request_key(*request_key, key);
             if (!inserting)
@@ -688,7 +689,7 @@ IAM_SQL_FUNCTION(iam_guard_referral_code) {
     if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
         bool was_active = iam::pg::is_true(trigger->tg_trigtuple, relation, "is_active");
         bool is_active = iam::pg::is_true(row, relation, "is_active");
-        if (!was_active && is_active && !iam::pg::caller_is_service() &&
+        if (!was_active && is_active && !iam::pg::session_is_service() &&
             !caller_is_platform_admin())
             refuse("only a platform_admin reactivates a referral code",
                    "A deactivated code stays so for its owner; ask support.");
