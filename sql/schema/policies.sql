@@ -310,6 +310,9 @@ BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
         GRANT USAGE ON SCHEMA iam TO service_role;
         EXECUTE 'GRANT ALL ON ' || client_tables || ' TO service_role';
+        -- But TRUNCATE: it fires no row trigger, so it would remove memberships,
+        -- role grants and keys past the audit trail and the write rules.
+        EXECUTE 'REVOKE TRUNCATE ON ' || client_tables || ' FROM service_role';
         GRANT SELECT ON iam.company_members TO service_role;
         GRANT EXECUTE ON FUNCTION iam.accept_company_invitation(text) TO service_role;
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO service_role;

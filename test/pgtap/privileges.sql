@@ -9,7 +9,7 @@
 -- Run with: pg_prove -d DB test/pgtap/privileges.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 
 \ir ../fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
@@ -69,6 +69,12 @@ SELECT is_empty(
       WHERE r.rolname IN ('anon', 'authenticated', 'service_role')
         AND has_table_privilege(r.oid, 'iam.api_key_peppers', privilege)$$,
     'No API role has any privilege on the peppers');
+SELECT is_empty(
+    $$SELECT c.relname, r.rolname FROM pg_class AS c, pg_roles AS r
+      WHERE c.relnamespace = 'iam'::regnamespace AND c.relkind = 'r'
+        AND r.rolname IN ('anon', 'authenticated', 'service_role')
+        AND has_table_privilege(r.oid, c.oid, 'TRUNCATE')$$,
+    'No API role may TRUNCATE a table of iam: it would pass the audit trail and the write rules');
 SELECT is_empty(
     $$SELECT signature, r.rolname FROM iam_functions, pg_roles AS r
       WHERE signature IN ('iam.enable_auth_sync()', 'iam.disable_auth_sync()', 'iam.apply_grants()',
