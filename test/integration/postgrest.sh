@@ -140,6 +140,15 @@ expect "... as someone else" 404 "$refused_invitation"
 read_table "$carol_jwt" "$none" iam.company_members full_name full_name
 expect "GET /company_members as Carol: Nina is not there yet" 200 \
     '[{"full_name": "Alice"}, {"full_name": "Carol"}, {"full_name": "Vera"}]'
+# Nina has not confirmed her address yet: the invitation by email does not
+# admit her, and she may not confirm it herself; the backend (the service
+# role) does, once its sign-up flow has.
+rpc "$nina_jwt" "$none" POST accept_company_invitation "{\"token\":\"$invitation_token\"}"
+expect "... as Nina, her address unconfirmed" 404 "$refused_invitation"
+patch_table "$nina_jwt" "$none" iam.users '{"email_confirmed_at":"2026-01-01T00:00:00Z"}' id a0000000-0000-4000-8000-0000000000d1
+expect "PATCH /users: Nina confirms her own address" 403
+patch_table "$service_jwt" "$none" iam.users '{"email_confirmed_at":"2026-01-01T00:00:00Z"}' id a0000000-0000-4000-8000-0000000000d1
+expect "PATCH /users as the service role: her address confirmed" 200
 rpc "$nina_jwt" "$none" POST accept_company_invitation "{\"token\":\"$invitation_token\"}"
 expect "... as Nina" 200 "\"$acme\""
 rpc "$nina_jwt" "$none" POST accept_company_invitation "{\"token\":\"$invitation_token\"}"
