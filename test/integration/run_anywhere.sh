@@ -26,7 +26,8 @@ trap finish EXIT
 git clone -q "$IAM_ROOT" "$clone"
 echo "clone in $clone ($(stat -c %a "$home"))"
 run_make run >"$home/run.log" 2>&1 || { cat "$home/run.log"; echo "FAIL: make run exited non-zero"; exit 1; }
-url=$(grep -o "postgresql://[^']*" "$home/run.log" | tail -1)
+# The first connection string printed is the demo's (the second, the tour's empty database).
+url=$(grep -o "postgresql://[^']*" "$home/run.log" | head -1)
 where=$(sed -n 's/^The cluster lives in \(.*\); .*/\1/p' "$home/run.log")
 [ -n "$url" ] && [ -n "$where" ] || { cat "$home/run.log"; echo "FAIL: no connection string or cluster folder printed"; exit 1; }
 echo "cluster in $where"
