@@ -16,7 +16,12 @@ namespace iam {
 class Secret {
   public:
     Secret() = default;
-    explicit Secret(std::string value) noexcept : value_(std::move(value)) {}
+    // Takes the string's bytes and wipes what the move leaves in it (a short
+    // string's bytes stay in its own buffer).
+    explicit Secret(std::string&& value) noexcept : value_(std::move(value)) {
+        sodium_memzero(value.data(), value.capacity());
+        value.clear();
+    }
     Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
     Secret& operator=(Secret&& other) noexcept {
         if (this != &other) {

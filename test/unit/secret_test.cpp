@@ -45,3 +45,12 @@ TEST_CASE("assigning over a secret wipes what it held") {
     CHECK(secret.view() == std::string(40, 'b'));
     CHECK(other.empty());
 }
+
+TEST_CASE("a short string taken by a secret is wiped in its source") {
+    std::string header("apikey x");  // within the small-string buffer
+    const char* buffer = header.data();
+    iam::Secret secret(std::move(header));
+    CHECK(secret.view() == "apikey x");
+    CHECK(header.empty());
+    CHECK(all_zero(buffer, std::strlen("apikey x")));
+}

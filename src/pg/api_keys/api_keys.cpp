@@ -23,6 +23,7 @@
 
 #include "core/api_key.hpp"
 #include "core/error.hpp"
+#include "core/secret.hpp"
 
 #include <sodium.h>
 
@@ -253,17 +254,16 @@ NewKey new_key() {
     iam::pg::Pepper pepper;
     int version = iam::pg::current_pepper(&pepper);
     auto generated = iam::generate_api_key();
-    std::string hashed = iam::hash_api_key(generated.key, pepper, version);
+    iam::Secret key(std::move(generated.key));  // wiped on every path out of here
+    std::string hashed = iam::hash_api_key(key.view(), pepper, version);
     sodium_memzero(pepper.data(), pepper.size());
     NewKey made{};
     iam::pg::pg_call([&] {
-        made.api_key =
-            cstring_to_text_with_len(generated.key.data(), static_cast<int>(generated.key.size()));
+        made.api_key = cstring_to_text_with_len(key.data(), static_cast<int>(key.size()));
         made.key_prefix = cstring_to_text_with_len(generated.prefix.data(),
                                                    static_cast<int>(generated.prefix.size()));
         made.hashed_key = cstring_to_text_with_len(hashed.data(), static_cast<int>(hashed.size()));
     });
-    sodium_memzero(generated.key.data(), generated.key.size());
     return made;
 }
 

@@ -35,6 +35,7 @@
 #include "pg/tables/user_rows.hpp"
 
 #include "core/json_members.hpp"
+#include "core/secret.hpp"
 #include "core/error.hpp"
 
 #include <sodium.h>
@@ -46,28 +47,29 @@ namespace {
 
 constexpr std::string_view api_key_scheme = "apikey ";
 
-// The API key the headers carry, if any.
-std::optional<std::string> api_key_of(const char* headers) {
+// The API key the headers carry, if any. Every copy of a header is a Secret,
+// wiped on every path out of here, the exceptions of an allocation included.
+std::optional<iam::Secret> api_key_of(const char* headers) {
     if (headers == nullptr || headers[0] == '\0')
         return std::nullopt;
     // Both headers in one pass over the JSON.
     const std::string_view names[] = {"x-api-key", "authorization"};
     std::optional<std::string> values[2];
     iam::json_string_members(headers, names, 2, values);
-    std::optional<std::string>& authorization = values[1];
-    if (values[0]) {
-        if (authorization)
-            sodium_memzero(authorization->data(), authorization->size());
-        return std::move(values[0]);
-    }
+    std::optional<iam::Secret> key, authorization;
+    if (values[0])
+        key.emplace(std::move(*values[0]));
+    if (values[1])
+        authorization.emplace(std::move(*values[1]));
+    if (key)
+        return key;
     if (!authorization || authorization->size() <= api_key_scheme.size())
         return std::nullopt;
+    std::string_view header = authorization->view();
     for (size_t i = 0; i < api_key_scheme.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>((*authorization)[i])) != api_key_scheme[i])
+        if (std::tolower(static_cast<unsigned char>(header[i])) != api_key_scheme[i])
             return std::nullopt;
-    std::string key = authorization->substr(api_key_scheme.size());
-    sodium_memzero(authorization->data(), authorization->size());
-    return key;
+    return iam::Secret(std::string(header.substr(api_key_scheme.size())));
 }
 
 // The request is anonymous as PostgREST set it up: role anon.
@@ -105,7 +107,7 @@ void refuse_revoked_jwt() {
 // iam.authenticate_request() -> void
 IAM_SQL_FUNCTION(iam_authenticate_request) {
     refuse_revoked_jwt();
-    std::optional<std::string> key = api_key_of(GetConfigOption("request.headers", true, false));
+    std::optional<iam::Secret> key = api_key_of(GetConfigOption("request.headers", true, false));
     if (!key) {
         iam::pg::pg_call([] { iam::pg::forward_identity_to_workers(nullptr); });
         PG_RETURN_VOID();
@@ -115,8 +117,7 @@ IAM_SQL_FUNCTION(iam_authenticate_request) {
     text* key_text = nullptr;
     iam::pg::pg_call(
         [&] { key_text = cstring_to_text_with_len(key->data(), static_cast<int>(key->size())); });
-    sodium_memzero(key->data(), key->size());
-    key.reset();  // no C++ object stays alive across the PostgreSQL calls below
+    key.reset();  // wiped; no C++ object stays alive across the PostgreSQL calls below
     iam::pg::ApiKeyRow row{};
     bool valid = iam::pg::verify_api_key(tables, key_text, iam::pg::LastUse::record, &row);
     sodium_memzero(VARDATA_ANY(key_text), VARSIZE_ANY_EXHDR(key_text));
