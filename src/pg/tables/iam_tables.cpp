@@ -191,6 +191,7 @@ namespace {
 // statement. Every open scan is on a list, and all of them are closed when a
 // (sub)transaction commits, and given up when one aborts.
 ResourceOwner kept_owner = nullptr;
+bool kept_scan_callbacks_registered = false;
 KeptScan* open_scans = nullptr;
 
 void unlink_kept_scan(KeptScan* kept) {
@@ -224,6 +225,8 @@ void close_every_kept_scan() {
 
 // After an abort nothing is closed one by one: the scans are forgotten and
 // the owner releases what they held, as the transaction's own owner does.
+// A released owner takes no new resources (PostgreSQL 17 refuses it), so it
+// is deleted, and the next scan makes a new one.
 void give_up_every_kept_scan() {
     while (open_scans != nullptr)
         unlink_kept_scan(open_scans);
@@ -231,6 +234,8 @@ void give_up_every_kept_scan() {
         ResourceOwnerRelease(kept_owner, RESOURCE_RELEASE_BEFORE_LOCKS, false, false);
         ResourceOwnerRelease(kept_owner, RESOURCE_RELEASE_LOCKS, false, false);
         ResourceOwnerRelease(kept_owner, RESOURCE_RELEASE_AFTER_LOCKS, false, false);
+        ResourceOwnerDelete(kept_owner);
+        kept_owner = nullptr;
     }
 }
 
@@ -268,11 +273,13 @@ void close_kept_scan_with_memory(void* argument) {
 }
 
 void open_kept_scan(KeptScan* kept, Oid heap, Oid index, int nkeys, Snapshot snapshot) {
-    if (kept_owner == nullptr) {
-        kept_owner = ResourceOwnerCreate(nullptr, "iam_ext kept scans");
+    if (!kept_scan_callbacks_registered) {
         RegisterXactCallback(kept_scans_at_transaction_end, nullptr);
         RegisterSubXactCallback(kept_scans_at_subtransaction_end, nullptr);
+        kept_scan_callbacks_registered = true;
     }
+    if (kept_owner == nullptr)
+        kept_owner = ResourceOwnerCreate(nullptr, "iam_ext kept scans");
     LockRelationOid(heap, AccessShareLock);
     LockRelationOid(index, AccessShareLock);
     MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
