@@ -228,6 +228,18 @@ SELECT iam.present_api_key(:'second_key');
 WITH renamed AS (UPDATE iam.api_keys SET name = 'renamed' WHERE name = 'first' RETURNING 1)
 SELECT count(*) AS renamed FROM renamed;
 ROLLBACK;
+-- Whoever holds a stranger's key revokes it and changes nothing else of it.
+SELECT pg_temp.as_user('Vera');
+BEGIN;
+SELECT iam.present_api_key(:'second_key');
+UPDATE iam.api_keys SET is_active = false, name = 'renamed by Vera', permissions = '["x:read"]';
+ROLLBACK;
+BEGIN;
+SELECT iam.present_api_key(:'second_key');
+UPDATE iam.api_keys SET is_active = false;
+COMMIT;
+SELECT pg_temp.as_user('Alice');
+SELECT name, is_active FROM iam.api_keys WHERE user_id = iam.current_user_id() ORDER BY name;
 -- A wrong secret presents nothing.
 SELECT iam.present_api_key(left(:'second_key', 50) || 'zz');
 SELECT iam.presented_api_key_id() IS NULL AS nothing_presented;

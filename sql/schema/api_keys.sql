@@ -172,6 +172,31 @@ CREATE OR REPLACE FUNCTION iam.is_presented_api_key(hashed_key text) RETURNS boo
 COMMENT ON FUNCTION iam.is_presented_api_key(text) IS
     'Whether a stored hashed_key is that of the key this transaction presented (the policies of api_keys ask it)';
 
+-- While a key is presented, its row changes only by its revocation: whoever
+-- holds a stranger's secret revokes the key, and may not rename, narrow or
+-- re-date it on the way (its owner and its admins do that in a transaction
+-- that presents no secret). Named to run before api_keys_guard, on the row
+-- as the caller wrote it.
+CREATE OR REPLACE FUNCTION iam.freeze_presented_api_key() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.id = iam.presented_api_key_id() AND NOT iam.is_spending_credits()
+       AND (to_jsonb(NEW) - 'is_active') IS DISTINCT FROM (to_jsonb(OLD) - 'is_active') THEN
+        RAISE EXCEPTION 'a key presented as leaked may only be revoked'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Change the key in a transaction that does not present its secret.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION iam.freeze_presented_api_key() IS
+    'BEFORE UPDATE row trigger of api_keys: the key this transaction presented changes only in is_active';
+REVOKE EXECUTE ON FUNCTION iam.freeze_presented_api_key() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER api_keys_freeze_presented BEFORE UPDATE ON iam.api_keys
+    FOR EACH ROW EXECUTE FUNCTION iam.freeze_presented_api_key();
+
 -- Runs as the caller: presenting the secret is what admits the key's row to
 -- the policy api_keys_report, for anyone, anon included.
 CREATE OR REPLACE FUNCTION iam.report_leaked_api_key(api_key text) RETURNS boolean

@@ -49,7 +49,8 @@ SELECT is_empty(
       WHERE f.oid IN ('iam.set_updated_at()'::regprocedure, 'iam.audit_change()'::regprocedure,
                       'iam.guard_company_status()'::regprocedure, 'iam.sync_auth_user()'::regprocedure,
                       'iam.keep_a_company_admin()'::regprocedure,
-                      'iam.guard_member_reactivation()'::regprocedure, 'iam.copy_member_profile()'::regprocedure)
+                      'iam.guard_member_reactivation()'::regprocedure, 'iam.copy_member_profile()'::regprocedure,
+                      'iam.freeze_presented_api_key()'::regprocedure)
         AND (has_function_privilege('anon', f.oid, 'EXECUTE')
              OR has_function_privilege('authenticated', f.oid, 'EXECUTE'))$$,
     'Trigger functions are executable by no API role');
