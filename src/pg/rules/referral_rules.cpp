@@ -4,7 +4,7 @@
 
 #include "pg/identity/privileges.hpp"
 #include "pg/platform/spi.hpp"
-#include "pg/tables/iam_tables.hpp"
+#include "pg/tables/referral_code_rows.hpp"
 #include "pg/rules/trigger_rows.hpp"
 #include "pg/rules/write_rules.hpp"
 
@@ -19,25 +19,22 @@ using iam::pg::same_uuid;
 using iam::pg::value_of;
 using iam::pg::written_row;
 
-struct CodeOwner {
-    bool found, is_active, has_expiry;
-    pg_uuid_t user_id;
-    TimestampTz expires_at;
-};
-
-void read_code_owner(SPITupleTable* result, uint64 processed, void* context) {
-    auto* owner = static_cast<CodeOwner*>(context);
-    owner->found = processed > 0;
-    if (!owner->found)
-        return;
-    bool is_null;
-    HeapTuple row = result->vals[0];
-    owner->user_id = *DatumGetUUIDP(SPI_getbinval(row, result->tupdesc, 1, &is_null));
-    Datum active = SPI_getbinval(row, result->tupdesc, 2, &is_null);
-    owner->is_active = !is_null && DatumGetBool(active);
-    Datum expires = SPI_getbinval(row, result->tupdesc, 3, &is_null);
-    owner->has_expiry = !is_null;
-    owner->expires_at = is_null ? 0 : DatumGetTimestampTz(expires);
+// The code a referral names, read as a statement run now would read it (as
+// the SQL query this replaced read it): with the commands of this
+// transaction so far, the current one included (a code inserted by the same
+// statement, in a CTE), and, in READ COMMITTED, the commits made since the
+// statement began (a code deactivated meanwhile). Returns whether it exists.
+bool read_code(const pg_uuid_t& code_id, iam::pg::ReferralCodeRow* code) {
+    return iam::pg::pg_call([&] {
+        iam::pg::IamTables tables;
+        iam::pg::resolve_iam_tables(&tables);
+        PushActiveSnapshot(GetTransactionSnapshot());
+        CommandCounterIncrement();
+        UpdateActiveSnapshotCommandId();
+        bool found = iam::pg::find_referral_code_by_id(tables, code_id, code);
+        PopActiveSnapshot();
+        return found;
+    });
 }
 
 }  // namespace
@@ -55,22 +52,14 @@ IAM_SQL_FUNCTION(iam_guard_referral) {
     Datum referrer = value_of(row, relation, column(relation, "referrer_user_id"), &referrer_null);
     if (code_null || referrer_null)
         return let_through(trigger);  // NOT NULL says so
-    CodeOwner owner{};
-    Oid types[1] = {UUIDOID};
-    Datum values[1] = {code_id};
-    iam::pg::pg_call([&] {
-        iam::pg::execute_as_owner(
-            iam::pg::iam_relation("referral_codes"),
-            "SELECT user_id, is_active, expires_at FROM iam.referral_codes WHERE id = $1", 1, types,
-            values, nullptr, read_code_owner, &owner);
-    });
-    if (!owner.found)
+    iam::pg::ReferralCodeRow code{};
+    if (!read_code(*DatumGetUUIDP(code_id), &code))
         return let_through(trigger);  // the foreign key says so
-    if (!same_uuid(owner.user_id, *DatumGetUUIDP(referrer)))
+    if (!same_uuid(code.user_id, *DatumGetUUIDP(referrer)))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a referral's referrer is the owner of the code used");
-    if (!owner.is_active ||
-        (owner.has_expiry && owner.expires_at <= GetCurrentStatementStartTimestamp()))
+    if (!code.is_active ||
+        (code.has_expiry && code.expires_at <= GetCurrentStatementStartTimestamp()))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a referral needs a code that is active and not expired");
     return let_through(trigger);
