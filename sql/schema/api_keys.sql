@@ -1,7 +1,7 @@
 -- API keys: the peppers' rotation, verification, creation, rotation and
 -- revocation, the PostgREST pre-request function and the permissions of the
 -- request's key (C++: src/pg/api_keys/api_keys.cpp, peppers.cpp, request.cpp), and
--- the rules every write to iam.api_keys is held to (src/pg/rules/write_rules.cpp).
+-- the rules every write to iam.api_keys is held to (src/pg/rules/api_key_rules.cpp).
 
 CREATE OR REPLACE FUNCTION iam.rotate_api_key_pepper() RETURNS integer
     LANGUAGE c VOLATILE
@@ -72,7 +72,7 @@ COMMENT ON FUNCTION iam.revoke_api_key(uuid) IS
 -- charges each request one credit and one slot of the rate limit;
 -- consume_api_key charges a call any cost. Only the service role, a
 -- platform_admin or the operator give a key credits or a limit; its owner
--- may only lower them (src/pg/rules/write_rules.cpp).
+-- may only lower them (src/pg/rules/api_key_rules.cpp).
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION iam.consume_api_key(api_key text, cost integer DEFAULT 1) RETURNS integer
     LANGUAGE c VOLATILE PARALLEL UNSAFE

@@ -1,7 +1,8 @@
 -- Referral codes: generation and the check character (C++:
 -- src/core/referral_code.cpp), a user's one code, redemption
 -- (src/pg/referrals/referrals.cpp), billing's advance, and the rules every write to
--- iam.referral_codes and iam.referrals is held to (src/pg/rules/write_rules.cpp).
+-- iam.referral_codes and iam.referrals is held to (src/pg/rules/referral_code_rules.cpp,
+-- referral_rules.cpp).
 
 CREATE OR REPLACE FUNCTION iam.generate_referral_code(length integer DEFAULT 8) RETURNS text
     LANGUAGE c VOLATILE STRICT PARALLEL SAFE

@@ -344,7 +344,7 @@ IAM_SQL_FUNCTION(iam_has_permission) {
 // iam.create_api_key(name, user_id, company_id, permissions, expires_at)
 // -> TABLE(id uuid, api_key text, key_prefix text)
 IAM_SQL_FUNCTION(iam_create_api_key) {
-    // The trigger of iam.api_keys (src/pg/rules/write_rules.cpp) holds every way of
+    // The trigger of iam.api_keys (src/pg/rules/api_key_rules.cpp) holds every way of
     // writing a key to these rules; checked here first, they fail before a
     // key is made and without the trigger's context.
     CallSite* site = call_site(fcinfo);

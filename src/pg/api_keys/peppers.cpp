@@ -11,6 +11,7 @@
 #include "pg/api_keys/peppers.hpp"
 
 #include "pg/platform/spi.hpp"
+#include "pg/platform/statement.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/tables/iam_tables.hpp"
 
@@ -42,14 +43,6 @@ struct PepperCache {
     CachedPepper entries[max_cached];
 } cache;
 
-LocalTransactionId current_transaction() {
-#if PG_VERSION_NUM >= 170000
-    return MyProc->vxid.lxid;
-#else
-    return MyProc->lxid;
-#endif
-}
-
 void forget_peppers() {
     sodium_memzero(&cache, sizeof(cache));
 }
@@ -80,9 +73,9 @@ void on_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionI
 // for a file (or a switch between the two).
 void start_cache() {
     if (using_file()) {
-        if (cache.table != InvalidOid || cache.transaction != current_transaction()) {
+        if (cache.table != InvalidOid || cache.transaction != local_transaction_id()) {
             forget_peppers();
-            cache.transaction = current_transaction();
+            cache.transaction = local_transaction_id();
         }
         return;
     }

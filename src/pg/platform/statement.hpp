@@ -10,6 +10,18 @@
 
 namespace iam::pg {
 
+// The current transaction's local id (the local part of its virtual
+// transaction id): the same for all its statements, another for the next
+// transaction of this backend. Caches that must not outlive a transaction
+// compare it.
+inline LocalTransactionId local_transaction_id() {
+#if PG_VERSION_NUM >= 170000
+    return MyProc->vxid.lxid;
+#else
+    return MyProc->lxid;
+#endif
+}
+
 struct StatementStamp {
     LocalTransactionId transaction;  // zero-initialised: no statement yet
     CommandId command;
@@ -24,11 +36,7 @@ struct StatementStamp {
 
 // Whether `stamp` is the current statement; if not, it becomes it.
 inline bool same_statement(StatementStamp* stamp) {
-#if PG_VERSION_NUM >= 170000
-    LocalTransactionId transaction = MyProc->vxid.lxid;
-#else
-    LocalTransactionId transaction = MyProc->lxid;
-#endif
+    LocalTransactionId transaction = local_transaction_id();
     CommandId command = GetCurrentCommandId(false);
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : nullptr;
     TransactionId xmin = snapshot != nullptr ? snapshot->xmin : InvalidTransactionId;

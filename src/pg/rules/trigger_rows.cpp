@@ -44,4 +44,24 @@ bool changed(const TriggerData* trigger, const Column& column) {
                          column.attribute->attlen);
 }
 
+TriggerData* row_trigger(FunctionCallInfo fcinfo, const char* function) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
+                         std::string(function) + " must be called as a trigger");
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
+                         std::string(function) + " must be a BEFORE ... FOR EACH ROW trigger");
+    return trigger;
+}
+
+HeapTuple written_row(const TriggerData* trigger) {
+    return TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtuple
+                                                      : trigger->tg_trigtuple;
+}
+
+Datum let_through(const TriggerData* trigger) {
+    return PointerGetDatum(written_row(trigger));
+}
+
 }  // namespace iam::pg

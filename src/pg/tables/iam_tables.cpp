@@ -172,6 +172,7 @@ void resolve_iam_tables(IamTables* tables) {
         found.api_key_peppers = relation_in(iam, "api_key_peppers");
         found.api_key_peppers_pkey = relation_in(iam, "api_key_peppers_pkey");
         found.referral_codes = relation_in(iam, "referral_codes");
+        found.referral_codes_pkey = relation_in(iam, "referral_codes_pkey");
         found.referral_codes_code_key = relation_in(iam, "referral_codes_code_key");
         require_expected_columns(found);
         known_tables = found;

@@ -57,7 +57,7 @@ struct IamTables {
     Oid company_users, company_users_pkey;
     Oid api_keys, api_keys_key_prefix_key;
     Oid api_key_peppers, api_key_peppers_pkey;
-    Oid referral_codes, referral_codes_code_key;
+    Oid referral_codes, referral_codes_pkey, referral_codes_code_key;
 };
 
 // Looks the tables up in schema iam (an error if the extension is missing);

@@ -32,4 +32,11 @@ bool find_referral_code(const IamTables& tables, const char* code, size_t length
     return found;
 }
 
+bool find_referral_code_by_id(const IamTables& tables, const pg_uuid_t& id, ReferralCodeRow* row) {
+    ScanKeyData key;
+    uuid_key(&key, attnum::referral_codes_id, id);
+    return scan(tables.referral_codes, tables.referral_codes_pkey, &key, 1, copy_referral_code_row,
+                row);
+}
+
 }  // namespace iam::pg
