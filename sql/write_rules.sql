@@ -144,6 +144,13 @@ INSERT INTO iam.referrals (referrer_user_id, referred_user_id, referral_code_use
 VALUES ('a0000000-0000-4000-8000-0000000000a3', 'a0000000-0000-4000-8000-0000000000e2', :'carol_code_id');
 INSERT INTO iam.referrals (referrer_user_id, referred_user_id, referral_code_used_id)
 VALUES ('a0000000-0000-4000-8000-0000000000a3', 'a0000000-0000-4000-8000-0000000000e2', :'alice_code_id');
+-- A code the same statement writes counts too: Pat's new code names Carol
+-- as its referrer.
+WITH code AS (
+    INSERT INTO iam.referral_codes (user_id, code)
+    VALUES ('a0000000-0000-4000-8000-0000000000e2', iam.generate_referral_code()) RETURNING id)
+INSERT INTO iam.referrals (referrer_user_id, referred_user_id, referral_code_used_id)
+SELECT 'a0000000-0000-4000-8000-0000000000a3', 'a0000000-0000-4000-8000-0000000000e2', id FROM code;
 SELECT count(*) AS referrals FROM iam.referrals WHERE referred_user_id::text LIKE 'a0000000-%';
 
 -- Redeeming answers alike for every code that cannot be redeemed, counts
