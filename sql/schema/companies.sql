@@ -424,13 +424,16 @@ CREATE OR REPLACE FUNCTION iam.keep_a_company_admin() RETURNS trigger
     AS $$
 BEGIN
     IF OLD.is_active_in_company AND OLD.role_in_company = 'admin'
-       AND (TG_OP = 'DELETE' OR NOT NEW.is_active_in_company OR NEW.role_in_company <> 'admin')
-       AND NOT (iam.is_service_caller() OR iam.has_role('platform_admin')) THEN
+       AND (TG_OP = 'DELETE' OR NOT NEW.is_active_in_company OR NEW.role_in_company <> 'admin') THEN
+        -- Every change to a company's admins takes the lock, the platform's
+        -- too: an admin who checks while a platform admin removes another
+        -- would otherwise count the one being removed.
         PERFORM FROM iam.companies AS c WHERE c.id = OLD.company_id FOR UPDATE;
         -- After the lock, the committed state: under REPEATABLE READ and
         -- SERIALIZABLE the transaction's snapshot may predate the change the
         -- lock waited for.
-        IF NOT iam.company_admin_remains(OLD.company_id, OLD.user_id) THEN
+        IF NOT (iam.is_service_caller() OR iam.has_role('platform_admin'))
+           AND NOT iam.company_admin_remains(OLD.company_id, OLD.user_id) THEN
             IF EXISTS (SELECT FROM iam.company_users AS cu
                        WHERE cu.company_id = OLD.company_id AND cu.user_id <> OLD.user_id
                          AND cu.is_active_in_company AND cu.role_in_company = 'admin') THEN

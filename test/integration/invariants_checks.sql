@@ -119,7 +119,7 @@ WHERE (parent ->> 'remaining' IS NOT NULL AND new ->> 'remaining' IS NULL)
 
 -- 2. Credits spent across every key derived from a sale (the sold key, keys
 -- naming it in replaces_key_id, keys made in requests it authenticated,
--- recursively) are at most the credits sellers granted those keys plus the
+-- recursively, since the sale) are at most the credits sellers granted those keys plus the
 -- refills due since.
 -- A key's first sale grants the credits it sets; a later one what it adds.
 WITH RECURSIVE sales AS (
@@ -144,6 +144,9 @@ WITH RECURSIVE sales AS (
     FROM family AS f
     JOIN changed AS c ON c.tbl = 'api_keys' AND c.tg_op = 'INSERT'
                      AND (c.op_key_id = f.key_id OR (c.new ->> 'replaces_key_id')::uuid = f.key_id)
+    -- derived since the sale: a key made before it came from a key with no
+    -- limits, and is bounded by what it was made with
+    WHERE c.at > (SELECT min(s.at) FROM sold AS s WHERE s.key_id = f.root)
 ), first_sale AS (
     SELECT key_id, min(at) AS at FROM sold GROUP BY key_id
 ), bound AS (
@@ -184,7 +187,16 @@ SELECT 'credits spent beyond those granted', u.last_op,
                   WHERE f.root = b.root AND sp.at > (SELECT fs.at FROM first_sale AS fs WHERE fs.key_id = f.root))),
        b.root::text
 FROM bound AS b JOIN used AS u ON u.root = b.root
-WHERE u.spent > b.granted + b.refills_due;
+WHERE u.spent > b.granted + b.refills_due
+  -- A seller (the operator, the service role, a platform_admin) who moves a
+  -- key's refill date grants the refills that makes due: their terms, not
+  -- an escape from them.
+  AND NOT EXISTS (SELECT FROM family AS f
+                  JOIN changed AS c ON c.tbl = 'api_keys' AND c.tg_op = 'UPDATE'
+                                   AND (c.new ->> 'id')::uuid = f.key_id
+                  WHERE f.root = b.root AND (c.operator OR coalesce(c.actor_platform_admin, false))
+                    AND c.old ->> 'refilled_at' IS DISTINCT FROM c.new ->> 'refilled_at'
+                    AND coalesce(c.kind, '') NOT IN ('use_key', 'consume'));
 
 -- 3. No change to an audited table (roles, user_roles, company_users,
 -- company_invitations, api_keys, credits and limits included) without its
