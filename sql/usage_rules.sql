@@ -257,6 +257,19 @@ SELECT action, actor_role, remaining, refilled FROM pg_temp.audited(:usage_start
 -- Not callable into being: the spending path is known to the backend only.
 SELECT iam.is_spending_credits();
 
+-- A key rotated before it was sold credits spends only those: its
+-- replacement, made unlimited, does not pay for it.
+SELECT pg_temp.as_user('Alice');
+SELECT id AS early_id, api_key AS early FROM iam.create_api_key('rotated before the sale') \gset
+SELECT FROM iam.rotate_api_key(:'early_id', '1 hour');
+SELECT pg_temp.as_service();
+SELECT iam.set_api_key_credits(:'early_id', 1);
+SELECT pg_temp.as_user(NULL);
+\set VERBOSITY terse
+SELECT iam.consume_api_key(:'early', 2) AS remaining;
+\set VERBOSITY default
+SELECT iam.consume_api_key(:'early') AS remaining;
+
 RESET ROLE;
 RESET request.jwt.claims;
 DELETE FROM iam.companies;

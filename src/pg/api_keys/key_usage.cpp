@@ -41,10 +41,12 @@ namespace {
 // Of key $1 itself.
 const char* const spend_own = IAM_SPEND "WHERE k.id = $1" IAM_ENOUGH;
 // Of the key that replaced key $1 in a rotation, if any: a replaced key is
-// left with no credits and no refill, having passed them on.
+// left with no credits and no refill, having passed them on. Not of an
+// unlimited replacement: a key rotated before it was sold credits passed
+// on none, and the credits sold to it since bound it alone.
 const char* const spend_through_replacement = IAM_SPEND
     "WHERE k.id = coalesce((SELECT r.id FROM iam.api_keys AS r "
-    "WHERE r.replaces_key_id = $1), $1)" IAM_ENOUGH;
+    "WHERE r.replaces_key_id = $1 AND r.remaining IS NOT NULL), $1)" IAM_ENOUGH;
 #undef IAM_ENOUGH
 #undef IAM_SPEND
 #undef IAM_REFILL_DUE
