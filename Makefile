@@ -16,7 +16,7 @@ OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp 
 # (sql/upgrades/to-<version>.sql: tables, data, what goes away) followed by
 # the definitions. Released scripts are frozen in sql/upgrades/
 # (docs/development.md, "Changing SQL").
-PREVIOUS_VERSION = 0.6.0
+PREVIOUS_VERSION = 0.7.0
 SCHEMA_TABLES      = sql/schema/tables.sql
 SCHEMA_DEFINITIONS = $(addprefix sql/schema/,updated_at.sql checks.sql audit.sql roles.sql api_keys.sql \
                        referrals.sql companies.sql policies.sql supabase.sql)

@@ -152,7 +152,7 @@ done
 # With data: whoever administered a company in 0.6.0 (an active member holding
 # enterprise_admin, in every company of theirs) administers exactly the same
 # companies after the upgrade, now by role_in_company; nobody else does.
-if [ -f "$root/sql/iam_ext--0.6.0--0.7.0.sql" ]; then
+if [ -f "$root/sql/upgrades/iam_ext--0.6.0--0.7.0.sql" ]; then
     drop_databases; createdb "$upgraded_db"
     admins_of() {  # every (user, company) pair and whether the user administers it
         value -d "$upgraded_db" -c "SELECT string_agg(u.full_name || '/' || c.name || '=' || iam.is_company_admin(c.id, u.id),

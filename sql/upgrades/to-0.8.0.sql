@@ -1,0 +1,4 @@
+-- The hand-written part of the upgrade from 0.7.0 to 0.8.0: what changes in
+-- the tables (columns, constraints, indexes, data) and what goes away.
+-- make appends the rest: every function, trigger, policy and view as
+-- sql/schema/ defines it now (docs/development.md, "Changing SQL").
