@@ -196,6 +196,71 @@ CREATE POLICY member_profiles_select ON iam.member_profiles FOR SELECT USING (
                WHERE cu.user_id = member_profiles.user_id AND cu.is_active_in_company
                  AND iam.is_company_admin(cu.company_id)));
 
+-- The permission model (docs/permissions.md). The catalogue, the platform
+-- roles' permissions and the templates are public to signed-in callers; a
+-- company's own roles to its members. The catalogue and the platform roles'
+-- permissions are changed by platform admins, the templates by holders of
+-- iam:roles:manage through a platform role, a company's roles and who holds
+-- them by holders of iam:roles:manage in that company. What a change may
+-- give is bounded by the triggers of permissions.sql: nobody gives more
+-- than they hold.
+ALTER TABLE iam.permissions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY permissions_select ON iam.permissions FOR SELECT USING (true);
+CREATE POLICY permissions_insert ON iam.permissions FOR INSERT
+    WITH CHECK ((SELECT iam.has_role('platform_admin')));
+CREATE POLICY permissions_update ON iam.permissions FOR UPDATE
+    USING ((SELECT iam.has_role('platform_admin')));
+CREATE POLICY permissions_delete ON iam.permissions FOR DELETE
+    USING ((SELECT iam.has_role('platform_admin')));
+
+ALTER TABLE iam.role_permissions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY role_permissions_select ON iam.role_permissions FOR SELECT USING (true);
+CREATE POLICY role_permissions_insert ON iam.role_permissions FOR INSERT
+    WITH CHECK ((SELECT iam.has_role('platform_admin')));
+CREATE POLICY role_permissions_delete ON iam.role_permissions FOR DELETE
+    USING ((SELECT iam.has_role('platform_admin')));
+
+ALTER TABLE iam.company_roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY company_roles_select ON iam.company_roles FOR SELECT USING (
+    company_id IS NULL
+    OR company_id = ANY ((SELECT iam.current_company_ids())::uuid[])
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY company_roles_insert ON iam.company_roles FOR INSERT WITH CHECK (
+    CASE WHEN company_id IS NULL THEN (SELECT iam.can('iam:roles:manage'))
+         ELSE iam.can('iam:roles:manage', company_id) END);
+CREATE POLICY company_roles_update ON iam.company_roles FOR UPDATE USING (
+    CASE WHEN company_id IS NULL THEN (SELECT iam.can('iam:roles:manage'))
+         ELSE iam.can('iam:roles:manage', company_id) END);
+CREATE POLICY company_roles_delete ON iam.company_roles FOR DELETE USING (
+    CASE WHEN company_id IS NULL THEN (SELECT iam.can('iam:roles:manage'))
+         ELSE iam.can('iam:roles:manage', company_id) END);
+
+-- A role's permissions are seen with the role (the subquery is under the
+-- policies of company_roles), and changed by whoever manages the role.
+ALTER TABLE iam.company_role_permissions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY company_role_permissions_select ON iam.company_role_permissions FOR SELECT USING (
+    EXISTS (SELECT FROM iam.company_roles AS r WHERE r.id = company_role_permissions.company_role_id));
+CREATE POLICY company_role_permissions_insert ON iam.company_role_permissions FOR INSERT WITH CHECK (
+    EXISTS (SELECT FROM iam.company_roles AS r
+            WHERE r.id = company_role_permissions.company_role_id
+              AND CASE WHEN r.company_id IS NULL THEN iam.can('iam:roles:manage')
+                       ELSE iam.can('iam:roles:manage', r.company_id) END));
+CREATE POLICY company_role_permissions_delete ON iam.company_role_permissions FOR DELETE USING (
+    EXISTS (SELECT FROM iam.company_roles AS r
+            WHERE r.id = company_role_permissions.company_role_id
+              AND CASE WHEN r.company_id IS NULL THEN iam.can('iam:roles:manage')
+                       ELSE iam.can('iam:roles:manage', r.company_id) END));
+
+ALTER TABLE iam.company_member_roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY company_member_roles_select ON iam.company_member_roles FOR SELECT USING (
+    user_id = (SELECT iam.current_user_id())
+    OR iam.can('iam:roles:manage', company_id)
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY company_member_roles_insert ON iam.company_member_roles FOR INSERT
+    WITH CHECK (iam.can('iam:roles:manage', company_id));
+CREATE POLICY company_member_roles_delete ON iam.company_member_roles FOR DELETE
+    USING (iam.can('iam:roles:manage', company_id));
+
 ALTER TABLE iam.audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_select ON iam.audit_log FOR SELECT
     USING ((SELECT iam.has_role('platform_admin')));
@@ -216,7 +281,9 @@ DECLARE
 BEGIN
     FOREACH table_name IN ARRAY ARRAY['roles', 'users', 'user_roles', 'companies', 'company_users',
                                       'user_settings', 'api_keys', 'referral_codes', 'referrals',
-                                      'company_invitations'] LOOP
+                                      'company_invitations', 'permissions', 'role_permissions',
+                                      'company_roles', 'company_role_permissions',
+                                      'company_member_roles'] LOOP
         EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.%I '
                        'FOR EACH STATEMENT EXECUTE FUNCTION iam.require_key_permission()',
                        table_name || '_key_permission', table_name);
@@ -229,8 +296,9 @@ $$;
 -- tables and columns. Applied at install for the roles that exist, and again
 -- by the operator with SELECT iam.apply_grants() once they are created. A
 -- table-level DELETE also lets its holder LOCK the table in any mode, which
--- would stall every role check: the API roles get DELETE only on user_roles,
--- where revoking a role is a delete.
+-- would stall every check: the API roles get DELETE only where taking away
+-- is a delete (user_roles and the tables of the permission model), and the
+-- lock guard refuses them the LOCK there.
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION iam.apply_grants() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -271,8 +339,15 @@ BEGIN
             'GRANT EXECUTE ON FUNCTION iam.accept_company_invitation(text) TO authenticated',
             'GRANT SELECT ON iam.roles, iam.users, iam.user_roles, iam.companies, iam.company_users, '
                 'iam.user_settings, iam.referral_codes, iam.referrals, iam.audit_log, iam.company_members, '
-                'iam.member_profiles '
+                'iam.member_profiles, iam.permissions, iam.role_permissions, iam.company_roles, '
+                'iam.company_role_permissions, iam.company_member_roles '
                 'TO authenticated',
+            'GRANT INSERT (name, description), UPDATE (description), DELETE ON iam.permissions TO authenticated',
+            'GRANT INSERT (role_id, permission), DELETE ON iam.role_permissions TO authenticated',
+            'GRANT INSERT (id, company_id, name, description), UPDATE (name, description), DELETE '
+                'ON iam.company_roles TO authenticated',
+            'GRANT INSERT (company_role_id, permission), DELETE ON iam.company_role_permissions TO authenticated',
+            'GRANT INSERT (user_id, company_id, company_role_id), DELETE ON iam.company_member_roles TO authenticated',
             'GRANT SELECT (' || invitation_columns || ') ON iam.company_invitations TO authenticated',
             'REVOKE DELETE ON iam.company_invitations FROM authenticated',
             'GRANT INSERT (company_id, invited_email, invited_user_id, role_in_company, token_hash, invited_by, '

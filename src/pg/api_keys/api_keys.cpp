@@ -146,39 +146,12 @@ bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse l
     if (!prefix || !iam::pg::find_api_key(tables, prefix->data(), prefix->size(), row, kept))
         return false;
     TimestampTz now = GetCurrentStatementStartTimestamp();
-    if (!row->is_active || (row->has_expiry && row->expires_at <= now) ||
-        (row->is_suspended_ever && row->suspended_until > now) || row->hashed_key == nullptr)
-        return false;
-    // A personal key names the company its owner worked for; once they are
-    // no longer an active member, it is theirs alone.
-    if (row->has_user && row->has_company &&
-        !iam::pg::is_active_member(tables, row->user_id, row->company_id))
-        row->has_company = false;
-    if (row->has_company && !iam::pg::company_is_active(tables, row->company_id))
+    if (!iam::pg::api_key_stands(tables, row, now) || row->hashed_key == nullptr)
         return false;
     bool matches = hash_matches(key, *row);
     if (matches && last_use == LastUse::record && touch_due(*row, now))
         touch_last_used(tables.api_keys, row->id, GetCurrentTimestamp());
     return matches;
-}
-
-bool iam::pg::permissions_cover(const Jsonb* permissions, std::string_view wanted) {
-    if (permissions == nullptr || !JB_ROOT_IS_ARRAY(permissions) || JB_ROOT_IS_SCALAR(permissions))
-        return false;
-    JsonbIterator* iterator = JsonbIteratorInit(const_cast<JsonbContainer*>(&permissions->root));
-    JsonbValue value;
-    JsonbIteratorToken token;
-    bool covered = false;
-    while ((token = JsonbIteratorNext(&iterator, &value, true)) != WJB_DONE) {
-        if (token == WJB_ELEM && value.type == jbvString && !covered)
-            covered = iam::permission_covers(
-                std::string_view(value.val.string.val, value.val.string.len), wanted);
-    }
-    return covered;
-}
-
-bool iam::pg::permissions_cover(const Jsonb* permissions, const text* wanted) {
-    return permissions_cover(permissions, text_view(wanted));
 }
 
 bool iam::pg::permissions_cover_all(const Jsonb* granted, const Jsonb* wanted) {

@@ -1,6 +1,7 @@
 // API keys (src/pg/api_keys/api_keys.cpp).
 #pragma once
 
+#include "pg/identity/request_key.hpp"
 #include "pg/tables/api_key_rows.hpp"
 
 #include <string_view>
@@ -20,10 +21,6 @@ bool verify_api_key(const IamTables& tables, const text* key, LastUse last_use, 
 // Whether `key` is the secret of a key row, whatever the row's state
 // (revoked, expired, suspended); fills `row`. Never an error.
 bool api_key_secret_matches(const IamTables& tables, const text* key, ApiKeyRow* row);
-
-// Whether the permissions (a JSON array of strings) cover `wanted`.
-bool permissions_cover(const Jsonb* permissions, const text* wanted);
-bool permissions_cover(const Jsonb* permissions, std::string_view wanted);
 
 // Whether `granted` covers every permission of `wanted` (nullptr: none).
 bool permissions_cover_all(const Jsonb* granted, const Jsonb* wanted);

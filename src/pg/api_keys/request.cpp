@@ -20,7 +20,9 @@
 //              iam.current_user_id(), the role checks, iam.has_permission()
 //              and every RLS policy act for the key's owner (a company
 //              key has no user: iam.current_company_ids() is its company);
-//              an anonymous request becomes `authenticated`;
+//              an anonymous request becomes `authenticated`, and its
+//              claims name the key's owner and the key (auth.uid()
+//              agrees); a JWT of another user with the key: 28000;
 //   on a Citus coordinator, the claims and the key's context are sent
 //   along to the workers (src/pg/platform/citus.hpp);
 //   bad key:   28000, without saying why (PostgREST answers 401/403).
@@ -102,6 +104,61 @@ void refuse_revoked_jwt() {
             "Sign in again.", R"({"WWW-Authenticate":"Bearer error=\"invalid_token\""})");
 }
 
+// One identity per request: a JWT that names a user other than the key's
+// owner (or any user, for a company's own key) is refused, never served as
+// two people. Plain C style up to the throw.
+void refuse_second_identity(const iam::pg::ApiKeyRow& row) {
+    iam::pg::RequestJwt jwt = iam::pg::request_jwt();
+    if (!jwt.has_user ||
+        (row.has_user && memcmp(jwt.user_id.data, row.user_id.data, UUID_LEN) == 0))
+        return;
+    throw iam::Error(iam::sqlstate::invalid_authorization,
+                     "the request's JWT and its API key name different users",
+                     "Send the key alone, or the JWT of the key's owner.");
+}
+
+// Supabase's auth.uid(), auth.role() and auth.jwt() read the request's
+// claims: they are made to agree with the key's context, for the rest of
+// the transaction, from the same state (a JWT of the same user keeps its
+// other claims). "iam_api_key_id" names the key. The legacy setting
+// request.jwt.claim.sub, which auth.uid() reads first, follows when a
+// PostgREST in legacy mode set it. Plain C style: no C++ object is alive
+// across the PostgreSQL calls.
+void mirror_key_in_claims(const iam::pg::ApiKeyRow& row) {
+    char key_id[UUID_LEN * 2 + 5], user_id[UUID_LEN * 2 + 5];
+    strlcpy(key_id, DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&row.id))),
+            sizeof(key_id));
+    if (row.has_user)
+        strlcpy(user_id,
+                DatumGetCString(DirectFunctionCall1(
+                    uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t*>(&row.user_id)))),
+                sizeof(user_id));
+    char ours[200];
+    if (row.has_user)
+        snprintf(ours, sizeof(ours),
+                 R"({"sub": "%s", "role": "authenticated", "iam_api_key_id": "%s"})", user_id,
+                 key_id);
+    else
+        snprintf(ours, sizeof(ours), R"({"role": "authenticated", "iam_api_key_id": "%s"})",
+                 key_id);
+    Datum claims = DirectFunctionCall1(jsonb_in, CStringGetDatum(ours));
+    const char* before = GetConfigOption("request.jwt.claims", true, false);
+    // The JWT's own claims, when it named the key's owner (a company key's
+    // request has no user's claims to keep).
+    if (row.has_user && iam::pg::request_jwt().has_user && before != nullptr && before[0] != '\0') {
+        Datum kept = DirectFunctionCall1(jsonb_in, CStringGetDatum(before));
+        if (JB_ROOT_IS_OBJECT(DatumGetJsonbP(kept)))
+            claims = DirectFunctionCall2(jsonb_concat, kept, claims);
+    }
+    char* text = DatumGetCString(DirectFunctionCall1(jsonb_out, claims));
+    (void)set_config_option("request.jwt.claims", text, PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_LOCAL, true, 0, false);
+    const char* legacy_sub = GetConfigOption("request.jwt.claim.sub", true, false);
+    if (legacy_sub != nullptr && legacy_sub[0] != '\0')
+        (void)set_config_option("request.jwt.claim.sub", row.has_user ? user_id : "", PGC_USERSET,
+                                PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+}
+
 }  // namespace
 
 // iam.authenticate_request() -> void
@@ -123,11 +180,13 @@ IAM_SQL_FUNCTION(iam_authenticate_request) {
     sodium_memzero(VARDATA_ANY(key_text), VARSIZE_ANY_EXHDR(key_text));
     if (!valid)
         throw iam::Error(iam::sqlstate::invalid_authorization, "invalid API key");
+    refuse_second_identity(row);
     iam::pg::Charge charge = iam::pg::charge_api_key(row, 1);
     iam::pg::set_api_key_context(row.id, row.has_user ? &row.user_id : nullptr,
                                  row.has_company ? &row.company_id : nullptr,
                                  row.has_expiry ? &row.expires_at : nullptr,
                                  charge.has_credits ? &charge.remaining : nullptr, row.permissions);
+    mirror_key_in_claims(row);
     iam::pg::pg_call([] {
         iam::pg::forward_identity_to_workers(GetConfigOption("iam.request_api_key", false, false));
     });

@@ -113,6 +113,8 @@ void start_statement(FunctionCallInfo fcinfo, CallSiteCache* cache) {
     cache->pairs.reset();
     cache->caller.companies.reset();
     cache->caller.loaded = false;
+    cache->permission.companies.reset();
+    cache->permission.loaded = false;
     cache->misses = 0;
     cache->holders_complete = cache->holders_tried = false;
     cache->holder_filter = nullptr;
@@ -148,6 +150,13 @@ bool remember_new_question(FunctionCallInfo fcinfo, CallSiteCache* cache, int nu
     cache->answered = false;
     forget_user_answers(cache);
     return true;
+}
+
+void forget_question(CallSiteCache* cache) {
+    if (cache->question != nullptr)
+        pfree(cache->question);
+    cache->question = nullptr;
+    cache->answered = false;
 }
 
 pg_uuid_t role_id_or_throw(const IamTables& tables, text* name) {

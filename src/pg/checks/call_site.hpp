@@ -43,6 +43,20 @@ struct CallerCompanies {
     UserMemo companies;
 };
 
+// Where the caller holds the permission the call site asks about (iam.can),
+// for one identity of one statement: everywhere (through a platform role),
+// or in the companies listed. For a key bound to one company, `everywhere`
+// means in that company (and without one).
+struct CallerPermission {
+    bool loaded;
+    uint64 generation;  // identity_generation when loaded
+    bool everywhere;
+    bool has_only_company;
+    pg_uuid_t only_company;
+    bool fits;  // false: more companies than the budget holds; ask per company
+    UserMemo companies;
+};
+
 struct CallSiteCache {
     StatementStamp statement;  // the statement this cache belongs to
     bool ready;                // reset and tables resolved for it
@@ -78,6 +92,7 @@ struct CallSiteCache {
     uint64* holder_filter;
     uint64 holder_filter_mask;
     CallerCompanies caller;
+    CallerPermission permission;
     bool answered;  // the answer below is for (user, company) and question
     bool has_user;
     pg_uuid_t user_id;
@@ -116,6 +131,9 @@ pg_attribute_always_inline bool remember_question(FunctionCallInfo fcinfo, CallS
         return false;
     return remember_new_question(fcinfo, cache, number);
 }
+
+// Forgets the remembered question: the next call checks its argument anew.
+void forget_question(CallSiteCache* cache);
 
 // The id of the role `name`; an error (undefined_object) if there is none.
 pg_uuid_t role_id_or_throw(const IamTables& tables, text* name);

@@ -12,6 +12,16 @@
 //   api_keys       api_key_created, api_key_rotated, api_key_revoked,
 //                  api_key_reactivated, api_key_changed, api_key_deleted
 //                  (not last_used_at: the trigger is not fired for it)
+//   permissions    permission_registered, permission_changed,
+//                  permission_deleted
+//   role_permissions, company_role_permissions
+//                  role_permission_granted, role_permission_revoked,
+//                  role_permission_changed
+//   company_roles  company_role_created, company_role_changed,
+//                  company_role_deleted
+//   company_member_roles
+//                  member_role_assigned, member_role_removed,
+//                  member_role_reassigned
 //
 // The audit trail is the extension's own bookkeeping (docs/security.md): the
 // row is written as the owner of iam.audit_log, so that callers need no
@@ -55,7 +65,18 @@ const char* const insert_audit_row_before_0_7_0 =
     "pg_catalog.to_jsonb($7) OPERATOR(pg_catalog.-) 'hashed_key', "
     "pg_catalog.to_jsonb($8) OPERATOR(pg_catalog.-) 'hashed_key')";
 
-enum class Audited { user_roles, company_users, roles, api_keys, company_invitations };
+enum class Audited {
+    user_roles,
+    company_users,
+    roles,
+    api_keys,
+    company_invitations,
+    permissions,
+    role_permissions,
+    company_roles,
+    company_role_permissions,
+    company_member_roles
+};
 
 TriggerData* require_audit_trigger(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_TRIGGER(fcinfo))
@@ -80,10 +101,19 @@ Audited audited_table(Relation relation) {
         return Audited::api_keys;
     if (strcmp(table, "company_invitations") == 0)
         return Audited::company_invitations;
-    throw iam::Error(iam::sqlstate::trigger_protocol_violated,
-                     std::string("iam.audit_change() audits iam.user_roles, company_users, roles, "
-                                 "api_keys and company_invitations, not ") +
-                         table);
+    if (strcmp(table, "permissions") == 0)
+        return Audited::permissions;
+    if (strcmp(table, "role_permissions") == 0)
+        return Audited::role_permissions;
+    if (strcmp(table, "company_roles") == 0)
+        return Audited::company_roles;
+    if (strcmp(table, "company_role_permissions") == 0)
+        return Audited::company_role_permissions;
+    if (strcmp(table, "company_member_roles") == 0)
+        return Audited::company_member_roles;
+    throw iam::Error(
+        iam::sqlstate::trigger_protocol_violated,
+        std::string("iam.audit_change() audits the tables of who holds what, not ") + table);
 }
 
 // Whether a new key replaces another: a rotation with a grace (0.7.0 on).
@@ -133,6 +163,23 @@ const char* action_of(const TriggerData* trigger, Audited table) {
                 return "invitation_revoked";
             return "invitation_changed";
         }
+        case Audited::permissions:
+            return inserted  ? "permission_registered"
+                   : deleted ? "permission_deleted"
+                             : "permission_changed";
+        case Audited::role_permissions:
+        case Audited::company_role_permissions:
+            return inserted  ? "role_permission_granted"
+                   : deleted ? "role_permission_revoked"
+                             : "role_permission_changed";
+        case Audited::company_roles:
+            return inserted  ? "company_role_created"
+                   : deleted ? "company_role_deleted"
+                             : "company_role_changed";
+        case Audited::company_member_roles:
+            return inserted  ? "member_role_assigned"
+                   : deleted ? "member_role_removed"
+                             : "member_role_reassigned";
         case Audited::api_keys: {
             if (inserted)
                 return replaces_a_key(trigger->tg_trigtuple, relation) ? "api_key_rotated"
@@ -185,19 +232,21 @@ IAM_SQL_FUNCTION(iam_audit_change) {
             user = iam::pg::value_of(row, relation, iam::pg::column(relation, "invited_user_id"),
                                      &is_null);
         set(3, user, is_null);
-    } else if (table != Audited::roles) {
+    } else if (iam::pg::has_column(relation, "user_id")) {
         Datum user =
             iam::pg::value_of(row, relation, iam::pg::column(relation, "user_id"), &is_null);
         set(3, user, is_null);
     }
-    const char* role_column = table == Audited::roles ? "id" : "role_id";
-    if (table == Audited::roles || table == Audited::user_roles) {
+    const char* role_column = table == Audited::roles || table == Audited::company_roles ? "id"
+                              : iam::pg::has_column(relation, "company_role_id") ? "company_role_id"
+                              : iam::pg::has_column(relation, "role_id")         ? "role_id"
+                                                                                 : nullptr;
+    if (role_column != nullptr) {
         Datum role =
             iam::pg::value_of(row, relation, iam::pg::column(relation, role_column), &is_null);
         set(4, role, is_null);
     }
-    if (table == Audited::company_users || table == Audited::api_keys ||
-        table == Audited::company_invitations) {
+    if (iam::pg::has_column(relation, "company_id")) {
         Datum company =
             iam::pg::value_of(row, relation, iam::pg::column(relation, "company_id"), &is_null);
         set(5, company, is_null);

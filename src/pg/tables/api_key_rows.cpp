@@ -2,6 +2,8 @@
 // here, so their errors may unwind directly (src/pg/boundary/guard.hpp).
 #include "pg/tables/api_key_rows.hpp"
 
+#include "pg/tables/membership_rows.hpp"
+
 #include <algorithm>
 
 namespace iam::pg {
@@ -105,6 +107,22 @@ bool find_api_key(const IamTables& tables, const char* prefix, size_t length, Ap
                                         copy_api_key_row, row);
     pfree(value);
     return found;
+}
+
+bool find_api_key_by_id(const IamTables& tables, const pg_uuid_t& id, ApiKeyRow* row) {
+    ScanKeyData key;
+    uuid_key(&key, attnum::api_keys_id, id);
+    return scan(tables.api_keys, tables.api_keys_pkey, &key, 1, copy_api_key_row, row);
+}
+
+bool api_key_stands(const IamTables& tables, ApiKeyRow* row, TimestampTz now) {
+    if (!row->is_active || (row->has_expiry && row->expires_at <= now) ||
+        (row->is_suspended_ever && row->suspended_until > now))
+        return false;
+    if (row->has_user && row->has_company &&
+        !is_active_member(tables, row->user_id, row->company_id))
+        row->has_company = false;
+    return !row->has_company || company_is_active(tables, row->company_id);
 }
 
 }  // namespace iam::pg

@@ -37,4 +37,13 @@ int64 interval_usecs(const Interval* interval);
 bool find_api_key(const IamTables& tables, const char* prefix, size_t length, ApiKeyRow* row,
                   KeptScan* kept);
 
+// The row with this id, through a scan opened and closed for this call.
+bool find_api_key_by_id(const IamTables& tables, const pg_uuid_t& id, ApiKeyRow* row);
+
+// Whether the key may be used at `now`: active, unexpired, not suspended,
+// and its company (if any) active. A personal key names the company its
+// owner worked for; once they are no longer an active member it is theirs
+// alone: has_company is then cleared.
+bool api_key_stands(const IamTables& tables, ApiKeyRow* row, TimestampTz now);
+
 }  // namespace iam::pg

@@ -18,6 +18,11 @@ Oid relation_in(Oid namespace_oid, const char* name) {
     return oid;
 }
 
+// The relation, or InvalidOid on a schema that predates it.
+Oid optional_relation_in(Oid namespace_oid, const char* name) {
+    return get_relname_relid(name, namespace_oid);
+}
+
 }  // namespace
 
 void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value) {
@@ -134,6 +139,33 @@ void require_expected_columns(const IamTables& tables) {
         {tables.api_keys, "rate_limit_key_id", attnum::api_keys_rate_limit_key_id},
         {tables.company_users, "role_in_company", attnum::company_users_role_in_company},
     };
+    // The tables of 0.8.0, where they exist.
+    const ExpectedColumn since_0_8_0[] = {
+        {tables.permissions, "name", attnum::permissions_name},
+        {tables.role_permissions, "role_id", attnum::role_permissions_role_id},
+        {tables.role_permissions, "permission", attnum::role_permissions_permission},
+        {tables.company_roles, "id", attnum::company_roles_id},
+        {tables.company_roles, "company_id", attnum::company_roles_company_id},
+        {tables.company_roles, "name", attnum::company_roles_name},
+        {tables.company_role_permissions, "company_role_id",
+         attnum::company_role_permissions_company_role_id},
+        {tables.company_role_permissions, "permission",
+         attnum::company_role_permissions_permission},
+        {tables.company_member_roles, "user_id", attnum::company_member_roles_user_id},
+        {tables.company_member_roles, "company_id", attnum::company_member_roles_company_id},
+        {tables.company_member_roles, "company_role_id",
+         attnum::company_member_roles_company_role_id},
+    };
+    for (const ExpectedColumn& column : since_0_8_0) {
+        if (!OidIsValid(column.relation))
+            continue;
+        AttrNumber found = get_attnum(column.relation, column.name);
+        if (found != column.number)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+                     errmsg("iam.%s.%s is column %d, where iam_ext reads column %d",
+                            get_rel_name(column.relation), column.name, found, column.number)));
+    }
     for (const ExpectedColumn& column : since_0_7_0) {
         AttrNumber found = get_attnum(column.relation, column.name);
         if (found != InvalidAttrNumber && found != column.number)
@@ -168,12 +200,25 @@ void resolve_iam_tables(IamTables* tables) {
         found.company_users = relation_in(iam, "company_users");
         found.company_users_pkey = relation_in(iam, "company_users_pkey");
         found.api_keys = relation_in(iam, "api_keys");
+        found.api_keys_pkey = relation_in(iam, "api_keys_pkey");
         found.api_keys_key_prefix_key = relation_in(iam, "api_keys_key_prefix_key");
         found.api_key_peppers = relation_in(iam, "api_key_peppers");
         found.api_key_peppers_pkey = relation_in(iam, "api_key_peppers_pkey");
         found.referral_codes = relation_in(iam, "referral_codes");
         found.referral_codes_pkey = relation_in(iam, "referral_codes_pkey");
         found.referral_codes_code_key = relation_in(iam, "referral_codes_code_key");
+        found.permissions = optional_relation_in(iam, "permissions");
+        found.permissions_pkey = optional_relation_in(iam, "permissions_pkey");
+        found.role_permissions = optional_relation_in(iam, "role_permissions");
+        found.role_permissions_pkey = optional_relation_in(iam, "role_permissions_pkey");
+        found.company_roles = optional_relation_in(iam, "company_roles");
+        found.company_roles_pkey = optional_relation_in(iam, "company_roles_pkey");
+        found.company_roles_name_idx = optional_relation_in(iam, "company_roles_name_idx");
+        found.company_role_permissions = optional_relation_in(iam, "company_role_permissions");
+        found.company_role_permissions_pkey =
+            optional_relation_in(iam, "company_role_permissions_pkey");
+        found.company_member_roles = optional_relation_in(iam, "company_member_roles");
+        found.company_member_roles_pkey = optional_relation_in(iam, "company_member_roles_pkey");
         require_expected_columns(found);
         known_tables = found;
         tables_known = true;

@@ -47,6 +47,18 @@ constexpr AttrNumber referral_codes_user_id = 2;
 constexpr AttrNumber referral_codes_code = 3;
 constexpr AttrNumber referral_codes_is_active = 4;
 constexpr AttrNumber referral_codes_expires_at = 6;
+// Since 0.8.0: the permission model.
+constexpr AttrNumber permissions_name = 1;
+constexpr AttrNumber role_permissions_role_id = 1;
+constexpr AttrNumber role_permissions_permission = 2;
+constexpr AttrNumber company_roles_id = 1;
+constexpr AttrNumber company_roles_company_id = 2;
+constexpr AttrNumber company_roles_name = 3;
+constexpr AttrNumber company_role_permissions_company_role_id = 1;
+constexpr AttrNumber company_role_permissions_permission = 2;
+constexpr AttrNumber company_member_roles_user_id = 1;
+constexpr AttrNumber company_member_roles_company_id = 2;
+constexpr AttrNumber company_member_roles_company_role_id = 3;
 }  // namespace attnum
 
 struct IamTables {
@@ -55,9 +67,15 @@ struct IamTables {
     Oid user_roles, user_roles_pkey, user_roles_role_id_idx;
     Oid companies, companies_pkey;
     Oid company_users, company_users_pkey;
-    Oid api_keys, api_keys_key_prefix_key;
+    Oid api_keys, api_keys_pkey, api_keys_key_prefix_key;
     Oid api_key_peppers, api_key_peppers_pkey;
     Oid referral_codes, referral_codes_pkey, referral_codes_code_key;
+    // Since 0.8.0; InvalidOid on an older schema, which grants nothing.
+    Oid permissions, permissions_pkey;
+    Oid role_permissions, role_permissions_pkey;
+    Oid company_roles, company_roles_pkey, company_roles_name_idx;
+    Oid company_role_permissions, company_role_permissions_pkey;
+    Oid company_member_roles, company_member_roles_pkey;
 };
 
 // Looks the tables up in schema iam (an error if the extension is missing);

@@ -1,0 +1,300 @@
+// Permission checks: iam.can(permission [, company_id]).
+//
+// A policy asks about the caller, row by row, with a constant permission:
+// the call site works out once per statement and identity where the caller
+// holds it (everywhere, through a platform role; or the companies whose
+// roles grant it), bounded by what the caller holds, and answers each row
+// by a probe, like the company checks. Everything is read afresh by the
+// next statement: a grant, a revocation, a role change, a suspended
+// company, a revoked or narrowed key.
+#include "pg/checks/permission_checks.hpp"
+
+#include "pg/boundary/guard.hpp"
+
+#include "pg/checks/call_site.hpp"
+#include "pg/identity/privileges.hpp"
+#include "pg/identity/request_key.hpp"
+#include "pg/tables/api_key_rows.hpp"
+#include "pg/tables/membership_rows.hpp"
+#include "pg/tables/permission_rows.hpp"
+#include "pg/tables/role_rows.hpp"
+
+#include "core/api_key.hpp"
+#include "core/error.hpp"
+
+#include <string>
+
+namespace {
+
+using iam::pg::CallerPermission;
+using iam::pg::CallSiteCache;
+using iam::pg::IamTables;
+
+// Whose permissions count, and within what, read afresh: the key of the
+// request (its row, not the copy taken when the request began), else the
+// signed-in user, else the service role or the operator with nobody named.
+struct Holder {
+    bool everything;
+    bool has_user;
+    pg_uuid_t user_id;
+    bool has_key;
+    const Jsonb* key_scope;  // nullptr: the key no longer stands, and covers nothing
+    bool has_key_company;    // the key answers in this company only
+    pg_uuid_t key_company;
+    bool company_key;  // a company's own key: its scope, in its company
+};
+
+Holder current_holder(const IamTables& tables, iam::pg::SubjectCache* subject) {
+    Holder holder{};
+    if (const iam::pg::ApiKeyContext* key = iam::pg::api_key_context()) {
+        holder.has_key = true;
+        iam::pg::ApiKeyRow row{};
+        if (!iam::pg::find_api_key_by_id(tables, key->key_id, &row) ||
+            !iam::pg::api_key_stands(tables, &row, GetCurrentStatementStartTimestamp()))
+            return holder;
+        holder.key_scope = row.permissions;
+        holder.has_key_company = row.has_company;
+        holder.key_company = row.company_id;
+        holder.company_key = !row.has_user;
+        holder.has_user = row.has_user;
+        holder.user_id = row.user_id;
+        return holder;
+    }
+    if (const pg_uuid_t* user_id = iam::pg::current_subject(subject)) {
+        holder.has_user = true;
+        holder.user_id = *user_id;
+        return holder;
+    }
+    holder.everything = iam::pg::session_is_service() || iam::pg::session_is_operator();
+    return holder;
+}
+
+bool grant_covers(const char* grant, int length, void* wanted) {
+    return iam::permission_covers(std::string_view(grant, length),
+                                  *static_cast<const std::string_view*>(wanted));
+}
+
+struct PlatformSearch {
+    const IamTables* tables;
+    std::string_view* wanted;
+    bool held;
+};
+
+bool holds_through_platform_roles(const IamTables& tables, const pg_uuid_t& user_id,
+                                  std::string_view wanted) {
+    PlatformSearch search{&tables, &wanted, false};
+    iam::pg::for_each_role_of(
+        tables, user_id,
+        [](const pg_uuid_t& role_id, void* context) {
+            auto* search = static_cast<PlatformSearch*>(context);
+            if (!search->held)
+                search->held =
+                    iam::pg::role_grant_matches(*search->tables, iam::pg::RoleKind::platform,
+                                                role_id, grant_covers, search->wanted);
+        },
+        &search);
+    return search.held;
+}
+
+// The company roles' answers for one question, remembered in `memo` when
+// given (the templates are asked in every company).
+struct CompanyRoleSearch {
+    const IamTables* tables;
+    std::string_view* wanted;
+    iam::pg::MemoBudget* budget;
+    iam::pg::UserMemo* memo;
+    bool held;
+};
+
+bool company_role_covers(CompanyRoleSearch* search, const pg_uuid_t& role_id) {
+    if (search->memo != nullptr) {
+        uint8 found = search->memo->find(iam::pg::uuid_key_bytes(role_id));
+        if (found != 0)
+            return found == iam::pg::memo_yes;
+    }
+    bool covers = iam::pg::role_grant_matches(*search->tables, iam::pg::RoleKind::company, role_id,
+                                              grant_covers, search->wanted);
+    if (search->memo != nullptr && !search->memo->full)
+        search->memo->remember(search->budget, iam::pg::uuid_key_bytes(role_id),
+                               iam::pg::memo_value(covers));
+    return covers;
+}
+
+// Through role_in_company (the templates member and admin) and the
+// member's other company roles; membership and company state aside.
+bool holds_in_company(CompanyRoleSearch* search, const pg_uuid_t& user_id,
+                      const pg_uuid_t& company_id, bool is_admin) {
+    if (company_role_covers(search, iam::pg::member_template_id) ||
+        (is_admin && company_role_covers(search, iam::pg::admin_template_id)))
+        return true;
+    search->held = false;
+    iam::pg::for_each_member_role(
+        *search->tables, user_id, company_id,
+        [](const pg_uuid_t& role_id, void* context) {
+            auto* search = static_cast<CompanyRoleSearch*>(context);
+            if (!search->held)
+                search->held = company_role_covers(search, role_id);
+        },
+        search);
+    return search->held;
+}
+
+struct CompanyLoad {
+    CallSiteCache* cache;
+    CompanyRoleSearch* search;
+    const pg_uuid_t* user_id;
+};
+
+bool remember_company_if_held(const pg_uuid_t& company_id, bool is_admin, void* context) {
+    auto* load = static_cast<CompanyLoad*>(context);
+    CallSiteCache* cache = load->cache;
+    CallerPermission& answers = cache->permission;
+    if (answers.has_only_company && !iam::pg::same_uuid(company_id, answers.only_company))
+        return true;
+    if (!iam::pg::company_is_active(cache->tables, company_id, &cache->companies_scan) ||
+        !holds_in_company(load->search, *load->user_id, company_id, is_admin))
+        return true;
+    if (!answers.companies.remember(&cache->budget, iam::pg::uuid_key_bytes(company_id),
+                                    iam::pg::memo_yes, true)) {
+        answers.fits = false;
+        return false;
+    }
+    return true;
+}
+
+std::string_view text_view(const text* value) {
+    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+// Where the caller holds the call site's permission, for this statement
+// and identity.
+const CallerPermission& caller_permission(CallSiteCache* cache, const text* permission) {
+    CallerPermission& answers = cache->permission;
+    if (likely(answers.loaded && answers.generation == iam::pg::identity_generation))
+        return answers;
+    answers.companies.release(&cache->budget);
+    answers.loaded = true;
+    answers.generation = iam::pg::identity_generation;
+    answers.everywhere = answers.has_only_company = false;
+    answers.fits = true;
+    std::string_view wanted = text_view(permission);
+    Holder holder = current_holder(cache->tables, &cache->subject);
+    if (holder.everything) {
+        answers.everywhere = true;
+        return answers;
+    }
+    if (holder.has_key && !iam::pg::permissions_cover(holder.key_scope, wanted))
+        return answers;
+    answers.has_only_company = holder.has_key_company;
+    answers.only_company = holder.key_company;
+    if (holder.company_key) {
+        answers.companies.remember(&cache->budget, iam::pg::uuid_key_bytes(holder.key_company),
+                                   iam::pg::memo_yes, true);
+        return answers;
+    }
+    if (!holder.has_user)
+        return answers;
+    if (holds_through_platform_roles(cache->tables, holder.user_id, wanted)) {
+        answers.everywhere = true;
+        return answers;
+    }
+    // The company roles' answers share the call site's per-user memo, which
+    // a check of permissions does not otherwise use.
+    CompanyRoleSearch search{&cache->tables, &wanted, &cache->budget, &cache->users, false};
+    CompanyLoad load{cache, &search, &holder.user_id};
+    iam::pg::for_each_membership_of(cache->tables, holder.user_id, remember_company_if_held, &load);
+    if (!answers.fits)  // more companies than the budget holds: asked one by one
+        answers.companies.release(&cache->budget);
+    return answers;
+}
+
+// A permission as an error message quotes it: a megabyte of input must not
+// become a megabyte of message.
+std::string quoted_permission(const text* permission) {
+    std::string_view value = text_view(permission);
+    if (value.size() <= 64)
+        return "\"" + std::string(value) + "\"";
+    return "\"" + std::string(value.substr(0, 64)) + "...\" (" + std::to_string(value.size()) +
+           " bytes)";
+}
+
+// The permission a check asks about, argument 0: validated and looked up in
+// the catalogue once per statement and question.
+const text* asked_permission(FunctionCallInfo fcinfo, CallSiteCache* cache) {
+    if (PG_ARGISNULL(0))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "iam.can(): the permission must not be NULL");
+    if (iam::pg::remember_question(fcinfo, cache, 0)) {
+        cache->permission.loaded = false;
+        const text* permission = reinterpret_cast<const text*>(cache->question);
+        std::string_view name = text_view(permission);
+        if (!iam::is_valid_permission(name) || name.find('*') != std::string_view::npos) {
+            std::string message = "iam.can(): a " + std::to_string(name.size()) +
+                                  "-byte string that is not a permission";
+            iam::pg::forget_question(cache);  // asked again, it is checked again
+            throw iam::Error(iam::sqlstate::invalid_parameter_value, message,
+                             "A permission is 1 to 200 printable ASCII characters without spaces; "
+                             "wildcards (*) are for grants, not for checks.");
+        }
+        if (!iam::pg::permission_is_registered(cache->tables, permission)) {
+            std::string message = "permission " + quoted_permission(permission) + " does not exist";
+            iam::pg::forget_question(cache);
+            throw iam::Error(iam::sqlstate::undefined_object, message,
+                             "The application's permissions are the rows of iam.permissions.");
+        }
+    }
+    return reinterpret_cast<const text*>(cache->question);
+}
+
+}  // namespace
+
+bool iam::pg::caller_holds(const IamTables& tables, std::string_view wanted,
+                           const pg_uuid_t* company_id) {
+    SubjectCache subject{};
+    Holder holder = current_holder(tables, &subject);
+    if (holder.everything)
+        return true;
+    if (holder.has_key && !permissions_cover(holder.key_scope, wanted))
+        return false;
+    if (holder.has_key_company && company_id != nullptr &&
+        !same_uuid(*company_id, holder.key_company))
+        return false;
+    if (holder.company_key)
+        return company_id != nullptr;
+    if (!holder.has_user)
+        return false;
+    if (holds_through_platform_roles(tables, holder.user_id, wanted))
+        return true;
+    if (company_id == nullptr || !is_active_member(tables, holder.user_id, *company_id) ||
+        !company_is_active(tables, *company_id))
+        return false;
+    CompanyRoleSearch search{&tables, &wanted, nullptr, nullptr, false};
+    return holds_in_company(&search, holder.user_id, *company_id,
+                            is_active_admin(tables, holder.user_id, *company_id));
+}
+
+// iam.can(permission text) -> boolean: held through a platform role (for a
+// request authenticated by a key, within its scope)
+IAM_SQL_FUNCTION(iam_can) {
+    CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
+    const text* permission = asked_permission(fcinfo, cache);
+    PG_RETURN_BOOL(caller_permission(cache, permission).everywhere);
+}
+
+// iam.can(permission text, company_id uuid) -> boolean: held through a
+// platform role, or through the caller's roles in that company; a NULL
+// company asks about the platform roles only
+IAM_SQL_FUNCTION(iam_can_in_company) {
+    CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
+    const text* permission = asked_permission(fcinfo, cache);
+    const CallerPermission& answers = caller_permission(cache, permission);
+    if (PG_ARGISNULL(1))
+        PG_RETURN_BOOL(answers.everywhere);
+    const pg_uuid_t* company_id = PG_GETARG_UUID_P(1);
+    if (answers.everywhere)
+        PG_RETURN_BOOL(!answers.has_only_company ||
+                       iam::pg::same_uuid(*company_id, answers.only_company));
+    if (likely(answers.fits))
+        PG_RETURN_BOOL(answers.companies.find(iam::pg::uuid_key_bytes(*company_id)) != 0);
+    PG_RETURN_BOOL(iam::pg::caller_holds(cache->tables, text_view(permission), company_id));
+}

@@ -1,0 +1,242 @@
+// The rules of the permission model (0.8.0), whichever way a row is
+// written (docs/permissions.md, "Who may grant what"):
+// - a permission has the grammar of a permission, a grant that of a grant,
+//   and a grant names a registered permission unless it is a wildcard;
+// - nobody gives more than they hold: a permission added to a platform
+//   role, a platform role granted to a user, a permission added to a
+//   company role, a company role assigned to a member, each only by a
+//   caller who holds what it gives (in that company, for a company's role;
+//   within the key's scope, for a request authenticated by a key);
+// - the templates member and admin keep their ids and names, and are held
+//   through role_in_company, never assigned; a member holds a template or a
+//   role of their own company only; a company's role and a template never
+//   share a name.
+// The service role and the operator in the session stand above the rules
+// of holding (caller_holds), the operator and a restore above the others.
+#include "pg/boundary/guard.hpp"
+
+#include "pg/checks/permission_checks.hpp"
+#include "pg/identity/privileges.hpp"
+#include "pg/rules/trigger_rows.hpp"
+#include "pg/rules/write_rules.hpp"
+#include "pg/tables/permission_rows.hpp"
+
+#include "core/api_key.hpp"
+#include "core/error.hpp"
+
+#include <string>
+
+namespace {
+
+using iam::pg::column;
+using iam::pg::let_through;
+using iam::pg::refuse;
+using iam::pg::row_trigger;
+using iam::pg::value_of;
+
+std::string_view text_view(const text* value) {
+    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+bool above_rules(Relation relation) {
+    return iam::pg::is_restore(relation) || iam::pg::stands_above_rules();
+}
+
+// The text of column `name` of the row; 22023 if it is NULL.
+text* required_text(HeapTuple row, Relation relation, const char* name) {
+    bool is_null;
+    Datum value = value_of(row, relation, column(relation, name), &is_null);
+    if (is_null)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         std::string("iam.") + RelationGetRelationName(relation) + "." + name +
+                             " must not be NULL");
+    return DatumGetTextPP(value);
+}
+
+pg_uuid_t required_uuid(HeapTuple row, Relation relation, const char* name) {
+    bool is_null;
+    Datum value = value_of(row, relation, column(relation, name), &is_null);
+    if (is_null)
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         std::string("iam.") + RelationGetRelationName(relation) + "." + name +
+                             " must not be NULL");
+    return *DatumGetUUIDP(value);
+}
+
+const char* const permission_grammar =
+    "A permission is 1 to 200 printable ASCII characters without spaces, such as courses:read; "
+    "a grant is a registered permission, resource:* or *.";
+
+// A grant: a valid permission string, registered unless it is a wildcard.
+void require_grant(const iam::pg::IamTables& tables, const text* grant) {
+    std::string_view value = text_view(grant);
+    if (!iam::is_valid_permission(value))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "a " + std::to_string(value.size()) + "-byte string is not a grant", {},
+                         permission_grammar);
+    if (value.back() != '*' && !iam::pg::permission_is_registered(tables, grant))
+        throw iam::Error(iam::sqlstate::undefined_object,
+                         "permission \"" + std::string(value) + "\" does not exist", {},
+                         "Register it first: INSERT INTO iam.permissions (name) VALUES (...).");
+}
+
+void require_held(const iam::pg::IamTables& tables, const text* grant, const pg_uuid_t* company_id,
+                  const char* what) {
+    if (!iam::pg::caller_holds(tables, text_view(grant), company_id))
+        refuse(std::string("permission denied to ") + what + " \"" + std::string(text_view(grant)) +
+                   "\": you do not hold it" + (company_id != nullptr ? " in that company" : ""),
+               "Nobody gives more than they hold; the service role and the operator may.");
+}
+
+bool is_built_in_template(const pg_uuid_t& id) {
+    return iam::pg::same_uuid(id, iam::pg::member_template_id) ||
+           iam::pg::same_uuid(id, iam::pg::admin_template_id);
+}
+
+// Every grant of a role, held by the caller where the role would be held.
+struct HeldCheck {
+    const iam::pg::IamTables* tables;
+    const pg_uuid_t* company_id;
+    bool all_held;
+};
+
+bool grant_not_held(const char* grant, int length, void* context) {
+    auto* check = static_cast<HeldCheck*>(context);
+    check->all_held =
+        iam::pg::caller_holds(*check->tables, std::string_view(grant, length), check->company_id);
+    return !check->all_held;
+}
+
+bool holds_every_grant(const iam::pg::IamTables& tables, iam::pg::RoleKind kind,
+                       const pg_uuid_t& role_id, const pg_uuid_t* company_id) {
+    HeldCheck check{&tables, company_id, true};
+    iam::pg::role_grant_matches(tables, kind, role_id, grant_not_held, &check);
+    return check.all_held;
+}
+
+}  // namespace
+
+// iam.guard_permission(): BEFORE INSERT OR UPDATE ON iam.permissions
+IAM_SQL_FUNCTION(iam_guard_permission) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_permission()");
+    std::string_view name =
+        text_view(required_text(iam::pg::written_row(trigger), trigger->tg_relation, "name"));
+    if (!iam::is_valid_permission(name) || name.find('*') != std::string_view::npos)
+        throw iam::Error(
+            iam::sqlstate::invalid_parameter_value,
+            "a " + std::to_string(name.size()) + "-byte string is not a permission to register", {},
+            "A permission is 1 to 200 printable ASCII characters without spaces "
+            "and without *.");
+    return let_through(trigger);
+}
+
+// iam.guard_grant(): BEFORE INSERT OR UPDATE ON iam.role_permissions and
+// iam.company_role_permissions
+IAM_SQL_FUNCTION(iam_guard_grant) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_grant()");
+    Relation relation = trigger->tg_relation;
+    HeapTuple row = iam::pg::written_row(trigger);
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    const text* grant = required_text(row, relation, "permission");
+    require_grant(tables, grant);
+    if (above_rules(relation))
+        return let_through(trigger);
+    if (strcmp(RelationGetRelationName(relation), "role_permissions") == 0) {
+        require_held(tables, grant, nullptr, "grant");
+        return let_through(trigger);
+    }
+    pg_uuid_t role_id = required_uuid(row, relation, "company_role_id");
+    bool is_template = false;
+    pg_uuid_t company_id{};
+    if (!iam::pg::find_company_role(tables, role_id, &is_template, &company_id))
+        return let_through(trigger);  // the foreign key refuses it
+    require_held(tables, grant, is_template ? nullptr : &company_id, "grant");
+    return let_through(trigger);
+}
+
+// iam.guard_company_role(): BEFORE INSERT OR UPDATE OR DELETE ON
+// iam.company_roles
+IAM_SQL_FUNCTION(iam_guard_company_role) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_company_role()");
+    Relation relation = trigger->tg_relation;
+    if (above_rules(relation))
+        return let_through(trigger);
+    pg_uuid_t id = required_uuid(trigger->tg_trigtuple, relation, "id");
+    if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) {
+        if (is_built_in_template(id))
+            refuse("the company-role templates member and admin cannot be deleted",
+                   "role_in_company names them.");
+        return let_through(trigger);
+    }
+    if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) &&
+        (iam::pg::changed(trigger, column(relation, "id")) ||
+         iam::pg::changed(trigger, column(relation, "company_id")) ||
+         (is_built_in_template(id) && iam::pg::changed(trigger, column(relation, "name")))))
+        refuse(
+            "a company role keeps its id and company, and the templates member and admin "
+            "their names",
+            "Define a new role instead.");
+    HeapTuple row = iam::pg::written_row(trigger);
+    bool no_company;
+    value_of(row, relation, column(relation, "company_id"), &no_company);
+    const text* name = required_text(row, relation, "name");
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    if ((!TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ||
+         iam::pg::changed(trigger, column(relation, "name"))) &&
+        iam::pg::company_role_name_clashes(tables, name, no_company))
+        throw iam::Error(iam::sqlstate::unique_violation,
+                         "a company role named \"" + std::string(text_view(name)) +
+                             "\" already exists " +
+                             (no_company ? "in a company" : "as a template of every company"),
+                         {}, "A company's roles and the templates share one set of names.");
+    return let_through(trigger);
+}
+
+// iam.guard_member_role(): BEFORE INSERT OR UPDATE ON
+// iam.company_member_roles
+IAM_SQL_FUNCTION(iam_guard_member_role) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_member_role()");
+    Relation relation = trigger->tg_relation;
+    HeapTuple row = iam::pg::written_row(trigger);
+    pg_uuid_t role_id = required_uuid(row, relation, "company_role_id");
+    pg_uuid_t company_id = required_uuid(row, relation, "company_id");
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    bool is_template = false;
+    pg_uuid_t role_company{};
+    if (!iam::pg::find_company_role(tables, role_id, &is_template, &role_company))
+        return let_through(trigger);  // the foreign key refuses it
+    if (is_built_in_template(role_id))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "member and admin are held through company_users.role_in_company, not "
+                         "assigned",
+                         {}, "Use iam.set_company_role() to make a member an admin.");
+    if (!is_template && !iam::pg::same_uuid(role_company, company_id))
+        throw iam::Error(iam::sqlstate::invalid_parameter_value,
+                         "that company role belongs to another company");
+    if (above_rules(relation))
+        return let_through(trigger);
+    if (!holds_every_grant(tables, iam::pg::RoleKind::company, role_id, &company_id))
+        refuse(
+            "permission denied to assign a company role that grants more than you hold in "
+            "that company",
+            "Nobody gives more than they hold; the service role and the operator may.");
+    return let_through(trigger);
+}
+
+// iam.guard_role_grant(): BEFORE INSERT OR UPDATE ON iam.user_roles
+IAM_SQL_FUNCTION(iam_guard_role_grant) {
+    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_role_grant()");
+    Relation relation = trigger->tg_relation;
+    if (above_rules(relation))
+        return let_through(trigger);
+    pg_uuid_t role_id = required_uuid(iam::pg::written_row(trigger), relation, "role_id");
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    if (!holds_every_grant(tables, iam::pg::RoleKind::platform, role_id, nullptr))
+        refuse("permission denied to grant a role that grants more than you hold",
+               "Nobody gives more than they hold; the service role and the operator may.");
+    return let_through(trigger);
+}
