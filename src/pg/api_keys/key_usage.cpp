@@ -9,7 +9,7 @@
 // the old key's were moved to it (rotate_api_key in api_keys.cpp).
 #include "pg/boundary/guard.hpp"
 
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/verification.hpp"
 #include "pg/platform/spi.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/boundary/http_errors.hpp"

@@ -3,12 +3,14 @@
 // key may do to keys, rotation's copies and the cap on an owner's keys.
 #include "pg/boundary/guard.hpp"
 
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/issuing.hpp"
+#include "pg/api_keys/permissions.hpp"
 #include "pg/api_keys/own_writes.hpp"
 #include "pg/api_keys/rate_limits.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/platform/spi.hpp"
+#include "pg/tables/api_key_rows.hpp"
 #include "pg/tables/membership_rows.hpp"
 #include "pg/rules/trigger_rows.hpp"
 #include "pg/rules/write_rules.hpp"

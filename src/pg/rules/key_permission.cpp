@@ -2,7 +2,7 @@
 // trigger on every table a client may write.
 #include "pg/boundary/guard.hpp"
 
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/permissions.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/platform/citus.hpp"

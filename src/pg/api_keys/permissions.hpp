@@ -1,0 +1,23 @@
+// An API key's permissions (src/pg/api_keys/permissions.cpp): a JSON array
+// of permission strings, their grammar and what covers what (the rules of
+// one permission are in src/core/api_key.hpp).
+#pragma once
+
+#include "pg/boundary/postgres.hpp"
+
+#include <string_view>
+
+namespace iam::pg {
+
+// Whether the permissions (a JSON array of strings) cover `wanted`.
+bool permissions_cover(const Jsonb* permissions, const text* wanted);
+bool permissions_cover(const Jsonb* permissions, std::string_view wanted);
+
+// Whether `granted` covers every permission of `wanted` (nullptr: none).
+bool permissions_cover_all(const Jsonb* granted, const Jsonb* wanted);
+
+// An iam::Error 22023 unless `permissions` is a JSON array of at most
+// max_api_key_permissions valid permission strings.
+void require_valid_permissions(const Jsonb* permissions);
+
+}  // namespace iam::pg
