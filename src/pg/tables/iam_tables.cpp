@@ -105,6 +105,8 @@ void require_expected_columns(const IamTables& tables) {
         {tables.api_keys, "expires_at", attnum::api_keys_expires_at},
         {tables.api_keys, "last_used_at", attnum::api_keys_last_used_at},
         {tables.api_keys, "is_active", attnum::api_keys_is_active},
+        {tables.api_key_peppers, "version", attnum::api_key_peppers_version},
+        {tables.api_key_peppers, "pepper", attnum::api_key_peppers_pepper},
         {tables.referral_codes, "id", attnum::referral_codes_id},
         {tables.referral_codes, "user_id", attnum::referral_codes_user_id},
         {tables.referral_codes, "code", attnum::referral_codes_code},

@@ -2,7 +2,7 @@
 // them directly through their indexes (the checks run once per row in RLS
 // policies: no SPI, no planner, no RLS recursion). Each kind of row has its
 // reader beside this file: role_rows.hpp, membership_rows.hpp,
-// api_key_rows.hpp, referral_code_rows.hpp.
+// api_key_rows.hpp, pepper_rows.hpp, referral_code_rows.hpp.
 #pragma once
 
 #include "pg/boundary/postgres.hpp"
@@ -42,6 +42,8 @@ constexpr AttrNumber api_keys_refill_amount = 16;      // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit = 19;         // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit_window = 20;  // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit_key_id = 21;  // since 0.7.0
+constexpr AttrNumber api_key_peppers_version = 1;      // since 0.4.0, as the table
+constexpr AttrNumber api_key_peppers_pepper = 2;
 constexpr AttrNumber referral_codes_id = 1;
 constexpr AttrNumber referral_codes_user_id = 2;
 constexpr AttrNumber referral_codes_code = 3;
