@@ -16,6 +16,7 @@
 #include "pg/api_keys/key_usage.hpp"
 #include "pg/api_keys/own_writes.hpp"
 #include "pg/api_keys/rate_limits.hpp"
+#include "pg/tables/iam_tables.hpp"
 
 #include "core/counted.hpp"
 #include "core/error.hpp"
@@ -137,7 +138,7 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
         // (the WHEN of the audit trigger asks).
         CreditSpend spending;
         return pg_call([&] {
-            return execute_as_owner(iam_relation("api_keys"), statement, 2, types, values, nullptr,
+            return execute_as_owner(iam_tables().api_keys, statement, 2, types, values, nullptr,
                                     read_remaining, &spent);
         });
     };

@@ -184,7 +184,7 @@ bool insert_pepper(int version) {
     Oid types[2] = {INT4OID, BYTEAOID};
     Datum values[2] = {Int32GetDatum(version), PointerGetDatum(value)};
     uint64 inserted = execute_as_owner(
-        iam_relation("api_key_peppers"),
+        iam_tables().api_key_peppers,
         "INSERT INTO iam.api_key_peppers (version, pepper) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         2, types, values, nullptr);
     if (inserted == 1)

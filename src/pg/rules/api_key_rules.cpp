@@ -260,7 +260,7 @@ Suspension lock_owner(const KeyRow& key) {
         UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id : &key.company_id))};
     iam::pg::pg_call([&] {
         iam::pg::execute_as_owner(
-            iam::pg::iam_relation("api_keys"),
+            iam::pg::iam_tables().api_keys,
             key.has_user ? "SELECT CASE WHEN deleted_at IS NOT NULL THEN 'infinity'::timestamptz "
                            "ELSE banned_until END FROM iam.users WHERE id = $1 FOR NO KEY UPDATE"
                          : "SELECT NULL::timestamptz FROM iam.companies WHERE id = $1 "
@@ -283,7 +283,7 @@ void require_below_key_cap(const KeyRow& key) {
         Int32GetDatum(max_api_keys_per_owner)};
     uint64 active = iam::pg::pg_call([&] {
         return iam::pg::execute_as_owner(
-            iam::pg::iam_relation("api_keys"),
+            iam::pg::iam_tables().api_keys,
             key.has_user ? "SELECT FROM iam.api_keys WHERE user_id = $1 AND (is_active OR "
                            "created_at > now() - interval '1 day') LIMIT $2"
                          : "SELECT FROM iam.api_keys WHERE company_id = $1 AND user_id IS NULL "
@@ -403,7 +403,7 @@ bool key_is_limited(const pg_uuid_t& key_id) {
     Oid types[1] = {UUIDOID};
     Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&key_id))};
     iam::pg::pg_call([&] {
-        iam::pg::execute_as_owner(iam::pg::iam_relation("api_keys"),
+        iam::pg::execute_as_owner(iam::pg::iam_tables().api_keys,
                                   "SELECT remaining IS NOT NULL OR rate_limit IS NOT NULL "
                                   "FROM iam.api_keys WHERE id = $1",
                                   1, types, values, nullptr, read_limited, &limited);

@@ -176,6 +176,8 @@ void resolve_iam_tables(IamTables* tables) {
         found.referral_codes = relation_in(iam, "referral_codes");
         found.referral_codes_pkey = relation_in(iam, "referral_codes_pkey");
         found.referral_codes_code_key = relation_in(iam, "referral_codes_code_key");
+        found.referrals = relation_in(iam, "referrals");
+        found.audit_log = relation_in(iam, "audit_log");
         require_expected_columns(found);
         known_tables = found;
         tables_known = true;

@@ -60,11 +60,20 @@ struct IamTables {
     Oid api_keys, api_keys_key_prefix_key;
     Oid api_key_peppers, api_key_peppers_pkey;
     Oid referral_codes, referral_codes_pkey, referral_codes_code_key;
+    Oid referrals;
+    Oid audit_log;
 };
 
 // Looks the tables up in schema iam (an error if the extension is missing);
 // cached for the backend until a relcache invalidation touches one of them.
 void resolve_iam_tables(IamTables* tables);
+
+// The same, returned: for naming one table (execute_as_owner's).
+inline IamTables iam_tables() {
+    IamTables tables;
+    resolve_iam_tables(&tables);
+    return tables;
+}
 
 // The snapshot the extension's reads use: the calling statement's, so that
 // they see what it sees.
