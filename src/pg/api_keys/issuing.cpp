@@ -212,7 +212,7 @@ IAM_SQL_FUNCTION(iam_create_api_key) {
     // The trigger of iam.api_keys (src/pg/rules/api_key_rules.cpp) holds every
     // way of writing a key to these rules; checked here first, they fail
     // before a key is made and without the trigger's context.
-    KeyCallSite* site = iam::pg::key_call_site(fcinfo);
+    iam::pg::KeyCallSite* site = iam::pg::key_call_site(fcinfo);
     Creator creator{};
     require_creator(&creator);
     iam::pg::require_valid_key_name(PG_ARGISNULL(0) ? nullptr : PG_GETARG_TEXT_PP(0));
@@ -267,7 +267,7 @@ constexpr int64 max_grace_usecs = int64(90) * USECS_PER_DAY;
 // iam.rotate_api_key(key_id uuid, grace interval DEFAULT '0')
 //     -> TABLE(id uuid, api_key text, key_prefix text)
 IAM_SQL_FUNCTION(iam_rotate_api_key) {
-    KeyCallSite* site = iam::pg::key_call_site(fcinfo);
+    iam::pg::KeyCallSite* site = iam::pg::key_call_site(fcinfo);
     if (PG_ARGISNULL(0))
         throw iam::Error(iam::sqlstate::invalid_parameter_value, "key_id must not be NULL");
     pg_uuid_t key_id = *PG_GETARG_UUID_P(0);

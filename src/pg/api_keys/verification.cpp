@@ -154,7 +154,7 @@ void iam::pg::define_api_key_settings() {
 // permissions, expires_at): one row for a valid key, none otherwise
 IAM_SQL_FUNCTION(iam_verify_api_key) {
     iam::pg::KeyCallSite* site = iam::pg::key_call_site(fcinfo);
-    ApiKeyRow row{};
+    iam::pg::ApiKeyRow row{};
     if (PG_ARGISNULL(0) ||
         !iam::pg::verify_api_key(site->tables, PG_GETARG_TEXT_PP(0), iam::pg::LastUse::record, &row,
                                  &site->api_keys_scan))

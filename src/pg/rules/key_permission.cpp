@@ -12,8 +12,6 @@
 
 #include <string>
 
-using iam::pg::refuse;
-
 // iam.require_key_permission(): BEFORE INSERT OR UPDATE OR DELETE OR
 // TRUNCATE ... FOR EACH STATEMENT
 IAM_SQL_FUNCTION(iam_require_key_permission) {
@@ -32,10 +30,11 @@ IAM_SQL_FUNCTION(iam_require_key_permission) {
     // is alive.
     if (!iam::pg::pg_call(
             [&] { return iam::pg::permissions_cover(request_key->permissions, wanted); }))
-        refuse("this request's API key may not change iam." +
-                   std::string(RelationGetRelationName(relation)),
-               "A request authenticated by an API key writes iam's tables only if the key holds "
-               "the permission \"" +
-                   wanted + "\" (or \"iam:*\").");
+        iam::pg::refuse(
+            "this request's API key may not change iam." +
+                std::string(RelationGetRelationName(relation)),
+            "A request authenticated by an API key writes iam's tables only if the key holds "
+            "the permission \"" +
+                wanted + "\" (or \"iam:*\").");
     return PointerGetDatum(nullptr);
 }
