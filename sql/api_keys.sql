@@ -222,6 +222,15 @@ COMMIT;
 SELECT count(v.key_id) FROM some_keys AS s, LATERAL iam.verify_api_key(s.k) AS v WHERE 1 / (4 - s.n) > 0;
 SELECT count(v.key_id) AS verified_after_a_failure FROM some_keys AS s, LATERAL iam.verify_api_key(s.k) AS v;
 
+-- The C code reads the peppers by column position, checked against the
+-- catalog like its other tables: a pepper column that moved (here renamed,
+-- then rolled back) is refused instead of read wrong.
+BEGIN;
+ALTER TABLE iam.api_key_peppers RENAME COLUMN pepper TO secret;
+SELECT count(*) FROM iam.verify_api_key(:'request_key');
+ROLLBACK;
+SELECT count(*) AS verifies_again FROM iam.verify_api_key(:'request_key');
+
 -- The next file starts from the tests' people again.
 DELETE FROM iam.companies;
 DELETE FROM iam.users;

@@ -12,14 +12,6 @@ RESET client_min_messages;
 INSERT INTO iam.company_users (user_id, company_id) VALUES (pg_temp.person('Carol'), 'c0000000-0000-4000-8000-00000000000b');
 SELECT coalesce(max(id), 0) AS audit_start FROM iam.audit_log \gset
 
-CREATE FUNCTION pg_temp.as_operator() RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('role', 'none', false);
-    PERFORM set_config('request.jwt.claims', '', false);
-    RETURN 'operator';
-END
-$$;
-
 -- An admin of one company is a plain member of another: admin rights are
 -- per company. The platform role enterprise_admin gives none by itself.
 SELECT u.name, c.name AS company, iam.is_company_member(c.id, u.id) AS member, iam.is_company_admin(c.id, u.id) AS admin

@@ -17,14 +17,6 @@ RESET client_min_messages;
 \i test/fixtures/people.sql
 SELECT coalesce(max(id), 0) AS audit_start FROM iam.audit_log \gset
 
-CREATE FUNCTION pg_temp.as_service() RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('role', 'none', false);
-    PERFORM set_config('request.jwt.claims', '{"role":"service_role"}', false);
-    PERFORM set_config('role', 'service_role', false);
-    RETURN 'service_role';
-END
-$$;
 -- A request carrying an API key, as PostgREST runs it: anon, the key in
 -- the headers, the db-pre-request function (which spends a credit); in a
 -- transaction of its own.

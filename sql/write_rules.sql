@@ -31,13 +31,6 @@ BEGIN
     RETURN 'key of ' || coalesce((SELECT name FROM people WHERE id = iam.current_user_id()), 'nobody');
 END
 $$;
-CREATE FUNCTION pg_temp.as_operator() RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('role', 'none', false);
-    PERFORM set_config('request.jwt.claims', '', false);
-    RETURN 'operator';
-END
-$$;
 
 -- Keys: Alice's scoped one (courses:read, for a day), one that may manage
 -- her keys, Carol's, and Acme's own.

@@ -1,5 +1,5 @@
 // Library entry point: what must happen once per backend that loads iam_ext.
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/verification.hpp"
 #include "pg/referrals/attempt_limits.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/rules/presented_secrets.hpp"

@@ -9,13 +9,14 @@
 // the old key's were moved to it (rotate_api_key in api_keys.cpp).
 #include "pg/boundary/guard.hpp"
 
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/verification.hpp"
 #include "pg/platform/spi.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/boundary/http_errors.hpp"
 #include "pg/api_keys/key_usage.hpp"
 #include "pg/api_keys/own_writes.hpp"
 #include "pg/api_keys/rate_limits.hpp"
+#include "pg/tables/iam_tables.hpp"
 
 #include "core/counted.hpp"
 #include "core/error.hpp"
@@ -137,7 +138,7 @@ iam::pg::Charge iam::pg::charge_api_key(const ApiKeyRow& row, int32 cost) {
         // (the WHEN of the audit trigger asks).
         CreditSpend spending;
         return pg_call([&] {
-            return execute_as_owner(iam_relation("api_keys"), statement, 2, types, values, nullptr,
+            return execute_as_owner(iam_tables().api_keys, statement, 2, types, values, nullptr,
                                     read_remaining, &spent);
         });
     };

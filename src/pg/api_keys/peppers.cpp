@@ -14,6 +14,7 @@
 #include "pg/platform/statement.hpp"
 #include "pg/boundary/guard.hpp"
 #include "pg/tables/iam_tables.hpp"
+#include "pg/tables/pepper_rows.hpp"
 
 #include <sodium.h>
 
@@ -23,9 +24,8 @@
 namespace iam::pg {
 namespace {
 
-constexpr AttrNumber version_attnum = 1;
-constexpr AttrNumber pepper_attnum = 2;
 constexpr int max_cached = 8;
+static_assert(sizeof(Pepper) == pepper_bytes, "a pepper is the table's 32 bytes");
 
 char* pepper_file = nullptr;
 
@@ -153,38 +153,16 @@ void load_file() {
     cache.file_loaded = true;
 }
 
-// Reads the table row of `version` (0: the highest) with `snapshot`.
+// Reads the table row of `version` (0: the highest) with `snapshot` into
+// the cache.
 bool read_table(int version, Snapshot snapshot) {
     IamTables tables;
     resolve_iam_tables(&tables);
-    Relation relation = table_open(tables.api_key_peppers, AccessShareLock);
-    Relation index_relation = index_open(tables.api_key_peppers_pkey, AccessShareLock);
-    ScanKeyData key;
-    int nkeys = 0;
-    if (version > 0) {
-        ScanKeyInit(&key, version_attnum, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(version));
-        nkeys = 1;
-    }
-    SysScanDesc scan = systable_beginscan_ordered(relation, index_relation, snapshot, nkeys, &key);
-    HeapTuple tuple = systable_getnext_ordered(scan, BackwardScanDirection);
-    bool found = HeapTupleIsValid(tuple);
-    if (found) {
-        bool version_null, pepper_null;
-        Datum found_version =
-            heap_getattr(tuple, version_attnum, RelationGetDescr(relation), &version_null);
-        Datum bytes = heap_getattr(tuple, pepper_attnum, RelationGetDescr(relation), &pepper_null);
-        bytea* value = pepper_null ? nullptr : DatumGetByteaPP(bytes);
-        found = !version_null && value != nullptr && VARSIZE_ANY_EXHDR(value) == sizeof(Pepper);
-        if (found) {
-            remember(DatumGetInt32(found_version),
-                     reinterpret_cast<unsigned char*>(VARDATA_ANY(value)));
-            if (version == 0)
-                version = DatumGetInt32(found_version);
-        }
-    }
-    systable_endscan_ordered(scan);
-    index_close(index_relation, AccessShareLock);
-    table_close(relation, AccessShareLock);
+    PepperRow row;
+    bool found = find_pepper_row(tables, version, snapshot, &row);
+    if (found)
+        remember(row.version, row.pepper);
+    sodium_memzero(&row, sizeof(row));
     return found;
 }
 
@@ -206,7 +184,7 @@ bool insert_pepper(int version) {
     Oid types[2] = {INT4OID, BYTEAOID};
     Datum values[2] = {Int32GetDatum(version), PointerGetDatum(value)};
     uint64 inserted = execute_as_owner(
-        iam_relation("api_key_peppers"),
+        iam_tables().api_key_peppers,
         "INSERT INTO iam.api_key_peppers (version, pepper) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         2, types, values, nullptr);
     if (inserted == 1)

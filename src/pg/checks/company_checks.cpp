@@ -185,7 +185,7 @@ IAM_SQL_FUNCTION(iam_is_company_admin) {
 // for a request authenticated by a company's API key (no user), that company,
 // so that company-scoped policies serve the key.
 IAM_SQL_FUNCTION(iam_current_company_ids) {
-    CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
+    iam::pg::CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
     CompanyIds found{cache, static_cast<Datum*>(palloc(sizeof(Datum) * 8)), 0, 8};
     const iam::pg::ApiKeyContext* key = iam::pg::api_key_context();
     if (key != nullptr && key->has_company && !key->has_user)
@@ -206,8 +206,8 @@ IAM_SQL_FUNCTION(iam_current_company_ids) {
 // around it must see the same answer as around the expression it replaces.
 // The array never holds a NULL, so a non-NULL company is true or false.
 IAM_SQL_FUNCTION(iam_is_current_company) {
-    CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
-    const CallerCompanies& mine = caller_companies(cache);
+    iam::pg::CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
+    const iam::pg::CallerCompanies& mine = caller_companies(cache);
     if (PG_ARGISNULL(0)) {
         if (mine.any)
             PG_RETURN_NULL();

@@ -135,7 +135,7 @@ void collect_uuid(const pg_uuid_t& id, void* context) {
 
 // iam.has_role(role_name text) -> boolean, for the current user
 IAM_SQL_FUNCTION(iam_has_role_current) {
-    CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
+    iam::pg::CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
     PG_RETURN_BOOL(check_role(fcinfo, cache, iam::pg::current_subject(&cache->subject), 0));
 }
 
@@ -143,7 +143,7 @@ IAM_SQL_FUNCTION(iam_has_role_current) {
 IAM_SQL_FUNCTION(iam_has_role) {
     if (PG_ARGISNULL(1))
         PG_RETURN_NULL();
-    CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
+    iam::pg::CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
     const pg_uuid_t* user_id = PG_ARGISNULL(0) ? nullptr : PG_GETARG_UUID_P(0);
     if (user_id != nullptr)  // every time: the caller may change from row to row
         iam::pg::require_may_ask_about(cache, *user_id);
@@ -153,7 +153,7 @@ IAM_SQL_FUNCTION(iam_has_role) {
 // iam.has_any_role(role_names text[]) -> boolean, for the current user;
 // NULL elements are ignored, an unknown name is an error
 IAM_SQL_FUNCTION(iam_has_any_role) {
-    CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
+    iam::pg::CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
     const pg_uuid_t* user_id = iam::pg::current_subject(&cache->subject);
     bool new_question = iam::pg::remember_question(fcinfo, cache, 0);
     if (!new_question && iam::pg::cached_answer(cache, user_id))
@@ -178,7 +178,7 @@ IAM_SQL_FUNCTION(iam_has_any_role) {
 IAM_SQL_FUNCTION(iam_roles_of) {
     List* role_ids = NIL;
     if (!PG_ARGISNULL(0)) {
-        CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
+        iam::pg::CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
         const iam::pg::IamTables& tables = cache->tables;
         iam::pg::require_may_ask_about(cache, *PG_GETARG_UUID_P(0));
         iam::pg::for_each_role_of(tables, *PG_GETARG_UUID_P(0), collect_uuid, &role_ids);

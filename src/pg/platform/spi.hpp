@@ -14,7 +14,11 @@
 
 namespace iam::pg {
 
-// The oid of table iam.<name>; an error if it is missing.
+// The oid of table iam.<name>, looked up by name; an error if it is
+// missing. Only for the tables added in 0.7.0 (company_invitations,
+// member_profiles): the others come from resolve_iam_tables, which must not
+// require these, since it runs on a 0.6.0 schema too, under the triggers
+// that the UPDATEs of the 0.6.0 -> 0.7.0 script fire.
 Oid iam_relation(const char* name);
 
 // Called with the statement's result before SPI lets it go.

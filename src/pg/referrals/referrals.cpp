@@ -94,7 +94,7 @@ namespace {
 bool was_referred(const pg_uuid_t& user) {
     Oid types[1] = {UUIDOID};
     Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&user))};
-    return iam::pg::execute_as_owner(iam::pg::iam_relation("referrals"),
+    return iam::pg::execute_as_owner(iam::pg::iam_tables().referrals,
                                      "SELECT FROM iam.referrals WHERE referred_user_id = $1", 1,
                                      types, values, nullptr) > 0;
 }

@@ -3,12 +3,14 @@
 // key may do to keys, rotation's copies and the cap on an owner's keys.
 #include "pg/boundary/guard.hpp"
 
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/issuing.hpp"
+#include "pg/api_keys/permissions.hpp"
 #include "pg/api_keys/own_writes.hpp"
 #include "pg/api_keys/rate_limits.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/platform/spi.hpp"
+#include "pg/tables/api_key_rows.hpp"
 #include "pg/tables/membership_rows.hpp"
 #include "pg/rules/trigger_rows.hpp"
 #include "pg/rules/write_rules.hpp"
@@ -23,12 +25,9 @@ using iam::pg::caller_is_platform_admin;
 using iam::pg::changed;
 using iam::pg::Column;
 using iam::pg::column;
-using iam::pg::let_through;
 using iam::pg::refuse;
-using iam::pg::row_trigger;
 using iam::pg::same_uuid;
 using iam::pg::value_of;
-using iam::pg::written_row;
 
 int max_api_keys_per_owner = 100;
 
@@ -258,7 +257,7 @@ Suspension lock_owner(const KeyRow& key) {
         UUIDPGetDatum(const_cast<pg_uuid_t*>(key.has_user ? &key.user_id : &key.company_id))};
     iam::pg::pg_call([&] {
         iam::pg::execute_as_owner(
-            iam::pg::iam_relation("api_keys"),
+            iam::pg::iam_tables().api_keys,
             key.has_user ? "SELECT CASE WHEN deleted_at IS NOT NULL THEN 'infinity'::timestamptz "
                            "ELSE banned_until END FROM iam.users WHERE id = $1 FOR NO KEY UPDATE"
                          : "SELECT NULL::timestamptz FROM iam.companies WHERE id = $1 "
@@ -281,7 +280,7 @@ void require_below_key_cap(const KeyRow& key) {
         Int32GetDatum(max_api_keys_per_owner)};
     uint64 active = iam::pg::pg_call([&] {
         return iam::pg::execute_as_owner(
-            iam::pg::iam_relation("api_keys"),
+            iam::pg::iam_tables().api_keys,
             key.has_user ? "SELECT FROM iam.api_keys WHERE user_id = $1 AND (is_active OR "
                            "created_at > now() - interval '1 day') LIMIT $2"
                          : "SELECT FROM iam.api_keys WHERE company_id = $1 AND user_id IS NULL "
@@ -401,7 +400,7 @@ bool key_is_limited(const pg_uuid_t& key_id) {
     Oid types[1] = {UUIDOID};
     Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&key_id))};
     iam::pg::pg_call([&] {
-        iam::pg::execute_as_owner(iam::pg::iam_relation("api_keys"),
+        iam::pg::execute_as_owner(iam::pg::iam_tables().api_keys,
                                   "SELECT remaining IS NOT NULL OR rate_limit IS NOT NULL "
                                   "FROM iam.api_keys WHERE id = $1",
                                   1, types, values, nullptr, read_limited, &limited);
@@ -470,27 +469,28 @@ void define_write_rule_settings() {
 
 // iam.guard_api_key(): BEFORE INSERT OR UPDATE ON iam.api_keys FOR EACH ROW
 IAM_SQL_FUNCTION(iam_guard_api_key) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_api_key()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_api_key()");
     Relation relation = trigger->tg_relation;
     // A restore reloads rows as they were; a request spending credits (its
     // refill included) writes remaining and refilled_at by the seller's
     // terms, not the caller's.
     if (iam::pg::is_restore(relation) ||
         (iam::pg::spending_credits() && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)))
-        return let_through(trigger);
+        return iam::pg::let_through(trigger);
     bool inserting = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
-    HeapTuple row = written_row(trigger);
+    HeapTuple row = iam::pg::written_row(trigger);
     KeyRow key = key_row(relation, row);
-    if (changed(trigger, column(relation, "name")))
+    if (iam::pg::changed(trigger, iam::pg::column(relation, "name")))
         require_valid_name(relation, row);
-    if (key.permissions != nullptr && changed(trigger, column(relation, "permissions")))
+    if (key.permissions != nullptr &&
+        iam::pg::changed(trigger, iam::pg::column(relation, "permissions")))
         iam::pg::require_valid_permissions(key.permissions);
     if (inserting && key.has_expiry)
         iam::pg::require_future_expiry(key.expires_at);
     require_valid_usage(trigger, row);
     if (iam::pg::stands_above_rules())
         return inserting ? PointerGetDatum(stamp_new_key(relation, row, lock_owner(key)))
-                         : let_through(trigger);
+                         : iam::pg::let_through(trigger);
 
     bool check_usage = !may_grant_usage();
     KeyRow old_key{};
@@ -502,19 +502,22 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
         // The link a rotation made is kept: a key named by another spends
         // that key's credits. It is only ever cleared (deleting the key it
         // names does).
-        Column replaces_key_id = column(relation, "replaces_key_id");
-        if (changed(trigger, replaces_key_id) && !is_null_in(relation, row, "replaces_key_id"))
-            refuse("only iam.rotate_api_key makes a key that replaces another",
-                   "Rotate the key with iam.rotate_api_key(key_id, grace).");
+        iam::pg::Column replaces_key_id = iam::pg::column(relation, "replaces_key_id");
+        if (iam::pg::changed(trigger, replaces_key_id) &&
+            !is_null_in(relation, row, "replaces_key_id"))
+            iam::pg::refuse("only iam.rotate_api_key makes a key that replaces another",
+                            "Rotate the key with iam.rotate_api_key(key_id, grace).");
     }
     // Whose counter the rate limit spends is the rotation's to say (a key
     // that replaces another passed require_replaced_key_of_same_owner
     // below), and nobody's to change: a new count would be a fresh limit.
-    bool counted_elsewhere = inserting ? !is_null_in(relation, row, "rate_limit_key_id") &&
-                                             is_null_in(relation, row, "replaces_key_id")
-                                       : changed(trigger, column(relation, "rate_limit_key_id"));
+    bool counted_elsewhere =
+        inserting ? !is_null_in(relation, row, "rate_limit_key_id") &&
+                        is_null_in(relation, row, "replaces_key_id")
+                  : iam::pg::changed(trigger, iam::pg::column(relation, "rate_limit_key_id"));
     if (counted_elsewhere)
-        refuse("only iam.rotate_api_key says under which key a key's requests are counted");
+        iam::pg::refuse(
+            "only iam.rotate_api_key says under which key a key's requests are counted");
     if (!iam::pg::session_is_service()) {
         if (const iam::pg::ApiKeyContext* request_key = iam::pg::api_key_context()) {
             require_within_request_key(*request_key, key);
@@ -524,7 +527,7 @@ IAM_SQL_FUNCTION(iam_guard_api_key) {
         }
     }
     if (!inserting)
-        return let_through(trigger);
+        return iam::pg::let_through(trigger);
     require_replaced_key_of_same_owner(relation, row, key, check_usage);
     Suspension suspension = lock_owner(key);
     require_below_key_cap(key);

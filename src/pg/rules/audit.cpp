@@ -40,6 +40,7 @@
 #include "pg/identity/context.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/rules/trigger_rows.hpp"
+#include "pg/tables/iam_tables.hpp"
 
 #include "core/error.hpp"
 
@@ -271,7 +272,7 @@ IAM_SQL_FUNCTION(iam_audit_change) {
                                        descriptor->tdtypeid,
                                        UUIDOID};
     iam::pg::pg_call([&] {
-        Oid audit_log = iam::pg::iam_relation("audit_log");
+        Oid audit_log = iam::pg::iam_tables().audit_log;
         bool has_key_column = get_attnum(audit_log, "actor_api_key_id") != InvalidAttrNumber;
         iam::pg::execute_as_owner(
             audit_log, has_key_column ? insert_audit_row : insert_audit_row_before_0_7_0,

@@ -2,7 +2,7 @@
 // trigger on every table a client may write.
 #include "pg/boundary/guard.hpp"
 
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/permissions.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/identity/privileges.hpp"
 #include "pg/platform/citus.hpp"
@@ -11,8 +11,6 @@
 #include "core/error.hpp"
 
 #include <string>
-
-using iam::pg::refuse;
 
 // iam.require_key_permission(): BEFORE INSERT OR UPDATE OR DELETE OR
 // TRUNCATE ... FOR EACH STATEMENT
@@ -32,10 +30,11 @@ IAM_SQL_FUNCTION(iam_require_key_permission) {
     // is alive.
     if (!iam::pg::pg_call(
             [&] { return iam::pg::permissions_cover(request_key->permissions, wanted); }))
-        refuse("this request's API key may not change iam." +
-                   std::string(RelationGetRelationName(relation)),
-               "A request authenticated by an API key writes iam's tables only if the key holds "
-               "the permission \"" +
-                   wanted + "\" (or \"iam:*\").");
+        iam::pg::refuse(
+            "this request's API key may not change iam." +
+                std::string(RelationGetRelationName(relation)),
+            "A request authenticated by an API key writes iam's tables only if the key holds "
+            "the permission \"" +
+                wanted + "\" (or \"iam:*\").");
     return PointerGetDatum(nullptr);
 }

@@ -29,9 +29,7 @@
 namespace {
 
 using iam::pg::column;
-using iam::pg::let_through;
 using iam::pg::refuse;
-using iam::pg::row_trigger;
 using iam::pg::value_of;
 
 std::string_view text_view(const text* value) {
@@ -118,7 +116,7 @@ bool holds_every_grant(const iam::pg::IamTables& tables, iam::pg::RoleKind kind,
 
 // iam.guard_permission(): BEFORE INSERT OR UPDATE ON iam.permissions
 IAM_SQL_FUNCTION(iam_guard_permission) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_permission()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_permission()");
     std::string_view name =
         text_view(required_text(iam::pg::written_row(trigger), trigger->tg_relation, "name"));
     if (!iam::is_valid_permission(name) || name.find('*') != std::string_view::npos)
@@ -127,13 +125,13 @@ IAM_SQL_FUNCTION(iam_guard_permission) {
             "a " + std::to_string(name.size()) + "-byte string is not a permission to register", {},
             "A permission is 1 to 200 printable ASCII characters without spaces "
             "and without *.");
-    return let_through(trigger);
+    return iam::pg::let_through(trigger);
 }
 
 // iam.guard_grant(): BEFORE INSERT OR UPDATE ON iam.role_permissions and
 // iam.company_role_permissions
 IAM_SQL_FUNCTION(iam_guard_grant) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_grant()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_grant()");
     Relation relation = trigger->tg_relation;
     HeapTuple row = iam::pg::written_row(trigger);
     iam::pg::IamTables tables;
@@ -141,63 +139,64 @@ IAM_SQL_FUNCTION(iam_guard_grant) {
     const text* grant = required_text(row, relation, "permission");
     require_grant(tables, grant);
     if (above_rules(relation))
-        return let_through(trigger);
+        return iam::pg::let_through(trigger);
     if (strcmp(RelationGetRelationName(relation), "role_permissions") == 0) {
         require_held(tables, grant, nullptr, "grant");
-        return let_through(trigger);
+        return iam::pg::let_through(trigger);
     }
     pg_uuid_t role_id = required_uuid(row, relation, "company_role_id");
     bool is_template = false;
     pg_uuid_t company_id{};
     if (!iam::pg::find_company_role(tables, role_id, &is_template, &company_id))
-        return let_through(trigger);  // the foreign key refuses it
+        return iam::pg::let_through(trigger);  // the foreign key refuses it
     require_held(tables, grant, is_template ? nullptr : &company_id, "grant");
-    return let_through(trigger);
+    return iam::pg::let_through(trigger);
 }
 
 // iam.guard_company_role(): BEFORE INSERT OR UPDATE OR DELETE ON
 // iam.company_roles
 IAM_SQL_FUNCTION(iam_guard_company_role) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_company_role()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_company_role()");
     Relation relation = trigger->tg_relation;
     if (above_rules(relation))
-        return let_through(trigger);
+        return iam::pg::let_through(trigger);
     pg_uuid_t id = required_uuid(trigger->tg_trigtuple, relation, "id");
     if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) {
         if (is_built_in_template(id))
-            refuse("the company-role templates member and admin cannot be deleted",
-                   "role_in_company names them.");
-        return let_through(trigger);
+            iam::pg::refuse("the company-role templates member and admin cannot be deleted",
+                            "role_in_company names them.");
+        return iam::pg::let_through(trigger);
     }
     if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) &&
-        (iam::pg::changed(trigger, column(relation, "id")) ||
-         iam::pg::changed(trigger, column(relation, "company_id")) ||
-         (is_built_in_template(id) && iam::pg::changed(trigger, column(relation, "name")))))
-        refuse(
+        (iam::pg::changed(trigger, iam::pg::column(relation, "id")) ||
+         iam::pg::changed(trigger, iam::pg::column(relation, "company_id")) ||
+         (is_built_in_template(id) &&
+          iam::pg::changed(trigger, iam::pg::column(relation, "name")))))
+        iam::pg::refuse(
             "a company role keeps its id and company, and the templates member and admin "
             "their names",
             "Define a new role instead.");
     HeapTuple row = iam::pg::written_row(trigger);
     bool no_company;
-    value_of(row, relation, column(relation, "company_id"), &no_company);
+    iam::pg::value_of(row, relation, iam::pg::column(relation, "company_id"), &no_company);
     const text* name = required_text(row, relation, "name");
     iam::pg::IamTables tables;
     iam::pg::resolve_iam_tables(&tables);
     if ((!TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ||
-         iam::pg::changed(trigger, column(relation, "name"))) &&
+         iam::pg::changed(trigger, iam::pg::column(relation, "name"))) &&
         iam::pg::company_role_name_clashes(tables, name, no_company))
         throw iam::Error(iam::sqlstate::unique_violation,
                          "a company role named \"" + std::string(text_view(name)) +
                              "\" already exists " +
                              (no_company ? "in a company" : "as a template of every company"),
                          {}, "A company's roles and the templates share one set of names.");
-    return let_through(trigger);
+    return iam::pg::let_through(trigger);
 }
 
 // iam.guard_member_role(): BEFORE INSERT OR UPDATE ON
 // iam.company_member_roles
 IAM_SQL_FUNCTION(iam_guard_member_role) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_member_role()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_member_role()");
     Relation relation = trigger->tg_relation;
     HeapTuple row = iam::pg::written_row(trigger);
     pg_uuid_t role_id = required_uuid(row, relation, "company_role_id");
@@ -207,7 +206,7 @@ IAM_SQL_FUNCTION(iam_guard_member_role) {
     bool is_template = false;
     pg_uuid_t role_company{};
     if (!iam::pg::find_company_role(tables, role_id, &is_template, &role_company))
-        return let_through(trigger);  // the foreign key refuses it
+        return iam::pg::let_through(trigger);  // the foreign key refuses it
     if (is_built_in_template(role_id))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "member and admin are held through company_users.role_in_company, not "
@@ -217,26 +216,26 @@ IAM_SQL_FUNCTION(iam_guard_member_role) {
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "that company role belongs to another company");
     if (above_rules(relation))
-        return let_through(trigger);
+        return iam::pg::let_through(trigger);
     if (!holds_every_grant(tables, iam::pg::RoleKind::company, role_id, &company_id))
-        refuse(
+        iam::pg::refuse(
             "permission denied to assign a company role that grants more than you hold in "
             "that company",
             "Nobody gives more than they hold; the service role and the operator may.");
-    return let_through(trigger);
+    return iam::pg::let_through(trigger);
 }
 
 // iam.guard_role_grant(): BEFORE INSERT OR UPDATE ON iam.user_roles
 IAM_SQL_FUNCTION(iam_guard_role_grant) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_role_grant()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_role_grant()");
     Relation relation = trigger->tg_relation;
     if (above_rules(relation))
-        return let_through(trigger);
+        return iam::pg::let_through(trigger);
     pg_uuid_t role_id = required_uuid(iam::pg::written_row(trigger), relation, "role_id");
     iam::pg::IamTables tables;
     iam::pg::resolve_iam_tables(&tables);
     if (!holds_every_grant(tables, iam::pg::RoleKind::platform, role_id, nullptr))
-        refuse("permission denied to grant a role that grants more than you hold",
-               "Nobody gives more than they hold; the service role and the operator may.");
-    return let_through(trigger);
+        iam::pg::refuse("permission denied to grant a role that grants more than you hold",
+                        "Nobody gives more than they hold; the service role and the operator may.");
+    return iam::pg::let_through(trigger);
 }

@@ -15,12 +15,14 @@
 // Plain C-style code where no C++ object is alive (pg/boundary/guard.hpp).
 #include "pg/boundary/guard.hpp"
 
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/verification.hpp"
 #include "pg/rules/presented_secrets.hpp"
 #include "pg/platform/spi.hpp"
 #include "pg/tables/iam_tables.hpp"
 
 #include <sodium.h>
+
+#include <initializer_list>
 
 namespace {
 

@@ -13,15 +13,8 @@
 #include <string_view>
 
 namespace {
-
-using iam::pg::caller_is_platform_admin;
-using iam::pg::changed;
 using iam::pg::column;
-using iam::pg::let_through;
-using iam::pg::refuse;
-using iam::pg::row_trigger;
 using iam::pg::value_of;
-using iam::pg::written_row;
 
 // A code is stored in one spelling only: a generated code as generated, or
 // a vanity code as iam.normalize_vanity_code gives it (which refuses a
@@ -49,20 +42,20 @@ void require_canonical_code(Relation relation, HeapTuple row) {
 // iam.guard_referral_code(): BEFORE INSERT OR UPDATE ON iam.referral_codes
 // FOR EACH ROW
 IAM_SQL_FUNCTION(iam_guard_referral_code) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_referral_code()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_referral_code()");
     Relation relation = trigger->tg_relation;
     if (iam::pg::is_restore(relation) || iam::pg::stands_above_rules())
-        return let_through(trigger);
-    HeapTuple row = written_row(trigger);
-    if (changed(trigger, column(relation, "code")))
+        return iam::pg::let_through(trigger);
+    HeapTuple row = iam::pg::written_row(trigger);
+    if (iam::pg::changed(trigger, iam::pg::column(relation, "code")))
         require_canonical_code(relation, row);
     if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
         bool was_active = iam::pg::is_true(trigger->tg_trigtuple, relation, "is_active");
         bool is_active = iam::pg::is_true(row, relation, "is_active");
         if (!was_active && is_active && !iam::pg::session_is_service() &&
-            !caller_is_platform_admin())
-            refuse("only a platform_admin reactivates a referral code",
-                   "A deactivated code stays so for its owner; ask support.");
+            !iam::pg::caller_is_platform_admin())
+            iam::pg::refuse("only a platform_admin reactivates a referral code",
+                            "A deactivated code stays so for its owner; ask support.");
     }
-    return let_through(trigger);
+    return iam::pg::let_through(trigger);
 }

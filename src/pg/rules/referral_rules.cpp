@@ -12,13 +12,6 @@
 
 namespace {
 
-using iam::pg::column;
-using iam::pg::let_through;
-using iam::pg::row_trigger;
-using iam::pg::same_uuid;
-using iam::pg::value_of;
-using iam::pg::written_row;
-
 // The code a referral names, read as a statement run now would read it (as
 // the SQL query this replaced read it): with the commands of this
 // transaction so far, the current one included (a code inserted by the same
@@ -42,25 +35,27 @@ bool read_code(const pg_uuid_t& code_id, iam::pg::ReferralCodeRow* code) {
 // iam.guard_referral(): BEFORE INSERT OR UPDATE OF referral_code_used_id,
 // referrer_user_id ON iam.referrals FOR EACH ROW
 IAM_SQL_FUNCTION(iam_guard_referral) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_referral()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_referral()");
     Relation relation = trigger->tg_relation;
     if (iam::pg::is_restore(relation) || iam::pg::stands_above_rules())
-        return let_through(trigger);
-    HeapTuple row = written_row(trigger);
+        return iam::pg::let_through(trigger);
+    HeapTuple row = iam::pg::written_row(trigger);
     bool code_null, referrer_null;
-    Datum code_id = value_of(row, relation, column(relation, "referral_code_used_id"), &code_null);
-    Datum referrer = value_of(row, relation, column(relation, "referrer_user_id"), &referrer_null);
+    Datum code_id = iam::pg::value_of(
+        row, relation, iam::pg::column(relation, "referral_code_used_id"), &code_null);
+    Datum referrer = iam::pg::value_of(row, relation, iam::pg::column(relation, "referrer_user_id"),
+                                       &referrer_null);
     if (code_null || referrer_null)
-        return let_through(trigger);  // NOT NULL says so
+        return iam::pg::let_through(trigger);  // NOT NULL says so
     iam::pg::ReferralCodeRow code{};
     if (!read_code(*DatumGetUUIDP(code_id), &code))
-        return let_through(trigger);  // the foreign key says so
-    if (!same_uuid(code.user_id, *DatumGetUUIDP(referrer)))
+        return iam::pg::let_through(trigger);  // the foreign key says so
+    if (!iam::pg::same_uuid(code.user_id, *DatumGetUUIDP(referrer)))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a referral's referrer is the owner of the code used");
     if (!code.is_active ||
         (code.has_expiry && code.expires_at <= GetCurrentStatementStartTimestamp()))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "a referral needs a code that is active and not expired");
-    return let_through(trigger);
+    return iam::pg::let_through(trigger);
 }

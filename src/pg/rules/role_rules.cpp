@@ -12,13 +12,6 @@
 
 namespace {
 
-using iam::pg::changed;
-using iam::pg::column;
-using iam::pg::let_through;
-using iam::pg::refuse;
-using iam::pg::row_trigger;
-using iam::pg::value_of;
-
 // The seven roles CREATE EXTENSION seeds have ids 00000000-0000-4000-8000-
 // 00000000000N, N from 1 to 7; the policies and checks name them.
 bool is_built_in_role(const pg_uuid_t& id) {
@@ -31,19 +24,22 @@ bool is_built_in_role(const pg_uuid_t& id) {
 
 // iam.guard_role(): BEFORE UPDATE OR DELETE ON iam.roles FOR EACH ROW
 IAM_SQL_FUNCTION(iam_guard_role) {
-    TriggerData* trigger = row_trigger(fcinfo, "iam.guard_role()");
+    TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_role()");
     Relation relation = trigger->tg_relation;
     bool is_null;
-    Datum id = value_of(trigger->tg_trigtuple, relation, column(relation, "id"), &is_null);
+    Datum id = iam::pg::value_of(trigger->tg_trigtuple, relation, iam::pg::column(relation, "id"),
+                                 &is_null);
     if (is_null || !is_built_in_role(*DatumGetUUIDP(id)) || iam::pg::is_restore(relation) ||
         iam::pg::stands_above_rules())
-        return let_through(trigger);
-    Datum name = value_of(trigger->tg_trigtuple, relation, column(relation, "name"), &is_null);
+        return iam::pg::let_through(trigger);
+    Datum name = iam::pg::value_of(trigger->tg_trigtuple, relation,
+                                   iam::pg::column(relation, "name"), &is_null);
     std::string role = is_null ? std::string() : TextDatumGetCString(name);
     if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
-        refuse("the built-in role \"" + role + "\" cannot be deleted");
-    if (changed(trigger, column(relation, "id")) || changed(trigger, column(relation, "name")))
-        refuse("the built-in role \"" + role + "\" keeps its id and name",
-               "Policies and the extension's checks name it; create a new role instead.");
-    return let_through(trigger);
+        iam::pg::refuse("the built-in role \"" + role + "\" cannot be deleted");
+    if (iam::pg::changed(trigger, iam::pg::column(relation, "id")) ||
+        iam::pg::changed(trigger, iam::pg::column(relation, "name")))
+        iam::pg::refuse("the built-in role \"" + role + "\" keeps its id and name",
+                        "Policies and the extension's checks name it; create a new role instead.");
+    return iam::pg::let_through(trigger);
 }

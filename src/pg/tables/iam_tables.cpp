@@ -110,6 +110,8 @@ void require_expected_columns(const IamTables& tables) {
         {tables.api_keys, "expires_at", attnum::api_keys_expires_at},
         {tables.api_keys, "last_used_at", attnum::api_keys_last_used_at},
         {tables.api_keys, "is_active", attnum::api_keys_is_active},
+        {tables.api_key_peppers, "version", attnum::api_key_peppers_version},
+        {tables.api_key_peppers, "pepper", attnum::api_key_peppers_pepper},
         {tables.referral_codes, "id", attnum::referral_codes_id},
         {tables.referral_codes, "user_id", attnum::referral_codes_user_id},
         {tables.referral_codes, "code", attnum::referral_codes_code},
@@ -207,6 +209,8 @@ void resolve_iam_tables(IamTables* tables) {
         found.referral_codes = relation_in(iam, "referral_codes");
         found.referral_codes_pkey = relation_in(iam, "referral_codes_pkey");
         found.referral_codes_code_key = relation_in(iam, "referral_codes_code_key");
+        found.referrals = relation_in(iam, "referrals");
+        found.audit_log = relation_in(iam, "audit_log");
         found.permissions = optional_relation_in(iam, "permissions");
         found.permissions_pkey = optional_relation_in(iam, "permissions_pkey");
         found.role_permissions = optional_relation_in(iam, "role_permissions");

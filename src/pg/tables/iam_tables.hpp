@@ -2,7 +2,7 @@
 // them directly through their indexes (the checks run once per row in RLS
 // policies: no SPI, no planner, no RLS recursion). Each kind of row has its
 // reader beside this file: role_rows.hpp, membership_rows.hpp,
-// api_key_rows.hpp, referral_code_rows.hpp.
+// api_key_rows.hpp, pepper_rows.hpp, referral_code_rows.hpp.
 #pragma once
 
 #include "pg/boundary/postgres.hpp"
@@ -42,6 +42,8 @@ constexpr AttrNumber api_keys_refill_amount = 16;      // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit = 19;         // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit_window = 20;  // since 0.7.0
 constexpr AttrNumber api_keys_rate_limit_key_id = 21;  // since 0.7.0
+constexpr AttrNumber api_key_peppers_version = 1;      // since 0.4.0, as the table
+constexpr AttrNumber api_key_peppers_pepper = 2;
 constexpr AttrNumber referral_codes_id = 1;
 constexpr AttrNumber referral_codes_user_id = 2;
 constexpr AttrNumber referral_codes_code = 3;
@@ -70,6 +72,8 @@ struct IamTables {
     Oid api_keys, api_keys_pkey, api_keys_key_prefix_key;
     Oid api_key_peppers, api_key_peppers_pkey;
     Oid referral_codes, referral_codes_pkey, referral_codes_code_key;
+    Oid referrals;
+    Oid audit_log;
     // Since 0.8.0; InvalidOid on an older schema, which grants nothing.
     Oid permissions, permissions_pkey;
     Oid role_permissions, role_permissions_pkey;
@@ -81,6 +85,13 @@ struct IamTables {
 // Looks the tables up in schema iam (an error if the extension is missing);
 // cached for the backend until a relcache invalidation touches one of them.
 void resolve_iam_tables(IamTables* tables);
+
+// The same, returned: for naming one table (execute_as_owner's).
+inline IamTables iam_tables() {
+    IamTables tables;
+    resolve_iam_tables(&tables);
+    return tables;
+}
 
 // The snapshot the extension's reads use: the calling statement's, so that
 // they see what it sees.
