@@ -12,6 +12,8 @@
 //   api_keys       api_key_created, api_key_rotated, api_key_revoked,
 //                  api_key_reactivated, api_key_changed, api_key_deleted
 //                  (not last_used_at: the trigger is not fired for it)
+//   external_identities
+//                  identity_linked, identity_unlinked, identity_changed
 //
 // The audit trail is the extension's own bookkeeping (docs/security.md): the
 // row is written as the owner of iam.audit_log, so that callers need no
@@ -55,7 +57,14 @@ const char* const insert_audit_row_before_0_7_0 =
     "pg_catalog.to_jsonb($7) OPERATOR(pg_catalog.-) 'hashed_key', "
     "pg_catalog.to_jsonb($8) OPERATOR(pg_catalog.-) 'hashed_key')";
 
-enum class Audited { user_roles, company_users, roles, api_keys, company_invitations };
+enum class Audited {
+    user_roles,
+    company_users,
+    roles,
+    api_keys,
+    company_invitations,
+    external_identities
+};
 
 TriggerData* require_audit_trigger(FunctionCallInfo fcinfo) {
     if (!CALLED_AS_TRIGGER(fcinfo))
@@ -80,9 +89,11 @@ Audited audited_table(Relation relation) {
         return Audited::api_keys;
     if (strcmp(table, "company_invitations") == 0)
         return Audited::company_invitations;
+    if (strcmp(table, "external_identities") == 0)
+        return Audited::external_identities;
     throw iam::Error(iam::sqlstate::trigger_protocol_violated,
                      std::string("iam.audit_change() audits iam.user_roles, company_users, roles, "
-                                 "api_keys and company_invitations, not ") +
+                                 "api_keys, company_invitations and external_identities, not ") +
                          table);
 }
 
@@ -133,6 +144,10 @@ const char* action_of(const TriggerData* trigger, Audited table) {
                 return "invitation_revoked";
             return "invitation_changed";
         }
+        case Audited::external_identities:
+            return inserted  ? "identity_linked"
+                   : deleted ? "identity_unlinked"
+                             : "identity_changed";
         case Audited::api_keys: {
             if (inserted)
                 return replaces_a_key(trigger->tg_trigtuple, relation) ? "api_key_rotated"

@@ -134,6 +134,24 @@ void require_expected_columns(const IamTables& tables) {
         {tables.api_keys, "rate_limit_key_id", attnum::api_keys_rate_limit_key_id},
         {tables.company_users, "role_in_company", attnum::company_users_role_in_company},
     };
+    // Read only where the table exists (0.8.0 on): see external_identity_user.
+    if (OidIsValid(tables.external_identities)) {
+        const ExpectedColumn since_0_8_0[] = {
+            {tables.external_identities, "issuer", attnum::external_identities_issuer},
+            {tables.external_identities, "subject", attnum::external_identities_subject},
+            {tables.external_identities, "user_id", attnum::external_identities_user_id},
+        };
+        for (const ExpectedColumn& column : since_0_8_0) {
+            AttrNumber found = get_attnum(column.relation, column.name);
+            if (found != column.number)
+                ereport(ERROR,
+                        (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+                         errmsg("iam.%s.%s is column %d, where iam_ext reads column %d",
+                                get_rel_name(column.relation), column.name, found, column.number),
+                         errhint("The schema and the library disagree: ALTER EXTENSION iam_ext "
+                                 "UPDATE, or reinstall the extension.")));
+        }
+    }
     for (const ExpectedColumn& column : since_0_7_0) {
         AttrNumber found = get_attnum(column.relation, column.name);
         if (found != InvalidAttrNumber && found != column.number)
@@ -174,6 +192,12 @@ void resolve_iam_tables(IamTables* tables) {
         found.referral_codes = relation_in(iam, "referral_codes");
         found.referral_codes_pkey = relation_in(iam, "referral_codes_pkey");
         found.referral_codes_code_key = relation_in(iam, "referral_codes_code_key");
+        // Optional: absent on a 0.7.0 schema until ALTER EXTENSION iam_ext
+        // UPDATE creates it.
+        found.external_identities = get_relname_relid("external_identities", iam);
+        found.external_identities_pkey = OidIsValid(found.external_identities)
+                                             ? relation_in(iam, "external_identities_pkey")
+                                             : InvalidOid;
         require_expected_columns(found);
         known_tables = found;
         tables_known = true;

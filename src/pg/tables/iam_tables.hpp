@@ -2,7 +2,7 @@
 // them directly through their indexes (the checks run once per row in RLS
 // policies: no SPI, no planner, no RLS recursion). Each kind of row has its
 // reader beside this file: role_rows.hpp, membership_rows.hpp,
-// api_key_rows.hpp, referral_code_rows.hpp.
+// api_key_rows.hpp, referral_code_rows.hpp, external_identity_rows.hpp.
 #pragma once
 
 #include "pg/boundary/postgres.hpp"
@@ -47,6 +47,9 @@ constexpr AttrNumber referral_codes_user_id = 2;
 constexpr AttrNumber referral_codes_code = 3;
 constexpr AttrNumber referral_codes_is_active = 4;
 constexpr AttrNumber referral_codes_expires_at = 6;
+constexpr AttrNumber external_identities_issuer = 1;   // since 0.8.0
+constexpr AttrNumber external_identities_subject = 2;  // since 0.8.0
+constexpr AttrNumber external_identities_user_id = 3;  // since 0.8.0
 }  // namespace attnum
 
 struct IamTables {
@@ -58,6 +61,9 @@ struct IamTables {
     Oid api_keys, api_keys_key_prefix_key;
     Oid api_key_peppers, api_key_peppers_pkey;
     Oid referral_codes, referral_codes_pkey, referral_codes_code_key;
+    // Since 0.8.0: InvalidOid on an older schema (the library is replaced
+    // before ALTER EXTENSION iam_ext UPDATE runs).
+    Oid external_identities, external_identities_pkey;
 };
 
 // Looks the tables up in schema iam (an error if the extension is missing);
