@@ -15,15 +15,17 @@ CREATE OR REPLACE TRIGGER external_identities_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.external_identities
     FOR EACH STATEMENT EXECUTE FUNCTION iam.external_identities_changed();
 
--- The same rules for both functions' (issuer, subject): what a JWT can
--- carry and the lookup can match. A subject that reads as a UUID is never
--- looked up (it is the iam user id itself), so a mapping of one would never
--- be used.
-CREATE OR REPLACE FUNCTION iam.require_external_identity(issuer text, subject text) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
+CREATE OR REPLACE FUNCTION iam.link_external_identity(issuer text, subject text, user_id uuid) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    linked_to uuid;
+    is_uuid boolean;
 BEGIN
+    -- What a JWT can carry and the lookup can match. A subject that reads as
+    -- a UUID is never looked up (it is the iam user id itself), so a mapping
+    -- of one would never be used.
     IF issuer IS NULL OR issuer = '' OR octet_length(issuer) > 1024 THEN
         RAISE EXCEPTION 'issuer must be 1 to 1024 bytes: the provider as the JWT''s issuer claim spells it'
             USING ERRCODE = 'invalid_parameter_value',
@@ -35,25 +37,15 @@ BEGIN
     END IF;
     BEGIN
         PERFORM subject::uuid;
+        is_uuid := true;
     EXCEPTION WHEN invalid_text_representation THEN
-        RETURN;
+        is_uuid := false;
     END;
-    RAISE EXCEPTION 'subject % is a UUID: such a "sub" is the iam user id itself and is never looked up', subject
-        USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'Create the iam user with that id instead.';
-END
-$$;
-COMMENT ON FUNCTION iam.require_external_identity(text, text) IS
-    'Refuses (22023) an issuer or subject that no JWT lookup could match: empty, over 1024 bytes, or a subject that is a UUID';
-
-CREATE OR REPLACE FUNCTION iam.link_external_identity(issuer text, subject text, user_id uuid) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    linked_to uuid;
-BEGIN
-    PERFORM iam.require_external_identity(issuer, subject);
+    IF is_uuid THEN
+        RAISE EXCEPTION 'subject % is a UUID: such a "sub" is the iam user id itself and is never looked up', subject
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Create the iam user with that id instead.';
+    END IF;
     IF user_id IS NULL THEN
         RAISE EXCEPTION 'user_id must name an iam user' USING ERRCODE = 'invalid_parameter_value';
     END IF;
