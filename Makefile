@@ -19,7 +19,7 @@ OBJS       = $(patsubst %.cpp,%.o,$(sort $(wildcard src/core/*.cpp src/pg/*.cpp 
 PREVIOUS_VERSION = 0.7.0
 SCHEMA_TABLES      = sql/schema/tables.sql
 SCHEMA_DEFINITIONS = $(addprefix sql/schema/,updated_at.sql checks.sql audit.sql roles.sql permissions.sql api_keys.sql \
-                       referrals.sql companies.sql policies.sql supabase.sql)
+                       referrals.sql companies.sql identities.sql policies.sql supabase.sql)
 CURRENT_SCRIPT = sql/$(EXTENSION)--$(EXTVERSION).sql
 CURRENT_UPGRADE = sql/$(EXTENSION)--$(PREVIOUS_VERSION)--$(EXTVERSION).sql
 UPGRADE_TABLES  = sql/upgrades/to-$(EXTVERSION).sql
@@ -29,7 +29,7 @@ DATA           = $(sort $(wildcard sql/upgrades/$(EXTENSION)--*.sql))
 # pg_regress: inputs in sql/, expected output in expected/.
 REGRESS      = create_extension catalog boundary schema_defaults constraints updated_at roles hoist_checks \
                tenant_checks check_scale rewrite_equivalence api_keys referrals write_rules companies api_key_lifecycle \
-               api_key_usage jwt_revocation usage_rules session_identity permissions
+               api_key_usage jwt_revocation usage_rules session_identity permissions external_identities
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

@@ -174,8 +174,9 @@ SELECT pg_temp.as_operator();
 SELECT action, actor_role, old_row ->> 'name' AS old_name, new_row ->> 'name' AS new_name
 FROM iam.audit_log WHERE action LIKE 'catalog_role_%' AND id > :audit_start ORDER BY id;
 
--- The API roles may delete from user_roles alone (a DELETE privilege also
--- lets its holder LOCK the table).
+-- The API roles may delete from user_roles, the tables of the permission
+-- model and external_identities alone (a DELETE privilege also lets its
+-- holder LOCK the table, which the lock guard refuses them).
 SELECT c.relname, has_table_privilege('authenticated', c.oid, 'DELETE') AS may_delete
 FROM pg_class AS c WHERE c.relnamespace = 'iam'::regnamespace AND c.relkind = 'r' ORDER BY 1;
 

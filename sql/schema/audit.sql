@@ -8,7 +8,7 @@ CREATE OR REPLACE FUNCTION iam.audit_change() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'iam_audit_change';
 COMMENT ON FUNCTION iam.audit_change() IS
-    'AFTER ROW trigger of user_roles, company_users, roles, api_keys and company_invitations: writes iam.audit_log as the table''s owner';
+    'AFTER ROW trigger of user_roles, company_users, roles, api_keys, company_invitations and external_identities: writes iam.audit_log as the table''s owner';
 REVOKE EXECUTE ON FUNCTION iam.audit_change() FROM PUBLIC;
 CREATE OR REPLACE TRIGGER user_roles_audit AFTER INSERT OR UPDATE OR DELETE ON iam.user_roles
     FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
@@ -33,4 +33,9 @@ CREATE OR REPLACE TRIGGER api_keys_audit
         rate_limit_window ON iam.api_keys
     FOR EACH ROW WHEN (NOT iam.is_spending_credits()) EXECUTE FUNCTION iam.audit_change();
 CREATE OR REPLACE TRIGGER company_invitations_audit AFTER INSERT OR UPDATE OR DELETE ON iam.company_invitations
+    FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
+-- Who a provider's subject is decides who its tokens act as: every link,
+-- unlink and change, by whoever and however, the provisioning on first sight
+-- included.
+CREATE OR REPLACE TRIGGER external_identities_audit AFTER INSERT OR UPDATE OR DELETE ON iam.external_identities
     FOR EACH ROW EXECUTE FUNCTION iam.audit_change();

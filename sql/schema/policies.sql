@@ -261,6 +261,17 @@ CREATE POLICY company_member_roles_insert ON iam.company_member_roles FOR INSERT
 CREATE POLICY company_member_roles_delete ON iam.company_member_roles FOR DELETE
     USING (iam.can('iam:roles:manage', company_id));
 
+-- Who another identity provider's subjects are: each user sees their own;
+-- the readers see all; platform admins unlink (revoke) but never link, which
+-- would let them act as someone else; linking is the service role's
+-- (iam.link_external_identity). The API roles get no INSERT or UPDATE.
+ALTER TABLE iam.external_identities ENABLE ROW LEVEL SECURITY;
+CREATE POLICY external_identities_select ON iam.external_identities FOR SELECT USING (
+    user_id = (SELECT iam.current_user_id())
+    OR (SELECT iam.has_any_role('{platform_admin,support_agent}')));
+CREATE POLICY external_identities_delete ON iam.external_identities FOR DELETE
+    USING ((SELECT iam.has_role('platform_admin')));
+
 ALTER TABLE iam.audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_select ON iam.audit_log FOR SELECT
     USING ((SELECT iam.has_role('platform_admin')));
@@ -283,7 +294,7 @@ BEGIN
                                       'user_settings', 'api_keys', 'referral_codes', 'referrals',
                                       'company_invitations', 'permissions', 'role_permissions',
                                       'company_roles', 'company_role_permissions',
-                                      'company_member_roles'] LOOP
+                                      'company_member_roles', 'external_identities'] LOOP
         EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.%I '
                        'FOR EACH STATEMENT EXECUTE FUNCTION iam.require_key_permission()',
                        table_name || '_key_permission', table_name);
@@ -297,8 +308,9 @@ $$;
 -- by the operator with SELECT iam.apply_grants() once they are created. A
 -- table-level DELETE also lets its holder LOCK the table in any mode, which
 -- would stall every check: the API roles get DELETE only where taking away
--- is a delete (user_roles and the tables of the permission model), and the
--- lock guard refuses them the LOCK there.
+-- is a delete (user_roles, the tables of the permission model, and
+-- external_identities, where unlinking is one), and the lock guard
+-- refuses them the LOCK there.
 ------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION iam.apply_grants() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -337,6 +349,9 @@ BEGIN
         FOREACH statement IN ARRAY ARRAY[
             'GRANT USAGE ON SCHEMA iam TO authenticated',
             'GRANT EXECUTE ON FUNCTION iam.accept_company_invitation(text) TO authenticated',
+            'GRANT EXECUTE ON FUNCTION iam.link_external_identity(text, text, uuid), '
+                'iam.unlink_external_identity(text, text) TO authenticated',
+            'GRANT SELECT, DELETE ON iam.external_identities TO authenticated',
             'GRANT SELECT ON iam.roles, iam.users, iam.user_roles, iam.companies, iam.company_users, '
                 'iam.user_settings, iam.referral_codes, iam.referrals, iam.audit_log, iam.company_members, '
                 'iam.member_profiles, iam.permissions, iam.role_permissions, iam.company_roles, '
@@ -390,6 +405,8 @@ BEGIN
         EXECUTE 'REVOKE TRUNCATE ON ' || client_tables || ' FROM service_role';
         GRANT SELECT ON iam.company_members TO service_role;
         GRANT EXECUTE ON FUNCTION iam.accept_company_invitation(text) TO service_role;
+        GRANT EXECUTE ON FUNCTION iam.link_external_identity(text, text, uuid),
+            iam.unlink_external_identity(text, text) TO service_role;
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO service_role;
         REVOKE ALL ON iam.api_key_peppers FROM service_role;
     END IF;

@@ -271,7 +271,8 @@ COMMENT ON COLUMN iam.referrals.created_at IS 'When the code was redeemed';
 COMMENT ON COLUMN iam.referrals.converted_at IS 'When the referral led to a desired action';
 
 ------------------------------------------------------------------------------
--- audit_log: who changed which role, membership, role of the catalogue or key
+-- audit_log: who changed which role, membership, role of the catalogue, key,
+-- invitation or external identity
 ------------------------------------------------------------------------------
 CREATE TABLE iam.audit_log (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -297,7 +298,8 @@ CREATE TABLE iam.audit_log (
         'permission_registered', 'permission_changed', 'permission_deleted',
         'role_permission_granted', 'role_permission_revoked', 'role_permission_changed',
         'company_role_created', 'company_role_changed', 'company_role_deleted',
-        'member_role_assigned', 'member_role_removed', 'member_role_reassigned'))
+        'member_role_assigned', 'member_role_removed', 'member_role_reassigned',
+        'identity_linked', 'identity_unlinked', 'identity_changed'))
 );
 CREATE INDEX audit_log_target_user_id_idx ON iam.audit_log (target_user_id, occurred_at);
 CREATE INDEX audit_log_company_id_idx ON iam.audit_log (company_id, occurred_at)
@@ -310,7 +312,7 @@ COMMENT ON COLUMN iam.audit_log.actor_user_id IS 'iam.current_user_id() of the c
 COMMENT ON COLUMN iam.audit_log.actor_role IS
     'The database role that made the change: the one the session acts as (SET ROLE), also inside a SECURITY DEFINER function';
 COMMENT ON COLUMN iam.audit_log.action IS
-    'role_granted/revoked/changed on user_roles; member_* on company_users (member_role_assigned/removed/reassigned on company_member_roles); catalog_role_* on roles; api_key_* on api_keys; invitation_* on company_invitations; permission_* on permissions; role_permission_* on role_permissions and company_role_permissions; company_role_* on company_roles';
+    'role_granted/revoked/changed on user_roles; member_* on company_users (member_role_assigned/removed/reassigned on company_member_roles); catalog_role_* on roles; api_key_* on api_keys; invitation_* on company_invitations; permission_* on permissions; role_permission_* on role_permissions and company_role_permissions; company_role_* on company_roles; identity_* on external_identities';
 COMMENT ON COLUMN iam.audit_log.target_user_id IS
     'The user whose role, membership or key changed (no foreign key: the trail outlives the user); NULL for a role of the catalogue or a company''s key';
 COMMENT ON COLUMN iam.audit_log.role_id IS 'The role granted or revoked';
@@ -496,6 +498,30 @@ COMMENT ON COLUMN iam.company_member_roles.user_id IS 'The member';
 COMMENT ON COLUMN iam.company_member_roles.company_id IS 'The company';
 COMMENT ON COLUMN iam.company_member_roles.company_role_id IS 'A template or a role of this company; not member or admin';
 COMMENT ON COLUMN iam.company_member_roles.created_at IS 'When the role was assigned';
+-- external_identities: the users of other identity providers (Auth0, Clerk,
+-- WorkOS, Keycloak, Firebase ...), whose JWT "sub" is an id of theirs, not
+-- an iam user id. iam.current_user_id() reads (issuer, subject) here when
+-- iam.external_subjects is on; the C code reads the columns by position.
+------------------------------------------------------------------------------
+
+CREATE TABLE iam.external_identities (
+    issuer     text COLLATE "C" NOT NULL
+        CONSTRAINT external_identities_issuer_check CHECK (issuer <> '' AND octet_length(issuer) <= 1024),
+    subject    text COLLATE "C" NOT NULL
+        CONSTRAINT external_identities_subject_check CHECK (subject <> '' AND octet_length(subject) <= 1024),
+    user_id    uuid NOT NULL REFERENCES iam.users (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT external_identities_pkey PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX external_identities_user_id_idx ON iam.external_identities (user_id);
+COMMENT ON TABLE iam.external_identities IS
+    'Which iam user a subject of another identity provider is: read by iam.current_user_id() for a JWT "sub" that is not a UUID (iam.external_subjects); written by the service role (iam.link_external_identity) or on first sight';
+COMMENT ON COLUMN iam.external_identities.issuer IS
+    'The provider, as the JWT claim iam.jwt_issuer_claim ("iss" by default) spells it, byte for byte (e.g. https://example.auth0.com/)';
+COMMENT ON COLUMN iam.external_identities.subject IS
+    'The provider''s id of the user: the JWT "sub", byte for byte (e.g. auth0|6553da60a54af58e29493993, user_2NNEqL2nrIRdJ194ndJqAHwEfxC)';
+COMMENT ON COLUMN iam.external_identities.user_id IS 'The iam user that subject is';
+COMMENT ON COLUMN iam.external_identities.created_at IS 'When the mapping was made';
 
 ------------------------------------------------------------------------------
 
@@ -514,6 +540,7 @@ SELECT pg_catalog.pg_extension_config_dump('iam.referral_codes', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.referrals', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.member_profiles', '');
+SELECT pg_catalog.pg_extension_config_dump('iam.external_identities', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.api_key_peppers', '');
 SELECT pg_catalog.pg_extension_config_dump('iam.company_invitations', '');

@@ -114,6 +114,28 @@ SELECT pg_catalog.pg_extension_config_dump('iam.company_role_permissions',
     $$WHERE (company_role_id, permission) <> ('00000000-0000-4000-8000-000000000102', '*')$$);
 SELECT pg_catalog.pg_extension_config_dump('iam.company_member_roles', '');
 
+-- Subjects of other identity providers (Auth0, Clerk, ...): which iam user
+-- each is. Created here as sql/schema/tables.sql creates it.
+CREATE TABLE iam.external_identities (
+    issuer     text COLLATE "C" NOT NULL
+        CONSTRAINT external_identities_issuer_check CHECK (issuer <> '' AND octet_length(issuer) <= 1024),
+    subject    text COLLATE "C" NOT NULL
+        CONSTRAINT external_identities_subject_check CHECK (subject <> '' AND octet_length(subject) <= 1024),
+    user_id    uuid NOT NULL REFERENCES iam.users (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT external_identities_pkey PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX external_identities_user_id_idx ON iam.external_identities (user_id);
+COMMENT ON TABLE iam.external_identities IS
+    'Which iam user a subject of another identity provider is: read by iam.current_user_id() for a JWT "sub" that is not a UUID (iam.external_subjects); written by the service role (iam.link_external_identity) or on first sight';
+COMMENT ON COLUMN iam.external_identities.issuer IS
+    'The provider, as the JWT claim iam.jwt_issuer_claim ("iss" by default) spells it, byte for byte (e.g. https://example.auth0.com/)';
+COMMENT ON COLUMN iam.external_identities.subject IS
+    'The provider''s id of the user: the JWT "sub", byte for byte (e.g. auth0|6553da60a54af58e29493993, user_2NNEqL2nrIRdJ194ndJqAHwEfxC)';
+COMMENT ON COLUMN iam.external_identities.user_id IS 'The iam user that subject is';
+COMMENT ON COLUMN iam.external_identities.created_at IS 'When the mapping was made';
+SELECT pg_catalog.pg_extension_config_dump('iam.external_identities', '');
+
 -- The audit trail names the changes to the new tables.
 ALTER TABLE iam.audit_log DROP CONSTRAINT audit_log_action_check;
 ALTER TABLE iam.audit_log ADD CONSTRAINT audit_log_action_check CHECK (action IN (
@@ -128,6 +150,7 @@ ALTER TABLE iam.audit_log ADD CONSTRAINT audit_log_action_check CHECK (action IN
         'permission_registered', 'permission_changed', 'permission_deleted',
         'role_permission_granted', 'role_permission_revoked', 'role_permission_changed',
         'company_role_created', 'company_role_changed', 'company_role_deleted',
-        'member_role_assigned', 'member_role_removed', 'member_role_reassigned'));
+        'member_role_assigned', 'member_role_removed', 'member_role_reassigned',
+        'identity_linked', 'identity_unlinked', 'identity_changed'));
 COMMENT ON COLUMN iam.audit_log.action IS
-    'role_granted/revoked/changed on user_roles; member_* on company_users (member_role_assigned/removed/reassigned on company_member_roles); catalog_role_* on roles; api_key_* on api_keys; invitation_* on company_invitations; permission_* on permissions; role_permission_* on role_permissions and company_role_permissions; company_role_* on company_roles';
+    'role_granted/revoked/changed on user_roles; member_* on company_users (member_role_assigned/removed/reassigned on company_member_roles); catalog_role_* on roles; api_key_* on api_keys; invitation_* on company_invitations; permission_* on permissions; role_permission_* on role_permissions and company_role_permissions; company_role_* on company_roles; identity_* on external_identities';

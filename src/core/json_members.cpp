@@ -408,8 +408,8 @@ class Scanner {
     size_t pos_ = 0;
     std::array<std::string_view, max_scanned_members> members_;
     size_t member_count_;
-    std::array<MemberState, max_scanned_members> member_states_{MemberState::absent,
-                                                                MemberState::absent};
+    std::array<MemberState, max_scanned_members> member_states_{
+        MemberState::absent, MemberState::absent, MemberState::absent};
     std::array<std::string_view, max_scanned_members> member_tokens_;
 };
 
@@ -465,15 +465,33 @@ std::optional<Uuid> jwt_subject(std::string_view claims_json) noexcept {
     return parse_uuid(*sub);
 }
 
-JwtIdentity jwt_identity(std::string_view claims_json) noexcept {
-    const std::string_view names[] = {"sub", "session_id"};
-    std::optional<std::string> values[2];
-    json_string_members(claims_json, names, 2, values);
+JwtIdentity jwt_identity(std::string_view claims_json, std::string_view issuer_claim) noexcept {
+    // The issuer is a third member of the same pass, unless it names one of
+    // the other two (a key is read once per pass).
+    const bool issuer_is_sub = issuer_claim == "sub";
+    const bool issuer_is_session = issuer_claim == "session_id";
+    const bool scan_issuer = !issuer_claim.empty() && !issuer_is_sub && !issuer_is_session;
+    const std::string_view names[] = {"sub", "session_id", issuer_claim};
+    std::optional<std::string> values[3];
+    json_string_members(claims_json, names, scan_issuer ? 3 : 2, values);
     JwtIdentity identity;
     if (values[0])
         identity.subject = parse_uuid(*values[0]);
     if (values[1])
         identity.session = parse_uuid(*values[1]);
+    if (issuer_claim.empty() || !values[0] || identity.subject)
+        return identity;
+    try {
+        if (scan_issuer)
+            identity.issuer = std::move(values[2]);
+        else
+            identity.issuer = issuer_is_sub ? values[0] : values[1];
+        identity.external_subject = std::move(values[0]);
+    } catch (...) {
+        // Only std::bad_alloc, copying a member: no external subject.
+        identity.issuer.reset();
+        identity.external_subject.reset();
+    }
     return identity;
 }
 

@@ -61,7 +61,7 @@ std::optional<std::string> json_string_member(std::string_view json,
                                               std::string_view name) noexcept;
 
 // The members json_string_members reads in one pass, at most.
-inline constexpr std::size_t max_scanned_members = 2;
+inline constexpr std::size_t max_scanned_members = 3;
 
 // values[i] is json_string_member(json, names[i]) for each of the `count`
 // names (at most max_scanned_members; none is read beyond that), from one
@@ -74,10 +74,17 @@ std::optional<Uuid> jwt_subject(std::string_view claims_json) noexcept;
 
 // What a JWT's claims name, read in one pass: its subject (jwt_subject) and
 // its "session_id" (parse_uuid of json_string_member(claims, "session_id")).
+// With a non-empty issuer_claim, also the subject of another identity
+// provider: external_subject is the "sub" string when it is not a UUID (an
+// Auth0 "auth0|...", a Clerk "user_2..."), and issuer the string value of
+// the top-level member issuer_claim ("iss" by default), each under
+// json_string_member's rules.
 struct JwtIdentity {
     std::optional<Uuid> subject;
     std::optional<Uuid> session;
+    std::optional<std::string> external_subject;
+    std::optional<std::string> issuer;
 };
-JwtIdentity jwt_identity(std::string_view claims_json) noexcept;
+JwtIdentity jwt_identity(std::string_view claims_json, std::string_view issuer_claim = {}) noexcept;
 
 }  // namespace iam

@@ -21,8 +21,8 @@ SELECT has_schema('iam', 'Schema iam should exist');
 SELECT tables_are('iam',
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
           'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log',
-          'api_key_peppers', 'company_invitations', 'member_profiles']::name[],
-    'Schema iam should have exactly the nine DBML tables, the audit log, the peppers, the invitations and the member profiles');
+          'api_key_peppers', 'company_invitations', 'member_profiles', 'external_identities']::name[],
+    'Schema iam should have exactly the nine DBML tables, the audit log, the peppers, the invitations, the member profiles and the external identities');
 
 SELECT has_table('iam', 'users', 'Table iam.users should exist');
 SELECT has_table('iam', 'roles', 'Table iam.roles should exist');
@@ -283,6 +283,7 @@ SELECT set_eq(
              ('iam.referrals', 'referral_code_used_id', 'iam.referral_codes', 'c'),
              ('iam.company_invitations', 'company_id', 'iam.companies', 'c'),
              ('iam.member_profiles', 'user_id', 'iam.users', 'c'),
+             ('iam.external_identities', 'user_id', 'iam.users', 'c'),
              ('iam.api_keys', 'replaces_key_id', 'iam.api_keys', 'n')$$,
     'Schema iam should have exactly the DBML foreign keys, with the documented ON DELETE actions');
 
@@ -411,7 +412,8 @@ SELECT set_eq(
           'api_keys_owner_check', 'referrals_status_check', 'referrals_not_self_check',
           'audit_log_action_check', 'api_key_peppers_version_check', 'api_key_peppers_pepper_check',
           'company_users_role_in_company_check', 'company_invitations_role_in_company_check',
-          'company_invitations_invitee_check', 'api_keys_remaining_check'],
+          'company_invitations_invitee_check', 'api_keys_remaining_check',
+          'external_identities_issuer_check', 'external_identities_subject_check'],
     'Schema iam should have exactly the documented CHECK constraints');
 
 ------------------------------------------------------------------------------
@@ -505,7 +507,7 @@ SELECT set_eq(
          AND c.relnamespace = 'iam'::regnamespace$$,
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
           'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log', 'api_key_peppers',
-          'company_invitations', 'member_profiles'],
+          'company_invitations', 'member_profiles', 'external_identities'],
     'Each table of schema iam should belong to extension iam_ext');
 
 SELECT * FROM finish();

@@ -392,11 +392,54 @@ TEST_CASE("two members read in one pass answer as one pass each") {
     CHECK(both.session == iam::parse_uuid(session_uuid));
 
     // More members than one pass reads: none is read.
-    const std::string_view three[] = {"sub", "session_id", "role"};
-    std::optional<std::string> values[3] = {std::string("stale"), std::string("stale"),
-                                            std::string("stale")};
-    iam::json_string_members(documents[1], three, 3, values);
+    const std::string_view four[] = {"sub", "session_id", "role", "iss"};
+    std::optional<std::string> values[4] = {std::string("stale"), std::string("stale"),
+                                            std::string("stale"), std::string("stale")};
+    iam::json_string_members(documents[1], four, 4, values);
     CHECK_FALSE(values[0]);
     CHECK_FALSE(values[1]);
     CHECK_FALSE(values[2]);
+    CHECK_FALSE(values[3]);
+}
+
+TEST_CASE("jwt_identity reads another identity provider's subject and issuer in the same pass") {
+    // Claims as Auth0 and Clerk document their tokens.
+    const std::string auth0 =
+        R"({"iss":"https://example.auth0.com/","sub":"auth0|64f1c0ffee","aud":["https://api.example.com"],)"
+        R"("iat":1700000000,"exp":1700086400,"scope":"openid profile"})";
+    const std::string clerk =
+        R"({"azp":"https://example.com","exp":1700000060,"iat":1700000000,)"
+        R"("iss":"https://clean-mayfly-62.clerk.accounts.dev","nbf":1699999990,)"
+        R"("sid":"sess_2abc","sub":"user_2NNEqL2nrIRdJ194ndJqAHwEfxC"})";
+    iam::JwtIdentity a = iam::jwt_identity(auth0, "iss");
+    CHECK_FALSE(a.subject);
+    CHECK(a.external_subject == std::optional<std::string>("auth0|64f1c0ffee"));
+    CHECK(a.issuer == std::optional<std::string>("https://example.auth0.com/"));
+    iam::JwtIdentity c = iam::jwt_identity(clerk, "iss");
+    CHECK(c.external_subject == std::optional<std::string>("user_2NNEqL2nrIRdJ194ndJqAHwEfxC"));
+    CHECK(c.issuer == std::optional<std::string>("https://clean-mayfly-62.clerk.accounts.dev"));
+    // Another claim names the provider.
+    CHECK(iam::jwt_identity(clerk, "azp").issuer ==
+          std::optional<std::string>("https://example.com"));
+    // Without an issuer claim asked for, nothing beyond the UUIDs.
+    iam::JwtIdentity none = iam::jwt_identity(clerk);
+    CHECK_FALSE(none.external_subject);
+    CHECK_FALSE(none.issuer);
+    // A UUID subject is the user itself, never an external one.
+    const std::string supabase =
+        R"({"iss":"https://x.supabase.co/auth/v1","sub":"a0000000-0000-4000-8000-0000000000a1"})";
+    iam::JwtIdentity s = iam::jwt_identity(supabase, "iss");
+    CHECK(s.subject);
+    CHECK_FALSE(s.external_subject);
+    CHECK_FALSE(s.issuer);
+    // No issuer claim: a subject without an issuer.
+    iam::JwtIdentity no_issuer = iam::jwt_identity(R"({"sub":"auth0|1"})", "iss");
+    CHECK(no_issuer.external_subject == std::optional<std::string>("auth0|1"));
+    CHECK_FALSE(no_issuer.issuer);
+    // A non-string issuer is no issuer; claims jsonb refuses are nobody.
+    CHECK_FALSE(iam::jwt_identity(R"({"sub":"auth0|1","iss":7})", "iss").issuer);
+    CHECK_FALSE(iam::jwt_identity(R"({"sub":"auth0|1","iss":"x")", "iss").external_subject);
+    // The issuer claim may be one of the two members read anyway.
+    CHECK(iam::jwt_identity(R"({"sub":"auth0|1"})", "sub").issuer ==
+          std::optional<std::string>("auth0|1"));
 }

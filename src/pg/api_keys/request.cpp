@@ -31,6 +31,7 @@
 #include "pg/api_keys/api_keys.hpp"
 #include "pg/platform/citus.hpp"
 #include "pg/identity/context.hpp"
+#include "pg/identity/external_subjects.hpp"
 #include "pg/boundary/http_errors.hpp"
 #include "pg/api_keys/key_usage.hpp"
 #include "pg/tables/auth_sessions.hpp"
@@ -163,6 +164,7 @@ void mirror_key_in_claims(const iam::pg::ApiKeyRow& row) {
 
 // iam.authenticate_request() -> void
 IAM_SQL_FUNCTION(iam_authenticate_request) {
+    iam::pg::provision_external_subject();
     refuse_revoked_jwt();
     std::optional<iam::Secret> key = api_key_of(GetConfigOption("request.headers", true, false));
     if (!key) {

@@ -2,6 +2,7 @@
 
 #include "pg/platform/citus.hpp"
 #include "pg/boundary/guard.hpp"
+#include "pg/tables/external_identity_rows.hpp"
 
 #include "core/json_members.hpp"
 
@@ -25,6 +26,30 @@ char* claim_sub_value = nullptr;
 char* claims_value = nullptr;
 void settings_changed(const char*, void*) {
     ++identity_generation;
+}
+
+// Subjects of other identity providers (docs/roles.md, "Claims"): whether
+// a "sub" that is not a UUID is looked up in iam.external_identities (and
+// provisioned on first sight), and which claim names its provider.
+constexpr const char* external_subjects_setting = "iam.external_subjects";
+constexpr const char* issuer_claim_setting = "iam.jwt_issuer_claim";
+int external_subjects_value = static_cast<int>(ExternalSubjects::off);
+char* issuer_claim_value = nullptr;
+const config_enum_entry external_subjects_options[] = {
+    {"off", static_cast<int>(ExternalSubjects::off), false},
+    {"lookup", static_cast<int>(ExternalSubjects::lookup), false},
+    {"provision", static_cast<int>(ExternalSubjects::provision), false},
+    {nullptr, 0, false}};
+void external_subjects_changed(int, void*) {
+    ++identity_generation;
+}
+// A claim name is a JSON key: any non-empty string up to a sane length.
+bool check_issuer_claim(char** value, void**, GucSource) {
+    if (*value == nullptr || (*value)[0] == '\0' || strlen(*value) > 255) {
+        GUC_check_errdetail("%s must name a claim: 1 to 255 bytes.", issuer_claim_setting);
+        return false;
+    }
+    return true;
 }
 
 // The API-key context of the request, held by a setting that only
@@ -147,8 +172,76 @@ struct ParsedClaims {
     bool legacy;        // the subject came from request.jwt.claim.sub
     bool has_user, has_session;
     pg_uuid_t user_id, session_id;  // has_session only when !legacy
+    // Another provider's subject, with its issuer, that no row of
+    // iam.external_identities maps (with iam.external_subjects on).
+    bool unmapped_external;
 };
 ParsedClaims parsed_claims{};
+
+// An external subject and its issuer as the claims spell them, in palloc'd
+// memory, so that the lookup runs with no C++ object alive.
+struct ExternalClaims {
+    bool has_subject, has_issuer;
+    char *subject, *issuer;
+    size_t subject_length, issuer_length;
+};
+
+char* palloc_copy(const std::string& value) {
+    // No error while the caller's C++ objects live: NULL when out of memory,
+    // and the subject is then nobody.
+    auto* copy = static_cast<char*>(
+        MemoryContextAllocExtended(CurrentMemoryContext, value.size() + 1, MCXT_ALLOC_NO_OOM));
+    if (copy != nullptr) {
+        memcpy(copy, value.data(), value.size());
+        copy[value.size()] = '\0';
+    }
+    return copy;
+}
+
+// The claims' identity, read in one pass: the UUIDs into *parsed, another
+// provider's subject and issuer into *external (when looked up).
+void read_claims(const char* claims, bool with_external, ParsedClaims* parsed,
+                 ExternalClaims* external) {
+    iam::JwtIdentity identity =
+        iam::jwt_identity(std::string_view(claims), with_external ? issuer_claim_value : "");
+    parsed->has_user = identity.subject.has_value();
+    if (identity.subject)
+        memcpy(parsed->user_id.data, identity.subject->bytes.data(), UUID_LEN);
+    parsed->has_session = identity.session.has_value();
+    if (identity.session)
+        memcpy(parsed->session_id.data, identity.session->bytes.data(), UUID_LEN);
+    if (identity.external_subject) {
+        external->subject = palloc_copy(*identity.external_subject);
+        external->has_subject = external->subject != nullptr;
+        external->subject_length = identity.external_subject->size();
+    }
+    if (identity.issuer) {
+        external->issuer = palloc_copy(*identity.issuer);
+        external->has_issuer = external->issuer != nullptr;
+        external->issuer_length = identity.issuer->size();
+    }
+}
+
+// Plain C style: the user iam.external_identities maps the claims' external
+// subject to, into *parsed. A subject or issuer holding NUL (which text
+// cannot) or an empty one maps to nobody.
+void resolve_external_subject(const ExternalClaims& external, ParsedClaims* parsed) {
+    if (!external.has_subject || !external.has_issuer || external.subject_length == 0 ||
+        external.issuer_length == 0 || strlen(external.subject) != external.subject_length ||
+        strlen(external.issuer) != external.issuer_length) {
+        elog(DEBUG1, "iam: the JWT's subject is not a UUID and has no issuer in claim \"%s\"",
+             issuer_claim_value);
+        return;
+    }
+    IamTables tables;
+    resolve_iam_tables(&tables);
+    parsed->has_user =
+        external_identity_user(tables, external.issuer, external.issuer_length, external.subject,
+                               external.subject_length, &parsed->user_id);
+    parsed->unmapped_external = !parsed->has_user && OidIsValid(tables.external_identities);
+    if (!parsed->has_user)
+        elog(DEBUG1, "iam: no iam.external_identities row maps the JWT's subject; no current user");
+}
 
 void copy_uuid(const iam::Uuid& from, pg_uuid_t* to) {
     memcpy(to->data, from.bytes.data(), UUID_LEN);
@@ -160,6 +253,7 @@ void copy_uuid(const iam::Uuid& from, pg_uuid_t* to) {
 const ParsedClaims& claims_of_request() {
     if (parsed_claims.generation == identity_generation)
         return parsed_claims;
+    const uint64 generation_at_start = identity_generation;
     ParsedClaims parsed{};
     if (claim_sub_value != nullptr && claim_sub_value[0] != '\0') {
         parsed.legacy = true;
@@ -170,17 +264,23 @@ const ParsedClaims& claims_of_request() {
         if (user)
             copy_uuid(*user, &parsed.user_id);
     } else if (claims_value != nullptr && claims_value[0] != '\0') {
-        iam::JwtIdentity identity = iam::jwt_identity(std::string_view(claims_value));
-        if (!identity.subject)
+        const bool with_external =
+            external_subjects_value != static_cast<int>(ExternalSubjects::off);
+        ExternalClaims external{};
+        read_claims(claims_value, with_external, &parsed, &external);
+        if (!parsed.has_user && external.has_subject)
+            resolve_external_subject(external, &parsed);
+        else if (!parsed.has_user)
             elog(DEBUG1, "iam: %s has no UUID \"sub\"; no current user", claims_setting);
-        parsed.has_user = identity.subject.has_value();
-        if (identity.subject)
-            copy_uuid(*identity.subject, &parsed.user_id);
-        parsed.has_session = identity.session.has_value();
-        if (identity.session)
-            copy_uuid(*identity.session, &parsed.session_id);
+        if (external.subject != nullptr)
+            pfree(external.subject);
+        if (external.issuer != nullptr)
+            pfree(external.issuer);
     }
-    parsed.generation = identity_generation;
+    // A lookup may have read a table; the settings cannot have changed
+    // meanwhile, but a trigger of iam.external_identities may have moved
+    // the generation on: what was read holds for the generation it began in.
+    parsed.generation = generation_at_start;
     parsed_claims = parsed;
     return parsed_claims;
 }
@@ -255,7 +355,44 @@ void refresh_subject(SubjectCache* cache) {
     const ParsedClaims& claims = claims_of_request();
     cache->has_user = claims.has_user;
     cache->user_id = claims.user_id;
-    cache->generation = identity_generation;
+    cache->generation = claims.generation;
+}
+
+ExternalSubjects external_subjects() {
+    return static_cast<ExternalSubjects>(external_subjects_value);
+}
+
+bool unmapped_external_subject(char** issuer, size_t* issuer_length, char** subject,
+                               size_t* subject_length) {
+    if (api_key_context() != nullptr || !claims_of_request().unmapped_external)
+        return false;
+    ParsedClaims ignored{};
+    ExternalClaims external{};
+    read_claims(claims_value, true, &ignored, &external);
+    if (!external.has_subject || !external.has_issuer) {
+        if (external.subject != nullptr)
+            pfree(external.subject);
+        if (external.issuer != nullptr)
+            pfree(external.issuer);
+        return false;
+    }
+    *issuer = external.issuer;
+    *issuer_length = external.issuer_length;
+    *subject = external.subject;
+    *subject_length = external.subject_length;
+    return true;
+}
+
+void adopt_external_subject(const pg_uuid_t& user_id) {
+    ++identity_generation;  // every call site's cache asks again
+    parsed_claims.has_user = true;
+    parsed_claims.user_id = user_id;
+    parsed_claims.unmapped_external = false;
+    parsed_claims.generation = identity_generation;
+}
+
+void external_identities_changed() {
+    ++identity_generation;
 }
 
 void define_identity_settings() {
@@ -270,6 +407,20 @@ void define_identity_settings() {
                                &api_key_value, "", PGC_SUSET,
                                GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, nullptr,
                                api_key_setting_changed, nullptr);
+    DefineCustomEnumVariable(
+        external_subjects_setting,
+        "Whether a JWT subject that is not a UUID is looked up in iam.external_identities",
+        "off: such a subject is no user; lookup: the mapping names its user; provision: as "
+        "lookup, and iam.authenticate_request() maps an unknown one to a new user.",
+        &external_subjects_value, static_cast<int>(ExternalSubjects::off),
+        external_subjects_options, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, external_subjects_changed,
+        nullptr);
+    DefineCustomStringVariable(issuer_claim_setting,
+                               "The JWT claim that names the identity provider of its subject",
+                               "Read with iam.external_subjects: the issuer column of "
+                               "iam.external_identities.",
+                               &issuer_claim_value, "iss", PGC_SUSET, GUC_NOT_IN_SAMPLE,
+                               check_issuer_claim, settings_changed, nullptr);
     define_citus_settings(api_key_setting_changed);
     RegisterXactCallback(forget_api_key_context, nullptr);
 }

@@ -23,7 +23,8 @@ void refresh_subject(SubjectCache* cache);
 // The caller's user id, read as Supabase's auth.uid() reads it: the legacy
 // request.jwt.claim.sub setting if non-empty, else request.jwt.claims ->>
 // 'sub'; nullptr when there is none. Anything that is not a UUID counts as
-// no user (logged at DEBUG1).
+// no user (logged at DEBUG1), unless iam.external_subjects is on and
+// iam.external_identities maps it, with the claims' issuer, to a user.
 //
 // Policies call this once per row: the JSON is parsed only when a setting
 // changed since this call site's last call (and then once for all call
@@ -73,6 +74,30 @@ void set_api_key_context(const pg_uuid_t& key_id, const pg_uuid_t* user_id,
 // The context, or nullptr outside an authenticated request. The setting is
 // decoded once per change.
 const ApiKeyContext* api_key_context();
+
+// iam.external_subjects: what a JWT "sub" that is not a UUID (another
+// identity provider's user id) names.
+enum class ExternalSubjects {
+    off,        // nobody, as before 0.8.0
+    lookup,     // the user iam.external_identities maps (issuer, subject) to
+    provision,  // as lookup; iam.authenticate_request() maps an unknown one
+};
+ExternalSubjects external_subjects();
+
+// The claims' external subject and its issuer (from the claim
+// iam.jwt_issuer_claim), in palloc'd memory, when iam.external_subjects is
+// on, the request has no API key, and no row of iam.external_identities
+// maps them; false otherwise.
+bool unmapped_external_subject(char** issuer, size_t* issuer_length, char** subject,
+                               size_t* subject_length);
+
+// The claims' external subject was just mapped to `user_id` (provisioned on
+// first sight): it is that user until the claims or the mapping change.
+void adopt_external_subject(const pg_uuid_t& user_id);
+
+// iam.external_identities changed in this backend: every cached subject is
+// stale (the lookup runs once per change of the claims, or of this).
+void external_identities_changed();
 
 // Defines request.jwt.claim.sub and request.jwt.claims as settings of this
 // library (from _PG_init), so that every change to them, including the

@@ -21,7 +21,9 @@
 //                  company_role_deleted
 //   company_member_roles
 //                  member_role_assigned, member_role_removed,
-//                  member_role_reassigned
+//                  member_role_reassigned,
+//   external_identities
+//                  identity_linked, identity_unlinked, identity_changed
 //
 // The audit trail is the extension's own bookkeeping (docs/security.md): the
 // row is written as the owner of iam.audit_log, so that callers need no
@@ -76,7 +78,8 @@ enum class Audited {
     role_permissions,
     company_roles,
     company_role_permissions,
-    company_member_roles
+    company_member_roles,
+    external_identities
 };
 
 TriggerData* require_audit_trigger(FunctionCallInfo fcinfo) {
@@ -112,6 +115,8 @@ Audited audited_table(Relation relation) {
         return Audited::company_role_permissions;
     if (strcmp(table, "company_member_roles") == 0)
         return Audited::company_member_roles;
+    if (strcmp(table, "external_identities") == 0)
+        return Audited::external_identities;
     throw iam::Error(
         iam::sqlstate::trigger_protocol_violated,
         std::string("iam.audit_change() audits the tables of who holds what, not ") + table);
@@ -181,6 +186,10 @@ const char* action_of(const TriggerData* trigger, Audited table) {
             return inserted  ? "member_role_assigned"
                    : deleted ? "member_role_removed"
                              : "member_role_reassigned";
+        case Audited::external_identities:
+            return inserted  ? "identity_linked"
+                   : deleted ? "identity_unlinked"
+                             : "identity_changed";
         case Audited::api_keys: {
             if (inserted)
                 return replaces_a_key(trigger->tg_trigtuple, relation) ? "api_key_rotated"

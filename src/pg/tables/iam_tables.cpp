@@ -157,6 +157,9 @@ void require_expected_columns(const IamTables& tables) {
         {tables.company_member_roles, "company_id", attnum::company_member_roles_company_id},
         {tables.company_member_roles, "company_role_id",
          attnum::company_member_roles_company_role_id},
+        {tables.external_identities, "issuer", attnum::external_identities_issuer},
+        {tables.external_identities, "subject", attnum::external_identities_subject},
+        {tables.external_identities, "user_id", attnum::external_identities_user_id},
     };
     for (const ExpectedColumn& column : since_0_8_0) {
         if (!OidIsValid(column.relation))
@@ -223,6 +226,12 @@ void resolve_iam_tables(IamTables* tables) {
             optional_relation_in(iam, "company_role_permissions_pkey");
         found.company_member_roles = optional_relation_in(iam, "company_member_roles");
         found.company_member_roles_pkey = optional_relation_in(iam, "company_member_roles_pkey");
+        // Optional: absent on a 0.7.0 schema until ALTER EXTENSION iam_ext
+        // UPDATE creates it.
+        found.external_identities = get_relname_relid("external_identities", iam);
+        found.external_identities_pkey = OidIsValid(found.external_identities)
+                                             ? relation_in(iam, "external_identities_pkey")
+                                             : InvalidOid;
         require_expected_columns(found);
         known_tables = found;
         tables_known = true;

@@ -3,6 +3,7 @@
 // policies: no SPI, no planner, no RLS recursion). Each kind of row has its
 // reader beside this file: role_rows.hpp, membership_rows.hpp,
 // api_key_rows.hpp, pepper_rows.hpp, referral_code_rows.hpp.
+// api_key_rows.hpp, referral_code_rows.hpp, external_identity_rows.hpp.
 #pragma once
 
 #include "pg/boundary/postgres.hpp"
@@ -61,6 +62,9 @@ constexpr AttrNumber company_role_permissions_permission = 2;
 constexpr AttrNumber company_member_roles_user_id = 1;
 constexpr AttrNumber company_member_roles_company_id = 2;
 constexpr AttrNumber company_member_roles_company_role_id = 3;
+constexpr AttrNumber external_identities_issuer = 1;   // since 0.8.0
+constexpr AttrNumber external_identities_subject = 2;  // since 0.8.0
+constexpr AttrNumber external_identities_user_id = 3;  // since 0.8.0
 }  // namespace attnum
 
 struct IamTables {
@@ -80,6 +84,9 @@ struct IamTables {
     Oid company_roles, company_roles_pkey, company_roles_name_idx;
     Oid company_role_permissions, company_role_permissions_pkey;
     Oid company_member_roles, company_member_roles_pkey;
+    // Since 0.8.0: InvalidOid on an older schema (the library is replaced
+    // before ALTER EXTENSION iam_ext UPDATE runs).
+    Oid external_identities, external_identities_pkey;
 };
 
 // Looks the tables up in schema iam (an error if the extension is missing);
