@@ -193,5 +193,73 @@ SQL
     fi
 fi
 
+# With data: 0.7.0 -> 0.8.0 keeps every answer of the role and company
+# checks exactly as it was (0.8.0 adds permissions beside them): each user's
+# platform roles, memberships and admin rights, asked about them and asked
+# by them, over users, roles, companies active, suspended and deleted,
+# memberships active and not.
+if [ -f "$root/sql/upgrades/iam_ext--0.6.0--0.7.0.sql" ]; then
+    drop_databases; createdb "$upgraded_db"
+    answers_query() {  # every answer, one line
+        echo "SELECT string_agg(line, ' ' ORDER BY line) FROM (
+                  SELECT u.full_name || '/' || r.name || '=' || iam.has_role(u.id, r.name) AS line
+                  FROM iam.users AS u CROSS JOIN iam.roles AS r
+                  UNION ALL
+                  SELECT u.full_name || '@' || c.name || '=' || iam.is_company_member(c.id, u.id)
+                         || '/' || iam.is_company_admin(c.id, u.id)
+                  FROM iam.users AS u CROSS JOIN iam.companies AS c
+                  UNION ALL
+                  SELECT u.full_name || '.asks=' || pg_temp.asked_by(u.id) FROM iam.users AS u) AS answers"
+    }
+    sql -d "$upgraded_db" -q -o /dev/null <<'SQL'
+CREATE EXTENSION iam_ext VERSION '0.7.0';
+INSERT INTO iam.users (id, full_name) SELECT ('a0000000-0000-4000-8000-0000000000' || lpad(to_hex(i), 2, '0'))::uuid, 'user' || i
+FROM generate_series(1, 24) AS i;
+INSERT INTO iam.companies (id, name, current_iam_status, is_deleted) VALUES
+    ('c0000000-0000-4000-8000-00000000000a', 'Acme', 'active', false),
+    ('c0000000-0000-4000-8000-00000000000b', 'Globex', 'active', false),
+    ('c0000000-0000-4000-8000-00000000000c', 'Initech', 'suspended_by_admin', false),
+    ('c0000000-0000-4000-8000-00000000000d', 'Hooli', 'pending_verification', false),
+    ('c0000000-0000-4000-8000-00000000000e', 'Gone', 'active', true);
+-- Each user in a pattern of companies, active or not, member or admin.
+INSERT INTO iam.company_users (user_id, company_id, is_active_in_company, role_in_company)
+SELECT u.id, c.id, (i + j) % 3 <> 0, CASE WHEN (i * j) % 4 = 1 THEN 'admin' ELSE 'member' END
+FROM generate_series(1, 24) AS i
+CROSS JOIN LATERAL (SELECT ('a0000000-0000-4000-8000-0000000000' || lpad(to_hex(i), 2, '0'))::uuid AS id) AS u
+CROSS JOIN generate_series(1, 5) AS j
+CROSS JOIN LATERAL (SELECT ('c0000000-0000-4000-8000-00000000000' || to_hex(9 + j))::uuid AS id) AS c
+WHERE (i + 2 * j) % 3 <> 1;
+-- Each user some of the seven roles.
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT ('a0000000-0000-4000-8000-0000000000' || lpad(to_hex(i), 2, '0'))::uuid, r.id
+FROM generate_series(1, 24) AS i
+JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM iam.roles) AS r ON (i + r.n) % 4 = 0 OR i % 7 = r.n;
+SQL
+    asked_by='CREATE FUNCTION pg_temp.asked_by(who uuid) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    answer text;
+BEGIN
+    PERFORM set_config($q$request.jwt.claims$q$, json_build_object($q$sub$q$, who)::text, true);
+    SELECT iam.current_user_id()::text || $q$:$q$ || array_to_string(iam.roles_of(), $q$,$q$) || $q$:$q$
+           || iam.has_any_role($q${platform_admin,support_agent}$q$) || $q$:$q$
+           || (SELECT string_agg(x::text, $q$,$q$ ORDER BY x) FROM unnest(iam.current_company_ids()) AS x)
+      INTO answer;
+    PERFORM set_config($q$request.jwt.claims$q$, repeat($q$x$q$, 0), true);
+    RETURN answer;
+END
+$$'
+    before=$(sql -d "$upgraded_db" -tA -q -c "$asked_by" -c "$(answers_query)")
+    sql -d "$upgraded_db" -q -c "ALTER EXTENSION iam_ext UPDATE TO '0.8.0'"
+    after=$(sql -d "$upgraded_db" -tA -q -c "$asked_by" -c "$(answers_query)")
+    if [ -n "$before" ] && [ "$before" = "$after" ]; then
+        echo "0.7.0 -> 0.8.0 with data: the same $(wc -w <<<"$after") answers of has_role, is_company_member," \
+             "is_company_admin, roles_of, has_any_role and current_company_ids"
+    else
+        echo "0.7.0 -> 0.8.0 with data: answers changed"
+        diff <(tr ' ' '\n' <<<"$before") <(tr ' ' '\n' <<<"$after") | sed 's/^/    /' | head -20
+        failures=$((failures + 1))
+    fi
+fi
+
 [ $failures -eq 0 ] || { echo "FAIL: $failures upgrade check(s)"; exit 1; }
 echo "PASS: ${#upgrades[@]} upgrade script(s) give the same extension as a fresh install; every version reaches $default_version"
