@@ -10,8 +10,10 @@
 # JSON, or a table read. Covered: anonymous, a signed-in user, a user's API
 # key (x-api-key and Authorization: ApiKey), a company's API key, bad,
 # revoked and expired keys, forged settings, a pooled connection, functions
-# PostgREST must refuse, GET on a writing function, and the HTTP status of
-# each error.
+# PostgREST must refuse, GET on a writing function, the HTTP status of each
+# error, and an application table whose policies use iam.can: a key within
+# its scope and its company (GET, PATCH, POST, DELETE), Supabase's auth.uid()
+# in a key-only request, and a JWT of one user with another's key refused.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -392,6 +394,132 @@ checks=$((checks + 1))
 if [ "$replaced" = "$erin|${revoked#28000: }|$erin|${revoked#28000: }" ]; then
     echo "  ok: one backend: auth.sessions replaced by an empty table, filled, dropped for the old one"
 else echo "  FAIL: one backend, auth.sessions replaced meanwhile: $replaced"; failures=$((failures + 1)); fi
+
+echo "an application table protected with iam.can: keys within their scope and their company"
+# learning.courses: read with courses:read, written with courses:edit, in the
+# row's company; learning.drafts: the owner's only, by Supabase's auth.uid()
+# (loaded above with Supabase Auth's schema). Alice is an instructor in Acme
+# (a template granting courses:*); Olga administers Globex (admin: *).
+sql -U "$owner" -d "$db" -o /dev/null <<'SQL'
+CREATE SCHEMA learning;
+GRANT USAGE ON SCHEMA learning TO anon, authenticated, service_role;
+CREATE TABLE learning.courses (id integer PRIMARY KEY, company_id uuid NOT NULL, title text);
+ALTER TABLE learning.courses ENABLE ROW LEVEL SECURITY;
+CREATE POLICY courses_select ON learning.courses FOR SELECT USING (iam.can('courses:read', company_id));
+CREATE POLICY courses_insert ON learning.courses FOR INSERT WITH CHECK (iam.can('courses:edit', company_id));
+CREATE POLICY courses_update ON learning.courses FOR UPDATE
+    USING (iam.can('courses:edit', company_id)) WITH CHECK (iam.can('courses:edit', company_id));
+CREATE POLICY courses_delete ON learning.courses FOR DELETE USING (iam.can('courses:edit', company_id));
+GRANT SELECT, INSERT, UPDATE, DELETE ON learning.courses TO authenticated;
+CREATE TABLE learning.drafts (id integer PRIMARY KEY, owner_id uuid NOT NULL, title text);
+ALTER TABLE learning.drafts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY drafts_own ON learning.drafts FOR SELECT USING (auth.uid() = owner_id);
+GRANT SELECT ON learning.drafts TO authenticated;
+INSERT INTO learning.courses VALUES
+    (1, 'c0000000-0000-4000-8000-00000000000a', 'Acme onboarding'),
+    (2, 'c0000000-0000-4000-8000-00000000000b', 'Globex safety');
+INSERT INTO learning.drafts VALUES
+    (1, 'a0000000-0000-4000-8000-0000000000a1', 'Alice''s draft'),
+    (2, 'a0000000-0000-4000-8000-0000000000a2', 'Vera''s draft');
+INSERT INTO iam.permissions (name) VALUES ('courses:read'), ('courses:edit'), ('reports:view')
+    ON CONFLICT DO NOTHING;
+INSERT INTO iam.company_roles (company_id, name) VALUES (NULL, 'instructor');
+INSERT INTO iam.company_role_permissions (company_role_id, permission)
+SELECT id, 'courses:*' FROM iam.company_roles WHERE company_id IS NULL AND name = 'instructor';
+SELECT iam.assign_company_role('c0000000-0000-4000-8000-00000000000a', 'a0000000-0000-4000-8000-0000000000a1', 'instructor');
+INSERT INTO keys.issued
+SELECT 'alice reports', id, api_key FROM iam.create_api_key('alice reports', 'a0000000-0000-4000-8000-0000000000a1',
+                                                            permissions => '["reports:*"]');
+INSERT INTO keys.issued
+SELECT 'alice courses', id, api_key FROM iam.create_api_key('alice courses', 'a0000000-0000-4000-8000-0000000000a1',
+                                                            permissions => '["courses:read", "courses:edit"]');
+SQL
+courses() { value -U "$owner" -d "$db" -c "SELECT string_agg(id || ':' || title, ', ' ORDER BY id) FROM learning.courses"; }
+unchanged() {  # unchanged WHAT: the table is as it was
+    checks=$((checks + 1))
+    if [ "$(courses)" = "$1" ]; then echo "  ok: ... and the table is unchanged"
+    else echo "  FAIL: ... the table changed: $(courses)"; failures=$((failures + 1)); fi
+}
+reports_header="{\"x-api-key\":\"$(key 'alice reports')\"}"
+courses_header="{\"x-api-key\":\"$(key 'alice courses')\"}"
+acme_header="{\"x-api-key\":\"$acme_key\"}"
+initial=$(courses)
+
+read_table "$alice_jwt" "$none" learning.courses id id
+expect "GET /courses as Alice (JWT): Acme's, where she is an instructor" 200 '[{"id": 1}]'
+# Alice's key scoped to reports:*: Alice may edit courses, the key may not.
+read_table '' "$reports_header" learning.courses id id
+expect "GET /courses with a key of the wrong scope: nothing" 200 '[]'
+patch_table '' "$reports_header" learning.courses '{"title":"renamed"}' id 1
+expect "PATCH /courses?id=eq.1 with it: no row matches" 200
+unchanged "$initial"
+post_table '' "$reports_header" learning.courses '{"id":3,"company_id":"c0000000-0000-4000-8000-00000000000a","title":"new"}'
+expect "POST /courses with it: refused (no JWT: 401)" 401 \
+    '42501: new row violates row-level security policy for table "courses"'
+unchanged "$initial"
+delete_table '' "$reports_header" learning.courses id 1
+expect "DELETE /courses?id=eq.1 with it: no row matches" 200
+unchanged "$initial"
+# The same user's JWT beside the key is one identity: the key still bounds it.
+read_table "$alice_jwt" "$reports_header" learning.courses id id
+expect "GET /courses with Alice's JWT and that key: still bounded by the key" 200 '[]'
+
+read_table '' "$courses_header" learning.courses id id
+expect "GET /courses with a key scoped to courses:read and courses:edit" 200 '[{"id": 1}]'
+patch_table '' "$courses_header" learning.courses '{"title":"Acme onboarding, 2nd edition"}' id 1
+expect "PATCH /courses?id=eq.1 with it" 200
+post_table '' "$courses_header" learning.courses '{"id":3,"company_id":"c0000000-0000-4000-8000-00000000000a","title":"Acme advanced"}'
+expect "POST /courses into Acme with it" 200
+patch_table '' "$courses_header" learning.courses '{"title":"taken over"}' id 2
+expect "PATCH /courses?id=eq.2 (Globex's) with it: no row matches" 200
+post_table '' "$courses_header" learning.courses '{"id":4,"company_id":"c0000000-0000-4000-8000-00000000000b","title":"planted"}'
+expect "POST /courses into Globex with it: refused" 401 \
+    '42501: new row violates row-level security policy for table "courses"'
+delete_table '' "$courses_header" learning.courses id 3
+expect "DELETE /courses?id=eq.3 with it" 200
+checks=$((checks + 1))
+if [ "$(courses)" = "1:Acme onboarding, 2nd edition, 2:Globex safety" ]; then
+    echo "  ok: the right scope changed Acme's courses, and Globex's not"
+else echo "  FAIL: after the right scope's requests: $(courses)"; failures=$((failures + 1)); fi
+edited=$(courses)
+
+# Acme's own key (courses:*): its company only.
+read_table '' "$acme_header" learning.courses id id
+expect "GET /courses with Acme's key: Acme's only" 200 '[{"id": 1}]'
+patch_table '' "$acme_header" learning.courses '{"title":"taken over"}' id 2
+expect "PATCH /courses?id=eq.2 (Globex's) with Acme's key: no row matches" 200
+delete_table '' "$acme_header" learning.courses id 2
+expect "DELETE /courses?id=eq.2 with Acme's key: no row matches" 200
+post_table '' "$acme_header" learning.courses '{"id":5,"company_id":"c0000000-0000-4000-8000-00000000000b","title":"planted"}'
+expect "POST /courses into Globex with Acme's key: refused" 401 \
+    '42501: new row violates row-level security policy for table "courses"'
+unchanged "$edited"
+patch_table '' "$acme_header" learning.courses '{"title":"Acme onboarding"}' id 1
+expect "PATCH /courses?id=eq.1 (Acme's) with Acme's key" 200
+checks=$((checks + 1))
+if [ "$(courses)" = "$initial" ]; then echo "  ok: ... which changed Acme's course"
+else echo "  FAIL: after Acme's key's PATCH: $(courses)"; failures=$((failures + 1)); fi
+
+# Supabase's auth.uid() sees the key's owner in a key-only request.
+read_table '' "$courses_header" learning.drafts id id
+expect "GET /drafts (auth.uid() = owner_id) with Alice's key alone: her draft" 200 '[{"id": 1}]'
+rpc '' "$courses_header" GET current_api_key_id '{}'
+expect "GET /rpc/current_api_key_id: the key" 200 "\"$(value -U "$owner" -d "$db" -c "SELECT id FROM keys.issued WHERE name = 'alice courses'")\""
+read_table '' "$acme_header" learning.drafts id id
+expect "GET /drafts with Acme's key (no user): none" 200 '[]'
+
+# One identity per request: a JWT of one user with another user's key, or
+# any user's JWT with a company's key, is refused before anything runs.
+mixed='28000: the request'"'"'s JWT and its API key name different users'
+read_table "$vera_jwt" "$courses_header" learning.drafts id id
+expect "GET /drafts with Vera's JWT and Alice's key: refused" 401 "$mixed"
+read_table "$vera_jwt" "$courses_header" learning.courses id id
+expect "GET /courses with Vera's JWT and Alice's key: refused" 401 "$mixed"
+patch_table "$vera_jwt" "$courses_header" learning.courses '{"title":"mixed"}' id 1
+expect "PATCH /courses with Vera's JWT and Alice's key: refused" 401 "$mixed"
+post_table "$alice_jwt" "$acme_header" learning.courses '{"id":6,"company_id":"c0000000-0000-4000-8000-00000000000a","title":"mixed"}'
+expect "POST /courses with Alice's JWT and Acme's key: refused" 401 "$mixed"
+unchanged "$initial"
 
 [ $failures -eq 0 ] || { echo "FAIL: $failures of $checks PostgREST-shaped checks"; exit 1; }
 echo "PASS: $checks PostgREST-shaped requests answered as documented"

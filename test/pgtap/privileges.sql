@@ -9,7 +9,7 @@
 -- Run with: pg_prove -d DB test/pgtap/privileges.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(12);
+SELECT plan(20);
 
 \ir ../fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
@@ -119,9 +119,144 @@ SELECT set_eq(
         -- referral codes
         'iam.generate_referral_code(integer)', 'iam.normalize_vanity_code(text)',
         'iam.create_referral_code(uuid,text,timestamp with time zone)',
-        'iam.redeem_referral_code(text,uuid)', 'iam.advance_referral(uuid,text)'
+        'iam.redeem_referral_code(text,uuid)', 'iam.advance_referral(uuid,text)',
+        -- the permission model: the checks policies call, and the company-role
+        -- functions (which refuse anon: 42501)
+        'iam.can(text)', 'iam.can(text,uuid)', 'iam.current_api_key_id()',
+        'iam.company_role_id(uuid,text)', 'iam.assign_company_role(uuid,uuid,text)',
+        'iam.remove_company_role(uuid,uuid,text)'
     ],
     'anon can execute exactly the API functions docs/security.md lists, all running as the caller');
+
+
+------------------------------------------------------------------------------
+-- Functions per role, triggers, policies and privileges of the permission
+-- model (docs/security.md, "The permission model's tables").
+------------------------------------------------------------------------------
+SELECT is_empty(
+    $$SELECT f.signature, r.rolname FROM iam_functions AS f JOIN pg_proc AS p ON p.oid = f.oid, pg_roles AS r
+      WHERE p.prorettype = 'trigger'::regtype
+        AND r.rolname IN ('anon', 'authenticated', 'service_role', 'public')
+        AND has_function_privilege(r.oid, f.oid, 'EXECUTE')$$,
+    'No trigger function of schema iam is executable by an API role, the guards of the permission model included');
+SELECT is_empty(
+    $$SELECT f.signature, r.rolname FROM iam_functions AS f, pg_roles AS r
+      WHERE r.rolname IN ('authenticated', 'service_role')
+        AND has_function_privilege('anon', f.oid, 'EXECUTE')
+        AND NOT has_function_privilege(r.oid, f.oid, 'EXECUTE')$$,
+    'authenticated and service_role execute every function anon executes (can, current_api_key_id, the company-role functions)');
+
+-- Every change to the permission model is audited, by a row trigger after
+-- each write; and every write is checked by its guard before it lands.
+SELECT set_eq(
+    $$SELECT c.relname::text, t.tgname::text, t.tgfoid::regproc::text, t.tgtype::int
+      FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
+      WHERE c.relname IN ('permissions', 'role_permissions', 'company_roles', 'company_role_permissions',
+                          'company_member_roles', 'user_roles')
+        AND c.relnamespace = 'iam'::regnamespace AND NOT t.tgisinternal
+        AND t.tgfoid <> 'iam.require_key_permission()'::regprocedure$$,
+    -- tgtype: 29 = AFTER ROW INSERT/UPDATE/DELETE; 23 = BEFORE ROW INSERT/UPDATE;
+    -- 31 = BEFORE ROW INSERT/UPDATE/DELETE
+    $$VALUES ('permissions', 'permissions_audit', 'iam.audit_change', 29),
+             ('permissions', 'permissions_guard', 'iam.guard_permission', 23),
+             ('role_permissions', 'role_permissions_audit', 'iam.audit_change', 29),
+             ('role_permissions', 'role_permissions_guard', 'iam.guard_grant', 23),
+             ('company_roles', 'company_roles_audit', 'iam.audit_change', 29),
+             ('company_roles', 'company_roles_guard', 'iam.guard_company_role', 31),
+             ('company_role_permissions', 'company_role_permissions_audit', 'iam.audit_change', 29),
+             ('company_role_permissions', 'company_role_permissions_guard', 'iam.guard_grant', 23),
+             ('company_member_roles', 'company_member_roles_audit', 'iam.audit_change', 29),
+             ('company_member_roles', 'company_member_roles_guard', 'iam.guard_member_role', 23),
+             ('user_roles', 'user_roles_audit', 'iam.audit_change', 29),
+             ('user_roles', 'user_roles_grantable', 'iam.guard_role_grant', 23)$$,
+    'The permission model''s tables and user_roles have their audit trigger and their guard, and no other');
+-- A key request writes iam's tables only with iam:<table>:write: a BEFORE
+-- statement trigger on every table a client may write, TRUNCATE included
+-- (tgtype 62 = BEFORE STATEMENT INSERT/UPDATE/DELETE/TRUNCATE).
+SELECT set_eq(
+    $$SELECT c.relname::text FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
+      WHERE c.relnamespace = 'iam'::regnamespace AND NOT t.tgisinternal
+        AND t.tgfoid = 'iam.require_key_permission()'::regprocedure
+        AND t.tgtype = 62 AND t.tgname = c.relname || '_key_permission'$$,
+    ARRAY['roles', 'users', 'user_roles', 'companies', 'company_users', 'user_settings', 'api_keys',
+          'referral_codes', 'referrals', 'company_invitations', 'permissions', 'role_permissions',
+          'company_roles', 'company_role_permissions', 'company_member_roles', 'external_identities'],
+    'Every table an API role may write has the key-permission statement trigger, the permission model''s included');
+SELECT set_eq(
+    $$SELECT c.relname::text FROM pg_class AS c
+      WHERE c.relnamespace = 'iam'::regnamespace AND c.relkind = 'r'
+        AND EXISTS (SELECT FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE']) AS privilege
+                    WHERE has_table_privilege('authenticated', c.oid, privilege)
+                       OR EXISTS (SELECT FROM pg_attribute AS a
+                                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                                    AND privilege <> 'DELETE'
+                                    AND has_column_privilege('authenticated', c.oid, a.attnum, privilege)))$$,
+    ARRAY['roles', 'users', 'user_roles', 'companies', 'company_users', 'user_settings', 'api_keys',
+          'referral_codes', 'referrals', 'company_invitations', 'permissions', 'role_permissions',
+          'company_roles', 'company_role_permissions', 'company_member_roles', 'external_identities'],
+    '... which are exactly the tables authenticated may write');
+
+-- The policies of the permission model's tables, each for its command.
+SELECT set_eq(
+    $$SELECT tablename::text, policyname::text, cmd, roles::text[] FROM pg_policies
+      WHERE schemaname = 'iam' AND tablename IN ('permissions', 'role_permissions', 'company_roles',
+                                                 'company_role_permissions', 'company_member_roles')$$,
+    $$VALUES ('permissions', 'permissions_select', 'SELECT', '{public}'::text[]),
+             ('permissions', 'permissions_insert', 'INSERT', '{public}'),
+             ('permissions', 'permissions_update', 'UPDATE', '{public}'),
+             ('permissions', 'permissions_delete', 'DELETE', '{public}'),
+             ('role_permissions', 'role_permissions_select', 'SELECT', '{public}'),
+             ('role_permissions', 'role_permissions_insert', 'INSERT', '{public}'),
+             ('role_permissions', 'role_permissions_delete', 'DELETE', '{public}'),
+             ('company_roles', 'company_roles_select', 'SELECT', '{public}'),
+             ('company_roles', 'company_roles_insert', 'INSERT', '{public}'),
+             ('company_roles', 'company_roles_update', 'UPDATE', '{public}'),
+             ('company_roles', 'company_roles_delete', 'DELETE', '{public}'),
+             ('company_role_permissions', 'company_role_permissions_select', 'SELECT', '{public}'),
+             ('company_role_permissions', 'company_role_permissions_insert', 'INSERT', '{public}'),
+             ('company_role_permissions', 'company_role_permissions_delete', 'DELETE', '{public}'),
+             ('company_member_roles', 'company_member_roles_select', 'SELECT', '{public}'),
+             ('company_member_roles', 'company_member_roles_insert', 'INSERT', '{public}'),
+             ('company_member_roles', 'company_member_roles_delete', 'DELETE', '{public}')$$,
+    'The permission model''s tables have exactly these policies: no UPDATE of a grant or a held role, only insert and delete');
+
+-- Privileges per API role on the permission model's tables: table-level
+-- ones, and the columns a role may insert or update where it holds only some.
+SELECT set_eq(
+    $$SELECT c.relname::text, r.rolname::text, privilege
+      FROM pg_class AS c, pg_roles AS r,
+           unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS privilege
+      WHERE c.relnamespace = 'iam'::regnamespace
+        AND c.relname IN ('permissions', 'role_permissions', 'company_roles', 'company_role_permissions',
+                          'company_member_roles')
+        AND r.rolname IN ('anon', 'authenticated', 'service_role')
+        AND has_table_privilege(r.oid, c.oid, privilege)$$,
+    $$SELECT t, r, p FROM unnest(ARRAY['permissions', 'role_permissions', 'company_roles',
+                                       'company_role_permissions', 'company_member_roles']) AS t,
+             (VALUES ('authenticated', 'SELECT'), ('authenticated', 'DELETE'),
+                     ('service_role', 'SELECT'), ('service_role', 'INSERT'), ('service_role', 'UPDATE'),
+                     ('service_role', 'DELETE'), ('service_role', 'REFERENCES'),
+                     ('service_role', 'TRIGGER')) AS g (r, p)$$,
+    'anon has no privilege on the permission model''s tables; authenticated SELECT and DELETE; service_role all but TRUNCATE');
+SELECT set_eq(
+    $$SELECT c.relname::text, privilege, a.attname::text
+      FROM pg_class AS c JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,
+           unnest(ARRAY['INSERT', 'UPDATE']) AS privilege
+      WHERE c.relnamespace = 'iam'::regnamespace
+        AND c.relname IN ('permissions', 'role_permissions', 'company_roles', 'company_role_permissions',
+                          'company_member_roles')
+        AND has_column_privilege('authenticated', c.oid, a.attnum, privilege)$$,
+    $$VALUES ('permissions', 'INSERT', 'name'), ('permissions', 'INSERT', 'description'),
+             ('permissions', 'UPDATE', 'description'),
+             ('role_permissions', 'INSERT', 'role_id'), ('role_permissions', 'INSERT', 'permission'),
+             ('company_roles', 'INSERT', 'id'), ('company_roles', 'INSERT', 'company_id'),
+             ('company_roles', 'INSERT', 'name'), ('company_roles', 'INSERT', 'description'),
+             ('company_roles', 'UPDATE', 'name'), ('company_roles', 'UPDATE', 'description'),
+             ('company_role_permissions', 'INSERT', 'company_role_id'),
+             ('company_role_permissions', 'INSERT', 'permission'),
+             ('company_member_roles', 'INSERT', 'user_id'), ('company_member_roles', 'INSERT', 'company_id'),
+             ('company_member_roles', 'INSERT', 'company_role_id')$$,
+    'authenticated inserts and updates exactly these columns: never created_at, never a permission name or a company in place');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -11,7 +11,7 @@
 -- Run with: pg_prove -d DB test/pgtap/schema.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(251);
+SELECT plan(263);
 
 ------------------------------------------------------------------------------
 -- Schema and tables (11)
@@ -21,8 +21,10 @@ SELECT has_schema('iam', 'Schema iam should exist');
 SELECT tables_are('iam',
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
           'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log',
-          'api_key_peppers', 'company_invitations', 'member_profiles', 'external_identities']::name[],
-    'Schema iam should have exactly the nine DBML tables, the audit log, the peppers, the invitations, the member profiles and the external identities');
+          'api_key_peppers', 'company_invitations', 'member_profiles',
+          'permissions', 'role_permissions', 'company_roles', 'company_role_permissions',
+          'company_member_roles', 'external_identities']::name[],
+    'Schema iam should have exactly the nine DBML tables, the audit log, the peppers, the invitations, the member profiles the five tables of the permission model and the external identities');
 
 SELECT has_table('iam', 'users', 'Table iam.users should exist');
 SELECT has_table('iam', 'roles', 'Table iam.roles should exist');
@@ -70,6 +72,39 @@ SELECT columns_are('iam', 'api_keys',
 SELECT columns_are('iam', 'referral_codes',
     ARRAY['id', 'user_id', 'code', 'is_active', 'created_at', 'expires_at']::name[],
     'Table iam.referral_codes should have exactly the DBML columns');
+-- The permission model (docs/permissions.md).
+SELECT columns_are('iam', 'permissions', ARRAY['name', 'description', 'created_at']::name[],
+    'Table iam.permissions should have exactly its documented columns');
+SELECT columns_are('iam', 'role_permissions', ARRAY['role_id', 'permission', 'created_at']::name[],
+    'Table iam.role_permissions should have exactly its documented columns');
+SELECT columns_are('iam', 'company_roles', ARRAY['id', 'company_id', 'name', 'description', 'created_at']::name[],
+    'Table iam.company_roles should have exactly its documented columns');
+SELECT columns_are('iam', 'company_role_permissions', ARRAY['company_role_id', 'permission', 'created_at']::name[],
+    'Table iam.company_role_permissions should have exactly its documented columns');
+SELECT columns_are('iam', 'company_member_roles',
+    ARRAY['user_id', 'company_id', 'company_role_id', 'created_at']::name[],
+    'Table iam.company_member_roles should have exactly its documented columns');
+SELECT col_is_pk('iam', 'role_permissions', ARRAY['role_id', 'permission']::name[],
+    'iam.role_permissions should have the primary key (role_id, permission): a grant once');
+SELECT col_is_pk('iam', 'company_role_permissions', ARRAY['company_role_id', 'permission']::name[],
+    'iam.company_role_permissions should have the primary key (company_role_id, permission)');
+SELECT col_is_pk('iam', 'company_member_roles', ARRAY['user_id', 'company_id', 'company_role_id']::name[],
+    'iam.company_member_roles should have the primary key (user_id, company_id, company_role_id)');
+SELECT col_is_unique('iam', 'company_roles', ARRAY['company_id', 'name']::name[],
+    'iam.company_roles should have (company_id, name) unique: a name once per company and once among the templates');
+SELECT results_eq(
+    $$SELECT r.id, r.name::text, array_remove(array_agg(p.permission ORDER BY p.permission), NULL)
+        FROM iam.company_roles AS r LEFT JOIN iam.company_role_permissions AS p ON p.company_role_id = r.id
+       GROUP BY r.id, r.name ORDER BY r.id$$,
+    $$VALUES ('00000000-0000-4000-8000-000000000101'::uuid, 'member'::text, '{}'::text[]),
+             ('00000000-0000-4000-8000-000000000102'::uuid, 'admin'::text, '{*}'::text[])$$,
+    'The company-role templates member (no permission) and admin (*) are built in with fixed ids');
+SELECT results_eq(
+    $$SELECT r.name::text, p.permission FROM iam.role_permissions AS p JOIN iam.roles AS r ON r.id = p.role_id$$,
+    $$VALUES ('platform_admin'::text, '*'::text)$$,
+    'Of the platform roles, platform_admin alone carries a permission: *');
+SELECT results_eq($$SELECT name FROM iam.permissions$$, $$VALUES ('iam:roles:manage'::text)$$,
+    'The catalogue is seeded with iam:roles:manage');
 SELECT columns_are('iam', 'referrals',
     ARRAY['id', 'referrer_user_id', 'referred_user_id', 'referral_code_used_id', 'status',
           'created_at', 'converted_at']::name[],
@@ -284,7 +319,14 @@ SELECT set_eq(
              ('iam.company_invitations', 'company_id', 'iam.companies', 'c'),
              ('iam.member_profiles', 'user_id', 'iam.users', 'c'),
              ('iam.external_identities', 'user_id', 'iam.users', 'c'),
-             ('iam.api_keys', 'replaces_key_id', 'iam.api_keys', 'n')$$,
+             ('iam.api_keys', 'replaces_key_id', 'iam.api_keys', 'n'),
+             ('iam.role_permissions', 'role_id', 'iam.roles', 'c'),
+             ('iam.company_roles', 'company_id', 'iam.companies', 'c'),
+             ('iam.company_role_permissions', 'company_role_id', 'iam.company_roles', 'c'),
+             ('iam.company_member_roles', 'company_role_id', 'iam.company_roles', 'c'),
+             -- (user_id, company_id): a role is held only through a membership
+             ('iam.company_member_roles', 'user_id', 'iam.company_users', 'c'),
+             ('iam.company_member_roles', 'company_id', 'iam.company_users', 'c')$$,
     'Schema iam should have exactly the DBML foreign keys, with the documented ON DELETE actions');
 
 ------------------------------------------------------------------------------
@@ -413,6 +455,8 @@ SELECT set_eq(
           'audit_log_action_check', 'api_key_peppers_version_check', 'api_key_peppers_pepper_check',
           'company_users_role_in_company_check', 'company_invitations_role_in_company_check',
           'company_invitations_invitee_check', 'api_keys_remaining_check',
+          'permissions_name_check', 'role_permissions_permission_check',
+          'company_roles_name_check', 'company_role_permissions_permission_check',
           'external_identities_issuer_check', 'external_identities_subject_check'],
     'Schema iam should have exactly the documented CHECK constraints');
 
@@ -507,7 +551,8 @@ SELECT set_eq(
          AND c.relnamespace = 'iam'::regnamespace$$,
     ARRAY['users', 'roles', 'user_roles', 'companies', 'company_users',
           'user_settings', 'api_keys', 'referral_codes', 'referrals', 'audit_log', 'api_key_peppers',
-          'company_invitations', 'member_profiles', 'external_identities'],
+          'company_invitations', 'member_profiles', 'permissions', 'role_permissions', 'company_roles',
+          'company_role_permissions', 'company_member_roles', 'external_identities'],
     'Each table of schema iam should belong to extension iam_ext');
 
 SELECT * FROM finish();

@@ -12,7 +12,7 @@
 -- Run with: pg_prove -d DB test/pgtap/security.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(390);
+SELECT plan(930);
 
 -- Supabase's API roles, created after the extension: apply_grants() is what
 -- gives them their privileges.
@@ -214,6 +214,212 @@ SELECT is(m.outcome,
 FROM pg_temp.run_matrix() AS m
 JOIN actors AS a USING (actor)
 JOIN expected_outcomes AS e USING (statement);
+
+------------------------------------------------------------------------------
+-- The permission model's tables (docs/security.md, "The permission model's
+-- matrix"): the same cells for the catalogue, the platform roles'
+-- permissions, the company roles, their permissions and who holds them, with
+-- the holders of a permission beside the roles: Vera holds iam:roles:manage
+-- in Acme (Acme's role coordinator), Carol's key is scoped to iam:* and
+-- Acme's own key to *. A key's cell is a request as PostgREST makes it with
+-- the key alone (anon, x-api-key, iam.authenticate_request()). Each cell runs
+-- with row_security on, then off. Set up and run in a savepoint that is
+-- rolled back, so the rest of this file sees the cast as it was; the outcomes
+-- are carried out of it in a psql variable.
+------------------------------------------------------------------------------
+SAVEPOINT permission_matrix;
+SELECT pg_temp.as_operator();
+INSERT INTO iam.permissions (name) VALUES ('courses:read'), ('courses:edit');
+INSERT INTO iam.role_permissions (role_id, permission) VALUES ('00000000-0000-4000-8000-000000000004', 'courses:edit');
+INSERT INTO iam.company_roles (id, company_id, name) VALUES
+    ('d0000000-0000-4000-8000-000000000001', NULL, 'instructor'),
+    ('d0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a', 'coordinator'),
+    ('d0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a', 'grader'),
+    ('d0000000-0000-4000-8000-0000000000b1', 'c0000000-0000-4000-8000-00000000000b', 'auditor');
+INSERT INTO iam.company_role_permissions (company_role_id, permission) VALUES
+    ('d0000000-0000-4000-8000-000000000001', 'courses:read'),
+    ('d0000000-0000-4000-8000-0000000000a1', 'iam:roles:manage'),
+    ('d0000000-0000-4000-8000-0000000000a1', 'courses:read'),
+    ('d0000000-0000-4000-8000-0000000000a2', 'courses:read'),
+    ('d0000000-0000-4000-8000-0000000000b1', 'courses:read');
+INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id) VALUES
+    (pg_temp.person('Vera'), 'c0000000-0000-4000-8000-00000000000a', 'd0000000-0000-4000-8000-0000000000a1'),
+    (pg_temp.person('Alice'), 'c0000000-0000-4000-8000-00000000000a', 'd0000000-0000-4000-8000-0000000000a2'),
+    (pg_temp.person('Olga'), 'c0000000-0000-4000-8000-00000000000b', 'd0000000-0000-4000-8000-0000000000b1');
+SELECT api_key AS carol_key FROM iam.create_api_key('carol iam', pg_temp.person('Carol'), NULL, '["iam:*"]') \gset
+SELECT api_key AS acme_key FROM iam.create_api_key('acme all', NULL, 'c0000000-0000-4000-8000-00000000000a', '["*"]') \gset
+
+-- The actors: a user id for {me}; a key, presented as the request's only
+-- credential.
+CREATE TEMP TABLE permission_actors (actor text PRIMARY KEY, database_role text, user_id uuid, api_key text,
+                                     position int);
+INSERT INTO permission_actors VALUES
+    ('anon', 'anon', NULL, NULL, 1),
+    ('alice (member)', 'authenticated', pg_temp.person('Alice'), NULL, 2),
+    ('carol (company admin)', 'authenticated', pg_temp.person('Carol'), NULL, 3),
+    ('vera (iam:roles:manage)', 'authenticated', pg_temp.person('Vera'), NULL, 4),
+    ('olga (Globex admin)', 'authenticated', pg_temp.person('Olga'), NULL, 5),
+    ('sam (support_agent)', 'authenticated', pg_temp.person('Sam'), NULL, 6),
+    ('pam (platform_admin)', 'authenticated', pg_temp.person('Pam'), NULL, 7),
+    ('carol''s key (iam:*)', 'anon', pg_temp.person('Carol'), :'carol_key', 8),
+    ('acme''s key (*)', 'anon', NULL, :'acme_key', 9),
+    ('service_role', 'service_role', NULL, NULL, 10);
+
+CREATE TEMP TABLE permission_statements (name text PRIMARY KEY, sql text, position serial);
+INSERT INTO permission_statements (name, sql) VALUES
+    ('permissions: read', 'SELECT count(*) FROM iam.permissions'),
+    ('permissions: register courses:delete', $$INSERT INTO iam.permissions (name) VALUES ('courses:delete')$$),
+    ('permissions: describe courses:read', $$UPDATE iam.permissions SET description = 'x' WHERE name = 'courses:read'$$),
+    ('permissions: delete courses:edit', $$DELETE FROM iam.permissions WHERE name = 'courses:edit'$$),
+    ('role_permissions: read', 'SELECT count(*) FROM iam.role_permissions'),
+    ('role_permissions: give course_creator courses:read',
+     $$INSERT INTO iam.role_permissions (role_id, permission) VALUES ('00000000-0000-4000-8000-000000000004', 'courses:read')$$),
+    ('role_permissions: take courses:edit from course_creator',
+     $$DELETE FROM iam.role_permissions WHERE role_id = '00000000-0000-4000-8000-000000000004'$$),
+    ('company_roles: read', 'SELECT count(*) FROM iam.company_roles'),
+    ('company_roles: define a template', $$INSERT INTO iam.company_roles (name) VALUES ('tutor')$$),
+    ('company_roles: define an Acme role',
+     $$INSERT INTO iam.company_roles (company_id, name) VALUES ('c0000000-0000-4000-8000-00000000000a', 'reviewer')$$),
+    ('company_roles: define a Globex role',
+     $$INSERT INTO iam.company_roles (company_id, name) VALUES ('c0000000-0000-4000-8000-00000000000b', 'reviewer')$$),
+    ('company_roles: rename Acme''s grader',
+     $$UPDATE iam.company_roles SET name = 'marker' WHERE id = 'd0000000-0000-4000-8000-0000000000a2'$$),
+    ('company_roles: describe the template instructor',
+     $$UPDATE iam.company_roles SET description = 'x' WHERE id = 'd0000000-0000-4000-8000-000000000001'$$),
+    ('company_roles: delete Acme''s grader',
+     $$DELETE FROM iam.company_roles WHERE id = 'd0000000-0000-4000-8000-0000000000a2'$$),
+    ('company_roles: delete the template member',
+     $$DELETE FROM iam.company_roles WHERE id = '00000000-0000-4000-8000-000000000101'$$),
+    ('company_role_permissions: read', 'SELECT count(*) FROM iam.company_role_permissions'),
+    ('company_role_permissions: give Acme''s grader courses:edit',
+     $$INSERT INTO iam.company_role_permissions VALUES ('d0000000-0000-4000-8000-0000000000a2', 'courses:edit')$$),
+    ('company_role_permissions: give Acme''s grader iam:roles:manage',
+     $$INSERT INTO iam.company_role_permissions VALUES ('d0000000-0000-4000-8000-0000000000a2', 'iam:roles:manage')$$),
+    ('company_role_permissions: give Acme''s grader *',
+     $$INSERT INTO iam.company_role_permissions VALUES ('d0000000-0000-4000-8000-0000000000a2', '*')$$),
+    ('company_role_permissions: give the template instructor courses:edit',
+     $$INSERT INTO iam.company_role_permissions VALUES ('d0000000-0000-4000-8000-000000000001', 'courses:edit')$$),
+    ('company_role_permissions: take courses:read from Acme''s grader',
+     $$DELETE FROM iam.company_role_permissions WHERE company_role_id = 'd0000000-0000-4000-8000-0000000000a2'$$),
+    ('company_member_roles: read', 'SELECT count(*) FROM iam.company_member_roles'),
+    ('company_member_roles: make Alice Acme''s coordinator',
+     $$INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+       VALUES ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a', 'd0000000-0000-4000-8000-0000000000a1')$$),
+    ('company_member_roles: make oneself Acme''s coordinator',
+     $$INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+       VALUES ({me}, 'c0000000-0000-4000-8000-00000000000a', 'd0000000-0000-4000-8000-0000000000a1')$$),
+    ('company_member_roles: give Vera Globex''s auditor in Acme',
+     $$INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+       VALUES ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a', 'd0000000-0000-4000-8000-0000000000b1')$$),
+    ('company_member_roles: give Vera the template admin',
+     $$INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+       VALUES ('a0000000-0000-4000-8000-0000000000a2', 'c0000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-000000000102')$$),
+    ('company_member_roles: take Vera''s coordinator',
+     $$DELETE FROM iam.company_member_roles WHERE user_id = 'a0000000-0000-4000-8000-0000000000a2'$$);
+GRANT SELECT ON permission_actors, permission_statements TO PUBLIC;
+
+-- attempt_request(statement, key, row_security): attempt() within a request:
+-- the key (if any) authenticates it first, row_security is set for it, and
+-- all of it is rolled back with the statement.
+CREATE FUNCTION pg_temp.attempt_request(statement text, api_key text, row_security boolean) RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    affected bigint;
+BEGIN
+    BEGIN
+        IF api_key IS NOT NULL THEN
+            PERFORM set_config('request.headers', json_build_object('x-api-key', api_key)::text, true);
+            PERFORM iam.authenticate_request();
+        END IF;
+        PERFORM set_config('row_security', CASE WHEN row_security THEN 'on' ELSE 'off' END, true);
+        IF statement ILIKE 'SELECT count(*)%' THEN
+            EXECUTE statement INTO affected;
+        ELSE
+            EXECUTE statement;
+            GET DIAGNOSTICS affected = ROW_COUNT;
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'IAMOK', MESSAGE = affected::text;
+    EXCEPTION
+        WHEN SQLSTATE 'IAMOK' THEN RETURN 'rows: ' || SQLERRM;
+        WHEN OTHERS THEN RETURN SQLSTATE;
+    END;
+END
+$$;
+
+CREATE FUNCTION pg_temp.run_permission_matrix(row_security boolean)
+    RETURNS TABLE (actor text, statement text, outcome text)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+    s record;
+BEGIN
+    FOR a IN SELECT * FROM pg_temp.permission_actors ORDER BY position LOOP
+        FOR s IN SELECT * FROM pg_temp.permission_statements ORDER BY position LOOP
+            -- A key's request carries no JWT: its user is the key's owner.
+            PERFORM pg_temp.act_as(a.database_role, CASE WHEN a.api_key IS NULL THEN a.user_id END);
+            actor := a.actor;
+            statement := s.name;
+            outcome := pg_temp.attempt_request(replace(s.sql, '{me}', coalesce(quote_literal(a.user_id), 'NULL')),
+                                               a.api_key, row_security);
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+    PERFORM set_config('role', 'none', false);
+    PERFORM set_config('request.jwt.claims', '', false);
+END
+$$;
+
+SELECT json_agg(json_build_object('actor', o.actor, 'position', a.position, 'statement', o.statement,
+                                  'rls', o.rls, 'outcome', o.outcome))
+    AS permission_outcomes
+FROM (SELECT m.*, true AS rls FROM pg_temp.run_permission_matrix(true) AS m
+      UNION ALL
+      SELECT m.*, false FROM pg_temp.run_permission_matrix(false) AS m) AS o
+JOIN pg_temp.permission_actors AS a USING (actor) \gset
+ROLLBACK TO SAVEPOINT permission_matrix;
+
+-- The expected outcome of each statement, per actor, in the order of
+-- permission_actors: anon, alice, carol, vera, olga, sam, pam, carol's key,
+-- acme's key, service_role; with row_security on. With it off, every caller
+-- that RLS binds is refused (42501) and the service role, which RLS does not
+-- bind, gets what it gets with it on.
+CREATE TEMP TABLE expected_permission_outcomes (statement text PRIMARY KEY, outcomes text[]);
+INSERT INTO expected_permission_outcomes VALUES
+    ('permissions: read', '{42501,3,3,3,3,3,3,3,3,3}'),
+    ('permissions: register courses:delete', '{42501,42501,42501,42501,42501,42501,1,42501,42501,1}'),
+    ('permissions: describe courses:read', '{42501,0,0,0,0,0,1,0,0,1}'),
+    ('permissions: delete courses:edit', '{42501,0,0,0,0,0,1,0,0,1}'),
+    ('role_permissions: read', '{42501,2,2,2,2,2,2,2,2,2}'),
+    ('role_permissions: give course_creator courses:read', '{42501,42501,42501,42501,42501,42501,1,42501,42501,1}'),
+    ('role_permissions: take courses:edit from course_creator', '{42501,0,0,0,0,0,1,0,0,1}'),
+    ('company_roles: read', '{42501,5,5,5,4,6,6,5,5,6}'),
+    ('company_roles: define a template', '{42501,42501,42501,42501,42501,42501,1,42501,42501,1}'),
+    ('company_roles: define an Acme role', '{42501,42501,1,1,42501,42501,1,1,1,1}'),
+    ('company_roles: define a Globex role', '{42501,42501,42501,42501,1,42501,1,42501,42501,1}'),
+    ('company_roles: rename Acme''s grader', '{42501,0,1,1,0,0,1,1,1,1}'),
+    ('company_roles: describe the template instructor', '{42501,0,0,0,0,0,1,0,0,1}'),
+    ('company_roles: delete Acme''s grader', '{42501,0,1,1,0,0,1,1,1,1}'),
+    ('company_roles: delete the template member', '{42501,0,0,0,0,0,42501,0,0,42501}'),
+    ('company_role_permissions: read', '{42501,5,5,5,3,6,6,5,5,6}'),
+    ('company_role_permissions: give Acme''s grader courses:edit', '{42501,42501,1,42501,42501,42501,1,42501,1,1}'),
+    ('company_role_permissions: give Acme''s grader iam:roles:manage', '{42501,42501,1,1,42501,42501,1,1,1,1}'),
+    ('company_role_permissions: give Acme''s grader *', '{42501,42501,1,42501,42501,42501,1,42501,1,1}'),
+    ('company_role_permissions: give the template instructor courses:edit', '{42501,42501,42501,42501,42501,42501,1,42501,42501,1}'),
+    ('company_role_permissions: take courses:read from Acme''s grader', '{42501,0,1,1,0,0,1,1,1,1}'),
+    ('company_member_roles: read', '{42501,1,2,2,1,3,3,2,2,3}'),
+    ('company_member_roles: make Alice Acme''s coordinator', '{42501,42501,1,1,42501,42501,1,42501,1,1}'),
+    ('company_member_roles: make oneself Acme''s coordinator', '{42501,42501,1,23505,42501,42501,23503,42501,23502,23502}'),
+    ('company_member_roles: give Vera Globex''s auditor in Acme', '{42501,22023,22023,22023,22023,22023,22023,22023,22023,22023}'),
+    ('company_member_roles: give Vera the template admin', '{42501,22023,22023,22023,22023,22023,22023,22023,22023,22023}'),
+    ('company_member_roles: take Vera''s coordinator', '{42501,0,1,1,0,0,1,1,1,1}');
+GRANT SELECT ON expected_permission_outcomes TO PUBLIC;
+
+SELECT is(o.outcome,
+          CASE WHEN length(expected) < 5 THEN 'rows: ' ELSE '' END || expected,
+          o.actor || ' / ' || o.statement || CASE WHEN o.rls THEN '' ELSE ' (row_security off)' END)
+FROM json_to_recordset(:'permission_outcomes') AS o (actor text, position int, statement text, rls boolean, outcome text)
+JOIN expected_permission_outcomes AS e USING (statement),
+LATERAL (SELECT CASE WHEN o.rls OR o.actor = 'service_role' THEN e.outcomes[o.position] ELSE '42501' END AS expected) AS x;
 
 ------------------------------------------------------------------------------
 -- grant_role and revoke_role
