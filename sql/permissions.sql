@@ -357,4 +357,59 @@ SELECT action, count(*) FROM iam.audit_log WHERE id > :audit_start
   AND (action LIKE 'permission_%' OR action LIKE 'role_permission_%' OR action LIKE 'company_role_%'
        OR action LIKE 'member_role_%')
 GROUP BY action ORDER BY action;
+
+------------------------------------------------------------------------------
+-- A member of many companies: a statement answers the first companies its
+-- rows name one by one, then loads all of them; either way the answers are
+-- the same as a statement asking about one company. Nina in 60 companies:
+-- a reader role (courses:read) in every third, another role in the rest,
+-- admin (the admin template: '*') of company 5, an inactive member of 9,
+-- company 7 suspended.
+------------------------------------------------------------------------------
+BEGIN;
+CREATE FUNCTION pg_temp.co(i int) RETURNS uuid LANGUAGE sql IMMUTABLE
+    AS $$ SELECT ('c1000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
+INSERT INTO iam.companies (id, name, current_iam_status)
+SELECT pg_temp.co(i), 'Many ' || i, CASE WHEN i = 7 THEN 'suspended_by_admin' ELSE 'active' END
+FROM generate_series(0, 59) AS i;
+INSERT INTO iam.company_users (user_id, company_id, is_active_in_company, role_in_company)
+SELECT pg_temp.person('Nina'), pg_temp.co(i), i <> 9, CASE WHEN i = 5 THEN 'admin' ELSE 'member' END
+FROM generate_series(0, 59) AS i;
+INSERT INTO iam.company_roles (company_id, name)
+SELECT pg_temp.co(i), CASE WHEN i % 3 = 0 THEN 'reader' ELSE 'writer' END FROM generate_series(0, 59) AS i;
+INSERT INTO iam.company_role_permissions (company_role_id, permission)
+SELECT id, CASE name WHEN 'reader' THEN 'courses:read' ELSE 'reports:view' END
+FROM iam.company_roles WHERE company_id::text LIKE 'c1000000-%';
+INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+SELECT pg_temp.person('Nina'), company_id, id FROM iam.company_roles WHERE company_id::text LIKE 'c1000000-%';
+CREATE TEMP TABLE asked AS
+SELECT i, (i % 3 = 0 OR i = 5) AND i NOT IN (7, 9) AS expected FROM generate_series(0, 59) AS i;
+GRANT SELECT ON asked TO authenticated;
+SELECT pg_temp.as_user('Nina');
+-- Each company asked twice in one statement: 60 companies, then again.
+SELECT count(*) FILTER (WHERE can) AS held, count(*) FILTER (WHERE can <> expected) AS wrong
+FROM (SELECT a.expected, iam.can('courses:read', pg_temp.co(a.i)) AS can
+      FROM asked AS a, generate_series(1, 2) AS pass ORDER BY pass, a.i) AS answers;
+-- One company per statement.
+CREATE FUNCTION pg_temp.one_by_one() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    wrong bigint := 0;
+    a record;
+BEGIN
+    FOR a IN SELECT * FROM asked LOOP
+        IF iam.can('courses:read', pg_temp.co(a.i)) <> a.expected THEN
+            wrong := wrong + 1;
+        END IF;
+    END LOOP;
+    RETURN wrong;
+END
+$$;
+SELECT pg_temp.one_by_one() AS wrong;
+-- courses:edit through her platform role (course_creator): everywhere;
+-- reports:view in the other companies but the suspended one.
+SELECT count(*) FILTER (WHERE iam.can('courses:edit', pg_temp.co(i))) AS edit,
+       count(*) FILTER (WHERE iam.can('reports:view', pg_temp.co(i))) AS reports
+FROM generate_series(0, 59) AS i;
+RESET ROLE;
+ROLLBACK;
 DROP TABLE public.courses;

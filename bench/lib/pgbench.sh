@@ -65,7 +65,8 @@ shown() { awk -v m="$1" -v l="$2" -v h="$3" 'BEGIN {
 # time per transaction (best, and the spread of the rounds) and x floor (time
 # over the floor's, median of the rounds and range), then what each case
 # costs over the floor per transaction, or "below noise" when that is within
-# the spread of the floor's own rounds.
+# the spread of the floor's own rounds (a case faster than the floor, which
+# a reference that is not a true floor allows, is printed "under the floor").
 report_pgbench() {
     local floor=$1 name label; shift
     printf '  %-48s %9s %22s %24s\n' case 'best TPS' 'us/transaction (range)' 'x floor (range)'
@@ -90,6 +91,7 @@ report_pgbench() {
             if (n < 2 && cost <= 0) printf "  over the floor, %s: below noise (one round, no noise estimate)\n", label
             else if (n < 2) printf "  over the floor, %s: %.1f us per transaction (one round, no noise estimate)\n", label, cost
             else if (cost <= noise && cost >= -noise) printf "  over the floor, %s: below noise (the floor'"'"'s own spread: %.1f us)\n", label, noise
+            else if (cost < 0) printf "  under the floor, %s: %.1f us less per transaction (the floor'"'"'s own spread: %.1f us)\n", label, -cost, noise
             else printf "  over the floor, %s: %.1f us per transaction (the floor'"'"'s own spread: %.1f us)\n", label, cost, noise }'
     done
 }

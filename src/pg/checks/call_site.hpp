@@ -46,14 +46,20 @@ struct CallerCompanies {
 // Where the caller holds the permission the call site asks about (iam.can),
 // for one identity of one statement: everywhere (through a platform role),
 // or in the companies listed. For a key bound to one company, `everywhere`
-// means in that company (and without one).
+// means in that company (and without one). A user's companies are first
+// answered one by one as rows ask (`companies` then holds memo_yes and
+// memo_no answers), and all loaded at once only when rows have asked about
+// more than a few: a request reading one row asks about one company.
 struct CallerPermission {
     bool loaded;
     uint64 generation;  // identity_generation when loaded
     bool everywhere;
     bool has_only_company;
     pg_uuid_t only_company;
-    bool fits;  // false: more companies than the budget holds; ask per company
+    bool companies_loaded;  // false: the user's companies are asked one by one
+    uint32 asked;           // companies asked one by one so far
+    pg_uuid_t user_id;      // whose companies, while not loaded
+    bool fits;              // false: more companies than the budget holds; ask per company
     UserMemo companies;
 };
 

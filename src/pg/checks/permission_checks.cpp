@@ -167,7 +167,8 @@ std::string_view text_view(const text* value) {
 }
 
 // Where the caller holds the call site's permission, for this statement
-// and identity.
+// and identity: everywhere, or in the company of a company's key; a user's
+// companies are asked later, as rows name them (held_in_company).
 const CallerPermission& caller_permission(CallSiteCache* cache, const text* permission) {
     CallerPermission& answers = cache->permission;
     if (likely(answers.loaded && answers.generation == iam::pg::identity_generation))
@@ -176,7 +177,8 @@ const CallerPermission& caller_permission(CallSiteCache* cache, const text* perm
     answers.loaded = true;
     answers.generation = iam::pg::identity_generation;
     answers.everywhere = answers.has_only_company = false;
-    answers.fits = true;
+    answers.companies_loaded = answers.fits = true;
+    answers.asked = 0;
     std::string_view wanted = text_view(permission);
     Holder holder = current_holder(cache->tables, &cache->subject);
     if (holder.everything) {
@@ -198,14 +200,72 @@ const CallerPermission& caller_permission(CallSiteCache* cache, const text* perm
         answers.everywhere = true;
         return answers;
     }
+    answers.companies_loaded = false;
+    answers.user_id = holder.user_id;
+    return answers;
+}
+
+// Every company where the user holds the permission, at once.
+void load_companies(CallSiteCache* cache, const text* permission) {
+    CallerPermission& answers = cache->permission;
+    answers.companies.release(&cache->budget);
+    answers.companies_loaded = true;
+    answers.fits = true;
+    std::string_view wanted = text_view(permission);
     // The company roles' answers share the call site's per-user memo, which
     // a check of permissions does not otherwise use.
     CompanyRoleSearch search{&cache->tables, &wanted, &cache->budget, &cache->users, false};
-    CompanyLoad load{cache, &search, &holder.user_id};
-    iam::pg::for_each_membership_of(cache->tables, holder.user_id, remember_company_if_held, &load);
+    pg_uuid_t user_id = answers.user_id;
+    CompanyLoad load{cache, &search, &user_id};
+    iam::pg::for_each_membership_of(cache->tables, user_id, remember_company_if_held, &load);
     if (!answers.fits)  // more companies than the budget holds: asked one by one
         answers.companies.release(&cache->budget);
-    return answers;
+}
+
+// Loading a user's companies reads each membership and each company's roles
+// of the user: for a consultant in 500 companies, over a thousand index
+// scans, more than a request that reads one row costs in all. So the first
+// companies rows ask about are answered one by one (and remembered, "no"
+// included), and all of them are loaded once rows have named this many.
+constexpr uint32 companies_asked_one_by_one = 32;
+
+// Whether the user holds the permission in this company, read now.
+bool holds_in_one_company(CallSiteCache* cache, const text* permission,
+                          const pg_uuid_t& company_id) {
+    const CallerPermission& answers = cache->permission;
+    if (answers.has_only_company && !iam::pg::same_uuid(company_id, answers.only_company))
+        return false;
+    bool is_admin;
+    if (!iam::pg::is_active_member_as(cache->tables, answers.user_id, company_id, &is_admin,
+                                      &cache->company_users_scan) ||
+        !iam::pg::company_is_active(cache->tables, company_id, &cache->companies_scan))
+        return false;
+    std::string_view wanted = text_view(permission);
+    CompanyRoleSearch search{&cache->tables, &wanted, &cache->budget, &cache->users, false};
+    return holds_in_company(&search, answers.user_id, company_id, is_admin);
+}
+
+// The answer for a company of a user's companies, when they are not (or
+// cannot be) all in the memo.
+bool held_in_company(CallSiteCache* cache, const text* permission, const pg_uuid_t& company_id) {
+    CallerPermission& answers = cache->permission;
+    const uint8* key = iam::pg::uuid_key_bytes(company_id);
+    if (!answers.companies_loaded) {
+        uint8 found = answers.companies.find(key);
+        if (found != 0)
+            return found == iam::pg::memo_yes;
+        if (answers.asked < companies_asked_one_by_one) {
+            ++answers.asked;
+            bool held = holds_in_one_company(cache, permission, company_id);
+            // No room: the company is asked again, and counted again.
+            answers.companies.remember(&cache->budget, key, iam::pg::memo_value(held), true);
+            return held;
+        }
+        load_companies(cache, permission);
+    }
+    if (answers.fits)
+        return answers.companies.find(key) == iam::pg::memo_yes;
+    return iam::pg::caller_holds(cache->tables, text_view(permission), &company_id);
 }
 
 // A permission as an error message quotes it: a megabyte of input must not
@@ -294,7 +354,8 @@ IAM_SQL_FUNCTION(iam_can_in_company) {
     if (answers.everywhere)
         PG_RETURN_BOOL(!answers.has_only_company ||
                        iam::pg::same_uuid(*company_id, answers.only_company));
-    if (likely(answers.fits))
-        PG_RETURN_BOOL(answers.companies.find(iam::pg::uuid_key_bytes(*company_id)) != 0);
-    PG_RETURN_BOOL(iam::pg::caller_holds(cache->tables, text_view(permission), company_id));
+    if (likely(answers.companies_loaded && answers.fits))
+        PG_RETURN_BOOL(answers.companies.find(iam::pg::uuid_key_bytes(*company_id)) ==
+                       iam::pg::memo_yes);
+    PG_RETURN_BOOL(held_in_company(cache, permission, *company_id));
 }

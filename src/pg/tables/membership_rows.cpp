@@ -120,11 +120,19 @@ bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
 
 bool is_active_admin(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& company_id,
                      KeptScan* kept) {
+    bool is_admin;
+    return is_active_member_as(tables, user_id, company_id, &is_admin, kept) && is_admin;
+}
+
+bool is_active_member_as(const IamTables& tables, const pg_uuid_t& user_id,
+                         const pg_uuid_t& company_id, bool* is_admin, KeptScan* kept) {
     Membership membership = membership_of(tables, user_id, company_id, true, kept);
+    *is_admin = false;
     if (!membership.active)
         return false;
-    return membership.role_known ? membership.admin
-                                 : user_holds_named_role(tables, user_id, "enterprise_admin");
+    *is_admin = membership.role_known ? membership.admin
+                                      : user_holds_named_role(tables, user_id, "enterprise_admin");
+    return true;
 }
 
 void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,

@@ -19,6 +19,11 @@ bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
 // role_in_company, an active member holding the role enterprise_admin.
 bool is_active_admin(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& company_id,
                      KeptScan* kept = nullptr);
+// Whether the user is an active member of the company (company state
+// aside), and in *is_admin whether as an admin (as is_active_admin says):
+// one read of the membership for both.
+bool is_active_member_as(const IamTables& tables, const pg_uuid_t& user_id,
+                         const pg_uuid_t& company_id, bool* is_admin, KeptScan* kept = nullptr);
 // Calls visit(company_id, is_admin, context) for every company the user is
 // an active member of (company state aside), until it returns false;
 // is_admin as is_active_admin says.
