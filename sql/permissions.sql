@@ -217,6 +217,21 @@ SELECT iam.current_user_id(), iam.can('courses:edit', 'c0000000-0000-4000-8000-0
        iam.can('courses:edit') AS edit_platform, iam.can('reports:view', 'c0000000-0000-4000-8000-00000000000a') AS reports_acme;
 UPDATE public.courses SET title = title RETURNING title;
 ROLLBACK;
+-- A user's key bound to a company acts there only: not in another company,
+-- not in the one-argument form, even for what a platform role grants.
+BEGIN;
+INSERT INTO iam.role_permissions (role_id, permission)
+SELECT id, 'courses:read' FROM iam.roles WHERE name = 'enterprise_employee';
+SELECT pg_temp.as_user('Vera');
+SELECT api_key AS vera_acme_key FROM iam.create_api_key('acme only', company_id => 'c0000000-0000-4000-8000-00000000000a',
+                                                        user_id => pg_temp.person('Vera'),
+                                                        permissions => '["courses:read"]') \gset
+SELECT iam.can('courses:read') AS platform, iam.can('courses:read', 'c0000000-0000-4000-8000-00000000000b') AS globex;
+SELECT pg_temp.with_key(:'vera_acme_key');
+SELECT iam.can('courses:read') AS platform, iam.can('courses:read', NULL) AS no_company,
+       iam.can('courses:read', 'c0000000-0000-4000-8000-00000000000a') AS acme,
+       iam.can('courses:read', 'c0000000-0000-4000-8000-00000000000b') AS globex;
+ROLLBACK;
 -- Outside a key request: NULL.
 SELECT iam.current_api_key_id();
 
