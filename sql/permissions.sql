@@ -337,6 +337,14 @@ VALUES (pg_temp.person('Alice'), 'c0000000-0000-4000-8000-00000000000a', '000000
 SELECT pg_temp.as_user('Pam');
 DELETE FROM iam.company_roles WHERE name = 'member';
 UPDATE iam.company_roles SET name = 'boss' WHERE name = 'admin';
+-- Not even the operator moves a role into another company (its holders in
+-- Acme would hold a role Globex manages), names a template like a
+-- company's role, or renames admin.
+RESET ROLE;
+UPDATE iam.company_roles SET company_id = 'c0000000-0000-4000-8000-00000000000b' WHERE name = 'grader';
+INSERT INTO iam.company_roles (company_id, name) VALUES (NULL, 'grader');
+UPDATE iam.company_roles SET name = 'boss' WHERE name = 'admin';
+SELECT pg_temp.as_user('Pam');
 -- A key minting a role: without iam:company_member_roles:write it writes
 -- nothing; with it, no more than its scope.
 RESET ROLE;

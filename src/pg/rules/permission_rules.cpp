@@ -12,7 +12,8 @@
 //   role of their own company only; a company's role and a template never
 //   share a name.
 // The service role and the operator in the session stand above the rules
-// of holding (caller_holds), the operator and a restore above the others.
+// of holding (caller_holds), the operator and a restore above the others,
+// but for the identity of company roles, which only a restore bypasses.
 #include "pg/boundary/guard.hpp"
 
 #include "pg/checks/permission_checks.hpp"
@@ -158,7 +159,13 @@ IAM_SQL_FUNCTION(iam_guard_grant) {
 IAM_SQL_FUNCTION(iam_guard_company_role) {
     TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_company_role()");
     Relation relation = trigger->tg_relation;
-    if (above_rules(relation))
+    // These rules keep the data whole, so they bind the operator too (only
+    // a restore reloads rows as they were): a role moved into another
+    // company would stay held by the members of the first, granting there
+    // whatever the second company's managers add to it; a company's role
+    // named like a template, or a renamed member or admin, makes a name
+    // mean two roles.
+    if (iam::pg::is_restore(relation))
         return iam::pg::let_through(trigger);
     pg_uuid_t id = required_uuid(trigger->tg_trigtuple, relation, "id");
     if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) {
