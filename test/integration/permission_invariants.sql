@@ -126,16 +126,17 @@ $$;
 
 -- iam.can(w, c) (one_arg: iam.can(w)) for a caller: anon (nothing named),
 -- the service role or operator (privileged), a user, or a key request. A
--- key: its owner's answer within its scope, and, asked about a company,
--- only its own; a company's key: its scope in its company only. A key that
--- no longer stands answers nothing.
+-- key: its owner's answer within its scope; a key that names a company
+-- answers in that company only (never in the one-argument form), also once
+-- its owner has left it; a company's key: its scope in its company only. A
+-- key that no longer stands answers nothing.
 CREATE FUNCTION pinv.ref_can(u uuid, k uuid, privileged boolean, w text, c uuid, one_arg boolean) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE
         WHEN k IS NOT NULL THEN coalesce((
             SELECT pinv.key_stands(k) AND pinv.scope_covers(a.permissions, w)
                    AND CASE WHEN a.user_id IS NULL THEN NOT one_arg AND c IS NOT DISTINCT FROM a.company_id
-                            ELSE (one_arg OR c IS NULL OR pinv.key_company(k) IS NULL OR c = a.company_id)
+                            ELSE (a.company_id IS NULL OR (NOT one_arg AND c = a.company_id))
                                  AND pinv.user_holds(a.user_id, w, CASE WHEN one_arg THEN NULL ELSE c END) END
             FROM iam.api_keys AS a WHERE a.id = k), false)
         WHEN u IS NOT NULL THEN pinv.user_holds(u, w, CASE WHEN one_arg THEN NULL ELSE c END)

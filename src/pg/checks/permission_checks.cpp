@@ -49,12 +49,15 @@ Holder current_holder(const IamTables& tables, iam::pg::SubjectCache* subject) {
     if (const iam::pg::ApiKeyContext* key = iam::pg::api_key_context()) {
         holder.has_key = true;
         iam::pg::ApiKeyRow row{};
-        if (!iam::pg::find_api_key_by_id(tables, key->key_id, &row) ||
-            !iam::pg::api_key_stands(tables, &row, GetCurrentStatementStartTimestamp()))
+        if (!iam::pg::find_api_key_by_id(tables, key->key_id, &row))
             return holder;
-        holder.key_scope = row.permissions;
+        // The company the key names bounds it, also once its owner has left
+        // that company (when the key still verifies, as theirs alone).
         holder.has_key_company = row.has_company;
         holder.key_company = row.company_id;
+        if (!iam::pg::api_key_stands(tables, &row, GetCurrentStatementStartTimestamp()))
+            return holder;
+        holder.key_scope = row.permissions;
         holder.company_key = !row.has_user;
         holder.has_user = row.has_user;
         holder.user_id = row.user_id;

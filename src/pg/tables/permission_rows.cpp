@@ -117,6 +117,14 @@ bool find_company_role(const IamTables& tables, const pg_uuid_t& role_id, bool* 
 bool company_role_name_clashes(const IamTables& tables, const text* name, bool is_template) {
     if (!OidIsValid(tables.company_roles))
         return false;
+    // An advisory lock of the name's own class, held to the transaction's
+    // end; the scan then reads the latest committed rows, whatever the
+    // isolation level.
+    constexpr int32 company_role_name_lock_class = 0x69616d52;  // "iamR"
+    DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(company_role_name_lock_class),
+                        Int32GetDatum(static_cast<int32>(
+                            hash_any(reinterpret_cast<const unsigned char*>(VARDATA_ANY(name)),
+                                     static_cast<int>(VARSIZE_ANY_EXHDR(name))))));
     ScanKeyData key;
     text_key(&key, attnum::company_roles_name, name);
     struct Clash {
@@ -133,7 +141,7 @@ bool company_role_name_clashes(const IamTables& tables, const text* name, bool i
             clash->found = clash->is_template != is_null;
             return !clash->found;
         },
-        &clash);
+        &clash, GetLatestSnapshot());
     return clash.found;
 }
 

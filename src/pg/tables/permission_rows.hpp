@@ -39,6 +39,9 @@ bool find_company_role(const IamTables& tables, const pg_uuid_t& role_id, bool* 
 
 // Whether another company role named `name` exists on the other side of the
 // template line: a company's own role when `is_template`, else a template.
+// Two transactions writing the same name take turns (a transaction-level
+// lock on the name), and each reads what the other committed: a template
+// and a company's role of one name never both commit.
 bool company_role_name_clashes(const IamTables& tables, const text* name, bool is_template);
 
 }  // namespace iam::pg
