@@ -82,8 +82,8 @@ void for_each_member_role(const IamTables& tables, const pg_uuid_t& user_id,
     } each{visit, context};
     scan(
         tables.company_member_roles, tables.company_member_roles_pkey, keys, 2,
-        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-            auto* each = static_cast<Visit*>(context);
+        [](HeapTuple tuple, TupleDesc descriptor, void* state) {
+            auto* each = static_cast<Visit*>(state);
             pg_uuid_t role_id;
             if (copy_uuid_attribute(tuple, descriptor, attnum::company_member_roles_company_role_id,
                                     &role_id))
