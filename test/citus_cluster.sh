@@ -103,7 +103,7 @@ say "iam's tables: published by the coordinator, subscribed by each worker"
 tables="iam.roles, iam.users, iam.companies, iam.user_roles, iam.company_users, iam.user_settings, iam.api_keys,
     iam.api_key_peppers, iam.referral_codes, iam.referrals, iam.company_invitations, iam.permissions,
     iam.role_permissions, iam.company_roles, iam.company_role_permissions, iam.company_member_roles,
-    iam.external_identities"
+    iam.external_identities, iam.member_profiles"
 node 0 -o /dev/null <<SQL
 SET citus.enable_ddl_propagation = off;
 CREATE PUBLICATION iam_for_workers FOR TABLE $tables;
@@ -124,10 +124,10 @@ done
 for _ in $(seq 120); do
     synced=$(( $(value 1 -c "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate = 'r'") +
                $(value 2 -c "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate = 'r'") ))
-    [ "$synced" = 34 ] && break
+    [ "$synced" = 36 ] && break
     sleep 0.5
 done
-check "both workers hold a synchronized copy of iam's 17 tables" "$synced" 34
+check "both workers hold a synchronized copy of iam's 18 tables" "$synced" 36
 # From now on a transaction writing iam's tables commits once both workers
 # have applied it; other transactions do not wait (synchronous_commit =
 # local).
