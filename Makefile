@@ -29,7 +29,8 @@ DATA           = $(sort $(wildcard sql/upgrades/$(EXTENSION)--*.sql))
 # pg_regress: inputs in sql/, expected output in expected/.
 REGRESS      = create_extension catalog boundary schema_defaults constraints updated_at roles hoist_checks \
                tenant_checks check_scale rewrite_equivalence api_keys referrals write_rules companies api_key_lifecycle \
-               api_key_usage jwt_revocation usage_rules session_identity permissions external_identities
+               api_key_usage jwt_revocation usage_rules session_identity permissions external_identities \
+               user_errors
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

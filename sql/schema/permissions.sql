@@ -144,8 +144,19 @@ BEGIN
     ON CONFLICT ON CONSTRAINT company_member_roles_pkey DO NOTHING;
     GET DIAGNOSTICS changed = ROW_COUNT;
     RETURN changed > 0;
-EXCEPTION WHEN foreign_key_violation THEN
-    PERFORM iam.raise_not_found(format('user %s is not a member of company %s', user_id, company_id));
+EXCEPTION
+    WHEN foreign_key_violation THEN
+        PERFORM iam.raise_not_found(format('user %s is not a member of company %s', user_id, company_id));
+    WHEN insufficient_privilege THEN
+        -- RLS's own refusal names a table and no rule: said in words. The
+        -- write rules' refusals (guard_member_role) say theirs already.
+        IF SQLERRM LIKE 'new row violates row-level security policy%' OR SQLERRM LIKE 'permission denied for %' THEN
+            RAISE EXCEPTION 'permission denied to assign roles in company %', company_id
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Holders of iam:roles:manage in the company (its admins, through the admin template) '
+                             'assign its roles.';
+        END IF;
+        RAISE;
 END
 $$;
 COMMENT ON FUNCTION iam.assign_company_role(uuid, uuid, text) IS
