@@ -148,6 +148,22 @@ GRANT SELECT, UPDATE (title) ON public.courses TO authenticated, anon;
 INSERT INTO public.courses (company_id, title) VALUES
     ('c0000000-0000-4000-8000-00000000000a', 'Acme onboarding'), ('c0000000-0000-4000-8000-00000000000a', 'Acme safety'),
     ('c0000000-0000-4000-8000-00000000000b', 'Globex basics'), (NULL, 'Platform news');
+-- With a constant permission the check runs once per statement (an
+-- InitPlan, hoisted by the planner hook); with a column, once per row.
+CREATE FUNCTION pg_temp.runs_once(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        IF line LIKE '%InitPlan%' THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+SELECT pg_temp.runs_once($$SELECT * FROM public.courses WHERE iam.can('courses:read')$$) AS constant,
+       pg_temp.runs_once($$SELECT * FROM public.courses WHERE iam.can('courses:read', company_id)$$) AS per_row;
 SELECT pg_temp.as_user('Alice');
 SELECT title FROM public.courses ORDER BY id;
 UPDATE public.courses SET title = title || '!' RETURNING title;
