@@ -42,25 +42,23 @@ bool above_rules(Relation relation) {
     return iam::pg::is_restore(relation) || iam::pg::stands_above_rules();
 }
 
-// The text of column `name` of the row; 22023 if it is NULL.
-text* required_text(HeapTuple row, Relation relation, const char* name) {
+// Column `name` of the row; 22023 if it is NULL.
+Datum required_value(HeapTuple row, Relation relation, const char* name) {
     bool is_null;
     Datum value = value_of(row, relation, column(relation, name), &is_null);
     if (is_null)
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          std::string("iam.") + RelationGetRelationName(relation) + "." + name +
                              " must not be NULL");
-    return DatumGetTextPP(value);
+    return value;
+}
+
+text* required_text(HeapTuple row, Relation relation, const char* name) {
+    return DatumGetTextPP(required_value(row, relation, name));
 }
 
 pg_uuid_t required_uuid(HeapTuple row, Relation relation, const char* name) {
-    bool is_null;
-    Datum value = value_of(row, relation, column(relation, name), &is_null);
-    if (is_null)
-        throw iam::Error(iam::sqlstate::invalid_parameter_value,
-                         std::string("iam.") + RelationGetRelationName(relation) + "." + name +
-                             " must not be NULL");
-    return *DatumGetUUIDP(value);
+    return *DatumGetUUIDP(required_value(row, relation, name));
 }
 
 const char* const permission_grammar =

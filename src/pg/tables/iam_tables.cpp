@@ -80,16 +80,39 @@ void forget_tables(Datum, Oid relation) {
     }
 }
 
+struct ExpectedColumn {
+    Oid relation;
+    const char* name;
+    AttrNumber number;
+};
+
+// Which expected columns may be absent: none; those of a table an older
+// schema has no column of yet; those of a table an older schema lacks.
+enum class Presence { required, if_column_exists, if_table_exists };
+
+void require_columns_at(const ExpectedColumn* columns, size_t count, Presence presence) {
+    for (size_t i = 0; i < count; ++i) {
+        const ExpectedColumn& column = columns[i];
+        if (presence == Presence::if_table_exists && !OidIsValid(column.relation))
+            continue;
+        AttrNumber found = get_attnum(column.relation, column.name);
+        if (found == column.number ||
+            (presence == Presence::if_column_exists && found == InvalidAttrNumber))
+            continue;
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+                 errmsg("iam.%s.%s is column %d, where iam_ext reads column %d",
+                        get_rel_name(column.relation), column.name, found, column.number),
+                 errhint("The schema and the library disagree: ALTER EXTENSION iam_ext UPDATE, or "
+                         "reinstall the extension.")));
+    }
+}
+
 // The columns the code reads by position (attnum:: in iam_tables.hpp), and
 // where they must be. A schema whose columns moved (a fresh install and an
 // upgrade that disagree, or a hand-made change) is refused here, once per
 // backend, instead of being read wrong.
 void require_expected_columns(const IamTables& tables) {
-    struct ExpectedColumn {
-        Oid relation;
-        const char* name;
-        AttrNumber number;
-    };
     const ExpectedColumn expected[] = {
         {tables.users, "id", attnum::users_id},
         {tables.roles, "id", attnum::roles_id},
@@ -119,16 +142,7 @@ void require_expected_columns(const IamTables& tables) {
         {tables.referral_codes, "is_active", attnum::referral_codes_is_active},
         {tables.referral_codes, "expires_at", attnum::referral_codes_expires_at},
     };
-    for (const ExpectedColumn& column : expected) {
-        AttrNumber found = get_attnum(column.relation, column.name);
-        if (found != column.number)
-            ereport(ERROR,
-                    (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-                     errmsg("iam.%s.%s is column %d, where iam_ext reads column %d",
-                            get_rel_name(column.relation), column.name, found, column.number),
-                     errhint("The schema and the library disagree: ALTER EXTENSION iam_ext "
-                             "UPDATE, or reinstall the extension.")));
-    }
+    require_columns_at(expected, lengthof(expected), Presence::required);
     // Read only where the table has them (0.7.0 on): see api_key_attributes
     // and membership_of.
     const ExpectedColumn since_0_7_0[] = {
@@ -162,24 +176,8 @@ void require_expected_columns(const IamTables& tables) {
         {tables.external_identities, "subject", attnum::external_identities_subject},
         {tables.external_identities, "user_id", attnum::external_identities_user_id},
     };
-    for (const ExpectedColumn& column : since_0_8_0) {
-        if (!OidIsValid(column.relation))
-            continue;
-        AttrNumber found = get_attnum(column.relation, column.name);
-        if (found != column.number)
-            ereport(ERROR,
-                    (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-                     errmsg("iam.%s.%s is column %d, where iam_ext reads column %d",
-                            get_rel_name(column.relation), column.name, found, column.number)));
-    }
-    for (const ExpectedColumn& column : since_0_7_0) {
-        AttrNumber found = get_attnum(column.relation, column.name);
-        if (found != InvalidAttrNumber && found != column.number)
-            ereport(ERROR,
-                    (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-                     errmsg("iam.%s.%s is column %d, where iam_ext reads column %d",
-                            get_rel_name(column.relation), column.name, found, column.number)));
-    }
+    require_columns_at(since_0_8_0, lengthof(since_0_8_0), Presence::if_table_exists);
+    require_columns_at(since_0_7_0, lengthof(since_0_7_0), Presence::if_column_exists);
 }
 
 }  // namespace
