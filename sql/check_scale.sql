@@ -70,10 +70,18 @@ CREATE FUNCTION pg_temp.holding_wide(role text) RETURNS bigint LANGUAGE sql AS $
     SELECT count(*) FROM owned_wide o JOIN iam.user_roles ur ON ur.user_id = o.owner
     JOIN iam.roles r ON r.id = ur.role_id AND r.name = role
 $$;
+-- The B-tree descents each statement made (index scans of user_roles'
+-- primary key in this transaction): the 256 users read one by one before
+-- the holders are loaded, then none while every holder is in the set, and
+-- only the few past it (about 420) one holder later.
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) AS scans \gset
 SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3839')) AS all_in_the_set,
        pg_temp.holding_wide('dense_3839') AS expected FROM owned_wide;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans AS descents;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) AS scans \gset
 SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3840')) AS one_past_the_set,
        pg_temp.holding_wide('dense_3840') AS expected FROM owned_wide;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans < 1000 AS few_descents;
 SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_6000')) AS far_past_the_set,
        pg_temp.holding_wide('dense_6000') AS expected FROM owned_wide;
 -- Holders revoked, among the first and the last read, are missing from the
@@ -173,6 +181,13 @@ SELECT * FROM pg_temp.pairs();
 SELECT * FROM expected_pairs;
 SET LOCAL iam.check_memory = '1MB';
 SELECT * FROM pg_temp.pairs();
+-- Here every membership fits in the set: after the first few hundred
+-- pairs, is_company_member reads none (it read all 4,002, one descent
+-- each, before the set; is_company_admin still does).
+SELECT pg_stat_get_xact_numscans('iam.company_users_pkey'::regclass) AS scans \gset
+SELECT count(*) FILTER (WHERE iam.is_company_member(pg_temp.c(i), pg_temp.u(n))) AS members
+FROM generate_series(3001, 3002) AS n, generate_series(0, 2000) AS i;
+SELECT pg_stat_get_xact_numscans('iam.company_users_pkey'::regclass) - :scans < 1000 AS few_descents;
 -- A membership deactivated and a company suspended between statements,
 -- at both bounds.
 UPDATE iam.company_users SET is_active_in_company = false
