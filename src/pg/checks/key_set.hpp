@@ -9,8 +9,8 @@
 // room to double, so 1 MB holds 24,576 users. Here a key costs its 16 or 32
 // bytes in an array grouped by bucket (a keyed hash picks the bucket), and
 // at most 2 more (the buckets' starts, 4 to 8 keys each, and, while the
-// array is being grouped, a cursor per bucket): 1 MB holds 58,254 users
-// exactly, or 30,840 pairs. A key that does not fit costs one byte of
+// array is being grouped, a cursor per bucket): 1 MB holds 61,439 users
+// exactly, or 31,743 pairs. A key that does not fit costs one byte of
 // filter (8 bits, four probes: about 2% of the keys that are not in it are
 // read anyway).
 //
