@@ -29,12 +29,15 @@ DATA           = $(sort $(wildcard sql/upgrades/$(EXTENSION)--*.sql))
 # pg_regress: inputs in sql/, expected output in expected/.
 REGRESS      = create_extension catalog boundary schema_defaults constraints updated_at roles hoist_checks \
                tenant_checks check_scale rewrite_equivalence api_keys referrals write_rules companies api_key_lifecycle \
-               api_key_usage jwt_revocation usage_rules session_identity permissions external_identities
+               api_key_usage jwt_revocation usage_rules session_identity permissions external_identities \
+               user_errors
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(CURDIR)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
-PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter $(if $(IAM_WERROR),-Werror)
+# -Wshadow=compatible-local: what PostgreSQL 17 and 18 build with, on every
+# server, so that a warning there is one here too.
+PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wshadow=compatible-local $(if $(IAM_WERROR),-Werror)
 # `make STATIC=1`: a library whose only dependencies are the C library
 # family (libc, libm, the dynamic loader), for servers that have no
 # libsodium or libstdc++ of their own, such as the supabase/postgres image

@@ -3,6 +3,8 @@
 -- peppers, last_used_at. Keys are random: the output shows their properties.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
+\i test/fixtures/supabase_roles.sql
+SELECT FROM iam.apply_grants();
 RESET client_min_messages;
 
 \i test/fixtures/people.sql
@@ -87,7 +89,8 @@ SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000a1',
 SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000a1', expires_at => now() - interval '1 s');
 SELECT iam.create_api_key('x', 'a0000000-0000-4000-8000-0000000000ff');  -- unknown user
 SELECT iam.create_api_key('x', company_id => 'c0000000-0000-4000-8000-0000000000ff');
--- The current user is the default owner.
+-- The current user is the default owner. Claims by hand, as the operator, not
+-- as_user: Vera holds 100 keys (above), the most she may make herself.
 SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-0000000000a2"}', false) IS NOT NULL AS as_vera;
 SELECT id AS veras_key_id FROM iam.create_api_key('mine') \gset
 SELECT user_id FROM iam.api_keys WHERE id = :'veras_key_id';
@@ -160,11 +163,6 @@ DROP ROLE iam_regress_reader;
 
 -- A request authenticated by its API key (PostgREST's db-pre-request): the
 -- key's owner becomes the caller for the transaction, and only for it.
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
-END $$;
-SELECT FROM iam.apply_grants();
 SELECT api_key AS request_key FROM iam.create_api_key('requests', 'a0000000-0000-4000-8000-0000000000a1',
                                                       permissions => '["courses:*"]') \gset
 BEGIN;

@@ -8,11 +8,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 RESET client_min_messages;
 BEGIN;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-END $$;
+\i test/fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
 -- 64 kB holds 1,536 users (2,048 slots of 17 bytes, three quarters full,
 -- with room for the half-size table while it grows), and 768 pairs.
@@ -20,6 +16,7 @@ SET LOCAL iam.check_memory = '64kB';
 SHOW iam.check_memory;
 SET LOCAL max_parallel_workers_per_gather = 0;
 
+-- Made-up users, not the fixture's people: their claims are set by hand.
 CREATE FUNCTION pg_temp.u(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
     $$ SELECT ('d1000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
 CREATE FUNCTION pg_temp.c(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS

@@ -7,11 +7,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 RESET client_min_messages;
 BEGIN;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-END $$;
+\i test/fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
 \i test/fixtures/people.sql
 -- Nina owns three of the notes; Pam is a platform_admin.
@@ -39,17 +35,18 @@ EXPLAIN (COSTS OFF) WITH c AS (SELECT id FROM notes) SELECT count(*) FROM c;
 
 -- One prepared plan, three callers: each execution answers for its caller.
 PREPARE visible AS SELECT count(*) FROM notes;
-SET LOCAL request.jwt.claims = '{"sub":"a0000000-0000-4000-8000-0000000000d1"}';
+SELECT pg_temp.as_user('Nina');
 EXECUTE visible;
-SET LOCAL request.jwt.claims = '{"sub":"a0000000-0000-4000-8000-0000000000e1"}';
+SELECT pg_temp.as_user('Pam');
 EXECUTE visible;
 SELECT count(*) FROM admin_view;
+-- Signed in with no subject: by hand, as as_user(NULL) would be anon.
 SET LOCAL request.jwt.claims = '';
 EXECUTE visible;
 SELECT count(*) FROM admin_view;
 
 -- WITH CHECK is hoisted too, and still refuses a row that is not the caller's.
-SET LOCAL request.jwt.claims = '{"sub":"a0000000-0000-4000-8000-0000000000d1"}';
+SELECT pg_temp.as_user('Nina');
 INSERT INTO notes VALUES (11, 'a0000000-0000-4000-8000-0000000000d1', NULL, 'mine');
 SAVEPOINT before_foreign_row;
 INSERT INTO notes VALUES (12, 'a0000000-0000-4000-8000-0000000000e1', NULL, 'not mine');

@@ -93,7 +93,8 @@ SELECT iam.advance_referral(:'nina_referral', 'completed_signup');
 SELECT iam.advance_referral(:'nina_referral', 'subscription_activated');
 SELECT iam.advance_referral(:'nina_referral', 'refunded');
 SELECT iam.advance_referral('a0000000-0000-4000-8000-0000000000ff', 'completed_signup');
--- Users do not advance their own referrals.
+-- Users do not advance their own referrals: a role of its own, with UPDATE on
+-- the table, so that the function refuses, not a missing privilege.
 CREATE ROLE iam_regress_user;
 GRANT USAGE ON SCHEMA iam TO iam_regress_user;
 GRANT SELECT, UPDATE ON iam.referrals TO iam_regress_user;

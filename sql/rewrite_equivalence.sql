@@ -10,14 +10,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 RESET client_min_messages;
 BEGIN;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
-        CREATE ROLE anon NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-END $$;
+\i test/fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
 \i test/fixtures/people.sql
 -- Also: Alice in Globex, so that she has two companies.

@@ -1,5 +1,6 @@
 -- The identity context and the role and company checks (0.2.0), asked
--- about and by the tests' people (test/fixtures/people.sql).
+-- about and by the tests' people (test/fixtures/people.sql). Claims are set
+-- by hand, not with as_user: they are under test, read by the session's own role.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 RESET client_min_messages;

@@ -8,11 +8,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 RESET client_min_messages;
 BEGIN;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-END $$;
+\i test/fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
 \i test/fixtures/people.sql
 
@@ -39,6 +35,7 @@ GRANT SELECT ON lessons, lessons_any, lessons_admin TO authenticated;
 -- signed_in_as(name) switches to that user for the transaction, as PostgREST
 -- sets the claims; counts is what the caller sees through each policy, and
 -- seen_by(name) the same for a user, each count a statement of its own.
+-- Not as_user: the claims are local to the transaction here, as PostgREST's are.
 CREATE FUNCTION pg_temp.signed_in_as(name text) RETURNS text LANGUAGE sql AS $$
     SELECT set_config('request.jwt.claims',
                       json_build_object('sub', pg_temp.person(name), 'role', 'authenticated')::text, true)

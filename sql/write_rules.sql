@@ -4,15 +4,7 @@
 -- a role, JWT claims, or an API key in the request headers.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
-        CREATE ROLE service_role NOLOGIN BYPASSRLS;
-    END IF;
-END
-$$;
+\i test/fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
 RESET client_min_messages;
 \set SHOW_CONTEXT never

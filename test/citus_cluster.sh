@@ -101,7 +101,9 @@ node 0 -o /dev/null -c 'SET client_min_messages = error' -f /src/iam_ext/test/fi
 
 say "iam's tables: published by the coordinator, subscribed by each worker"
 tables="iam.roles, iam.users, iam.companies, iam.user_roles, iam.company_users, iam.user_settings, iam.api_keys,
-    iam.api_key_peppers, iam.referral_codes, iam.referrals, iam.company_invitations"
+    iam.api_key_peppers, iam.referral_codes, iam.referrals, iam.company_invitations, iam.permissions,
+    iam.role_permissions, iam.company_roles, iam.company_role_permissions, iam.company_member_roles,
+    iam.external_identities, iam.member_profiles"
 node 0 -o /dev/null <<SQL
 SET citus.enable_ddl_propagation = off;
 CREATE PUBLICATION iam_for_workers FOR TABLE $tables;
@@ -122,10 +124,10 @@ done
 for _ in $(seq 120); do
     synced=$(( $(value 1 -c "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate = 'r'") +
                $(value 2 -c "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate = 'r'") ))
-    [ "$synced" = 22 ] && break
+    [ "$synced" = 36 ] && break
     sleep 0.5
 done
-check "both workers hold a synchronized copy of iam's 11 tables" "$synced" 22
+check "both workers hold a synchronized copy of iam's 18 tables" "$synced" 36
 # From now on a transaction writing iam's tables commits once both workers
 # have applied it; other transactions do not wait (synchronous_commit =
 # local).
@@ -202,14 +204,15 @@ with_key() { echo "anon|{\"role\": \"anon\"}|{\"x-api-key\": \"$1\"}"; }
 rows_of() {  # rows_of TABLE: the caller's rows, as one line
     echo "SELECT coalesce(string_agg(company_id || '/' || id, ' ' ORDER BY company_id, id), 'none') FROM public.$1"
 }
-# same_view WHO ROLE|CLAIMS|HEADERS: the caller's rows of the distributed
-# table are those of the control, row for row.
+# same_view WHO ROLE|CLAIMS|HEADERS [TABLE]: the caller's rows of the
+# distributed table (courses by default) are those of its control, row for
+# row.
 same_view() {
-    local who=$1 role claims headers distributed control count
+    local who=$1 table=${3:-courses} role claims headers distributed control count
     IFS='|' read -r role claims headers <<<"$2"
-    distributed=$(request "$role" "$claims" "$headers" "$(rows_of courses)")
-    control=$(request "$role" "$claims" "$headers" "$(rows_of courses_control)")
-    count=$(request "$role" "$claims" "$headers" "SELECT count(*) FROM public.courses")
+    distributed=$(request "$role" "$claims" "$headers" "$(rows_of "$table")")
+    control=$(request "$role" "$claims" "$headers" "$(rows_of "${table}_control")")
+    count=$(request "$role" "$claims" "$headers" "SELECT count(*) FROM public.$table")
     checks=$((checks + 1))
     if [ "$distributed" = "$control" ] && [ -n "$control" ]; then echo "  ok: $who: the same $count rows"
     else echo "  FAIL: $who: distributed '$distributed', one server '$control'"; failures=$((failures + 1)); fi
@@ -224,6 +227,50 @@ same_view "Pam, a platform admin" "$(signed_in e1)"
 same_view "Gus, in no company" "$(signed_in d2)"
 same_view "Alice's API key" "$(with_key "$alice_key")"
 same_view "Acme's API key" "$(with_key "$acme_key")"
+
+say "a policy written with iam.can: the workers answer it as one server does"
+# Acme defines its own role tutor, which may read lessons, and makes Alice
+# one; Carol reads them as Acme's admin ('*' in Acme), Pam as a platform
+# admin; Vera, a plain member, and Alice's key, which has no scope, read
+# none.
+node 0 -o /dev/null <<'SQL'
+SET client_min_messages = warning;
+INSERT INTO iam.permissions (name) VALUES ('lessons:read');
+INSERT INTO iam.company_roles (id, company_id, name)
+VALUES ('d0000000-0000-4000-8000-0000000000f1', 'c0000000-0000-4000-8000-00000000000a', 'tutor');
+INSERT INTO iam.company_role_permissions (company_role_id, permission)
+VALUES ('d0000000-0000-4000-8000-0000000000f1', 'lessons:read');
+INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+VALUES ('a0000000-0000-4000-8000-0000000000a1', 'c0000000-0000-4000-8000-00000000000a', 'd0000000-0000-4000-8000-0000000000f1');
+CREATE TABLE public.lessons (company_id uuid, id int);
+SELECT create_distributed_table('public.lessons', 'company_id');
+INSERT INTO public.lessons
+SELECT c, i FROM unnest(ARRAY['c0000000-0000-4000-8000-00000000000a', 'c0000000-0000-4000-8000-00000000000b',
+                              'c0000000-0000-4000-8000-00000000000c']::uuid[]) AS c, generate_series(1, 10) AS i;
+SET citus.enable_ddl_propagation = off;
+CREATE TABLE public.lessons_control AS SELECT * FROM public.lessons;
+RESET citus.enable_ddl_propagation;
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['lessons', 'lessons_control'] LOOP
+        EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY lessons_read ON public.%I FOR SELECT USING (iam.can(%L, company_id))',
+                       t, 'lessons:read');
+        EXECUTE format('GRANT SELECT ON public.%I TO anon, authenticated', t);
+    END LOOP;
+END
+$$;
+SQL
+same_view "anon" "anon|{\"role\": \"anon\"}|{}" lessons
+same_view "Alice, Acme's tutor" "$(signed_in a1)" lessons
+same_view "Vera, a member of Acme" "$(signed_in a2)" lessons
+same_view "Carol, Acme's admin" "$(signed_in a3)" lessons
+same_view "Pam, a platform admin" "$(signed_in e1)" lessons
+same_view "Alice's API key (no scope)" "$(with_key "$alice_key")" lessons
+check "Alice the tutor reads Acme's lessons on the workers" \
+    "$(request "$(signed_in a1 | cut -d'|' -f1)" "$(signed_in a1 | cut -d'|' -f2)" '{}' "SELECT count(*) FROM public.lessons")" 10
 
 say "writes on the coordinator are seen by the next statement on every node"
 # copies SQL: the answer of SQL on each worker's copy, "w1 w2".

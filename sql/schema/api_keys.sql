@@ -1,6 +1,7 @@
 -- API keys: the peppers' rotation, verification, creation, rotation and
 -- revocation, the PostgREST pre-request function and the permissions of the
--- request's key (C++: src/pg/api_keys/api_keys.cpp, peppers.cpp, request.cpp), and
+-- request's key (C++: src/pg/api_keys/: verification.cpp, issuing.cpp,
+-- permissions.cpp, peppers.cpp, request.cpp), and
 -- the rules every write to iam.api_keys is held to (src/pg/rules/api_key_rules.cpp).
 
 CREATE OR REPLACE FUNCTION iam.rotate_api_key_pepper() RETURNS integer

@@ -77,6 +77,16 @@ REVOKE EXECUTE ON FUNCTION iam.guard_role_grant() FROM PUBLIC;
 CREATE OR REPLACE TRIGGER user_roles_grantable BEFORE INSERT OR UPDATE ON iam.user_roles
     FOR EACH ROW EXECUTE FUNCTION iam.guard_role_grant();
 
+CREATE OR REPLACE FUNCTION iam.forget_member_roles() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_forget_member_roles';
+COMMENT ON FUNCTION iam.forget_member_roles() IS
+    'AFTER UPDATE trigger of company_users: a membership that ends takes the member''s company roles with it (audited), so a member readmitted regains none';
+REVOKE EXECUTE ON FUNCTION iam.forget_member_roles() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER company_users_forget_roles AFTER UPDATE OF is_active_in_company ON iam.company_users
+    FOR EACH ROW WHEN (OLD.is_active_in_company AND NOT NEW.is_active_in_company)
+    EXECUTE FUNCTION iam.forget_member_roles();
+
 CREATE OR REPLACE TRIGGER permissions_audit AFTER INSERT OR UPDATE OR DELETE ON iam.permissions
     FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
 CREATE OR REPLACE TRIGGER role_permissions_audit AFTER INSERT OR UPDATE OR DELETE ON iam.role_permissions
@@ -134,8 +144,19 @@ BEGIN
     ON CONFLICT ON CONSTRAINT company_member_roles_pkey DO NOTHING;
     GET DIAGNOSTICS changed = ROW_COUNT;
     RETURN changed > 0;
-EXCEPTION WHEN foreign_key_violation THEN
-    PERFORM iam.raise_not_found(format('user %s is not a member of company %s', user_id, company_id));
+EXCEPTION
+    WHEN foreign_key_violation THEN
+        PERFORM iam.raise_not_found(format('user %s is not a member of company %s', user_id, company_id));
+    WHEN insufficient_privilege THEN
+        -- RLS's own refusal names a table and no rule: said in words. The
+        -- write rules' refusals (guard_member_role) say theirs already.
+        IF SQLERRM LIKE 'new row violates row-level security policy%' OR SQLERRM LIKE 'permission denied for %' THEN
+            RAISE EXCEPTION 'permission denied to assign roles in company %', company_id
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Holders of iam:roles:manage in the company (its admins, through the admin template) '
+                             'assign its roles.';
+        END IF;
+        RAISE;
 END
 $$;
 COMMENT ON FUNCTION iam.assign_company_role(uuid, uuid, text) IS
@@ -150,6 +171,9 @@ DECLARE
     role_id uuid := iam.company_role_id(company_id, role_name);
     changed bigint;
 BEGIN
+    IF user_id IS NULL THEN
+        RAISE EXCEPTION 'user_id must not be NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     DELETE FROM iam.company_member_roles AS m
     WHERE m.user_id = remove_company_role.user_id AND m.company_id = remove_company_role.company_id
       AND m.company_role_id = role_id;

@@ -322,6 +322,7 @@ DECLARE
     invitation_columns text;
     client_tables text;
     statement text;
+    operator_role name;
 BEGIN
     -- Every table but the peppers.
     SELECT string_agg(format('iam.%I', c.relname), ', ' ORDER BY c.relname) INTO client_tables
@@ -394,9 +395,7 @@ BEGIN
         END LOOP;
     END IF;
 
-    -- The service role and, on Supabase, the operator (postgres, not a
-    -- superuser there): every table but the peppers; the operator also
-    -- re-applies grants and rotates the pepper.
+    -- The service role: every table but the peppers.
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
         GRANT USAGE ON SCHEMA iam TO service_role;
         EXECUTE 'GRANT ALL ON ' || client_tables || ' TO service_role';
@@ -410,16 +409,45 @@ BEGIN
         GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO service_role;
         REVOKE ALL ON iam.api_key_peppers FROM service_role;
     END IF;
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres' AND NOT rolsuper) THEN
-        GRANT USAGE ON SCHEMA iam TO postgres;
-        EXECUTE 'GRANT ALL ON ' || client_tables || ' TO postgres';
-        GRANT SELECT ON iam.company_members TO postgres;
-        GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO postgres;
-        REVOKE ALL ON iam.api_key_peppers FROM postgres;
-        GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper(),
-            iam.custom_access_token_hook(jsonb), iam.enable_auth_sync(), iam.disable_auth_sync()
-            TO postgres;
-    END IF;
+
+    -- The operator, when it is no superuser: the extension's owner (whoever
+    -- ran CREATE EXTENSION: a trusted extension's objects belong to the
+    -- bootstrap superuser, so the owner has no right on them otherwise) and,
+    -- on Supabase, postgres. Every table but the peppers, TRUNCATE included,
+    -- and the operator's functions.
+    FOR operator_role IN
+        SELECT r.rolname FROM pg_roles AS r
+        WHERE NOT r.rolsuper
+          AND (r.oid = (SELECT e.extowner FROM pg_extension AS e WHERE e.extname = 'iam_ext')
+               OR r.rolname = 'postgres')
+    LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA iam TO %I', operator_role);
+        EXECUTE format('GRANT ALL ON %s TO %I', client_tables, operator_role);
+        EXECUTE format('GRANT SELECT ON iam.company_members TO %I', operator_role);
+        EXECUTE format('GRANT ALL ON ALL SEQUENCES IN SCHEMA iam TO %I', operator_role);
+        EXECUTE format('REVOKE ALL ON iam.api_key_peppers FROM %I', operator_role);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper(), '
+                       'iam.custom_access_token_hook(jsonb), iam.enable_auth_sync(), iam.disable_auth_sync() '
+                       'TO %I', operator_role);
+    END LOOP;
+    -- A former owner (REASSIGN OWNED moved the extension to another role)
+    -- is the operator no more: it loses what the loop above gave it. It is
+    -- recognised by its EXECUTE on this function, which only operators get.
+    FOR operator_role IN
+        SELECT r.rolname
+        FROM pg_proc AS p, aclexplode(p.proacl) AS a JOIN pg_roles AS r ON r.oid = a.grantee
+        WHERE p.oid = 'iam.apply_grants()'::regprocedure AND a.privilege_type = 'EXECUTE'
+          AND r.oid <> p.proowner AND NOT r.rolsuper
+          AND r.oid IS DISTINCT FROM (SELECT e.extowner FROM pg_extension AS e WHERE e.extname = 'iam_ext')
+          AND r.rolname <> 'postgres'
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION iam.apply_grants(), iam.rotate_api_key_pepper(), '
+                       'iam.custom_access_token_hook(jsonb), iam.enable_auth_sync(), iam.disable_auth_sync() '
+                       'FROM %I', operator_role);
+        EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA iam FROM %I', operator_role);
+        EXECUTE format('REVOKE ALL ON %s, iam.company_members FROM %I', client_tables, operator_role);
+        EXECUTE format('REVOKE USAGE ON SCHEMA iam FROM %I', operator_role);
+    END LOOP;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'supabase_auth_admin') THEN
         -- Supabase Auth calls the access token hook, and may do nothing else.
         GRANT USAGE ON SCHEMA iam TO supabase_auth_admin;

@@ -108,10 +108,11 @@ $$;
 COMMENT ON FUNCTION iam.sync_auth_user() IS
     'Trigger on auth.users (see enable_auth_sync): keeps iam.users in step; never fails the auth write';
 
--- enable_auth_sync and disable_auth_sync run as the extension's owner too:
--- on Supabase the operator, postgres, is not a superuser and owns neither
--- auth.users (supabase_auth_admin does) nor the trigger function, so it could
--- neither attach iam.sync_auth_user() to the table nor drop the triggers.
+-- enable_auth_sync and disable_auth_sync run as the owner of the extension's
+-- objects too: an operator who is no superuser (postgres on Supabase, or
+-- whoever installed the trusted extension) owns neither auth.users
+-- (supabase_auth_admin does) nor the trigger function, so it could neither
+-- attach iam.sync_auth_user() to the table nor drop the triggers.
 -- Only the operator may execute them.
 CREATE OR REPLACE FUNCTION iam.enable_auth_sync() RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -184,17 +185,11 @@ $$;
 COMMENT ON FUNCTION iam.disable_auth_sync() IS
     'Removes the auth.users triggers of enable_auth_sync (needed before DROP EXTENSION); iam.users stays as it is';
 
--- Operator functions: no API role may run them. On Supabase the operator is
--- postgres, not a superuser there.
+-- Operator functions: no API role may run them. iam.apply_grants() grants
+-- them to the operator when it is no superuser: the extension's owner and,
+-- on Supabase, postgres.
 REVOKE EXECUTE ON FUNCTION iam.sync_user_from_auth(jsonb), iam.sync_auth_user(), iam.enable_auth_sync(),
     iam.disable_auth_sync() FROM PUBLIC;
-DO $$
-BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres' AND NOT rolsuper) THEN
-        GRANT EXECUTE ON FUNCTION iam.enable_auth_sync(), iam.disable_auth_sync() TO postgres;
-    END IF;
-END
-$$;
 
 ------------------------------------------------------------------------------
 -- Supabase Auth's custom access token hook: GoTrue calls it as

@@ -16,6 +16,7 @@ namespace sqlstate {
 inline constexpr std::string_view invalid_parameter_value = "22023";
 inline constexpr std::string_view undefined_object = "42704";
 inline constexpr std::string_view unique_violation = "23505";
+inline constexpr std::string_view foreign_key_violation = "23503";
 inline constexpr std::string_view no_data_found = "P0002";
 inline constexpr std::string_view insufficient_privilege = "42501";
 inline constexpr std::string_view invalid_authorization = "28000";

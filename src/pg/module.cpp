@@ -1,5 +1,6 @@
 // Library entry point: what must happen once per backend that loads iam_ext.
 #include "pg/api_keys/verification.hpp"
+#include "pg/boundary/error_context.hpp"
 #include "pg/referrals/attempt_limits.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/rules/presented_secrets.hpp"
@@ -47,6 +48,7 @@ void _PG_init(void) {
     }
     iam::pg::install_planner_hook();
     iam::pg::install_lock_guard();
+    iam::pg::install_error_context_filter();
 
     // The extension owns the iam.* settings: once loaded, a misspelt
     // SET iam.<name> is an error instead of a setting nothing reads.

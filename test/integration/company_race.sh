@@ -9,7 +9,9 @@
 # left. Last, under REPEATABLE READ and SERIALIZABLE, two admins each demote
 # themselves in a transaction whose snapshot was taken before the other's
 # demotion committed: the second is refused with 40001 (its snapshot is
-# older than the lock it waited for), and the company keeps an admin.
+# older than the lock it waited for), and the company keeps an admin. And a
+# template and a company's role of one name, created at the same moment:
+# only the first commits.
 set -euo pipefail
 
 db=iam_company_race
@@ -135,6 +137,31 @@ SQL
     wait "$second_pid"
 done
 
+echo "a template and a company's role of one name, created at once"
+# The second session takes its REPEATABLE READ snapshot, then the first
+# creates the template 'race_N' and holds its transaction open while the
+# second creates Acme's role 'race_N': the second waits for the first, and
+# is refused (23505) by what the first committed, though its snapshot is
+# older. A template and a company's role never share a name.
+for n in 1 2 3; do
+    mkfifo "$work/name-$n"
+    sql -d "$db" <"$work/name-$n" >"$work/name-$n.out" 2>&1 &
+    name_pid=$!
+    exec 7>"$work/name-$n"
+    printf "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 'snapshot ' || count(*) FROM iam.roles;\n" >&7
+    for _ in $(seq 600); do grep -q '^ snapshot' "$work/name-$n.out" && break; sleep 0.05; done
+    sql -d "$db" -o /dev/null -c "BEGIN" -c "INSERT INTO iam.company_roles (name) VALUES ('race_$n')" \
+        -c "SELECT pg_sleep(0.5)" -c "COMMIT" &
+    first_pid=$!
+    sleep 0.2
+    printf "INSERT INTO iam.company_roles (company_id, name) VALUES ('c0000000-0000-4000-8000-000000000000', 'race_%s');\nCOMMIT;\n" \
+        "$n" >&7
+    exec 7>&-
+    wait "$first_pid"
+    wait "$name_pid" || true  # refused, as it should be: checked below
+done
+name_refusals=$(cat "$work"/name-*.out | grep -c 'already exists as a template' || true)
+
 failures=0
 check() {  # check WHAT EXPECTED QUERY
     local actual
@@ -168,6 +195,10 @@ for level in 'REPEATABLE READ' SERIALIZABLE; do
     check "$level: the second, in a snapshot older than the first's commit, refused with 40001" "40001" \
         "SELECT outcome FROM race_outcomes WHERE race = '$level' AND client = 2"
 done
+check "names created both as a template and as a company's role" "0" \
+    "SELECT count(*) FROM (SELECT name FROM iam.company_roles WHERE name LIKE 'race_%'
+                           GROUP BY name HAVING count(*) > 1) AS both_kinds"
+check "company roles refused for a template's name created at the same moment" "3" "SELECT $name_refusals"
 check "companies 11 and 12 each keep one admin" "2" \
     "SELECT count(*) FROM (SELECT company_id FROM iam.company_users
                            WHERE company_id IN ('c0000000-0000-4000-8000-000000000011', 'c0000000-0000-4000-8000-000000000012')

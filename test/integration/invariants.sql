@@ -75,7 +75,12 @@ BEGIN
     VALUES (nullif(current_setting('inv.op', true), '')::integer, txid_current(), clock_timestamp(),
             TG_TABLE_NAME, TG_OP, o, n, actor, iam.has_role(actor, 'platform_admin'),
             CASE WHEN company IS NOT NULL AND actor IS NOT NULL THEN iam.is_company_admin(company, actor) END,
-            iam.has_permission('iam:' || TG_TABLE_NAME || ':write'),
+            -- As the statement began: a key that revokes itself no longer
+            -- holds anything once the row is written, when this runs.
+            iam.has_permission('iam:' || TG_TABLE_NAME || ':write')
+            OR (TG_TABLE_NAME = 'api_keys' AND (o ->> 'id')::uuid = iam.current_api_key_id()
+                AND (o ->> 'is_active')::boolean
+                AND o -> 'permissions' ?| '{*,iam:*,iam:api_keys:*,iam:api_keys:write}'::text[]),
             current_setting('request.headers', true) LIKE '%x-api-key%');
     RETURN NULL;
 END

@@ -123,6 +123,23 @@ check "supabase_auth_admin may, and reads no iam table itself" "true|false" \
 echo "the operator's functions"
 as_postgres "SELECT iam.apply_grants()" >/dev/null && check "apply_grants() as postgres" ok ok
 
+echo "the permission model, as the operator"
+acme=c0000000-0000-4000-8000-0000000000aa reader=d0000000-0000-4000-8000-0000000000aa
+as_postgres "INSERT INTO iam.permissions (name) VALUES ('courses:read')" >/dev/null
+as_postgres "INSERT INTO iam.companies (id, name) VALUES ('$acme', 'Acme')" >/dev/null
+as_postgres "INSERT INTO iam.company_users (user_id, company_id) VALUES ('$pam', '$acme')" >/dev/null
+as_postgres "INSERT INTO iam.company_roles (id, company_id, name) VALUES ('$reader', '$acme', 'reader')" >/dev/null
+as_postgres "INSERT INTO iam.company_role_permissions (company_role_id, permission) VALUES ('$reader', 'courses:read')" >/dev/null
+check "postgres registers a permission, defines a company role and assigns it" t \
+    "$(as_postgres "SELECT iam.assign_company_role('$acme', '$pam', 'reader')")"
+check "... and Pam then holds the permission in Acme, not elsewhere" "true|false" \
+    "$(as_postgres "SELECT iam.can('courses:read', '$acme') || '|' || iam.can('courses:read')
+                    FROM (SELECT set_config('request.jwt.claims', '{\"sub\": \"$pam\"}', false)) AS claims")"
+check "each change audited, as postgres" 4 \
+    "$(as_postgres "SELECT count(*) FROM iam.audit_log WHERE actor_role = 'postgres'
+                    AND action IN ('permission_registered', 'company_role_created', 'role_permission_granted',
+                                   'member_role_assigned')")"
+
 echo "the Security Advisor's rules (security_advisor.sql), iam exposed through PostgREST"
 advisor() {  # advisor SCHEMA [DATABASE]: the findings, one a line
     value -U postgres -d "${2:-$db}" -v schema="$1" -f "$here/security_advisor.sql" | paste -sd ';' -

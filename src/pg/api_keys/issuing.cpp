@@ -177,6 +177,33 @@ KeyInsert key_insert(FunctionCallInfo fcinfo, KeyOwner* owner, Jsonb* permission
          permissions != nullptr ? ' ' : 'n', has_expiry ? ' ' : 'n', '\0'}};
 }
 
+std::string uuid_text(Datum uuid) {
+    return iam::pg::pg_call(
+        [&] { return std::string(DatumGetCString(DirectFunctionCall1(uuid_out, uuid))); });
+}
+
+// What RLS refused, in words: the policies of iam.api_keys let a user make
+// their own key, in a company only while an active member of it, and a
+// company's key only its admins.
+iam::Error refusal(const KeyInsert& insert) {
+    bool has_user = insert.nulls[0] != 'n', has_company = insert.nulls[1] != 'n';
+    if (has_company && !has_user)
+        return iam::Error(
+            iam::sqlstate::insufficient_privilege,
+            "permission denied to create an API key for company " + uuid_text(insert.values[1]), {},
+            "Only the company's admins (role_in_company admin) and the service role "
+            "make its keys; a member makes a key of their own.");
+    if (has_company)
+        return iam::Error(
+            iam::sqlstate::insufficient_privilege,
+            "permission denied to create an API key in company " + uuid_text(insert.values[1]), {},
+            "A user's key in a company is for an active member of an active "
+            "company.");
+    return iam::Error(iam::sqlstate::insufficient_privilege,
+                      "permission denied to create this API key", {},
+                      "A user makes keys of their own; the service role makes any.");
+}
+
 // Inserts the key as the caller; false if its key_prefix is taken. A
 // missing owner is 02000, naming which one.
 bool insert_key(KeyInsert* insert, const NewKey& key, pg_uuid_t* id) {
@@ -191,6 +218,8 @@ bool insert_key(KeyInsert* insert, const NewKey& key, pg_uuid_t* id) {
                 7, insert->types, insert->values, insert->nulls, id);
         });
     } catch (const iam::pg::PgError& error) {
+        if (iam::pg::is_policy_refusal(error.data()))
+            throw refusal(*insert);
         if (error.data()->sqlerrcode != ERRCODE_FOREIGN_KEY_VIOLATION)
             throw;
         // A key may name both owners: the violated constraint says which
@@ -282,6 +311,18 @@ IAM_SQL_FUNCTION(iam_rotate_api_key) {
                          "a rotation's grace is from 0 to 90 days", {},
                          "With grace '0' the old secret stops at once.");
     bool overlap = grace_usecs > 0;
+    // Replaces the key as the caller; whether a key was replaced.
+    auto rotate = [&](const NewKey& key, Datum* values, Oid* types, pg_uuid_t* id) {
+        if (overlap) {
+            // The one way a key naming another in replaces_key_id is made
+            // (guard_api_key checks the copy against this).
+            iam::pg::RotationCopy copy(key_id, key.hashed_key);
+            return iam::pg::pg_call(
+                [&] { return execute_returning_id(replace_key, 4, types, values, nullptr, id); });
+        }
+        return iam::pg::pg_call(
+            [&] { return execute_returning_id(replace_secret, 3, types, values, nullptr, id); });
+    };
     return issue_key(fcinfo, site, [&](const NewKey& key, pg_uuid_t* id) {
         iam::pg::ApiKeyRow existing{};
         std::string_view prefix(VARDATA_ANY(key.key_prefix), VARSIZE_ANY_EXHDR(key.key_prefix));
@@ -290,17 +331,16 @@ IAM_SQL_FUNCTION(iam_rotate_api_key) {
         Oid types[4] = {UUIDOID, TEXTOID, TEXTOID, INTERVALOID};
         Datum values[4] = {UUIDPGetDatum(&key_id), PointerGetDatum(key.key_prefix),
                            PointerGetDatum(key.hashed_key), IntervalPGetDatum(&grace)};
-        bool rotated;
-        if (overlap) {
-            // The one way a key naming another in replaces_key_id is made
-            // (guard_api_key checks the copy against this).
-            iam::pg::RotationCopy copy(key_id, key.hashed_key);
-            rotated = iam::pg::pg_call(
-                [&] { return execute_returning_id(replace_key, 4, types, values, nullptr, id); });
-        } else {
-            rotated = iam::pg::pg_call([&] {
-                return execute_returning_id(replace_secret, 3, types, values, nullptr, id);
-            });
+        bool rotated = false;
+        try {
+            rotated = rotate(key, values, types, id);
+        } catch (const iam::pg::PgError& error) {
+            if (!iam::pg::is_policy_refusal(error.data()))
+                throw;
+            throw iam::Error(iam::sqlstate::insufficient_privilege,
+                             "permission denied to rotate this API key", {},
+                             "A key is rotated by its user, or a company's key by the "
+                             "company's admins, while they may still create it.");
         }
         if (!rotated)
             throw iam::Error(iam::sqlstate::no_data_found,

@@ -6,7 +6,7 @@
 // row the one before it left, so N credits admit exactly N requests. The
 // refill happens in the same UPDATE, so two requests at the boundary refill
 // once. During a rotation's overlap both keys spend the new key's credits:
-// the old key's were moved to it (rotate_api_key in api_keys.cpp).
+// the old key's were moved to it (iam_rotate_api_key in issuing.cpp).
 #include "pg/boundary/guard.hpp"
 
 #include "pg/api_keys/verification.hpp"

@@ -84,9 +84,9 @@ IAM_SQL_FUNCTION(iam_api_key_has_permission) {
 }
 
 // iam.has_permission(permission text) -> boolean: whether the API key of the
-// current request (iam.authenticate_request) grants it; false without one
+// current request (iam.authenticate_request) grants it, as the statement
+// sees the key; false without one
 IAM_SQL_FUNCTION(iam_has_permission) {
-    const iam::pg::ApiKeyContext* context = iam::pg::api_key_context();
-    PG_RETURN_BOOL(context != nullptr &&
-                   iam::pg::permissions_cover(context->permissions, PG_GETARG_TEXT_PP(0)));
+    PG_RETURN_BOOL(
+        iam::pg::permissions_cover(iam::pg::request_key_scope(), PG_GETARG_TEXT_PP(0)));
 }

@@ -49,12 +49,15 @@ Holder current_holder(const IamTables& tables, iam::pg::SubjectCache* subject) {
     if (const iam::pg::ApiKeyContext* key = iam::pg::api_key_context()) {
         holder.has_key = true;
         iam::pg::ApiKeyRow row{};
-        if (!iam::pg::find_api_key_by_id(tables, key->key_id, &row) ||
-            !iam::pg::api_key_stands(tables, &row, GetCurrentStatementStartTimestamp()))
+        if (!iam::pg::find_api_key_by_id(tables, key->key_id, &row))
             return holder;
-        holder.key_scope = row.permissions;
+        // The company the key names bounds it, also once its owner has left
+        // that company (when the key still verifies, as theirs alone).
         holder.has_key_company = row.has_company;
         holder.key_company = row.company_id;
+        if (!iam::pg::api_key_stands(tables, &row, GetCurrentStatementStartTimestamp()))
+            return holder;
+        holder.key_scope = row.permissions;
         holder.company_key = !row.has_user;
         holder.has_user = row.has_user;
         holder.user_id = row.user_id;
@@ -268,6 +271,13 @@ bool held_in_company(CallSiteCache* cache, const text* permission, const pg_uuid
     return iam::pg::caller_holds(cache->tables, text_view(permission), &company_id);
 }
 
+// The answer without a company (the one-argument form, or a NULL company):
+// a platform role's permission, but not through a key bound to a company,
+// which acts in that company only.
+bool held_without_company(const CallerPermission& answers) {
+    return answers.everywhere && !answers.has_only_company;
+}
+
 // A permission as an error message quotes it: a megabyte of input must not
 // become a megabyte of message.
 std::string quoted_permission(const text* permission) {
@@ -316,8 +326,10 @@ bool iam::pg::caller_holds(const IamTables& tables, std::string_view wanted,
         return true;
     if (holder.has_key && !permissions_cover(holder.key_scope, wanted))
         return false;
-    if (holder.has_key_company && company_id != nullptr &&
-        !same_uuid(*company_id, holder.key_company))
+    // A key bound to a company acts in that company only: not elsewhere,
+    // and not without a company (the platform roles' questions).
+    if (holder.has_key_company &&
+        (company_id == nullptr || !same_uuid(*company_id, holder.key_company)))
         return false;
     if (holder.company_key)
         return company_id != nullptr;
@@ -338,7 +350,7 @@ bool iam::pg::caller_holds(const IamTables& tables, std::string_view wanted,
 IAM_SQL_FUNCTION(iam_can) {
     CallSiteCache* cache = iam::pg::call_site_cache(fcinfo);
     const text* permission = asked_permission(fcinfo, cache);
-    PG_RETURN_BOOL(caller_permission(cache, permission).everywhere);
+    PG_RETURN_BOOL(held_without_company(caller_permission(cache, permission)));
 }
 
 // iam.can(permission text, company_id uuid) -> boolean: held through a
@@ -349,7 +361,7 @@ IAM_SQL_FUNCTION(iam_can_in_company) {
     const text* permission = asked_permission(fcinfo, cache);
     const CallerPermission& answers = caller_permission(cache, permission);
     if (PG_ARGISNULL(1))
-        PG_RETURN_BOOL(answers.everywhere);
+        PG_RETURN_BOOL(held_without_company(answers));
     const pg_uuid_t* company_id = PG_GETARG_UUID_P(1);
     if (answers.everywhere)
         PG_RETURN_BOOL(!answers.has_only_company ||

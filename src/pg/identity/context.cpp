@@ -222,6 +222,52 @@ void read_claims(const char* claims, bool with_external, ParsedClaims* parsed,
     }
 }
 
+// The backend's recent answers of iam.external_identities. Every request
+// sets its claims anew, and reading the mapping (opening its table and
+// index for one probe) cost a quarter of a short request's own time in the
+// server; the same few subjects come back request after request on a
+// pooled connection. Direct-mapped by a hash of (issuer, subject), "no
+// row" remembered too; all forgotten when an invalidation reaches the
+// table: a change to it, committed by any backend, or this backend's own
+// at its next command (external_identities_changed), as before the cache.
+struct KnownSubject {
+    bool valid, mapped;
+    pg_uuid_t user_id;
+    char* key;  // issuer, NUL, subject; in TopMemoryContext
+    size_t key_length;
+};
+constexpr uint32 known_subject_slots = 256;
+KnownSubject known_subjects[known_subject_slots];
+Oid known_subjects_table = InvalidOid;
+bool known_subjects_callback_registered = false;
+uint64 known_subjects_epoch = 0;  // moves on with every forgetting
+
+void forget_known_subjects() {
+    ++known_subjects_epoch;
+    for (KnownSubject& known : known_subjects) {
+        if (known.key != nullptr)
+            pfree(known.key);
+        known = KnownSubject{};
+    }
+}
+
+void known_subjects_invalidated(Datum, Oid relation) {
+    if (relation == InvalidOid || relation == known_subjects_table)
+        forget_known_subjects();
+}
+
+// The slot of (issuer, subject) and its key, built in *key (palloc'd).
+uint32 known_subject_slot(const char* issuer, size_t issuer_length, const char* subject,
+                          size_t subject_length, char** key, size_t* key_length) {
+    *key_length = issuer_length + 1 + subject_length;
+    *key = static_cast<char*>(palloc(*key_length));
+    memcpy(*key, issuer, issuer_length);
+    (*key)[issuer_length] = '\0';
+    memcpy(*key + issuer_length + 1, subject, subject_length);
+    return hash_bytes(reinterpret_cast<const unsigned char*>(*key), static_cast<int>(*key_length)) %
+           known_subject_slots;
+}
+
 // Plain C style: the user iam.external_identities maps the claims' external
 // subject to, into *parsed. A subject or issuer holding NUL (which text
 // cannot) or an empty one maps to nobody.
@@ -235,9 +281,49 @@ void resolve_external_subject(const ExternalClaims& external, ParsedClaims* pars
     }
     IamTables tables;
     resolve_iam_tables(&tables);
-    parsed->has_user =
-        external_identity_user(tables, external.issuer, external.issuer_length, external.subject,
-                               external.subject_length, &parsed->user_id);
+    if (!known_subjects_callback_registered) {
+        CacheRegisterRelcacheCallback(known_subjects_invalidated, Datum(0));
+        known_subjects_callback_registered = true;
+    }
+    if (tables.external_identities != known_subjects_table) {
+        forget_known_subjects();
+        known_subjects_table = tables.external_identities;
+    }
+    char* key;
+    size_t key_length;
+    KnownSubject& known =
+        known_subjects[known_subject_slot(external.issuer, external.issuer_length, external.subject,
+                                          external.subject_length, &key, &key_length)];
+    if (known.valid && known.key_length == key_length && memcmp(known.key, key, key_length) == 0) {
+        parsed->has_user = known.mapped;
+        parsed->user_id = known.user_id;
+        pfree(key);
+    } else {
+        // Remembered answers are read under the latest committed state (and
+        // this transaction's own changes), which every later change
+        // invalidates; an older snapshot's answer could outlive the
+        // invalidation that came before it. A parallel operation may take
+        // no new snapshot: there the answer is read, not remembered.
+        const bool remember = !IsInParallelMode() && OidIsValid(known_subjects_table);
+        const uint64 epoch = known_subjects_epoch;
+        parsed->has_user = external_identity_user(
+            tables, external.issuer, external.issuer_length, external.subject,
+            external.subject_length, &parsed->user_id, remember ? GetLatestSnapshot() : nullptr);
+        // An invalidation that arrived while reading forgot everything: what
+        // was read is then not remembered either.
+        if (remember && epoch == known_subjects_epoch) {
+            if (known.key != nullptr)
+                pfree(known.key);
+            known = KnownSubject{};
+            known.key = static_cast<char*>(MemoryContextAlloc(TopMemoryContext, key_length));
+            memcpy(known.key, key, key_length);
+            known.key_length = key_length;
+            known.mapped = parsed->has_user;
+            known.user_id = parsed->user_id;
+            known.valid = true;
+        }
+        pfree(key);
+    }
     parsed->unmapped_external = !parsed->has_user && OidIsValid(tables.external_identities);
     if (!parsed->has_user)
         elog(DEBUG1, "iam: no iam.external_identities row maps the JWT's subject; no current user");

@@ -90,12 +90,16 @@ void provision_external_subject() {
 //
 // AFTER ... FOR EACH STATEMENT on iam.external_identities: a link or unlink
 // made in this backend counts from its next statement on, whatever the
-// claims (other backends see it from their next transaction: the
-// generation moves on at every transaction's end).
+// claims; other backends see it from their next transaction at the latest:
+// the generation moves on at every transaction's end, and the table's
+// invalidation, sent at commit, makes every backend forget the answers it
+// remembered (and this one at its next command, or at a rollback).
 IAM_SQL_FUNCTION(iam_external_identities_changed) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         throw iam::Error(iam::sqlstate::trigger_protocol_violated,
                          "iam.external_identities_changed() must be called as a trigger");
+    CacheInvalidateRelcacheByRelid(
+        RelationGetRelid(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation));
     iam::pg::external_identities_changed();
     return PointerGetDatum(nullptr);
 }

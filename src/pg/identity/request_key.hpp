@@ -15,4 +15,11 @@ namespace iam::pg {
 bool permissions_cover(const Jsonb* permissions, std::string_view wanted);
 bool permissions_cover(const Jsonb* permissions, const text* wanted);
 
+// The scope of this request's key (iam.authenticate_request) as the
+// current statement sees the key's row: a key narrowed or revoked counts
+// from the next statement on. nullptr without a key, or for a key that no
+// longer stands (revoked, expired, suspended, its company suspended), which
+// covers nothing. Read once per statement.
+const Jsonb* request_key_scope();
+
 }  // namespace iam::pg

@@ -57,12 +57,72 @@ SPIPlanPtr plan_for(const char* sql, int nargs, Oid* types) {
 // owner. Only execute_as_owner changes it, so no client can forge it.
 int owner_statement_depth = 0;
 
+// Removes from an error the trace of the extension's own statement `sql`:
+// the line SPI's error context adds ("SQL statement \"...\""), and the
+// statement as the error's internal query. The statement is the
+// extension's business, not the caller's: they see the message, its hint
+// and the context of their own call. Lines of other statements (an
+// application's trigger, a PL/pgSQL function) stay.
+void drop_own_statement(ErrorData* error, const char* sql) {
+    if (error->internalquery != nullptr && strcmp(error->internalquery, sql) == 0) {
+        error->internalquery = nullptr;
+        error->internalpos = 0;
+    }
+    if (error->context == nullptr)
+        return;
+    const char* own = psprintf("SQL statement \"%s\"", sql);
+    size_t own_length = strlen(own);
+    StringInfoData kept;
+    initStringInfo(&kept);
+    const char* line = error->context;
+    while (*line != '\0') {
+        const char* end = strchr(line, '\n');
+        size_t length = end != nullptr ? static_cast<size_t>(end - line) : strlen(line);
+        if (length != own_length || strncmp(line, own, own_length) != 0) {
+            if (kept.len > 0)
+                appendStringInfoChar(&kept, '\n');
+            appendBinaryStringInfo(&kept, line, static_cast<int>(length));
+        }
+        line += length;
+        if (*line == '\n')
+            ++line;
+    }
+    error->context = kept.len > 0 ? kept.data : nullptr;
+}
+
+uint64 execute_pinned_traced(const char* sql, int nargs, Oid* types, Datum* values,
+                             const char* nulls, ResultReader read, void* context, bool as_owner,
+                             bool latest);
+
 // The statement with the path pinned (and, as the owner, row_security on);
-// on an error, the abort of the (sub)transaction restores both. With
-// `latest`, a read-only statement reads the latest committed state instead
-// of the transaction's snapshot.
+// on an error, the abort of the (sub)transaction restores both, and the
+// error goes on without the statement's own text (drop_own_statement).
+// With `latest`, a read-only statement reads the latest committed state
+// instead of the transaction's snapshot.
 uint64 execute_pinned(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
                       ResultReader read, void* context, bool as_owner, bool latest = false) {
+    MemoryContext caller_context = CurrentMemoryContext;
+    volatile uint64 processed = 0;  // set inside PG_TRY, read after it
+    PG_TRY();
+    {
+        processed = execute_pinned_traced(sql, nargs, types, values, nulls, read, context, as_owner,
+                                          latest);
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        ErrorData* error = CopyErrorData();
+        FlushErrorState();
+        drop_own_statement(error, sql);
+        ReThrowError(error);
+    }
+    PG_END_TRY();
+    return processed;
+}
+
+uint64 execute_pinned_traced(const char* sql, int nargs, Oid* types, Datum* values,
+                             const char* nulls, ResultReader read, void* context, bool as_owner,
+                             bool latest) {
     int guc_nest_level = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                             GUC_ACTION_SAVE, true, 0, false);
@@ -131,6 +191,14 @@ int execute_utility(const char* sql) {
     int result = SPI_execute(sql, false, 0);
     SPI_finish();
     return result;
+}
+
+bool is_policy_refusal(const ErrorData* error) {
+    if (error->sqlerrcode != ERRCODE_INSUFFICIENT_PRIVILEGE || error->funcname == nullptr)
+        return false;
+    return strcmp(error->funcname, "ExecWithCheckOptions") == 0 ||
+           strcmp(error->funcname, "aclcheck_error") == 0 ||
+           strcmp(error->funcname, "aclcheck_error_col") == 0;
 }
 
 bool running_own_bookkeeping() {

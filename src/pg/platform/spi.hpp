@@ -46,6 +46,14 @@ uint64 execute_as_caller_latest(const char* sql, int nargs, Oid* types, Datum* v
 uint64 execute_as_owner(Oid relation, const char* sql, int nargs, Oid* types, Datum* values,
                         const char* nulls, ResultReader read = nullptr, void* context = nullptr);
 
+// Whether `error` is PostgreSQL's own refusal of a statement run as the
+// caller: a row-level security policy's WITH CHECK ("new row violates
+// row-level security policy") or a missing table or column privilege, both
+// 42501 with a message that names no rule. The refusals of the extension's
+// triggers carry messages of their own and are not this. Told by the
+// function that raised it, which no translation changes.
+bool is_policy_refusal(const ErrorData* error);
+
 // Whether the backend is inside a statement of execute_as_owner: the
 // extension's own bookkeeping, which the write rules let through. Running as
 // the tables' owner otherwise (a SECURITY DEFINER function) is no such thing.

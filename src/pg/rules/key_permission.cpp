@@ -29,7 +29,7 @@ IAM_SQL_FUNCTION(iam_require_key_permission) {
     // Through pg_call: reading the jsonb may raise an error while `wanted`
     // is alive.
     if (!iam::pg::pg_call(
-            [&] { return iam::pg::permissions_cover(request_key->permissions, wanted); }))
+            [&] { return iam::pg::permissions_cover(iam::pg::request_key_scope(), wanted); }))
         iam::pg::refuse(
             "this request's API key may not change iam." +
                 std::string(RelationGetRelationName(relation)),

@@ -12,11 +12,13 @@
 //   role of their own company only; a company's role and a template never
 //   share a name.
 // The service role and the operator in the session stand above the rules
-// of holding (caller_holds), the operator and a restore above the others.
+// of holding (caller_holds), the operator and a restore above the others,
+// but for the identity of company roles, which only a restore bypasses.
 #include "pg/boundary/guard.hpp"
 
 #include "pg/checks/permission_checks.hpp"
 #include "pg/identity/privileges.hpp"
+#include "pg/platform/spi.hpp"
 #include "pg/rules/trigger_rows.hpp"
 #include "pg/rules/write_rules.hpp"
 #include "pg/tables/permission_rows.hpp"
@@ -86,6 +88,14 @@ void require_held(const iam::pg::IamTables& tables, const text* grant, const pg_
                "Nobody gives more than they hold; the service role and the operator may.");
 }
 
+// A company role the rules cannot see (none, or another transaction's not
+// yet committed) is refused here, never left to the foreign key, which is
+// checked later with a newer snapshot.
+[[noreturn]] void refuse_unknown_company_role() {
+    throw iam::Error(iam::sqlstate::foreign_key_violation, "that company role does not exist", {},
+                     "A role created by another transaction counts once it has committed.");
+}
+
 bool is_built_in_template(const pg_uuid_t& id) {
     return iam::pg::same_uuid(id, iam::pg::member_template_id) ||
            iam::pg::same_uuid(id, iam::pg::admin_template_id);
@@ -108,7 +118,7 @@ bool grant_not_held(const char* grant, int length, void* context) {
 bool holds_every_grant(const iam::pg::IamTables& tables, iam::pg::RoleKind kind,
                        const pg_uuid_t& role_id, const pg_uuid_t* company_id) {
     HeldCheck check{&tables, company_id, true};
-    iam::pg::role_grant_matches(tables, kind, role_id, grant_not_held, &check);
+    iam::pg::role_grant_matches(tables, kind, role_id, grant_not_held, &check, SnapshotSelf);
     return check.all_held;
 }
 
@@ -148,7 +158,7 @@ IAM_SQL_FUNCTION(iam_guard_grant) {
     bool is_template = false;
     pg_uuid_t company_id{};
     if (!iam::pg::find_company_role(tables, role_id, &is_template, &company_id))
-        return iam::pg::let_through(trigger);  // the foreign key refuses it
+        refuse_unknown_company_role();
     require_held(tables, grant, is_template ? nullptr : &company_id, "grant");
     return iam::pg::let_through(trigger);
 }
@@ -158,7 +168,13 @@ IAM_SQL_FUNCTION(iam_guard_grant) {
 IAM_SQL_FUNCTION(iam_guard_company_role) {
     TriggerData* trigger = iam::pg::row_trigger(fcinfo, "iam.guard_company_role()");
     Relation relation = trigger->tg_relation;
-    if (above_rules(relation))
+    // These rules keep the data whole, so they bind the operator too (only
+    // a restore reloads rows as they were): a role moved into another
+    // company would stay held by the members of the first, granting there
+    // whatever the second company's managers add to it; a company's role
+    // named like a template, or a renamed member or admin, makes a name
+    // mean two roles.
+    if (iam::pg::is_restore(relation))
         return iam::pg::let_through(trigger);
     pg_uuid_t id = required_uuid(trigger->tg_trigtuple, relation, "id");
     if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) {
@@ -206,7 +222,7 @@ IAM_SQL_FUNCTION(iam_guard_member_role) {
     bool is_template = false;
     pg_uuid_t role_company{};
     if (!iam::pg::find_company_role(tables, role_id, &is_template, &role_company))
-        return iam::pg::let_through(trigger);  // the foreign key refuses it
+        refuse_unknown_company_role();
     if (is_built_in_template(role_id))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "member and admin are held through company_users.role_in_company, not "
@@ -238,4 +254,35 @@ IAM_SQL_FUNCTION(iam_guard_role_grant) {
         iam::pg::refuse("permission denied to grant a role that grants more than you hold",
                         "Nobody gives more than they hold; the service role and the operator may.");
     return iam::pg::let_through(trigger);
+}
+
+// iam.forget_member_roles(): AFTER UPDATE OF is_active_in_company ON
+// iam.company_users FOR EACH ROW WHEN the membership ends. The company roles
+// a member held go with the membership: whoever readmits them (an
+// invitation, an admin) decides their roles anew, and nobody regains
+// iam:roles:manage by being invited back. The extension's own bookkeeping,
+// as the table's owner: the one who removes a member need not manage roles.
+IAM_SQL_FUNCTION(iam_forget_member_roles) {
+    if (!CALLED_AS_TRIGGER(fcinfo) ||
+        !TRIGGER_FIRED_AFTER(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_event))
+        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
+                         "iam.forget_member_roles() must be an AFTER ROW trigger");
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    Relation relation = trigger->tg_relation;
+    if (iam::pg::is_restore(relation))
+        return PointerGetDatum(nullptr);
+    HeapTuple row = trigger->tg_newtuple;
+    pg_uuid_t user_id = required_uuid(row, relation, "user_id");
+    pg_uuid_t company_id = required_uuid(row, relation, "company_id");
+    iam::pg::IamTables tables;
+    iam::pg::resolve_iam_tables(&tables);
+    if (!OidIsValid(tables.company_member_roles))
+        return PointerGetDatum(nullptr);
+    Oid types[2] = {UUIDOID, UUIDOID};
+    Datum values[2] = {UUIDPGetDatum(&user_id), UUIDPGetDatum(&company_id)};
+    iam::pg::execute_as_owner(
+        tables.company_member_roles,
+        "DELETE FROM iam.company_member_roles WHERE user_id = $1 AND company_id = $2", 2, types,
+        values, nullptr);
+    return PointerGetDatum(nullptr);
 }

@@ -5,7 +5,8 @@
 namespace iam::pg {
 
 bool external_identity_user(const IamTables& tables, const char* issuer, size_t issuer_length,
-                            const char* subject, size_t subject_length, pg_uuid_t* user_id) {
+                            const char* subject, size_t subject_length, pg_uuid_t* user_id,
+                            Snapshot snapshot) {
     if (!OidIsValid(tables.external_identities))
         return false;
     text* issuer_text = cstring_to_text_with_len(issuer, static_cast<int>(issuer_length));
@@ -29,7 +30,7 @@ bool external_identity_user(const IamTables& tables, const char* issuer, size_t 
                                               attnum::external_identities_user_id, &f->user_id);
             return false;
         },
-        &found);
+        &found, snapshot);
     pfree(issuer_text);
     pfree(subject_text);
     if (found.has_user)

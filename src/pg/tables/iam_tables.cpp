@@ -43,9 +43,10 @@ Snapshot statement_snapshot() {
 }
 
 bool scan(Oid heap, Oid index, ScanKey keys, int nkeys, bool (*visit)(HeapTuple, TupleDesc, void*),
-          void* context) {
+          void* context, Snapshot snapshot) {
     Relation relation = table_open(heap, AccessShareLock);
-    SysScanDesc scan = systable_beginscan(relation, index, true, statement_snapshot(), nkeys, keys);
+    SysScanDesc scan = systable_beginscan(
+        relation, index, true, snapshot != nullptr ? snapshot : statement_snapshot(), nkeys, keys);
     bool found = false;
     HeapTuple tuple;
     while (HeapTupleIsValid(tuple = systable_getnext(scan))) {

@@ -104,11 +104,12 @@ inline IamTables iam_tables() {
 // they see what it sees.
 Snapshot statement_snapshot();
 
-// Scans `heap` through `index` with `keys` under statement_snapshot(),
+// Scans `heap` through `index` with `keys` under `snapshot` (by default
+// statement_snapshot()),
 // calling visit(tuple, descriptor, context) until it returns false; returns
 // whether any row was visited. The one scan of the table readers.
 bool scan(Oid heap, Oid index, ScanKey keys, int nkeys, bool (*visit)(HeapTuple, TupleDesc, void*),
-          void* context);
+          void* context, Snapshot snapshot = nullptr);
 
 // An index scan kept open for the rest of a statement, for a reader called
 // once per row (a policy's check, verify_api_key in FROM): opening the table

@@ -49,7 +49,7 @@ bool permission_is_registered(const IamTables& tables, const text* name) {
 
 bool role_grant_matches(const IamTables& tables, RoleKind kind, const pg_uuid_t& role_id,
                         bool (*matches)(const char* grant, int length, void* context),
-                        void* context) {
+                        void* context, Snapshot snapshot) {
     bool platform = kind == RoleKind::platform;
     Oid heap = platform ? tables.role_permissions : tables.company_role_permissions;
     if (!OidIsValid(heap))
@@ -63,7 +63,7 @@ bool role_grant_matches(const IamTables& tables, RoleKind kind, const pg_uuid_t&
                               : attnum::company_role_permissions_permission,
                      matches, context, false};
     scan(heap, platform ? tables.role_permissions_pkey : tables.company_role_permissions_pkey, &key,
-         1, match_grant, &match);
+         1, match_grant, &match, snapshot);
     return match.found;
 }
 
@@ -82,8 +82,8 @@ void for_each_member_role(const IamTables& tables, const pg_uuid_t& user_id,
     } each{visit, context};
     scan(
         tables.company_member_roles, tables.company_member_roles_pkey, keys, 2,
-        [](HeapTuple tuple, TupleDesc descriptor, void* context) {
-            auto* each = static_cast<Visit*>(context);
+        [](HeapTuple tuple, TupleDesc descriptor, void* state) {
+            auto* each = static_cast<Visit*>(state);
             pg_uuid_t role_id;
             if (copy_uuid_attribute(tuple, descriptor, attnum::company_member_roles_company_role_id,
                                     &role_id))
@@ -111,12 +111,20 @@ bool find_company_role(const IamTables& tables, const pg_uuid_t& role_id, bool* 
                 tuple, descriptor, attnum::company_roles_company_id, found->company_id);
             return false;
         },
-        &found);
+        &found, SnapshotSelf);
 }
 
 bool company_role_name_clashes(const IamTables& tables, const text* name, bool is_template) {
     if (!OidIsValid(tables.company_roles))
         return false;
+    // An advisory lock of the name's own class, held to the transaction's
+    // end; the scan then reads the rows committed since and this
+    // statement's own, whatever the isolation level.
+    constexpr int32 company_role_name_lock_class = 0x69616d52;  // "iamR"
+    DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(company_role_name_lock_class),
+                        Int32GetDatum(static_cast<int32>(
+                            hash_any(reinterpret_cast<const unsigned char*>(VARDATA_ANY(name)),
+                                     static_cast<int>(VARSIZE_ANY_EXHDR(name))))));
     ScanKeyData key;
     text_key(&key, attnum::company_roles_name, name);
     struct Clash {
@@ -133,7 +141,7 @@ bool company_role_name_clashes(const IamTables& tables, const text* name, bool i
             clash->found = clash->is_template != is_null;
             return !clash->found;
         },
-        &clash);
+        &clash, SnapshotSelf);
     return clash.found;
 }
 

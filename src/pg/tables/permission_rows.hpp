@@ -20,10 +20,13 @@ bool permission_is_registered(const IamTables& tables, const text* name);
 enum class RoleKind { platform, company };
 
 // Whether the role holds a grant (a permission, `resource:*` or `*`) for
-// which matches(grant, length, context) is true.
+// which matches(grant, length, context) is true. Under `snapshot`, by
+// default the statement's (the checks); the rules pass SnapshotSelf, which
+// also sees what this very statement and what other transactions have
+// committed so far.
 bool role_grant_matches(const IamTables& tables, RoleKind kind, const pg_uuid_t& role_id,
                         bool (*matches)(const char* grant, int length, void* context),
-                        void* context);
+                        void* context, Snapshot snapshot = nullptr);
 
 // Calls visit(company_role_id, context) for every company role the user
 // holds in the company through company_member_roles (membership aside).
@@ -32,13 +35,20 @@ void for_each_member_role(const IamTables& tables, const pg_uuid_t& user_id,
                           void (*visit)(const pg_uuid_t& company_role_id, void* context),
                           void* context);
 
-// The company role with this id: false if there is none; *is_template for a
-// role of every company (company_id NULL), else *company_id is its company.
+// The company role with this id, as the rules must see it: written by this
+// statement or committed by another transaction (SnapshotSelf), so that no
+// role escapes them by being created in the same statement or while the
+// write runs. False if there is none; *is_template for a role of every
+// company (company_id NULL), else *company_id is its company.
 bool find_company_role(const IamTables& tables, const pg_uuid_t& role_id, bool* is_template,
                        pg_uuid_t* company_id);
 
 // Whether another company role named `name` exists on the other side of the
 // template line: a company's own role when `is_template`, else a template.
+// Two transactions writing the same name take turns (a transaction-level
+// lock on the name), and each reads what the other committed and what its
+// own statement wrote (SnapshotSelf): a template and a company's role of
+// one name never both commit.
 bool company_role_name_clashes(const IamTables& tables, const text* name, bool is_template);
 
 }  // namespace iam::pg
