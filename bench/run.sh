@@ -5,7 +5,8 @@
 # measured ratio (median of the rounds, and range) and whether it is met.
 # `make bench` calls it. IAM_BENCH_SECONDS (pgbench seconds per round) and
 # IAM_BENCH_ROUNDS (a cap on the rounds) make a short smoke run; BENCH=<name>
-# runs one benchmark; IAM_BENCH_SCALE=full runs scale_checks at full size.
+# runs one benchmark; IAM_BENCH_SCALE=full runs scale_checks at full size
+# (IAM_BENCH_ROWS, IAM_BENCH_PART and IAM_BENCH_COMPANIES below size it further).
 set -euo pipefail
 source "$(dirname "$0")/../test/lib.sh"
 
@@ -28,6 +29,12 @@ export IAM_BENCH_SUMMARY_FILE=$summary
 [ -n "${IAM_BENCH_ROUNDS:-}" ] && export PGOPTIONS="${PGOPTIONS:-} -c bench.rounds=$IAM_BENCH_ROUNDS"
 # IAM_BENCH_SCALE=full: the scale benchmark at its full size (bench/scale_checks.sql).
 [ -n "${IAM_BENCH_SCALE:-}" ] && export PGOPTIONS="${PGOPTIONS:-} -c bench.scale=$IAM_BENCH_SCALE"
+# IAM_BENCH_ROWS: the rows per table of scale_checks (10000000 for the manual
+# run); IAM_BENCH_PART=tenant|roles: one of its parts; IAM_BENCH_COMPANIES:
+# its tenant part's company counts (e.g. 100000, or 1000,100000).
+[ -n "${IAM_BENCH_ROWS:-}" ] && export PGOPTIONS="${PGOPTIONS:-} -c bench.scale_rows=$IAM_BENCH_ROWS"
+[ -n "${IAM_BENCH_PART:-}" ] && export PGOPTIONS="${PGOPTIONS:-} -c bench.scale_part=$IAM_BENCH_PART"
+[ -n "${IAM_BENCH_COMPANIES:-}" ] && export PGOPTIONS="${PGOPTIONS:-} -c bench.scale_companies=$IAM_BENCH_COMPANIES"
 started=$SECONDS
 # bench/*.sql run in psql; the other scripts drive pgbench themselves.
 for bench in "$IAM_ROOT"/bench/*.sql "$IAM_ROOT"/bench/*.sh; do

@@ -11,12 +11,21 @@
 --     100,000 holders (and 1,000,000 in the full run); floor: WHERE owner IN
 --     (SELECT user_id FROM <the holders>), a hash semi-join, with work_mem
 --     room for its hash; iam_ext: USING (iam.has_role(owner, <role>)), as a
---     platform_admin. Then 100,000 holders past iam.check_memory (set to
---     1 MB, which holds 24,576 answers).
+--     platform_admin. Then the same past iam.check_memory: 100,000 holders
+--     at 1 MB (and 1,000,000 at 10 MB in the full run).
+--   member column: count(*) over ROWS rows of (company, user) pairs ranging
+--     over twice 100,000 memberships (half of the pairs are members);
+--     floor: WHERE (company_id, member) IN (SELECT company_id, user_id FROM
+--     <the memberships>); iam_ext: USING (iam.is_company_member(company_id,
+--     member)), as a platform_admin, within the default iam.check_memory
+--     and at 1 MB (12,288 pairs fit in its memo).
 -- The default run (make bench, and its smoke run in CI) has 200,000 rows;
 -- the full run, IAM_BENCH_SCALE=full (bench.scale = full): 1,000,000 rows
--- and a role with 1,000,000 holders. bench.scale_rows sets the rows alone
--- (10,000,000 for the run docs/reports/performance.md describes).
+-- and a role with 1,000,000 holders. IAM_BENCH_ROWS (bench.scale_rows)
+-- sets the rows alone, IAM_BENCH_PART (bench.scale_part: tenant or roles)
+-- runs one part, IAM_BENCH_COMPANIES (bench.scale_companies, a list such
+-- as 100000) the tenant part's company counts: the 10,000,000-row manual
+-- run of docs/reports/performance.md.
 -- Run by bench/run.sh in a scratch database; prints each timing and ratios.
 \ir lib/race.sql
 DO $$ BEGIN
@@ -30,7 +39,10 @@ SELECT coalesce(current_setting('bench.scale', true) = 'full', false) AS full_ru
 SELECT coalesce(nullif(current_setting('bench.scale_rows', true), '')::int,
                 CASE WHEN :'full_run' THEN 1000000 ELSE 200000 END) AS scale_rows \gset
 SELECT CASE WHEN :'full_run' THEN '{10000,100000,1000000}' ELSE '{10000,100000}' END AS holder_counts \gset
-\echo 'rows per table:' :scale_rows ', holders:' :holder_counts
+SELECT coalesce(current_setting('bench.scale_part', true), '') AS part \gset
+SELECT :'part' IN ('', 'tenant') AS run_tenant, :'part' IN ('', 'roles') AS run_roles \gset
+SELECT '{' || coalesce(nullif(current_setting('bench.scale_companies', true), ''), '1000,10000,100000') || '}' AS company_counts \gset
+\echo 'rows per table:' :scale_rows ', holders:' :holder_counts ', companies:' :company_counts ', part:' :part
 
 CREATE FUNCTION bench.company(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
     $$ SELECT ('c7000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
@@ -46,6 +58,8 @@ FROM unnest(ARRAY[3, 500, 5000]) AS n, generate_series(0, n - 1) AS i;
 SELECT iam.grant_role('b7100000-0000-4000-8000-0000000000e1', 'platform_admin') \gset
 
 SELECT set_config('bench.scale_rows_now', :'scale_rows', false) \gset
+SELECT set_config('bench.company_counts_now', :'company_counts', false) \gset
+\if :run_tenant
 -- Per company count N: the floor's table, and one table per form with its
 -- policy (same rows, same order).
 DO $$
@@ -53,7 +67,7 @@ DECLARE
     n int;
     rows int := current_setting('bench.scale_rows_now')::int;
 BEGIN
-    FOREACH n IN ARRAY ARRAY[1000, 10000, 100000] LOOP
+    FOREACH n IN ARRAY current_setting('bench.company_counts_now')::int[] LOOP
         EXECUTE format('CREATE TABLE bench.floor_%s AS SELECT i AS id, bench.company(i %% %s) AS company_id
                         FROM generate_series(1, %s) AS i', n, n, rows);
         EXECUTE format('CREATE TABLE bench.member_%s AS SELECT * FROM bench.floor_%s', n, n);
@@ -68,6 +82,9 @@ BEGIN
 END
 $$;
 
+\endif
+
+\if :run_roles
 -- Per holder count H: a role held by H users; ROWS rows whose owners range
 -- over 2H ids, the holders and as many ids that hold nothing.
 CREATE TABLE bench.holder_counts AS SELECT unnest(:'holder_counts'::int[]) AS h;
@@ -94,6 +111,22 @@ BEGIN
     END LOOP;
 END
 $$;
+-- 100,000 memberships, of user i in company i % 1,000; ROWS rows whose
+-- pairs range over 200,000 (user i, company i % 1,000): those above 100,000
+-- are no membership.
+INSERT INTO iam.company_users (user_id, company_id, role_in_company)
+SELECT bench.owner(i), bench.company(i % 1000), 'member' FROM generate_series(1, 100000) AS i;
+CREATE TABLE bench.memberships AS SELECT bench.owner(i) AS user_id, bench.company(i % 1000) AS company_id
+FROM generate_series(1, 100000) AS i;
+CREATE TABLE bench.member_floor AS
+SELECT i AS id, bench.company(k % 1000) AS company_id, bench.owner(k) AS member
+FROM (SELECT i, (1 + (i::bigint * 7919) % 200000)::int AS k
+      FROM generate_series(1, current_setting('bench.scale_rows_now')::int) AS i) AS pairs;
+CREATE TABLE bench.member_rows AS SELECT * FROM bench.member_floor;
+ALTER TABLE bench.member_rows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY members ON bench.member_rows FOR SELECT TO authenticated
+    USING (iam.is_company_member(company_id, member));
+\endif
 GRANT SELECT ON ALL TABLES IN SCHEMA bench TO authenticated;
 GRANT INSERT, SELECT ON bench.rounds TO authenticated;
 VACUUM ANALYZE;
@@ -109,7 +142,7 @@ DECLARE
     n int;
 BEGIN
     PERFORM set_config('request.jwt.claims', json_build_object('sub', sub, 'role', 'authenticated')::text, false);
-    FOREACH n IN ARRAY ARRAY[1000, 10000, 100000] LOOP
+    FOREACH n IN ARRAY current_setting('bench.company_counts_now')::int[] LOOP
         PERFORM bench.race(
             ARRAY[format('floor, %s companies, caller in %s', n, label),
                   format('is_company_member, %s companies, caller in %s', n, label),
@@ -125,9 +158,12 @@ SELECT array_agg(bench.company(i))::text AS in_3 FROM generate_series(0, 2) AS i
 SELECT array_agg(bench.company(i))::text AS in_500 FROM generate_series(0, 499) AS i \gset
 SELECT array_agg(bench.company(i))::text AS in_5000 FROM generate_series(0, 4999) AS i \gset
 SET ROLE authenticated;
+\if :run_tenant
 SELECT bench.race_tenant('3', 'b7100000-0000-4000-8000-000000000003', :'in_3', 5) \gset
 SELECT bench.race_tenant('500', 'b7100000-0000-4000-8000-000000000500', :'in_500', 5) \gset
 SELECT bench.race_tenant('5,000', 'b7100000-0000-4000-8000-000000005000', :'in_5000', 5) \gset
+\endif
+\if :run_roles
 
 -- The role column asks about other users: as a platform_admin.
 SELECT set_config('request.jwt.claims', '{"sub": "b7100000-0000-4000-8000-0000000000e1", "role": "authenticated"}', false) \gset
@@ -135,12 +171,32 @@ SELECT bench.race(ARRAY[format('floor, %s holders', h), format('has_role(owner),
                   ARRAY[format('SELECT count(*) FROM bench.owner_floor_%s WHERE owner IN (SELECT user_id FROM bench.holders_%s)', h, h),
                         format('SELECT count(*) FROM bench.owner_rows_%s', h)], 5)
 FROM bench.holder_counts ORDER BY h \g /dev/null
--- Past the bound: 100,000 holders where iam.check_memory holds 24,576.
+-- Past the bound: 100,000 holders where iam.check_memory is 1 MB (24,576
+-- would fit in the memo; 55,798 go in the holder set, the others in its
+-- filter), and 1,000,000 at 10 MB (557,985 in the set).
 SET iam.check_memory = '1MB';
 SELECT bench.race(ARRAY['floor, 100000 holders past the bound', 'has_role(owner), 100000 holders past the bound'],
                   ARRAY['SELECT count(*) FROM bench.owner_floor_100000 WHERE owner IN (SELECT user_id FROM bench.holders_100000)',
                         'SELECT count(*) FROM bench.owner_rows_100000'], 5) \gset
+SET iam.check_memory = '10MB';
+SELECT bench.race(ARRAY['floor, 1000000 holders past the bound', 'has_role(owner), 1000000 holders past the bound'],
+                  ARRAY['SELECT count(*) FROM bench.owner_floor_1000000 WHERE owner IN (SELECT user_id FROM bench.holders_1000000)',
+                        'SELECT count(*) FROM bench.owner_rows_1000000'], 5)
+FROM bench.holder_counts WHERE h = 1000000 \g /dev/null
+-- Pairs about other users: 100,000 memberships within the default bound,
+-- then at 1 MB (12,288 pairs fit in the memo; about 28,500 go in the set).
 RESET iam.check_memory;
+SELECT bench.race(ARRAY['floor(company_id, member), 100000 memberships',
+                        'is_company_member(company_id, member), 100000 memberships'],
+                  ARRAY['SELECT count(*) FROM bench.member_floor WHERE (company_id, member) IN (SELECT company_id, user_id FROM bench.memberships)',
+                        'SELECT count(*) FROM bench.member_rows'], 5) \gset
+SET iam.check_memory = '1MB';
+SELECT bench.race(ARRAY['floor(company_id, member), 100000 memberships past the bound',
+                        'is_company_member(company_id, member), 100000 memberships past the bound'],
+                  ARRAY['SELECT count(*) FROM bench.member_floor WHERE (company_id, member) IN (SELECT company_id, user_id FROM bench.memberships)',
+                        'SELECT count(*) FROM bench.member_rows'], 5) \gset
+RESET iam.check_memory;
+\endif
 RESET ROLE;
 
 -- Every case counts the rows its floor counts.

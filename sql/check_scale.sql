@@ -49,6 +49,51 @@ SELECT count(*) FILTER (WHERE iam.has_role(owner, 'scale_1536')) AS at_the_bound
 SELECT count(*) FILTER (WHERE iam.has_role(owner, 'scale_1537')) AS just_over_after,
        pg_temp.holding('scale_1537') AS expected FROM owned;
 
+-- Past what the memo holds, the holders go into a denser exact set: at
+-- 64 kB it holds 3,839 (16 bytes each, and their buckets'), and past that
+-- as many as fit beside a Bloom filter of the others, who are read. Roles
+-- held by 3,839, 3,840 and 6,000 users, asked about 24,000 rows whose
+-- owners range over 12,000 users (the odd ones hold them).
+CREATE FUNCTION pg_temp.w(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
+    $$ SELECT ('d3000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
+INSERT INTO iam.users (id) SELECT pg_temp.w(i) FROM generate_series(1, 12000) AS i;
+INSERT INTO iam.roles (name) VALUES ('dense_3839'), ('dense_3840'), ('dense_6000');
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT pg_temp.w(2 * i - 1), r.id FROM iam.roles r, generate_series(1, 6000) AS i
+WHERE r.name LIKE 'dense_%' AND i <= substr(r.name, 7)::int;
+CREATE TABLE owned_wide (id int, owner uuid);
+INSERT INTO owned_wide SELECT i, pg_temp.w(1 + (i * 7) % 12000) FROM generate_series(1, 24000) AS i;
+CREATE FUNCTION pg_temp.holding_wide(role text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM owned_wide o JOIN iam.user_roles ur ON ur.user_id = o.owner
+    JOIN iam.roles r ON r.id = ur.role_id AND r.name = role
+$$;
+-- The B-tree descents each statement made (index scans of user_roles'
+-- primary key in this transaction): the 256 users read one by one before
+-- the holders are loaded, then none while every holder is in the set, and
+-- only the few past it (about 420) one holder later.
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) AS scans \gset
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3839')) AS all_in_the_set,
+       pg_temp.holding_wide('dense_3839') AS expected FROM owned_wide;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans AS descents;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) AS scans \gset
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3840')) AS one_past_the_set,
+       pg_temp.holding_wide('dense_3840') AS expected FROM owned_wide;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans < 1000 AS few_descents;
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_6000')) AS far_past_the_set,
+       pg_temp.holding_wide('dense_6000') AS expected FROM owned_wide;
+-- Holders revoked, among the first and the last read, are missing from the
+-- next statement; a holder granted is there.
+DELETE FROM iam.user_roles WHERE user_id IN (pg_temp.w(1), pg_temp.w(7679), pg_temp.w(11999))
+    AND role_id IN (SELECT id FROM iam.roles WHERE name LIKE 'dense_%');
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT pg_temp.w(2), id FROM iam.roles WHERE name LIKE 'dense_%';
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3839')) AS all_in_the_set_after,
+       pg_temp.holding_wide('dense_3839') AS expected FROM owned_wide;
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3840')) AS one_past_the_set_after,
+       pg_temp.holding_wide('dense_3840') AS expected FROM owned_wide;
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_6000')) AS far_past_the_set_after,
+       pg_temp.holding_wide('dense_6000') AS expected FROM owned_wide;
+
 -- 2,001 companies, the last suspended. Ann is in 1,535 companies (under the
 -- bound), Bob in 1,600 (over it), each an admin of every tenth, and each in
 -- the suspended company; Bob's membership of company 5 is inactive. Cid is
@@ -115,14 +160,40 @@ SELECT n AS caller, s.* FROM generate_series(3001, 3003) AS n, pg_temp.seen_by(n
 RESET ROLE;
 
 -- Questions about other users: 4,002 pairs, past the 768 the memo holds.
-SELECT count(*) FILTER (WHERE iam.is_company_member(pg_temp.c(i), pg_temp.u(n))) AS members,
-       count(*) FILTER (WHERE iam.is_company_admin(pg_temp.c(i), pg_temp.u(n))) AS admins
-FROM generate_series(3001, 3002) AS n, generate_series(0, 2000) AS i;
+-- After an eighth of company_users' rows read one by one (here about 390 of
+-- its 3,137), is_company_member loads every active membership: at 64 kB some
+-- fit in the dense set and the others in its filter; at 1 MB all of them.
+CREATE VIEW expected_pairs AS
 SELECT count(*) FILTER (WHERE cu.is_active_in_company AND c.current_iam_status = 'active' AND NOT c.is_deleted) AS members,
        count(*) FILTER (WHERE cu.is_active_in_company AND c.current_iam_status = 'active' AND NOT c.is_deleted
                         AND cu.role_in_company = 'admin') AS admins
 FROM iam.company_users cu JOIN iam.companies c ON c.id = cu.company_id
 WHERE cu.user_id IN (pg_temp.u(3001), pg_temp.u(3002));
+CREATE FUNCTION pg_temp.pairs(OUT members bigint, OUT admins bigint) LANGUAGE sql AS $$
+SELECT count(*) FILTER (WHERE iam.is_company_member(pg_temp.c(i), pg_temp.u(n))),
+       count(*) FILTER (WHERE iam.is_company_admin(pg_temp.c(i), pg_temp.u(n)))
+FROM generate_series(3001, 3002) AS n, generate_series(0, 2000) AS i
+$$;
+SELECT * FROM pg_temp.pairs();
+SELECT * FROM expected_pairs;
+SET LOCAL iam.check_memory = '1MB';
+SELECT * FROM pg_temp.pairs();
+-- Here every membership fits in the set: after the first few hundred
+-- pairs, is_company_member reads none (it read all 4,002, one descent
+-- each, before the set; is_company_admin still does).
+SELECT pg_stat_get_xact_numscans('iam.company_users_pkey'::regclass) AS scans \gset
+SELECT count(*) FILTER (WHERE iam.is_company_member(pg_temp.c(i), pg_temp.u(n))) AS members
+FROM generate_series(3001, 3002) AS n, generate_series(0, 2000) AS i;
+SELECT pg_stat_get_xact_numscans('iam.company_users_pkey'::regclass) - :scans < 1000 AS few_descents;
+-- A membership deactivated and a company suspended between statements,
+-- at both bounds.
+UPDATE iam.company_users SET is_active_in_company = false
+WHERE company_id = pg_temp.c(30) AND user_id = pg_temp.u(3001);
+UPDATE iam.companies SET current_iam_status = 'suspended_by_admin' WHERE id = pg_temp.c(40);
+SELECT * FROM pg_temp.pairs();
+SET LOCAL iam.check_memory = '64kB';
+SELECT * FROM pg_temp.pairs();
+SELECT * FROM expected_pairs;
 
 -- One generic plan for three callers: each sees their own rows.
 SET LOCAL plan_cache_mode = force_generic_plan;

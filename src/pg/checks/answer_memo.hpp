@@ -93,6 +93,18 @@ struct UuidMemo {
         return true;
     }
 
+    // How many entries a memo grown from empty holds at most in `bytes`:
+    // three quarters of the largest table that fits beside its half.
+    static uint64 most_held(Size bytes) {
+        constexpr uint64 initial_capacity = 64;
+        if (sizeof(Entry) * initial_capacity > bytes)
+            return 0;
+        uint64 capacity = initial_capacity;
+        while (sizeof(Entry) * (capacity + 2 * capacity) <= bytes)
+            capacity *= 2;
+        return capacity * 3 / 4;
+    }
+
     // Forgets every entry and gives its memory back to the budget.
     void release(MemoBudget* budget) {
         if (entries != nullptr) {

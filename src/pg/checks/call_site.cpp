@@ -111,13 +111,17 @@ void start_statement(FunctionCallInfo fcinfo, CallSiteCache* cache) {
     cache->budget = MemoBudget{cache->memo_context, check_memory_bytes(), 0};
     cache->users.reset();
     cache->pairs.reset();
+    cache->company_states.reset();
     cache->caller.companies.reset();
     cache->caller.loaded = false;
     cache->permission.companies.reset();
     cache->permission.loaded = false;
     cache->misses = 0;
     cache->holders_complete = cache->holders_tried = false;
-    cache->holder_filter = nullptr;
+    cache->holders = HolderSet{};  // its memory went with the context
+    cache->pair_misses = cache->pair_misses_before_loading = 0;
+    cache->memberships_tried = false;
+    cache->memberships = MembershipSet{};
     if (cache->question != nullptr)
         pfree(cache->question);
     cache->question = nullptr;
@@ -127,11 +131,7 @@ void start_statement(FunctionCallInfo fcinfo, CallSiteCache* cache) {
 
 void forget_user_answers(CallSiteCache* cache) {
     cache->users.release(&cache->budget);
-    if (cache->holder_filter != nullptr) {
-        pfree(cache->holder_filter);
-        cache->budget.used -= (cache->holder_filter_mask + 1) / 8;
-        cache->holder_filter = nullptr;
-    }
+    cache->holders.release(&cache->budget);
     cache->misses = 0;
     cache->holders_complete = cache->holders_tried = false;
 }
@@ -168,9 +168,20 @@ pg_uuid_t role_id_or_throw(const IamTables& tables, text* name) {
     return role_id;
 }
 
+bool company_active(CallSiteCache* cache, const pg_uuid_t& company_id) {
+    uint8 known = cache->company_states.find(uuid_key_bytes(company_id));
+    if (known != 0)
+        return known == memo_yes;
+    bool active = company_is_active(cache->tables, company_id, &cache->companies_scan);
+    if (!cache->company_states.full)
+        cache->company_states.remember(&cache->budget, uuid_key_bytes(company_id),
+                                       memo_value(active));
+    return active;
+}
+
 bool is_admin_of(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uuid_t& company_id) {
-    return is_active_admin(cache->tables, user_id, company_id, &cache->company_users_scan) &&
-           company_is_active(cache->tables, company_id, &cache->companies_scan);
+    return company_active(cache, company_id) &&
+           is_active_admin(cache->tables, user_id, company_id, &cache->company_users_scan);
 }
 
 void require_may_ask_about(CallSiteCache* cache, const pg_uuid_t& user_id,

@@ -12,7 +12,8 @@
 //   check about the caller answers every company by a probe, "no" included;
 // - a memo of its answers about other users, bounded by iam.check_memory
 //   (answer_memo.hpp), and for a role asked about many users, the role's
-//   holders loaded at once;
+//   holders loaded at once (into the memo, or past what it holds into a
+//   denser set, key_set.hpp);
 // - index scans kept open, so that a question the memo cannot hold costs a
 //   B-tree descent rather than opening, locking and scanning the tables.
 // Everything is dropped when the statement changes (statement.hpp), so a
@@ -23,6 +24,7 @@
 #include "pg/boundary/postgres.hpp"
 
 #include "pg/checks/answer_memo.hpp"
+#include "pg/checks/key_set.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/platform/statement.hpp"
 #include "pg/tables/iam_tables.hpp"
@@ -86,17 +88,22 @@ struct CallSiteCache {
     MemoBudget budget;
     UserMemo users;           // a role's answers per user
     PairMemo pairs;           // company answers per (user, company)
+    UserMemo company_states;  // whether a company is active, per company
     uint64 pairs_generation;  // of the identity, for pairs about the caller
     // For a role asked about many users: how many were read one by one,
     // whether users holds every holder of the role (a user missing is not
     // one), and whether loading them was tried.
     uint32 misses;
     bool holders_complete, holders_tried;
-    // The holders that did not fit in `users`, when they did not all fit: a
-    // Bloom filter in what the budget has left, so that a user who holds
-    // nothing is answered without reading (holder_filter_mask: its bits - 1).
-    uint64* holder_filter;
-    uint64 holder_filter_mask;
+    // The holders, when there are more than `users` would hold in the
+    // budget: a dense exact set, and a Bloom filter of those past it.
+    HolderSet holders;
+    // For is_company_member asked about many pairs: how many were read one
+    // by one, after how many every active membership is loaded at once
+    // (0: not decided yet), whether that was tried, and the set.
+    uint32 pair_misses, pair_misses_before_loading;
+    bool memberships_tried;
+    MembershipSet memberships;
     CallerCompanies caller;
     CallerPermission permission;
     bool answered;  // the answer below is for (user, company) and question
@@ -179,6 +186,9 @@ inline bool store_answer(CallSiteCache* cache, const pg_uuid_t* user_id, bool an
     return answer;
 }
 
+// Whether the company is active, remembered for the statement while the
+// budget has room: a statement over many pairs asks about few companies.
+bool company_active(CallSiteCache* cache, const pg_uuid_t& company_id);
 // Whether the user is an active admin of an active company; through the
 // call site's kept scans.
 bool is_admin_of(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uuid_t& company_id);

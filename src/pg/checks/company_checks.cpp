@@ -6,13 +6,16 @@
 // (CallerCompanies in call_site.hpp), bounded by what the caller holds, and
 // answers every row by a probe, a company the caller is not in included.
 // A question about another user goes through the call site's memo of pairs,
-// and past its bound through the kept index scans.
+// and past its bound through the kept index scans; is_company_member asked
+// about many pairs loads every active membership at once (key_set.hpp).
 #include "pg/checks/company_checks.hpp"
 
 #include "pg/boundary/guard.hpp"
 
 #include "pg/checks/call_site.hpp"
 #include "pg/tables/membership_rows.hpp"
+
+#include <algorithm>
 
 namespace {
 
@@ -77,9 +80,9 @@ pg_attribute_always_inline const CallerCompanies* companies_of_caller(CallSiteCa
 
 bool is_member_of_active_company(CallSiteCache* cache, const pg_uuid_t& user_id,
                                  const pg_uuid_t& company_id) {
-    return iam::pg::is_active_member(cache->tables, user_id, company_id,
-                                     &cache->company_users_scan) &&
-           iam::pg::company_is_active(cache->tables, company_id, &cache->companies_scan);
+    return iam::pg::company_active(cache, company_id) &&
+           iam::pg::is_active_member(cache->tables, user_id, company_id,
+                                     &cache->company_users_scan);
 }
 
 // An answer about (user, company) from the memo of pairs, or read and
@@ -95,6 +98,66 @@ bool pair_answer(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uuid_t
     if (!cache->pairs.full)
         cache->pairs.remember(&cache->budget, key.bytes, iam::pg::memo_value(answer));
     return answer;
+}
+
+// After this many pairs read one by one, and at least an eighth of
+// company_users' estimated rows (a read costs about what loading eight
+// memberships does), is_company_member loads every active membership at
+// once: a statement about a few pairs reads only theirs, and one about
+// many pays at most about twice what the better choice would have.
+constexpr uint32 pair_misses_before_estimating = 256;
+constexpr double memberships_per_miss = 8;
+
+bool add_membership(const pg_uuid_t& user_id, const pg_uuid_t& company_id, void* context) {
+    iam::pg::PairKey key(user_id, company_id);
+    static_cast<iam::pg::MembershipSet*>(context)->add(key.bytes);
+    return true;
+}
+
+// Replaces the memo of pairs with every active membership (company state
+// aside, which the company memo answers), counted first from the index:
+// as many as the budget holds in the dense set, and a filter of the others.
+void load_memberships(CallSiteCache* cache) {
+    cache->memberships_tried = true;
+    cache->pairs.release(&cache->budget);
+    uint64 counted = iam::pg::count_membership_entries(cache->tables);
+    if (!cache->memberships.start(&cache->budget, counted))
+        return;  // too little room: every pair is read
+    iam::pg::for_each_active_membership(cache->tables, add_membership, &cache->memberships);
+    cache->memberships.finish(&cache->budget);
+}
+
+// Counts a pair read one by one, and loads the memberships once enough were.
+void count_pair_miss(CallSiteCache* cache) {
+    if (cache->memberships_tried)
+        return;
+    ++cache->pair_misses;
+    if (cache->pair_misses == pair_misses_before_estimating) {
+        double rows = iam::pg::estimated_memberships(cache->tables);
+        if (rows < 0)  // never analyzed
+            rows = static_cast<double>(iam::pg::count_membership_entries(cache->tables));
+        double misses = rows / memberships_per_miss;
+        cache->pair_misses_before_loading = static_cast<uint32>(std::min<double>(
+            std::max<double>(misses, pair_misses_before_estimating), PG_UINT32_MAX));
+    }
+    if (cache->pair_misses_before_loading != 0 &&
+        cache->pair_misses >= cache->pair_misses_before_loading)
+        load_memberships(cache);
+}
+
+// Whether the user is an active member of the active company, from the
+// loaded memberships, reading only what they cannot rule out.
+bool member_from_set(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uuid_t& company_id) {
+    if (!iam::pg::company_active(cache, company_id))
+        return false;
+    iam::pg::PairKey key(user_id, company_id);
+    const iam::pg::MembershipSet& memberships = cache->memberships;
+    if (memberships.contains(key.bytes))
+        return true;
+    if (!memberships.may_hold(key.bytes))
+        return false;
+    return iam::pg::is_active_member(cache->tables, user_id, company_id,
+                                     &cache->company_users_scan);
 }
 
 struct CompanyQuestion {
@@ -126,9 +189,16 @@ bool member_check(FunctionCallInfo fcinfo) {
         return mine->companies.find(iam::pg::uuid_key_bytes(company_id)) != 0;
     if (iam::pg::cached_answer(cache, &user_id, &company_id))
         return cache->answer;
+    if (cache->memberships.loaded())
+        return iam::pg::store_answer(cache, &user_id, member_from_set(cache, user_id, company_id),
+                                     &company_id);
+    bool read = false;
     bool answer = pair_answer(cache, user_id, company_id, [&] {
+        read = true;
         return is_member_of_active_company(cache, user_id, company_id);
     });
+    if (read)
+        count_pair_miss(cache);
     return iam::pg::store_answer(cache, &user_id, answer, &company_id);
 }
 

@@ -13,89 +13,50 @@ namespace {
 using iam::pg::CallSiteCache;
 
 // After this many users read one by one in a statement, a role check loads
-// the role's holders at once (one index scan) if they fit in the budget: a
+// the role's holders at once (one index scan), as many as fit in the budget: a
 // policy over many owners then costs a probe per row, while a statement
 // about a few users never reads more than their rows.
 constexpr uint32 misses_before_loading_holders = 256;
-
-// The Bloom filter of the holders that did not fit: four bits per holder,
-// from a keyed hash of its own (the seed's other half).
-constexpr int filter_bits_per_holder = 4;
-constexpr Size smallest_filter = 1024;  // bytes: less would answer "maybe" to all
-
-pg_attribute_always_inline uint64 filter_hash(const pg_uuid_t& user_id) {
-    uint64 words[2];
-    memcpy(words, user_id.data, UUID_LEN);
-    return iam::pg::memo_fold(words[0] ^ iam::pg::memo_seed[2], words[1] ^ iam::pg::memo_seed[3]);
-}
-
-void filter_add(CallSiteCache* cache, const pg_uuid_t& user_id) {
-    uint64 h = filter_hash(user_id), step = (h >> 32) | 1;
-    for (int i = 0; i < filter_bits_per_holder; ++i, h += step) {
-        uint64 bit = h & cache->holder_filter_mask;
-        cache->holder_filter[bit / 64] |= uint64{1} << (bit % 64);
-    }
-}
-
-// False: the user is not a holder that did not fit (so, with the memo, not a
-// holder). True: maybe.
-pg_attribute_always_inline bool filter_may_hold(const CallSiteCache* cache,
-                                                const pg_uuid_t& user_id) {
-    uint64 h = filter_hash(user_id), step = (h >> 32) | 1;
-    for (int i = 0; i < filter_bits_per_holder; ++i, h += step) {
-        uint64 bit = h & cache->holder_filter_mask;
-        if ((cache->holder_filter[bit / 64] & (uint64{1} << (bit % 64))) == 0)
-            return false;
-    }
-    return true;
-}
 
 struct HolderLoad {
     CallSiteCache* cache;
     bool overflowed;
 };
 
-// Allocates the filter in what the budget has left (a power of two of
-// bits); false if that is too little to be worth it.
-bool start_filter(CallSiteCache* cache) {
-    Size left = cache->budget.limit - cache->budget.used;
-    if (left < smallest_filter)
-        return false;
-    Size bytes = smallest_filter;
-    while (bytes * 2 <= left)
-        bytes *= 2;
-    cache->holder_filter = static_cast<uint64*>(MemoryContextAllocExtended(
-        cache->budget.context, bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
-    cache->budget.used += bytes;
-    cache->holder_filter_mask = bytes * 8 - 1;
-    return true;
-}
-
 bool remember_holder(const pg_uuid_t& user_id, void* context) {
     auto* load = static_cast<HolderLoad*>(context);
     CallSiteCache* cache = load->cache;
     // A user holds a role once (the primary key): no duplicate to look for.
-    if (!load->overflowed &&
-        cache->users.remember(&cache->budget, iam::pg::uuid_key_bytes(user_id), iam::pg::memo_yes))
+    if (cache->users.remember(&cache->budget, iam::pg::uuid_key_bytes(user_id), iam::pg::memo_yes))
         return true;
-    if (!load->overflowed) {
-        load->overflowed = true;
-        if (!start_filter(cache))
-            return false;
-    }
-    filter_add(cache, user_id);
+    load->overflowed = true;  // more than counted: the others are read
+    return false;
+}
+
+bool add_holder(const pg_uuid_t& user_id, void* context) {
+    static_cast<iam::pg::HolderSet*>(context)->add(iam::pg::uuid_key_bytes(user_id));
     return true;
 }
 
-// Replaces the answers with the role's holders. If they do not all fit,
-// those that did stay as answers ("yes"), the others go into the filter,
-// and a user the filter may hold is read through the kept scan.
+// Replaces the answers with the role's holders, counted first from the
+// index: into the memo if they fit there, else into the denser holder set
+// (key_set.hpp), which keeps as many as the budget allows and a filter
+// of the others; a user the filter may hold is read through the kept scan.
 void load_holders(CallSiteCache* cache, const pg_uuid_t& role_id) {
     iam::pg::forget_user_answers(cache);
     cache->holders_tried = true;
-    HolderLoad load{cache, false};
-    iam::pg::for_each_holder_of(cache->tables, role_id, remember_holder, &load);
-    cache->holders_complete = !load.overflowed;
+    uint64 counted = iam::pg::count_holder_entries(cache->tables, role_id);
+    Size left = cache->budget.limit - cache->budget.used;
+    if (counted <= iam::pg::UserMemo::most_held(left)) {
+        HolderLoad load{cache, false};
+        iam::pg::for_each_holder_of(cache->tables, role_id, remember_holder, &load);
+        cache->holders_complete = !load.overflowed;
+        return;
+    }
+    if (!cache->holders.start(&cache->budget, counted))
+        return;  // too little room: every user is read
+    iam::pg::for_each_holder_of(cache->tables, role_id, add_holder, &cache->holders);
+    cache->holders.finish(&cache->budget);
 }
 
 // Whether the user (none: false) holds the role named by argument `number`.
@@ -110,14 +71,21 @@ pg_attribute_always_inline bool check_role(FunctionCallInfo fcinfo, CallSiteCach
     uint8 found = cache->users.find(key);
     if (found != 0)
         return iam::pg::store_answer(cache, user_id, found == iam::pg::memo_yes);
-    if (cache->holders_complete ||
-        (cache->holder_filter != nullptr && !filter_may_hold(cache, *user_id)))
+    if (cache->holders_complete)
         return iam::pg::store_answer(cache, user_id, false);
+    const iam::pg::HolderSet& holders = cache->holders;
+    bool loaded = holders.loaded();
+    if (loaded) {
+        if (holders.contains(key))
+            return iam::pg::store_answer(cache, user_id, true);
+        if (!holders.may_hold(key))
+            return iam::pg::store_answer(cache, user_id, false);
+    }
     bool holds =
         iam::pg::user_holds_role(cache->tables, *user_id, role_id, &cache->user_roles_scan);
     if (++cache->misses == misses_before_loading_holders && !cache->holders_tried)
         load_holders(cache, role_id);
-    else if (!cache->users.full)
+    else if (!loaded && !cache->users.full)
         cache->users.remember(&cache->budget, key, iam::pg::memo_value(holds));
     return iam::pg::store_answer(cache, user_id, holds);
 }

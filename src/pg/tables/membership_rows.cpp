@@ -170,4 +170,52 @@ void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
         &visitor);
 }
 
+double estimated_memberships(const IamTables& tables) {
+    Relation relation = table_open(tables.company_users, AccessShareLock);
+    double rows = relation->rd_rel->reltuples;
+    table_close(relation, AccessShareLock);
+    return rows;
+}
+
+uint64 count_membership_entries(const IamTables& tables) {
+    Relation heap = table_open(tables.company_users, AccessShareLock);
+    Relation index = index_open(tables.company_users_pkey, AccessShareLock);
+    IndexScanDesc scan = index_beginscan(heap, index, statement_snapshot(), 0, 0);
+    index_rescan(scan, nullptr, 0, nullptr, 0);
+    uint64 entries = 0;
+    while (index_getnext_tid(scan, ForwardScanDirection) != nullptr)
+        ++entries;
+    index_endscan(scan);
+    index_close(index, AccessShareLock);
+    table_close(heap, AccessShareLock);
+    return entries;
+}
+
+void for_each_active_membership(const IamTables& tables,
+                                bool (*visit)(const pg_uuid_t& user_id, const pg_uuid_t& company_id,
+                                              void* context),
+                                void* context) {
+    Relation relation = table_open(tables.company_users, AccessShareLock);
+    TupleDesc descriptor = RelationGetDescr(relation);
+    // No index: every row is read, in the table's order.
+    SysScanDesc scan =
+        systable_beginscan(relation, InvalidOid, false, statement_snapshot(), 0, nullptr);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        bool is_null;
+        Datum flag =
+            heap_getattr(tuple, attnum::company_users_is_active_in_company, descriptor, &is_null);
+        if (is_null || !DatumGetBool(flag))
+            continue;
+        pg_uuid_t user_id, company_id;
+        if (!copy_uuid_attribute(tuple, descriptor, attnum::company_users_user_id, &user_id) ||
+            !copy_uuid_attribute(tuple, descriptor, attnum::company_users_company_id, &company_id))
+            continue;
+        if (!visit(user_id, company_id, context))
+            break;
+    }
+    systable_endscan(scan);
+    table_close(relation, AccessShareLock);
+}
+
 }  // namespace iam::pg

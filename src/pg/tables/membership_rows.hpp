@@ -32,4 +32,18 @@ void for_each_membership_of(const IamTables& tables, const pg_uuid_t& user_id,
                                           void* context),
                             void* context);
 
+// How many rows company_users has, as the planner last estimated them
+// (ANALYZE, VACUUM); -1 if never estimated. Cheap: from the relcache.
+double estimated_memberships(const IamTables& tables);
+// How many entries the primary key of company_users has: at least its rows
+// under the statement's snapshot, read from the index alone.
+uint64 count_membership_entries(const IamTables& tables);
+// Calls visit(user_id, company_id, context) for every active membership
+// (company state aside), in one pass over company_users, until it returns
+// false.
+void for_each_active_membership(const IamTables& tables,
+                                bool (*visit)(const pg_uuid_t& user_id, const pg_uuid_t& company_id,
+                                              void* context),
+                                void* context);
+
 }  // namespace iam::pg

@@ -84,6 +84,22 @@ void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
         &holders);
 }
 
+uint64 count_holder_entries(const IamTables& tables, const pg_uuid_t& role_id) {
+    Relation heap = table_open(tables.user_roles, AccessShareLock);
+    Relation index = index_open(tables.user_roles_role_id_idx, AccessShareLock);
+    ScanKeyData key;
+    uuid_key(&key, 1, role_id);  // the index's only column
+    IndexScanDesc scan = index_beginscan(heap, index, statement_snapshot(), 1, 0);
+    index_rescan(scan, &key, 1, nullptr, 0);
+    uint64 entries = 0;
+    while (index_getnext_tid(scan, ForwardScanDirection) != nullptr)
+        ++entries;
+    index_endscan(scan);
+    index_close(index, AccessShareLock);
+    table_close(heap, AccessShareLock);
+    return entries;
+}
+
 void for_each_role_of(const IamTables& tables, const pg_uuid_t& user_id,
                       void (*visit)(const pg_uuid_t& role_id, void* context), void* context) {
     ScanKeyData key;

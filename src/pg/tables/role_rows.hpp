@@ -21,6 +21,10 @@ bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg
 // returns false.
 void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
                         bool (*visit)(const pg_uuid_t& user_id, void* context), void* context);
+// How many entries the index of user_roles by role has for the role: at
+// least its holders under the statement's snapshot (dead and not yet
+// visible rows count too), read from the index alone.
+uint64 count_holder_entries(const IamTables& tables, const pg_uuid_t& role_id);
 // Calls visit(role_id, context) for every role the user holds.
 void for_each_role_of(const IamTables& tables, const pg_uuid_t& user_id,
                       void (*visit)(const pg_uuid_t& role_id, void* context), void* context);
