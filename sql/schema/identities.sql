@@ -9,11 +9,15 @@ CREATE OR REPLACE FUNCTION iam.external_identities_changed() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'iam_external_identities_changed';
 COMMENT ON FUNCTION iam.external_identities_changed() IS
-    'AFTER statement trigger of external_identities: the subject this backend resolved from the claims is read again at its next use';
+    'AFTER trigger of external_identities: the subject this backend resolved from the claims is read again at its next use, and every backend forgets the subjects it remembered';
 REVOKE EXECUTE ON FUNCTION iam.external_identities_changed() FROM PUBLIC;
+-- A row trigger, enabled ALWAYS: logical replication's apply (a Citus
+-- worker's copy of the table) fires it too, where it fires no statement
+-- trigger. A TRUNCATE gives the table a new file, which invalidates it.
 CREATE OR REPLACE TRIGGER external_identities_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iam.external_identities
-    FOR EACH STATEMENT EXECUTE FUNCTION iam.external_identities_changed();
+    AFTER INSERT OR UPDATE OR DELETE ON iam.external_identities
+    FOR EACH ROW EXECUTE FUNCTION iam.external_identities_changed();
+ALTER TABLE iam.external_identities ENABLE ALWAYS TRIGGER external_identities_changed;
 
 CREATE OR REPLACE FUNCTION iam.link_external_identity(issuer text, subject text, user_id uuid) RETURNS boolean
     LANGUAGE plpgsql VOLATILE

@@ -87,6 +87,29 @@ CREATE OR REPLACE TRIGGER company_users_forget_roles AFTER UPDATE OF is_active_i
     FOR EACH ROW WHEN (OLD.is_active_in_company AND NOT NEW.is_active_in_company)
     EXECUTE FUNCTION iam.forget_member_roles();
 
+-- What iam.can() remembers of the definitions (the catalogue, the roles'
+-- grants) every backend forgets when they change. A row trigger, enabled
+-- ALWAYS: logical replication's apply (a Citus worker's copy) fires it
+-- too. A TRUNCATE gives the table a new file, which invalidates it.
+CREATE OR REPLACE FUNCTION iam.model_changed() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'iam_model_changed';
+COMMENT ON FUNCTION iam.model_changed() IS
+    'AFTER ROW trigger of permissions, role_permissions and company_role_permissions: every backend forgets the definitions iam.can() remembered';
+REVOKE EXECUTE ON FUNCTION iam.model_changed() FROM PUBLIC;
+DO $$
+DECLARE
+    table_name text;
+BEGIN
+    FOREACH table_name IN ARRAY ARRAY['permissions', 'role_permissions', 'company_role_permissions'] LOOP
+        EXECUTE format('CREATE OR REPLACE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON iam.%I '
+                       'FOR EACH ROW EXECUTE FUNCTION iam.model_changed()',
+                       table_name || '_changed', table_name);
+        EXECUTE format('ALTER TABLE iam.%I ENABLE ALWAYS TRIGGER %I', table_name, table_name || '_changed');
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE TRIGGER permissions_audit AFTER INSERT OR UPDATE OR DELETE ON iam.permissions
     FOR EACH ROW EXECUTE FUNCTION iam.audit_change();
 CREATE OR REPLACE TRIGGER role_permissions_audit AFTER INSERT OR UPDATE OR DELETE ON iam.role_permissions

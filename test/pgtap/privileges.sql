@@ -9,7 +9,7 @@
 -- Run with: pg_prove -d DB test/pgtap/privileges.sql (DB has pgtap and iam_ext).
 
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 \ir ../fixtures/supabase_roles.sql
 SELECT iam.apply_grants();
@@ -168,8 +168,17 @@ SELECT set_eq(
              ('company_member_roles', 'company_member_roles_audit', 'iam.audit_change', 29),
              ('company_member_roles', 'company_member_roles_guard', 'iam.guard_member_role', 23),
              ('user_roles', 'user_roles_audit', 'iam.audit_change', 29),
-             ('user_roles', 'user_roles_grantable', 'iam.guard_role_grant', 23)$$,
-    'The permission model''s tables and user_roles have their audit trigger and their guard, and no other');
+             ('user_roles', 'user_roles_grantable', 'iam.guard_role_grant', 23),
+             ('permissions', 'permissions_changed', 'iam.model_changed', 29),
+             ('role_permissions', 'role_permissions_changed', 'iam.model_changed', 29),
+             ('company_role_permissions', 'company_role_permissions_changed', 'iam.model_changed', 29)$$,
+    'The permission model''s tables and user_roles have their audit trigger and their guard, and the definitions the one that makes every backend forget what it remembered, and no other');
+-- That one fires on logical replication's apply too (a Citus worker's copy).
+SELECT set_eq(
+    $$SELECT c.relname::text FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
+      WHERE c.relnamespace = 'iam'::regnamespace AND t.tgenabled = 'A'$$,
+    ARRAY['permissions', 'role_permissions', 'company_role_permissions', 'external_identities'],
+    'The triggers that make backends forget are enabled ALWAYS, and only they');
 -- A key request writes iam's tables only with iam:<table>:write: a BEFORE
 -- statement trigger on every table a client may write, TRUNCATE included
 -- (tgtype 62 = BEFORE STATEMENT INSERT/UPDATE/DELETE/TRUNCATE).

@@ -16,6 +16,7 @@
 #include "pg/identity/request_key.hpp"
 #include "pg/tables/api_key_rows.hpp"
 #include "pg/tables/membership_rows.hpp"
+#include "pg/tables/model_cache.hpp"
 #include "pg/tables/permission_rows.hpp"
 #include "pg/tables/role_rows.hpp"
 
@@ -77,23 +78,33 @@ bool grant_covers(const char* grant, int length, void* wanted) {
                                   *static_cast<const std::string_view*>(wanted));
 }
 
+// Whether one of a role's grants covers `wanted`: from the grants the
+// backend remembers (iam.can), or read under the statement's snapshot (the
+// rules of who may grant what, through caller_holds).
+bool role_covers(const IamTables& tables, iam::pg::RoleKind kind, const pg_uuid_t& role_id,
+                 std::string_view* wanted, bool remembered) {
+    return remembered
+               ? iam::pg::remembered_grant_matches(tables, kind, role_id, grant_covers, wanted)
+               : iam::pg::role_grant_matches(tables, kind, role_id, grant_covers, wanted);
+}
+
 struct PlatformSearch {
     const IamTables* tables;
     std::string_view* wanted;
+    bool remembered;
     bool held;
 };
 
 bool holds_through_platform_roles(const IamTables& tables, const pg_uuid_t& user_id,
-                                  std::string_view wanted) {
-    PlatformSearch search{&tables, &wanted, false};
+                                  std::string_view wanted, bool remembered) {
+    PlatformSearch search{&tables, &wanted, remembered, false};
     iam::pg::for_each_role_of(
         tables, user_id,
         [](const pg_uuid_t& role_id, void* context) {
             auto* search = static_cast<PlatformSearch*>(context);
             if (!search->held)
-                search->held =
-                    iam::pg::role_grant_matches(*search->tables, iam::pg::RoleKind::platform,
-                                                role_id, grant_covers, search->wanted);
+                search->held = role_covers(*search->tables, iam::pg::RoleKind::platform, role_id,
+                                           search->wanted, search->remembered);
         },
         &search);
     return search.held;
@@ -106,6 +117,7 @@ struct CompanyRoleSearch {
     std::string_view* wanted;
     iam::pg::MemoBudget* budget;
     iam::pg::UserMemo* memo;
+    bool remembered;  // the grants from what the backend remembers
     bool held;
 };
 
@@ -115,8 +127,8 @@ bool company_role_covers(CompanyRoleSearch* search, const pg_uuid_t& role_id) {
         if (found != 0)
             return found == iam::pg::memo_yes;
     }
-    bool covers = iam::pg::role_grant_matches(*search->tables, iam::pg::RoleKind::company, role_id,
-                                              grant_covers, search->wanted);
+    bool covers = role_covers(*search->tables, iam::pg::RoleKind::company, role_id, search->wanted,
+                              search->remembered);
     if (search->memo != nullptr && !search->memo->full)
         search->memo->remember(search->budget, iam::pg::uuid_key_bytes(role_id),
                                iam::pg::memo_value(covers));
@@ -199,7 +211,7 @@ const CallerPermission& caller_permission(CallSiteCache* cache, const text* perm
     }
     if (!holder.has_user)
         return answers;
-    if (holds_through_platform_roles(cache->tables, holder.user_id, wanted)) {
+    if (holds_through_platform_roles(cache->tables, holder.user_id, wanted, true)) {
         answers.everywhere = true;
         return answers;
     }
@@ -217,7 +229,7 @@ void load_companies(CallSiteCache* cache, const text* permission) {
     std::string_view wanted = text_view(permission);
     // The company roles' answers share the call site's per-user memo, which
     // a check of permissions does not otherwise use.
-    CompanyRoleSearch search{&cache->tables, &wanted, &cache->budget, &cache->users, false};
+    CompanyRoleSearch search{&cache->tables, &wanted, &cache->budget, &cache->users, true, false};
     pg_uuid_t user_id = answers.user_id;
     CompanyLoad load{cache, &search, &user_id};
     iam::pg::for_each_membership_of(cache->tables, user_id, remember_company_if_held, &load);
@@ -244,7 +256,7 @@ bool holds_in_one_company(CallSiteCache* cache, const text* permission,
         !iam::pg::company_is_active(cache->tables, company_id, &cache->companies_scan))
         return false;
     std::string_view wanted = text_view(permission);
-    CompanyRoleSearch search{&cache->tables, &wanted, &cache->budget, &cache->users, false};
+    CompanyRoleSearch search{&cache->tables, &wanted, &cache->budget, &cache->users, true, false};
     return holds_in_company(&search, answers.user_id, company_id, is_admin);
 }
 
@@ -306,7 +318,7 @@ const text* asked_permission(FunctionCallInfo fcinfo, CallSiteCache* cache) {
                              "A permission is 1 to 200 printable ASCII characters without spaces; "
                              "wildcards (*) are for grants, not for checks.");
         }
-        if (!iam::pg::permission_is_registered(cache->tables, permission)) {
+        if (!iam::pg::permission_is_known(cache->tables, permission)) {
             std::string message = "permission " + quoted_permission(permission) + " does not exist";
             iam::pg::forget_question(cache);
             throw iam::Error(iam::sqlstate::undefined_object, message,
@@ -335,12 +347,12 @@ bool iam::pg::caller_holds(const IamTables& tables, std::string_view wanted,
         return company_id != nullptr;
     if (!holder.has_user)
         return false;
-    if (holds_through_platform_roles(tables, holder.user_id, wanted))
+    if (holds_through_platform_roles(tables, holder.user_id, wanted, false))
         return true;
     if (company_id == nullptr || !is_active_member(tables, holder.user_id, *company_id) ||
         !company_is_active(tables, *company_id))
         return false;
-    CompanyRoleSearch search{&tables, &wanted, nullptr, nullptr, false};
+    CompanyRoleSearch search{&tables, &wanted, nullptr, nullptr, false, false};
     return holds_in_company(&search, holder.user_id, *company_id,
                             is_active_admin(tables, holder.user_id, *company_id));
 }

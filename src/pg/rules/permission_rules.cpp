@@ -284,3 +284,17 @@ IAM_SQL_FUNCTION(iam_forget_member_roles) {
         values, nullptr);
     return PointerGetDatum(nullptr);
 }
+
+// iam.model_changed(): AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW on
+// iam.permissions, role_permissions and company_role_permissions: the
+// table's invalidation, sent to every backend at commit (and processed by
+// this one at its next command, or its rollback), makes them forget what
+// iam.can() remembered of the definitions (src/pg/tables/model_cache.hpp).
+IAM_SQL_FUNCTION(iam_model_changed) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw iam::Error(iam::sqlstate::trigger_protocol_violated,
+                         "iam.model_changed() must be called as a trigger");
+    CacheInvalidateRelcacheByRelid(
+        RelationGetRelid(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation));
+    return PointerGetDatum(nullptr);
+}
