@@ -178,8 +178,11 @@ KeyInsert key_insert(FunctionCallInfo fcinfo, KeyOwner* owner, Jsonb* permission
 }
 
 std::string uuid_text(Datum uuid) {
-    return iam::pg::pg_call(
-        [&] { return std::string(DatumGetCString(DirectFunctionCall1(uuid_out, uuid))); });
+    // The C string through pg_call, the std::string outside it: no C++
+    // object lives across its setjmp.
+    const char* text =
+        iam::pg::pg_call([&] { return DatumGetCString(DirectFunctionCall1(uuid_out, uuid)); });
+    return std::string(text);
 }
 
 // What RLS refused, in words: the policies of iam.api_keys let a user make

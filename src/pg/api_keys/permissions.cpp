@@ -87,6 +87,5 @@ IAM_SQL_FUNCTION(iam_api_key_has_permission) {
 // current request (iam.authenticate_request) grants it, as the statement
 // sees the key; false without one
 IAM_SQL_FUNCTION(iam_has_permission) {
-    PG_RETURN_BOOL(
-        iam::pg::permissions_cover(iam::pg::request_key_scope(), PG_GETARG_TEXT_PP(0)));
+    PG_RETURN_BOOL(iam::pg::permissions_cover(iam::pg::request_key_scope(), PG_GETARG_TEXT_PP(0)));
 }

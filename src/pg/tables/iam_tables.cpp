@@ -345,12 +345,7 @@ void open_kept_scan(KeptScan* kept, Oid heap, Oid index, int nkeys, Snapshot sna
     CurrentResourceOwner = kept_owner;
     kept->heap = table_open(heap, NoLock);
     kept->index = index_open(index, NoLock);
-#if PG_VERSION_NUM >= 180000
-    // Since 18 a scan may report to EXPLAIN ANALYZE; this one has no node.
-    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, nullptr, nkeys, 0);
-#else
-    kept->scan = index_beginscan(kept->heap, kept->index, snapshot, nkeys, 0);
-#endif
+    kept->scan = begin_index_scan(kept->heap, kept->index, snapshot, nkeys);
     kept->slot = table_slot_create(kept->heap, nullptr);
     CurrentResourceOwner = caller_owner;
     MemoryContextSwitchTo(caller_context);

@@ -142,6 +142,17 @@ void kept_scan_release(KeptScan* kept);
 // without reading the page.
 bool kept_scan_exists(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys);
 
+// index_beginscan for a scan that no plan node reports: since PostgreSQL
+// 18 a scan may report to EXPLAIN ANALYZE, through instrumentation it is
+// given.
+inline IndexScanDesc begin_index_scan(Relation heap, Relation index, Snapshot snapshot, int nkeys) {
+#if PG_VERSION_NUM >= 180000
+    return index_beginscan(heap, index, snapshot, nullptr, nkeys, 0);
+#else
+    return index_beginscan(heap, index, snapshot, nkeys, 0);
+#endif
+}
+
 // A uuid equality scan key on `attribute` (a heap or an index column).
 void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value);
 // A uuid attribute of a row, copied to *out; false if it is NULL.

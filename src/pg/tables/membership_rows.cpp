@@ -180,7 +180,7 @@ double estimated_memberships(const IamTables& tables) {
 uint64 count_membership_entries(const IamTables& tables) {
     Relation heap = table_open(tables.company_users, AccessShareLock);
     Relation index = index_open(tables.company_users_pkey, AccessShareLock);
-    IndexScanDesc scan = index_beginscan(heap, index, statement_snapshot(), 0, 0);
+    IndexScanDesc scan = begin_index_scan(heap, index, statement_snapshot(), 0);
     index_rescan(scan, nullptr, 0, nullptr, 0);
     uint64 entries = 0;
     while (index_getnext_tid(scan, ForwardScanDirection) != nullptr)

@@ -89,7 +89,7 @@ uint64 count_holder_entries(const IamTables& tables, const pg_uuid_t& role_id) {
     Relation index = index_open(tables.user_roles_role_id_idx, AccessShareLock);
     ScanKeyData key;
     uuid_key(&key, 1, role_id);  // the index's only column
-    IndexScanDesc scan = index_beginscan(heap, index, statement_snapshot(), 1, 0);
+    IndexScanDesc scan = begin_index_scan(heap, index, statement_snapshot(), 1);
     index_rescan(scan, &key, 1, nullptr, 0);
     uint64 entries = 0;
     while (index_getnext_tid(scan, ForwardScanDirection) != nullptr)
