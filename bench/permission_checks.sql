@@ -26,42 +26,7 @@
 -- commits), so that the key's request ends before the next case.
 -- Run by bench/run.sh in a scratch database; prints each timing and ratios.
 \ir lib/race.sql
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-    PERFORM iam.apply_grants();
-END $$;
-GRANT USAGE ON SCHEMA bench TO anon, authenticated;
-
-CREATE FUNCTION bench.company(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-    $$ SELECT ('c7000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
-CREATE FUNCTION bench.caller(companies int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-    $$ SELECT ('b7000000-0000-4000-8000-' || lpad(companies::text, 12, '0'))::uuid $$;
-INSERT INTO iam.permissions (name) VALUES ('courses:read'), ('courses:edit'), ('reports:view') ON CONFLICT DO NOTHING;
-INSERT INTO iam.companies (id, name) SELECT bench.company(i), 'Company ' || i FROM generate_series(0, 999) AS i;
-INSERT INTO iam.users (id) VALUES (bench.caller(3)), (bench.caller(500));
-INSERT INTO iam.company_users (user_id, company_id, role_in_company)
-SELECT bench.caller(n), bench.company(i), 'member' FROM unnest(ARRAY[3, 500]) AS n, generate_series(0, n - 1) AS i;
-INSERT INTO iam.company_roles (company_id, name)
-SELECT bench.company(i), r FROM generate_series(0, 999) AS i, unnest(ARRAY['course_reader', 'reporter']) AS r;
-INSERT INTO iam.company_role_permissions (company_role_id, permission)
-SELECT r.id, p FROM iam.company_roles r, unnest(ARRAY['courses:read', 'courses:edit']) AS p
-WHERE r.name = 'course_reader' AND r.company_id::text LIKE 'c7000000-%'
-UNION ALL
-SELECT r.id, 'reports:view' FROM iam.company_roles r WHERE r.name = 'reporter' AND r.company_id::text LIKE 'c7000000-%';
-INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
-SELECT cu.user_id, cu.company_id, r.id
-FROM iam.company_users cu
-JOIN iam.company_roles r ON r.company_id = cu.company_id
-    AND r.name = CASE WHEN right(cu.company_id::text, 12)::int % 2 = 0 THEN 'course_reader' ELSE 'reporter' END
-WHERE cu.user_id IN (bench.caller(3), bench.caller(500));
--- Each caller's key, narrower than their role: courses:read only.
-CREATE TABLE bench.keys AS
-SELECT n AS companies, k.api_key
-FROM unnest(ARRAY[3, 500]) AS n,
-LATERAL iam.create_api_key('bench reader', bench.caller(n), permissions => '["courses:read"]') AS k;
+\ir lib/permission_callers.sql
 
 CREATE TABLE bench.floor_rows AS
 SELECT i AS id, bench.company(i % 1000) AS company_id FROM generate_series(1, 1000000) AS i;
@@ -134,33 +99,7 @@ CREATE POLICY readers ON bench.join_rows FOR SELECT TO authenticated
 GRANT INSERT, SELECT, DELETE ON bench.rounds TO authenticated;
 SET max_parallel_workers_per_gather = 0;
 
--- bench.race_requests(names, setups, queries, rounds): bench.race, each case
--- in its own transaction: its setup (NULL: none) and its query are timed
--- together, then committed, so that what a setup made LOCAL (a key's
--- request) ends with its case.
-CREATE PROCEDURE bench.race_requests(names text[], setups text[], queries text[], rounds int)
-    LANGUAGE plpgsql AS $$
-DECLARE
-    started timestamptz;
-    took float8;
-    seen bigint;
-BEGIN
-    rounds := least(rounds, coalesce(nullif(current_setting('bench.rounds', true), '')::int, rounds));
-    FOR round IN 1..rounds LOOP
-        FOR i IN 1..array_length(queries, 1) LOOP
-            started := clock_timestamp();
-            IF setups[i] IS NOT NULL THEN
-                EXECUTE setups[i];
-            END IF;
-            EXECUTE queries[i] INTO seen;
-            took := extract(epoch FROM clock_timestamp() - started) * 1000;
-            COMMIT;
-            INSERT INTO bench.rounds VALUES (names[i], round, took, seen);
-            COMMIT;
-        END LOOP;
-    END LOOP;
-END
-$$;
+\ir lib/race_requests.sql
 GRANT EXECUTE ON PROCEDURE bench.race_requests(text[], text[], text[], int) TO authenticated;
 
 -- The cases for one caller, in companies 0..N-1.

@@ -20,45 +20,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 lib=$(dirname "$0")/lib
-psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+psql -X -q -v ON_ERROR_STOP=1 -v callers="$lib/permission_callers.sql" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS iam_ext;
 DROP SCHEMA IF EXISTS bench CASCADE;
 CREATE SCHEMA bench;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-    PERFORM iam.apply_grants();
-END $$;
-GRANT USAGE ON SCHEMA bench TO anon, authenticated;
-CREATE FUNCTION bench.company(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-    $$ SELECT ('c7000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
-CREATE FUNCTION bench.caller(companies int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-    $$ SELECT ('b7000000-0000-4000-8000-' || lpad(companies::text, 12, '0'))::uuid $$;
-INSERT INTO iam.permissions (name) VALUES ('courses:read'), ('courses:edit'), ('reports:view') ON CONFLICT DO NOTHING;
-INSERT INTO iam.companies (id, name) SELECT bench.company(i), 'Company ' || i FROM generate_series(0, 999) AS i;
-INSERT INTO iam.users (id) VALUES (bench.caller(3)), (bench.caller(500));
-INSERT INTO iam.company_users (user_id, company_id, role_in_company)
-SELECT bench.caller(n), bench.company(i), 'member' FROM unnest(ARRAY[3, 500]) AS n, generate_series(0, n - 1) AS i;
-INSERT INTO iam.company_roles (company_id, name)
-SELECT bench.company(i), r FROM generate_series(0, 999) AS i, unnest(ARRAY['course_reader', 'reporter']) AS r;
-INSERT INTO iam.company_role_permissions (company_role_id, permission)
-SELECT r.id, p FROM iam.company_roles r, unnest(ARRAY['courses:read', 'courses:edit']) AS p
-WHERE r.name = 'course_reader' AND r.company_id::text LIKE 'c7000000-%'
-UNION ALL
-SELECT r.id, 'reports:view' FROM iam.company_roles r WHERE r.name = 'reporter' AND r.company_id::text LIKE 'c7000000-%';
-INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
-SELECT cu.user_id, cu.company_id, r.id
-FROM iam.company_users cu
-JOIN iam.company_roles r ON r.company_id = cu.company_id
-    AND r.name = CASE WHEN right(cu.company_id::text, 12)::int % 2 = 0 THEN 'course_reader' ELSE 'reporter' END
-WHERE cu.user_id IN (bench.caller(3), bench.caller(500));
-CREATE TABLE bench.keys AS
-SELECT n AS companies, k.api_key
-FROM unnest(ARRAY[3, 500]) AS n,
-LATERAL iam.create_api_key('bench reader', bench.caller(n), permissions => '["courses:read"]') AS k;
+\i :callers
 
 -- 100,000 courses over the 1,000 companies (company_id = id % 1000).
 CREATE TABLE bench.member_courses (id int PRIMARY KEY, company_id uuid NOT NULL, title text NOT NULL);

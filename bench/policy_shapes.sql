@@ -30,13 +30,7 @@
 -- parallel query off; 9 interleaved rounds (a tenth first, not kept), medians.
 -- Run by bench/run.sh in a scratch database; prints each timing and ratios.
 \ir lib/race.sql
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-    PERFORM iam.apply_grants();
-END $$;
+\ir lib/api_roles.sql
 
 CREATE FUNCTION bench.company(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
     $$ SELECT ('c8000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
@@ -173,33 +167,8 @@ CREATE POLICY drafts_review ON bench.course_drafts FOR SELECT TO authenticated
 
 SET max_parallel_workers_per_gather = 0;
 
--- bench.race_requests(names, setups, queries, rounds): bench.race, each case
--- in its own transaction: its setup (NULL: none, the floor, run by the
--- tables' owner) and its query are timed together, then committed, so that
--- the role, claims and key a setup made LOCAL end with its case.
-CREATE PROCEDURE bench.race_requests(names text[], setups text[], queries text[], rounds int)
-    LANGUAGE plpgsql AS $$
-DECLARE
-    started timestamptz;
-    took float8;
-    seen bigint;
-BEGIN
-    rounds := least(rounds, coalesce(nullif(current_setting('bench.rounds', true), '')::int, rounds));
-    FOR round IN 1..rounds LOOP
-        FOR i IN 1..array_length(queries, 1) LOOP
-            started := clock_timestamp();
-            IF setups[i] IS NOT NULL THEN
-                EXECUTE setups[i];
-            END IF;
-            EXECUTE queries[i] INTO seen;
-            took := extract(epoch FROM clock_timestamp() - started) * 1000;
-            COMMIT;
-            INSERT INTO bench.rounds VALUES (names[i], round, took, seen);
-            COMMIT;
-        END LOOP;
-    END LOOP;
-END
-$$;
+-- The floor of a case has no setup: the tables' owner runs it.
+\ir lib/race_requests.sql
 
 -- The cases: one line per shape and caller, each with its floor (the
 -- callers of a shape with the same answer share one).

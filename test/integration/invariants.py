@@ -7,34 +7,24 @@ sessions, and after each batch checks every invariant of
 invariants_checks.sql as the superuser. Standard library and psql only.
 
 Environment: PGHOST, PGPORT, PGPASSWORD (as for psql), IAM_DB, IAM_OWNER,
-IAM_INVARIANT_SEED (replays a run), IAM_INVARIANT_OPS (operations in all).
+IAM_INVARIANT_SEED (replays a run), IAM_INVARIANT_OPS (operations in all),
+IAM_INVARIANT_LOGS (a folder for the sessions' output).
 """
 import json
-import os
-import random
 import string
 import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DB = os.environ["IAM_DB"]
-OWNER = os.environ["IAM_OWNER"]
-SUPERUSER = os.environ.get("PGUSER", "postgres")
-SEED = int(os.environ.get("IAM_INVARIANT_SEED") or random.SystemRandom().randrange(1, 2**31))
-TOTAL_OPS = int(os.environ.get("IAM_INVARIANT_OPS", "1000"))
-SESSIONS = 3
-PER_SESSION = 12
-LOGS = os.environ.get("IAM_INVARIANT_LOGS", "/tmp")
+from invariant_driver import COMPANIES, ISOLATIONS, PEOPLE as FIXTURE_PEOPLE, Driver, lit
 
-rng = random.Random(SEED)
-print(f"seed {SEED} (replay with IAM_INVARIANT_SEED={SEED}), {TOTAL_OPS} operations", flush=True)
+driver = Driver("invariants", "inv", "IAM_INVARIANT", default_ops=1000, per_session=12,
+                op_columns="id, batch, session, actor, actor_id, key_id, db_role, path, isolation, kind, body",
+                seed_in_errors=False, violation_chars=None, no_operation="(no operation: setup)")
+rng, psql, rows, next_op, record_ops = driver.rng, driver.psql, driver.rows, driver.next_op, driver.record_ops
+OWNER, SUPERUSER, LOGS, op_rows = driver.owner, driver.superuser, driver.logs, driver.op_rows
 
-P = "a0000000-0000-4000-8000-0000000000"
-PEOPLE = {
-    "Alice": P + "a1", "Vera": P + "a2", "Carol": P + "a3", "Remy": P + "a4", "Olga": P + "b1",
-    "Ivan": P + "c1", "Nina": P + "d1", "Gus": P + "d2", "Pam": P + "e1", "Pat": P + "e2", "Sam": P + "e3",
-}
+PEOPLE = dict(FIXTURE_PEOPLE)
 EMAIL = {"Alice": "alice@acme.test", "Vera": "vera@acme.test", "Carol": "carol@acme.test",
          "Remy": "remy@acme.test", "Olga": "olga@globex.test", "Ivan": "ivan@initech.test",
          "Nina": "nina@example.test", "Gus": "gus@example.test", "Pam": "pam@platform.test",
@@ -45,34 +35,12 @@ NEWCOMERS = {f"New{i}": f"b0000000-0000-4000-8000-0000000000n{i}".replace("n", "
 PEOPLE.update(NEWCOMERS)
 EMAIL.update({name: f"{name.lower()}@newcomer.test" for name in NEWCOMERS})
 NAME_OF = {v: k for k, v in PEOPLE.items()}
-C = "c0000000-0000-4000-8000-0000000000"
-COMPANIES = {"Acme": C + "0a", "Globex": C + "0b", "Initech": C + "0c"}
 ROLES = ["solo_learner", "enterprise_employee", "enterprise_admin", "course_creator", "consultant",
          "support_agent", "platform_admin"]
 TABLES = ["roles", "users", "user_roles", "companies", "company_users", "user_settings", "api_keys",
           "referral_codes", "referrals", "company_invitations"]
-ISOLATIONS = ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
 PERMISSIONS = ['[]', '["*"]', '["courses:read"]', '["courses:read", "iam:api_keys:write"]',
                '["iam:*"]', '["iam:company_users:write"]', '["reports:*", "iam:api_keys:write"]']
-
-
-def lit(value):
-    if value is None:
-        return "NULL"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def psql(user, script, check=True):
-    result = subprocess.run(["psql", "-X", "-q", "-tA", "-F", "\t", "-v", f"ON_ERROR_STOP={1 if check else 0}",
-                             "-U", user, "-d", DB], input=script, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        sys.exit(f"psql as {user} failed: {result.stderr}\n--- script ---\n{script[:4000]}")
-    return result.stdout
-
-
-def rows(sql):
-    out = psql(SUPERUSER, sql)
-    return [line.split("\t") for line in out.splitlines() if line]
 
 
 class State:
@@ -99,8 +67,6 @@ class State:
 
 
 state = State()
-op_counter = [0]
-op_rows = []
 
 
 def claims_of(user_id):
@@ -149,11 +115,6 @@ def wrap(op, batch, session, actor, body, kind, path=None, isolation=None, key=N
     op_rows.append((op, batch, session, name, actor_id, key["key_id"] if key else None, db_role, path, isolation,
                     kind, body))
     return "\n".join(lines) + "\n"
-
-
-def next_op():
-    op_counter[0] += 1
-    return op_counter[0]
 
 
 def pick_key(where=None):
@@ -367,42 +328,17 @@ def generate(op):
 
 def batch_scripts(batch):
     scripts = []
-    for session in range(SESSIONS):
+    for session, ops in driver.session_ops():
         parts = []
-        for _ in range(PER_SESSION):
-            if op_counter[0] >= TOTAL_OPS:
-                break
-            op = next_op()
+        for op in ops:
             kind, actor, body, key, path = generate(op)
             parts.append(wrap(op, batch, session, actor, body, kind, path=path, key=key))
-        scripts.append("".join(parts))
+        scripts.append(("authenticator", "".join(parts)))
     return scripts
 
 
-def record_ops():
-    global op_rows
-    if not op_rows:
-        return
-    values = ",\n".join("(" + ", ".join(lit(v) if not isinstance(v, int) else str(v) for v in r) + ")" for r in op_rows)
-    psql(SUPERUSER, f"INSERT INTO inv.ops (id, batch, session, actor, actor_id, key_id, db_role, path, isolation, kind, body) "
-                    f"VALUES {values};")
-    op_rows = []
-
-
 def run_sessions(scripts, user="authenticator", tag="s"):
-    procs = []
-    for i, script in enumerate(scripts):
-        if not script:
-            continue
-        log = open(os.path.join(LOGS, f"invariants.{tag}{i}.log"), "a")
-        p = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=terse", "-v", "ECHO=errors", "-U", user, "-d", DB],
-                             stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True)
-        p.stdin.write(script)
-        p.stdin.close()
-        procs.append((p, log))
-    for p, log in procs:
-        p.wait()
-        log.close()
+    driver.run_sessions([(user, script) for script in scripts], tag=tag)
 
 
 signed_up = set()
@@ -463,7 +399,7 @@ def race_phase(batch):
     admins = state.admins[company][:3]
     isolation = rng.choice(ISOLATIONS + ["REPEATABLE READ"])
     lock = 424200 + batch
-    controller = subprocess.Popen(["psql", "-X", "-q", "-U", SUPERUSER, "-d", DB], stdin=subprocess.PIPE,
+    controller = subprocess.Popen(["psql", "-X", "-q", "-U", SUPERUSER, "-d", driver.db], stdin=subprocess.PIPE,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     controller.stdin.write(f"SELECT pg_advisory_lock({lock});\n")
     controller.stdin.flush()
@@ -483,15 +419,8 @@ def race_phase(batch):
         scripts.append(wrap(op, batch, len(scripts), NAME_OF[admin], body, "race_demote_self", path="race",
                             isolation=isolation))
     record_ops()
-    procs = []
-    for i, script in enumerate(scripts):
-        log = open(os.path.join(LOGS, f"invariants.race{i}.log"), "a")
-        p = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=terse", "-U",
-                              "authenticator", "-d", DB], stdin=subprocess.PIPE, stdout=log,
-                             stderr=subprocess.STDOUT, text=True)
-        p.stdin.write(script)
-        p.stdin.close()
-        procs.append((p, log))
+    procs = [driver.start_session("authenticator", script, f"race{i}", echo_errors=False)
+             for i, script in enumerate(scripts)]
     for _ in range(200):
         waiting = rows(f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {lock} AND NOT granted")
         if int(waiting[0][0]) >= len(procs) or all(p.poll() is not None for p, _ in procs):
@@ -541,37 +470,6 @@ def check_phase(batch):
     run_sessions(["".join(parts)], tag="check")
 
 
-findings = {}
-
-
-def check_invariants(batch):
-    """Runs every invariant; prints each new finding (an invariant and what
-    broke it: the kind of operation, its path) with its first operation."""
-    out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", SUPERUSER, "-d", DB,
-                          "-f", os.path.join(HERE, "invariants_checks.sql")], capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"the invariant checks failed to run (seed {SEED}): {out.stderr}")
-    for line in out.stdout.splitlines():
-        if not line.strip():
-            continue
-        invariant, op, detail, fingerprint = (line.split("\t") + ["", "", ""])[:4]
-        key = (invariant, fingerprint)
-        if key in findings:
-            findings[key][1].add(op)
-            continue
-        findings[key] = (detail, {op})
-        print(f"VIOLATION after batch {batch}: {invariant}\n    op {op or '-'}: {detail}", flush=True)
-
-
-def describe(op):
-    r = rows(f"SELECT batch, session, actor, db_role, path, isolation, kind, replace(body, E'\\n', ' ') "
-             f"FROM inv.ops WHERE id = {int(op)}") if op and op.isdigit() else []
-    if not r:
-        return "(no operation: setup)"
-    b, s, actor, role, path, iso, kind, body = r[0]
-    return f"op {op} (batch {b}, session {s}): {kind} by {actor} as {role}, path {path}, {iso}: {body[:300]}"
-
-
 def setup():
     """Keys of every kind, made by their owners through the API: narrow,
     with iam:api_keys:write, company keys (Initech's while it was active),
@@ -613,39 +511,12 @@ def setup():
         sys.exit(f"setup: {missing[0][0]} operations failed; see {LOGS}/invariants.setup0.log")
 
 
-def main():
-    start = time.time()
-    setup()
-    batch = 0
-    while op_counter[0] < TOTAL_OPS:
-        batch += 1
-        state.refresh()
-        scripts = batch_scripts(batch)
-        record_ops()
-        run_sessions(scripts)
-        state.refresh()
-        operator_phase(batch)
-        state.refresh()
-        race_phase(batch)
-        check_phase(batch)
-        check_invariants(batch)
-    counts = rows("SELECT count(*), count(d.op) FROM inv.ops AS o LEFT JOIN inv.done AS d ON d.op = o.id")[0]
-    print(f"{counts[0]} operations in {batch} batches ({counts[1]} committed, the rest refused) "
-          f"in {time.time() - start:.0f}s", flush=True)
-    if findings:
-        invariants = sorted({invariant for invariant, _ in findings})
-        print(f"FAIL: seed {SEED}: {len(findings)} findings, violating {len(invariants)} invariants")
-        for invariant in invariants:
-            print(f"* {invariant}")
-            for (name, fingerprint), (detail, ops) in findings.items():
-                if name != invariant:
-                    continue
-                first = min(ops, key=lambda o: int(o) if o.isdigit() else 0)
-                print(f"  - {fingerprint}: {len(ops)} operation(s); first {describe(first)}")
-                print(f"      {detail[:600]}")
-        print(f"replay with IAM_INVARIANT_SEED={SEED}")
-        sys.exit(1)
-    print(f"PASS: seed {SEED}: {counts[0]} random operations, every invariant held after each of {batch} batches")
+def after_batch(batch):
+    """The operator's and GoTrue's turn, the admins' race, the checks' answers."""
+    operator_phase(batch)
+    state.refresh()
+    race_phase(batch)
+    check_phase(batch)
 
 
-main()
+driver.run(setup, state.refresh, batch_scripts, after_batch)

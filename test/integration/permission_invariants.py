@@ -13,33 +13,17 @@ IAM_PERMISSION_SEED (replays a run), IAM_PERMISSION_OPS (operations in all),
 IAM_PERMISSION_LOGS (a folder for the sessions' output).
 """
 import json
-import os
-import random
-import subprocess
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DB = os.environ["IAM_DB"]
-OWNER = os.environ["IAM_OWNER"]
-SUPERUSER = os.environ.get("PGUSER", "postgres")
-SEED = int(os.environ.get("IAM_PERMISSION_SEED") or random.SystemRandom().randrange(1, 2**31))
-TOTAL_OPS = int(os.environ.get("IAM_PERMISSION_OPS", "600"))
-SESSIONS = 3
-PER_SESSION = 10
-LOGS = os.environ.get("IAM_PERMISSION_LOGS", "/tmp")
+from invariant_driver import COMPANIES, ISOLATIONS, PEOPLE, C, Driver, lit
 
-rng = random.Random(SEED)
-print(f"seed {SEED} (replay with IAM_PERMISSION_SEED={SEED}), {TOTAL_OPS} operations", flush=True)
+driver = Driver("permission_invariants", "pinv", "IAM_PERMISSION", default_ops=600, per_session=10,
+                op_columns="id, batch, session, actor, actor_id, key_id, db_role, privileged, path, isolation, kind, body",
+                seed_in_errors=True, violation_chars=600, no_operation="(no operation)")
+rng, psql, rows = driver.rng, driver.psql, driver.rows
+OWNER, SUPERUSER, op_rows = driver.owner, driver.superuser, driver.op_rows
 
-P = "a0000000-0000-4000-8000-0000000000"
-PEOPLE = {
-    "Alice": P + "a1", "Vera": P + "a2", "Carol": P + "a3", "Remy": P + "a4", "Olga": P + "b1",
-    "Ivan": P + "c1", "Nina": P + "d1", "Gus": P + "d2", "Pam": P + "e1", "Pat": P + "e2", "Sam": P + "e3",
-}
 NAME_OF = {v: k for k, v in PEOPLE.items()}
-C = "c0000000-0000-4000-8000-0000000000"
-COMPANIES = {"Acme": C + "0a", "Globex": C + "0b", "Initech": C + "0c"}
 UNKNOWN_COMPANY = C + "ff"
 MEMBER, ADMIN = "00000000-0000-4000-8000-000000000101", "00000000-0000-4000-8000-000000000102"
 PLATFORM_ROLES = ["solo_learner", "enterprise_employee", "enterprise_admin", "course_creator", "consultant",
@@ -52,25 +36,6 @@ GRANTS = ["*", "courses:*", "courses:read", "courses:edit", "reports:view", "iam
 NEW_PERMISSIONS = ["x:1", "x:2", "reports:export", "bad name", "x:*", ""]
 SCOPES = ['[]', '["*"]', '["courses:read"]', '["courses:*", "iam:company_member_roles:write"]',
           '["iam:*", "courses:read"]', '["iam:company_role_permissions:write", "courses:edit"]']
-ISOLATIONS = ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
-
-
-def lit(value):
-    if value is None:
-        return "NULL"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def psql(user, script, check=True):
-    result = subprocess.run(["psql", "-X", "-q", "-tA", "-F", "\t", "-v", f"ON_ERROR_STOP={1 if check else 0}",
-                             "-U", user, "-d", DB], input=script, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        sys.exit(f"psql as {user} failed (seed {SEED}): {result.stderr}\n--- script ---\n{script[:4000]}")
-    return result.stdout
-
-
-def rows(sql):
-    return [line.split("\t") for line in psql(SUPERUSER, sql).splitlines() if line]
 
 
 class State:
@@ -85,13 +50,6 @@ class State:
 
 
 state = State()
-op_counter = [0]
-op_rows = []
-
-
-def next_op():
-    op_counter[0] += 1
-    return op_counter[0]
 
 
 def identity_lines(db_role, actor_id, key, path):
@@ -192,6 +150,12 @@ def role_ref(name, where_company=None):
             f"AND (company_id = {lit(where_company)} OR company_id IS NULL) LIMIT 1)")
 
 
+def named(name, table="company_roles"):
+    """The ids of the roles of that name, company roles or platform roles
+    (table roles), as a subquery."""
+    return f"(SELECT id FROM iam.{table} WHERE name = {lit(name)})"
+
+
 def generate():
     """(kind, actor, body, key): one random write to the permission model."""
     kinds = ["assign_fn", "assign_fn", "remove_fn", "cmr_insert", "cmr_insert", "cmr_cross", "cmr_self",
@@ -242,20 +206,17 @@ def generate():
                 f"SELECT id, {lit(grant)} FROM iam.company_roles WHERE name = {lit(role)}")
     elif kind == "grant_delete":
         body = (f"DELETE FROM iam.company_role_permissions WHERE permission = {lit(grant)} "
-                f"AND company_role_id IN (SELECT id FROM iam.company_roles WHERE name = {lit(role)})")
+                f"AND company_role_id IN {named(role)}")
     elif kind == "grant_update":
-        if rng.random() < 0.5:
-            body = (f"UPDATE iam.company_role_permissions SET permission = {lit(grant)} "
-                    f"WHERE company_role_id IN (SELECT id FROM iam.company_roles WHERE name = {lit(role)})")
-        else:
-            body = (f"UPDATE iam.company_role_permissions SET company_role_id = {role_ref(rng.choice(ROLE_NAMES))} "
-                    f"WHERE company_role_id IN (SELECT id FROM iam.company_roles WHERE name = {lit(role)})")
+        change = (f"permission = {lit(grant)}" if rng.random() < 0.5
+                  else f"company_role_id = {role_ref(rng.choice(ROLE_NAMES))}")
+        body = f"UPDATE iam.company_role_permissions SET {change} WHERE company_role_id IN {named(role)}"
     elif kind == "platform_grant_insert":
         body = (f"INSERT INTO iam.role_permissions (role_id, permission) "
                 f"SELECT id, {lit(grant)} FROM iam.roles WHERE name = {lit(rng.choice(PLATFORM_ROLES))}")
     elif kind == "platform_grant_delete":
         body = (f"DELETE FROM iam.role_permissions WHERE permission = {lit(grant)} "
-                f"AND role_id IN (SELECT id FROM iam.roles WHERE name = {lit(rng.choice(PLATFORM_ROLES[:-1]))})")
+                f"AND role_id IN {named(rng.choice(PLATFORM_ROLES[:-1]), 'roles')}")
     elif kind == "grant_role":
         body = f"SELECT iam.grant_role({lit(u)}, {lit(rng.choice(PLATFORM_ROLES))})"
     elif kind == "revoke_role":
@@ -316,44 +277,13 @@ def generate():
     return kind, actor, body, key
 
 
-def record_ops():
-    global op_rows
-    if not op_rows:
-        return
-    values = ",\n".join("(" + ", ".join(str(v).lower() if isinstance(v, bool) else
-                                        (str(v) if isinstance(v, int) else lit(v)) for v in r) + ")" for r in op_rows)
-    psql(SUPERUSER, "INSERT INTO pinv.ops (id, batch, session, actor, actor_id, key_id, db_role, privileged, path, "
-                    f"isolation, kind, body) VALUES {values};")
-    op_rows = []
-
-
-def run_sessions(scripts, tag="s"):
-    procs = []
-    for i, (user, script) in enumerate(scripts):
-        if not script:
-            continue
-        log = open(os.path.join(LOGS, f"permission_invariants.{tag}{i}.log"), "a")
-        p = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=terse", "-v",
-                              "ECHO=errors", "-U", user, "-d", DB],
-                             stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True)
-        p.stdin.write(script)
-        p.stdin.close()
-        procs.append((p, log))
-    for p, log in procs:
-        p.wait()
-        log.close()
-
-
 def batch_scripts(batch):
     """Each session runs its operations one after the other; the operator's
     ones in a session of the operator's own."""
     scripts = []
-    for session in range(SESSIONS):
+    for session, ops in driver.session_ops():
         users, operator = [], []
-        for _ in range(PER_SESSION):
-            if op_counter[0] >= TOTAL_OPS:
-                break
-            op = next_op()
+        for op in ops:
             kind, actor, body, key = generate()
             script = wrap(op, batch, session, actor, body, kind, key=key)
             (operator if actor == "operator" else users).append(script)
@@ -392,36 +322,7 @@ def ask_phase(batch):
         if key is not None:
             lines.append("\\endif")
         parts.append("\n".join(lines) + "\n")
-    run_sessions([("authenticator", "".join(parts))], tag="ask")
-
-
-findings = {}
-
-
-def check_invariants(batch):
-    out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", SUPERUSER, "-d", DB,
-                          "-f", os.path.join(HERE, "permission_invariants_checks.sql")], capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"the invariant checks failed to run (seed {SEED}): {out.stderr}")
-    for line in out.stdout.splitlines():
-        if not line.strip():
-            continue
-        invariant, op, detail, fingerprint = (line.split("\t") + ["", "", ""])[:4]
-        key = (invariant, fingerprint)
-        if key in findings:
-            findings[key][1].add(op)
-            continue
-        findings[key] = (detail, {op})
-        print(f"VIOLATION after batch {batch}: {invariant}\n    op {op or '-'}: {detail[:600]}", flush=True)
-
-
-def describe(op):
-    r = rows(f"SELECT batch, session, actor, db_role, path, isolation, kind, replace(body, E'\\n', ' ') "
-             f"FROM pinv.ops WHERE id = {int(op)}") if op and op.isdigit() else []
-    if not r:
-        return "(no operation)"
-    b, s, actor, role, path, iso, kind, body = r[0]
-    return f"op {op} (batch {b}, session {s}): {kind} by {actor} as {role}, path {path}, {iso}: {body[:300]}"
+    driver.run_sessions([("authenticator", "".join(parts))], tag="ask")
 
 
 def setup():
@@ -476,37 +377,8 @@ UNION ALL SELECT {lit(PEOPLE['Nina'])}, {lit(COMPANIES['Globex'])}, id FROM iam.
         sys.exit("setup: a key was not made")
 
 
-def main():
-    start = time.time()
-    setup()
-    batch = 0
-    while op_counter[0] < TOTAL_OPS:
-        batch += 1
-        state.refresh()
-        scripts = batch_scripts(batch)
-        record_ops()
-        run_sessions(scripts)
-        state.refresh()
-        ask_phase(batch)
-        check_invariants(batch)
-    counts = rows("SELECT count(*), count(d.op) FROM pinv.ops AS o LEFT JOIN pinv.done AS d ON d.op = o.id")[0]
-    asked = rows("SELECT count(*) FROM pinv.answers")[0][0]
-    print(f"{counts[0]} operations in {batch} batches ({counts[1]} committed, the rest refused), "
-          f"{asked} answers of iam.can() checked, in {time.time() - start:.0f}s", flush=True)
-    if findings:
-        invariants = sorted({invariant for invariant, _ in findings})
-        print(f"FAIL: seed {SEED}: {len(findings)} findings, violating {len(invariants)} invariants")
-        for invariant in invariants:
-            print(f"* {invariant}")
-            for (name, fingerprint), (detail, ops) in findings.items():
-                if name != invariant:
-                    continue
-                first = min(ops, key=lambda o: int(o) if o.isdigit() else 0)
-                print(f"  - {fingerprint}: {len(ops)} operation(s); first {describe(first)}")
-                print(f"      {detail[:600]}")
-        print(f"replay with IAM_PERMISSION_SEED={SEED}")
-        sys.exit(1)
-    print(f"PASS: seed {SEED}: {counts[0]} random operations, every invariant held after each of {batch} batches")
+def answers_checked():
+    return f", {rows('SELECT count(*) FROM pinv.answers')[0][0]} answers of iam.can() checked,"
 
 
-main()
+driver.run(setup, state.refresh, batch_scripts, ask_phase, summary_extra=answers_checked)
