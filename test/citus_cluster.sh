@@ -269,8 +269,34 @@ same_view "Vera, a member of Acme" "$(signed_in a2)" lessons
 same_view "Carol, Acme's admin" "$(signed_in a3)" lessons
 same_view "Pam, a platform admin" "$(signed_in e1)" lessons
 same_view "Alice's API key (no scope)" "$(with_key "$alice_key")" lessons
-check "Alice the tutor reads Acme's lessons on the workers" \
-    "$(request "$(signed_in a1 | cut -d'|' -f1)" "$(signed_in a1 | cut -d'|' -f2)" '{}' "SELECT count(*) FROM public.lessons")" 10
+# The workers' backends remember what roles grant, and a pooled
+# connection keeps its backends on the workers (Citus caches its
+# connections): a change replicated to the workers makes them forget it, so
+# the same connection's next request sees it.
+mkfifo "$run/pooled"
+chmod a+rw "$run/pooled"
+runuser -u postgres -- psql -X -q -tA -h "$run" -p "${ports[0]}" -d postgres -U authenticator \
+    <"$run/pooled" >"$run/pooled.out" 2>&1 &
+pooled_pid=$!
+exec 8>"$run/pooled"
+asked=0
+pooled_lessons() {  # Alice's count of lessons in a request on the pooled connection, in $answer
+    asked=$((asked + 1))
+    printf "%s\n" "BEGIN;" "SELECT set_config('role', 'authenticated', true) IS NULL;" \
+        "SELECT set_config('request.jwt.claims', '{\"sub\": \"a0000000-0000-4000-8000-0000000000a1\", \"role\": \"authenticated\"}', true) IS NULL;" \
+        "SELECT iam.authenticate_request() IS NULL;" \
+        "SELECT 'lessons $asked ' || count(*) FROM public.lessons;" "COMMIT;" >&8
+    for _ in $(seq 600); do grep -q "^lessons $asked " "$run/pooled.out" && break; sleep 0.05; done
+    answer=$(sed -n "s/^lessons $asked //p" "$run/pooled.out")
+}
+pooled_lessons; check "Alice the tutor reads Acme's lessons on the workers" "$answer" 10
+pooled_lessons; check "... again, on the same connection" "$answer" 10
+node 0 -c "DELETE FROM iam.company_role_permissions WHERE company_role_id = 'd0000000-0000-4000-8000-0000000000f1'" >/dev/null
+pooled_lessons; check "tutor no longer grants lessons:read: the same connection's next request reads none" "$answer" 0
+node 0 -c "INSERT INTO iam.company_role_permissions (company_role_id, permission) VALUES ('d0000000-0000-4000-8000-0000000000f1', 'lessons:*')" >/dev/null
+pooled_lessons; check "... granted again (lessons:*): the next request reads them" "$answer" 10
+exec 8>&-
+wait "$pooled_pid" || true
 
 say "writes on the coordinator are seen by the next statement on every node"
 # copies SQL: the answer of SQL on each worker's copy, "w1 w2".
