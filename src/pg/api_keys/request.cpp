@@ -28,7 +28,7 @@
 //   bad key:   28000, without saying why (PostgREST answers 401/403).
 #include "pg/boundary/guard.hpp"
 
-#include "pg/api_keys/api_keys.hpp"
+#include "pg/api_keys/verification.hpp"
 #include "pg/platform/citus.hpp"
 #include "pg/identity/context.hpp"
 #include "pg/identity/external_subjects.hpp"
