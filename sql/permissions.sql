@@ -418,6 +418,10 @@ SELECT count(*) AS olgas_roles_in_acme FROM iam.company_member_roles
 WHERE user_id = pg_temp.person('Olga') AND company_id = 'c0000000-0000-4000-8000-00000000000a';
 SELECT action FROM iam.audit_log WHERE id > :audit_start AND action = 'member_role_removed'
   AND target_user_id = pg_temp.person('Olga');
+-- ... and no role is given to a member whose membership has ended.
+UPDATE iam.company_users SET is_active_in_company = false
+WHERE user_id = pg_temp.person('Olga') AND company_id = 'c0000000-0000-4000-8000-00000000000a';
+SELECT iam.assign_company_role('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Olga'), 'learner');
 DELETE FROM iam.company_users WHERE user_id = pg_temp.person('Olga') AND company_id = 'c0000000-0000-4000-8000-00000000000a';
 SELECT iam.remove_company_role('c0000000-0000-4000-8000-00000000000a', NULL, 'learner');
 -- A key bound to a company changes nothing of the platform's: not a
@@ -463,7 +467,7 @@ GROUP BY action ORDER BY action;
 -- rows name one by one, then loads all of them; either way the answers are
 -- the same as a statement asking about one company. Nina in 60 companies:
 -- a reader role (courses:read) in every third, another role in the rest,
--- admin (the admin template: '*') of company 5, an inactive member of 9,
+-- admin (the admin template: '*') of company 5, removed from 9 after holding a role there,
 -- company 7 suspended.
 ------------------------------------------------------------------------------
 BEGIN;
@@ -473,7 +477,7 @@ INSERT INTO iam.companies (id, name, current_iam_status)
 SELECT pg_temp.co(i), 'Many ' || i, CASE WHEN i = 7 THEN 'suspended_by_admin' ELSE 'active' END
 FROM generate_series(0, 59) AS i;
 INSERT INTO iam.company_users (user_id, company_id, is_active_in_company, role_in_company)
-SELECT pg_temp.person('Nina'), pg_temp.co(i), i <> 9, CASE WHEN i = 5 THEN 'admin' ELSE 'member' END
+SELECT pg_temp.person('Nina'), pg_temp.co(i), true, CASE WHEN i = 5 THEN 'admin' ELSE 'member' END
 FROM generate_series(0, 59) AS i;
 INSERT INTO iam.company_roles (company_id, name)
 SELECT pg_temp.co(i), CASE WHEN i % 3 = 0 THEN 'reader' ELSE 'writer' END FROM generate_series(0, 59) AS i;
@@ -482,6 +486,8 @@ SELECT id, CASE name WHEN 'reader' THEN 'courses:read' ELSE 'reports:view' END
 FROM iam.company_roles WHERE company_id::text LIKE 'c1000000-%';
 INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
 SELECT pg_temp.person('Nina'), company_id, id FROM iam.company_roles WHERE company_id::text LIKE 'c1000000-%';
+UPDATE iam.company_users SET is_active_in_company = false
+WHERE user_id = pg_temp.person('Nina') AND company_id = pg_temp.co(9);
 CREATE TEMP TABLE asked AS
 SELECT i, (i % 3 = 0 OR i = 5) AND i NOT IN (7, 9) AS expected FROM generate_series(0, 59) AS i;
 GRANT SELECT ON asked TO authenticated;

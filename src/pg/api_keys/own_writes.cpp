@@ -18,9 +18,7 @@ struct {
 
 bool spending = false;
 
-std::string_view text_view(const text* value) {
-    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-}
+using iam::pg::text_view;
 
 }  // namespace
 

@@ -26,9 +26,7 @@ using iam::pg::ApiKeyRow;
 
 int last_used_interval_seconds = 60;
 
-std::string_view text_view(const text* value) {
-    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-}
+using iam::pg::text_view;
 
 bool is_query_cancel(int sqlerrcode) {
     return sqlerrcode == ERRCODE_QUERY_CANCELED || sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||

@@ -66,6 +66,17 @@ extern "C" {
 #include "utils/uuid.h"
 }
 
+#include <string_view>
+
+namespace iam::pg {
+
+// A text datum's bytes, in place (no copy, no NUL).
+inline std::string_view text_view(const text* value) {
+    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+}
+
+}  // namespace iam::pg
+
 // PostgreSQL 15 declares tree walker and mutator callbacks without a
 // prototype, which C++ reads as taking no arguments; 16 gives them types.
 #if PG_VERSION_NUM >= 160000

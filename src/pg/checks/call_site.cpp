@@ -23,18 +23,6 @@ std::string text_string(const text* value) {
     return std::string(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
 }
 
-// A role name as an error message quotes it: a megabyte of input must not
-// become a megabyte of message.
-std::string quoted_role_name(const text* name) {
-    constexpr size_t shown = 64;
-    size_t length = VARSIZE_ANY_EXHDR(name);
-    if (length <= shown)
-        return "\"" + text_string(name) + "\"";
-    int cut = pg_mbcliplen(VARDATA_ANY(name), static_cast<int>(length), shown);
-    return "\"" + std::string(VARDATA_ANY(name), cut) + "...\" (" + std::to_string(length) +
-           " bytes)";
-}
-
 // Whether argument `number` of the call is a literal of the query (a Const
 // node). A parameter does not count: PL/pgSQL reuses a call site with
 // changing parameter values within one command.
@@ -159,11 +147,21 @@ void forget_question(CallSiteCache* cache) {
     cache->answered = false;
 }
 
+std::string quoted_name(const text* name) {
+    constexpr size_t shown = 64;
+    size_t length = VARSIZE_ANY_EXHDR(name);
+    if (length <= shown)
+        return "\"" + text_string(name) + "\"";
+    int cut = pg_mbcliplen(VARDATA_ANY(name), static_cast<int>(length), shown);
+    return "\"" + std::string(VARDATA_ANY(name), cut) + "...\" (" + std::to_string(length) +
+           " bytes)";
+}
+
 pg_uuid_t role_id_or_throw(const IamTables& tables, text* name) {
     pg_uuid_t role_id;
     if (!find_role_id(tables, name, &role_id))
         throw iam::Error(iam::sqlstate::undefined_object,
-                         "role " + quoted_role_name(name) + " does not exist",
+                         "role " + quoted_name(name) + " does not exist",
                          "iam roles are the rows of iam.roles.");
     return role_id;
 }

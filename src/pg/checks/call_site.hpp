@@ -29,6 +29,8 @@
 #include "pg/platform/statement.hpp"
 #include "pg/tables/iam_tables.hpp"
 
+#include <string>
+
 namespace iam::pg {
 
 // The companies of the caller: the user's active memberships in active
@@ -147,6 +149,10 @@ pg_attribute_always_inline bool remember_question(FunctionCallInfo fcinfo, CallS
 
 // Forgets the remembered question: the next call checks its argument anew.
 void forget_question(CallSiteCache* cache);
+
+// A name (a role's, a permission's) as an error message quotes it: a
+// megabyte of input must not become a megabyte of message.
+std::string quoted_name(const text* name);
 
 // The id of the role `name`; an error (undefined_object) if there is none.
 pg_uuid_t role_id_or_throw(const IamTables& tables, text* name);

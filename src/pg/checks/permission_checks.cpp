@@ -177,9 +177,7 @@ bool remember_company_if_held(const pg_uuid_t& company_id, bool is_admin, void* 
     return true;
 }
 
-std::string_view text_view(const text* value) {
-    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-}
+using iam::pg::text_view;
 
 // Where the caller holds the call site's permission, for this statement
 // and identity: everywhere, or in the company of a company's key; a user's
@@ -290,16 +288,6 @@ bool held_without_company(const CallerPermission& answers) {
     return answers.everywhere && !answers.has_only_company;
 }
 
-// A permission as an error message quotes it: a megabyte of input must not
-// become a megabyte of message.
-std::string quoted_permission(const text* permission) {
-    std::string_view value = text_view(permission);
-    if (value.size() <= 64)
-        return "\"" + std::string(value) + "\"";
-    return "\"" + std::string(value.substr(0, 64)) + "...\" (" + std::to_string(value.size()) +
-           " bytes)";
-}
-
 // The permission a check asks about, argument 0: validated and looked up in
 // the catalogue once per statement and question.
 const text* asked_permission(FunctionCallInfo fcinfo, CallSiteCache* cache) {
@@ -319,7 +307,8 @@ const text* asked_permission(FunctionCallInfo fcinfo, CallSiteCache* cache) {
                              "wildcards (*) are for grants, not for checks.");
         }
         if (!iam::pg::permission_is_known(cache->tables, permission)) {
-            std::string message = "permission " + quoted_permission(permission) + " does not exist";
+            std::string message =
+                "permission " + iam::pg::quoted_name(permission) + " does not exist";
             iam::pg::forget_question(cache);
             throw iam::Error(iam::sqlstate::undefined_object, message,
                              "The application's permissions are the rows of iam.permissions.");

@@ -26,9 +26,7 @@
 
 namespace {
 
-std::string_view text_view(const text* value) {
-    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-}
+using iam::pg::text_view;
 
 // What was typed, as a code to look up: the vanity spelling first (as
 // stored: trimmed, upper case), else the canonical generated code, which

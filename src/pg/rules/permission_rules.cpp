@@ -21,6 +21,7 @@
 #include "pg/platform/spi.hpp"
 #include "pg/rules/trigger_rows.hpp"
 #include "pg/rules/write_rules.hpp"
+#include "pg/tables/membership_rows.hpp"
 #include "pg/tables/permission_rows.hpp"
 
 #include "core/api_key.hpp"
@@ -34,9 +35,7 @@ using iam::pg::column;
 using iam::pg::refuse;
 using iam::pg::value_of;
 
-std::string_view text_view(const text* value) {
-    return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-}
+using iam::pg::text_view;
 
 bool above_rules(Relation relation) {
     return iam::pg::is_restore(relation) || iam::pg::stands_above_rules();
@@ -229,6 +228,17 @@ IAM_SQL_FUNCTION(iam_guard_member_role) {
     if (!is_template && !iam::pg::same_uuid(role_company, company_id))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "that company role belongs to another company");
+    // Roles are held while the membership is: one that ended took its roles
+    // with it (iam.forget_member_roles), and gets none until readmitted. (A
+    // missing user or membership is left to NOT NULL and the foreign key.)
+    bool no_user;
+    Datum user = iam::pg::value_of(row, relation, iam::pg::column(relation, "user_id"), &no_user);
+    if (!no_user && !iam::pg::is_restore(relation) &&
+        !iam::pg::is_active_member(tables, *DatumGetUUIDP(user), company_id) &&
+        iam::pg::membership_exists(tables, *DatumGetUUIDP(user), company_id))
+        throw iam::Error(iam::sqlstate::no_data_found,
+                         "company roles are for active members of the company", {},
+                         "Readmit the member first (an invitation, or iam.add_company_member).");
     if (above_rules(relation))
         return iam::pg::let_through(trigger);
     if (!holds_every_grant(tables, iam::pg::RoleKind::company, role_id, &company_id))

@@ -25,6 +25,21 @@ Oid optional_relation_in(Oid namespace_oid, const char* name) {
 
 }  // namespace
 
+uint64 count_index_entries(Oid heap, Oid index, ScanKey keys, int nkeys) {
+    Relation heap_relation = table_open(heap, AccessShareLock);
+    Relation index_relation = index_open(index, AccessShareLock);
+    IndexScanDesc scan =
+        begin_index_scan(heap_relation, index_relation, statement_snapshot(), nkeys);
+    index_rescan(scan, keys, nkeys, nullptr, 0);
+    uint64 entries = 0;
+    while (index_getnext_tid(scan, ForwardScanDirection) != nullptr)
+        ++entries;
+    index_endscan(scan);
+    index_close(index_relation, AccessShareLock);
+    table_close(heap_relation, AccessShareLock);
+    return entries;
+}
+
 void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value) {
     ScanKeyInit(key, attribute, BTEqualStrategyNumber, F_UUID_EQ,
                 UUIDPGetDatum(const_cast<pg_uuid_t*>(&value)));

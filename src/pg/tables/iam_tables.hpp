@@ -153,6 +153,12 @@ inline IndexScanDesc begin_index_scan(Relation heap, Relation index, Snapshot sn
 #endif
 }
 
+// How many entries of `index` (of `heap`) match `keys` (their sk_attno are
+// the index's column numbers; none: every entry), counted in the index
+// alone, under statement_snapshot() as far as the index can tell (dead
+// entries not yet pruned count too): what sizes a set before it is built.
+uint64 count_index_entries(Oid heap, Oid index, ScanKey keys, int nkeys);
+
 // A uuid equality scan key on `attribute` (a heap or an index column).
 void uuid_key(ScanKey key, AttrNumber attribute, const pg_uuid_t& value);
 // A uuid attribute of a row, copied to *out; false if it is NULL.

@@ -177,18 +177,16 @@ double estimated_memberships(const IamTables& tables) {
     return rows;
 }
 
+bool membership_exists(const IamTables& tables, const pg_uuid_t& user_id,
+                       const pg_uuid_t& company_id) {
+    ScanKeyData keys[2];
+    uuid_key(&keys[0], attnum::company_users_user_id, user_id);
+    uuid_key(&keys[1], attnum::company_users_company_id, company_id);
+    return scan(tables.company_users, tables.company_users_pkey, keys, 2, nullptr, nullptr);
+}
+
 uint64 count_membership_entries(const IamTables& tables) {
-    Relation heap = table_open(tables.company_users, AccessShareLock);
-    Relation index = index_open(tables.company_users_pkey, AccessShareLock);
-    IndexScanDesc scan = begin_index_scan(heap, index, statement_snapshot(), 0);
-    index_rescan(scan, nullptr, 0, nullptr, 0);
-    uint64 entries = 0;
-    while (index_getnext_tid(scan, ForwardScanDirection) != nullptr)
-        ++entries;
-    index_endscan(scan);
-    index_close(index, AccessShareLock);
-    table_close(heap, AccessShareLock);
-    return entries;
+    return count_index_entries(tables.company_users, tables.company_users_pkey, nullptr, 0);
 }
 
 void for_each_active_membership(const IamTables& tables,

@@ -85,19 +85,9 @@ void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
 }
 
 uint64 count_holder_entries(const IamTables& tables, const pg_uuid_t& role_id) {
-    Relation heap = table_open(tables.user_roles, AccessShareLock);
-    Relation index = index_open(tables.user_roles_role_id_idx, AccessShareLock);
     ScanKeyData key;
     uuid_key(&key, 1, role_id);  // the index's only column
-    IndexScanDesc scan = begin_index_scan(heap, index, statement_snapshot(), 1);
-    index_rescan(scan, &key, 1, nullptr, 0);
-    uint64 entries = 0;
-    while (index_getnext_tid(scan, ForwardScanDirection) != nullptr)
-        ++entries;
-    index_endscan(scan);
-    index_close(index, AccessShareLock);
-    table_close(heap, AccessShareLock);
-    return entries;
+    return count_index_entries(tables.user_roles, tables.user_roles_role_id_idx, &key, 1);
 }
 
 void for_each_role_of(const IamTables& tables, const pg_uuid_t& user_id,
