@@ -50,17 +50,25 @@ SELECT count(*) FILTER (WHERE iam.has_role(owner, 'scale_1537')) AS just_over_af
        pg_temp.holding('scale_1537') AS expected FROM owned;
 
 -- Past what the memo holds, the holders go into a denser exact set: at
--- 64 kB it holds 3,839 (16 bytes each, and their buckets'), and past that
--- as many as fit beside a Bloom filter of the others, who are read. Roles
--- held by 3,839, 3,840 and 6,000 users, asked about 24,000 rows whose
--- owners range over 12,000 users (the odd ones hold them).
+-- 64 kB it holds 3,839 (16 bytes each, and their buckets'). Past that each
+-- holder gets the place of its row (7.5 bytes) and as many as then fit stay
+-- in the set: a holder past the set is read at its place, without a
+-- descent. Past what places hold (about 8,700 at 64 kB), those past them
+-- go into a Bloom filter and are read by a descent. Roles held by 3,839,
+-- 3,840, 6,000 and 12,000 users, asked about 24,000 rows whose owners range
+-- over 12,000 users (the odd ones hold the first three roles; 12,000 odd
+-- users of 24,000 the last, granted from the last, so that those loaded
+-- last, past the places, own rows).
 CREATE FUNCTION pg_temp.w(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
     $$ SELECT ('d3000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
-INSERT INTO iam.users (id) SELECT pg_temp.w(i) FROM generate_series(1, 12000) AS i;
-INSERT INTO iam.roles (name) VALUES ('dense_3839'), ('dense_3840'), ('dense_6000');
+INSERT INTO iam.users (id) SELECT pg_temp.w(i) FROM generate_series(1, 24000) AS i;
+INSERT INTO iam.roles (name) VALUES ('dense_3839'), ('dense_3840'), ('dense_6000'), ('dense_12000');
 INSERT INTO iam.user_roles (user_id, role_id)
 SELECT pg_temp.w(2 * i - 1), r.id FROM iam.roles r, generate_series(1, 6000) AS i
-WHERE r.name LIKE 'dense_%' AND i <= substr(r.name, 7)::int;
+WHERE r.name IN ('dense_3839', 'dense_3840', 'dense_6000') AND i <= substr(r.name, 7)::int;
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT pg_temp.w(2 * i - 1), r.id FROM iam.roles r, generate_series(12000, 1, -1) AS i
+WHERE r.name = 'dense_12000';
 CREATE TABLE owned_wide (id int, owner uuid);
 INSERT INTO owned_wide SELECT i, pg_temp.w(1 + (i * 7) % 12000) FROM generate_series(1, 24000) AS i;
 CREATE FUNCTION pg_temp.holding_wide(role text) RETURNS bigint LANGUAGE sql AS $$
@@ -69,8 +77,9 @@ CREATE FUNCTION pg_temp.holding_wide(role text) RETURNS bigint LANGUAGE sql AS $
 $$;
 -- The B-tree descents each statement made (index scans of user_roles'
 -- primary key in this transaction): the 256 users read one by one before
--- the holders are loaded, then none while every holder is in the set, and
--- only the few past it (about 420) one holder later.
+-- the holders are loaded, then none while every holder is in the set or
+-- has a place; past the places, a few thousand (the rows of those in the
+-- filter, and about 2% of the others).
 SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) AS scans \gset
 SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3839')) AS all_in_the_set,
        pg_temp.holding_wide('dense_3839') AS expected FROM owned_wide;
@@ -78,9 +87,16 @@ SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans AS de
 SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) AS scans \gset
 SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3840')) AS one_past_the_set,
        pg_temp.holding_wide('dense_3840') AS expected FROM owned_wide;
-SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans < 1000 AS few_descents;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans AS descents;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) AS scans \gset
 SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_6000')) AS far_past_the_set,
        pg_temp.holding_wide('dense_6000') AS expected FROM owned_wide;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans AS descents;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) AS scans \gset
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_12000')) AS past_the_places,
+       pg_temp.holding_wide('dense_12000') AS expected FROM owned_wide;
+SELECT pg_stat_get_xact_numscans('iam.user_roles_pkey'::regclass) - :scans BETWEEN 1000 AND 12000
+    AS some_descents;
 -- Holders revoked, among the first and the last read, are missing from the
 -- next statement; a holder granted is there.
 DELETE FROM iam.user_roles WHERE user_id IN (pg_temp.w(1), pg_temp.w(7679), pg_temp.w(11999))
@@ -93,6 +109,8 @@ SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_3840')) AS one_past_the
        pg_temp.holding_wide('dense_3840') AS expected FROM owned_wide;
 SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_6000')) AS far_past_the_set_after,
        pg_temp.holding_wide('dense_6000') AS expected FROM owned_wide;
+SELECT count(*) FILTER (WHERE iam.has_role(owner, 'dense_12000')) AS past_the_places_after,
+       pg_temp.holding_wide('dense_12000') AS expected FROM owned_wide;
 
 -- 2,001 companies, the last suspended. Ann is in 1,535 companies (under the
 -- bound), Bob in 1,600 (over it), each an admin of every tenth, and each in
@@ -162,7 +180,8 @@ RESET ROLE;
 -- Questions about other users: 4,002 pairs, past the 768 the memo holds.
 -- After an eighth of company_users' rows read one by one (here about 390 of
 -- its 3,137), is_company_member loads every active membership: at 64 kB some
--- fit in the dense set and the others in its filter; at 1 MB all of them.
+-- fit in the dense set and the others are kept by their rows' places; at
+-- 1 MB all of them fit in the set.
 CREATE VIEW expected_pairs AS
 SELECT count(*) FILTER (WHERE cu.is_active_in_company AND c.current_iam_status = 'active' AND NOT c.is_deleted) AS members,
        count(*) FILTER (WHERE cu.is_active_in_company AND c.current_iam_status = 'active' AND NOT c.is_deleted
@@ -185,6 +204,14 @@ SELECT pg_stat_get_xact_numscans('iam.company_users_pkey'::regclass) AS scans \g
 SELECT count(*) FILTER (WHERE iam.is_company_member(pg_temp.c(i), pg_temp.u(n))) AS members
 FROM generate_series(3001, 3002) AS n, generate_series(0, 2000) AS i;
 SELECT pg_stat_get_xact_numscans('iam.company_users_pkey'::regclass) - :scans < 1000 AS few_descents;
+-- At 64 kB the memberships past the set are read at their rows' places:
+-- no descent after loading either.
+SET LOCAL iam.check_memory = '64kB';
+SELECT pg_stat_get_xact_numscans('iam.company_users_pkey'::regclass) AS scans \gset
+SELECT count(*) FILTER (WHERE iam.is_company_member(pg_temp.c(i), pg_temp.u(n))) AS members
+FROM generate_series(3001, 3002) AS n, generate_series(0, 2000) AS i;
+SELECT pg_stat_get_xact_numscans('iam.company_users_pkey'::regclass) - :scans < 1000 AS few_descents;
+SET LOCAL iam.check_memory = '1MB';
 -- A membership deactivated and a company suspended between statements,
 -- at both bounds.
 UPDATE iam.company_users SET is_active_in_company = false

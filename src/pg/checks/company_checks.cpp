@@ -108,15 +108,17 @@ bool pair_answer(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uuid_t
 constexpr uint32 pair_misses_before_estimating = 256;
 constexpr double memberships_per_miss = 8;
 
-bool add_membership(const pg_uuid_t& user_id, const pg_uuid_t& company_id, void* context) {
+bool add_membership(const pg_uuid_t& user_id, const pg_uuid_t& company_id,
+                    const ItemPointerData& row, void* context) {
     iam::pg::PairKey key(user_id, company_id);
-    static_cast<iam::pg::MembershipSet*>(context)->add(key.bytes);
+    static_cast<iam::pg::MembershipSet*>(context)->add(key.bytes, row);
     return true;
 }
 
 // Replaces the memo of pairs with every active membership (company state
 // aside, which the company memo answers), counted first from the index:
-// as many as the budget holds in the dense set, and a filter of the others.
+// as many as the budget holds in the dense set, and the places of the
+// others' rows, or a filter of those past them (key_set.hpp).
 void load_memberships(CallSiteCache* cache) {
     cache->memberships_tried = true;
     cache->pairs.release(&cache->budget);
@@ -154,7 +156,13 @@ bool member_from_set(CallSiteCache* cache, const pg_uuid_t& user_id, const pg_uu
     const iam::pg::MembershipSet& memberships = cache->memberships;
     if (memberships.contains(key.bytes))
         return true;
-    if (!memberships.may_hold(key.bytes))
+    iam::pg::RowMatch row = memberships.match_row(key.bytes, [&](const ItemPointerData& place) {
+        return iam::pg::active_membership_row_is(cache->tables, &cache->company_users_scan, place,
+                                                 user_id, company_id);
+    });
+    if (row == iam::pg::RowMatch::same)
+        return true;
+    if (row == iam::pg::RowMatch::other && !memberships.may_hold(key.bytes))
         return false;
     return iam::pg::is_active_member(cache->tables, user_id, company_id,
                                      &cache->company_users_scan);

@@ -23,7 +23,7 @@ struct HolderLoad {
     bool overflowed;
 };
 
-bool remember_holder(const pg_uuid_t& user_id, void* context) {
+bool remember_holder(const pg_uuid_t& user_id, const ItemPointerData&, void* context) {
     auto* load = static_cast<HolderLoad*>(context);
     CallSiteCache* cache = load->cache;
     // A user holds a role once (the primary key): no duplicate to look for.
@@ -33,15 +33,16 @@ bool remember_holder(const pg_uuid_t& user_id, void* context) {
     return false;
 }
 
-bool add_holder(const pg_uuid_t& user_id, void* context) {
-    static_cast<iam::pg::HolderSet*>(context)->add(iam::pg::uuid_key_bytes(user_id));
+bool add_holder(const pg_uuid_t& user_id, const ItemPointerData& row, void* context) {
+    static_cast<iam::pg::HolderSet*>(context)->add(iam::pg::uuid_key_bytes(user_id), row);
     return true;
 }
 
 // Replaces the answers with the role's holders, counted first from the
 // index: into the memo if they fit there, else into the denser holder set
-// (key_set.hpp), which keeps as many as the budget allows and a filter
-// of the others; a user the filter may hold is read through the kept scan.
+// (key_set.hpp), which keeps as many as the budget allows, the places of
+// the others' rows, or a filter of those past them; a user none of them
+// rules out is read through the kept scan.
 void load_holders(CallSiteCache* cache, const pg_uuid_t& role_id) {
     iam::pg::forget_user_answers(cache);
     cache->holders_tried = true;
@@ -78,7 +79,13 @@ pg_attribute_always_inline bool check_role(FunctionCallInfo fcinfo, CallSiteCach
     if (loaded) {
         if (holders.contains(key))
             return iam::pg::store_answer(cache, user_id, true);
-        if (!holders.may_hold(key))
+        iam::pg::RowMatch row = holders.match_row(key, [&](const ItemPointerData& place) {
+            return iam::pg::holder_row_is(cache->tables, &cache->user_roles_scan, place, *user_id,
+                                          role_id);
+        });
+        if (row == iam::pg::RowMatch::same)
+            return iam::pg::store_answer(cache, user_id, true);
+        if (row == iam::pg::RowMatch::other && !holders.may_hold(key))
             return iam::pg::store_answer(cache, user_id, false);
     }
     bool holds =

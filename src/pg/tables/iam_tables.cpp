@@ -432,6 +432,23 @@ TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey key
     return found ? kept->slot : nullptr;
 }
 
+TupleTableSlot* kept_scan_fetch(KeptScan* kept, Oid heap, Oid index, int nkeys,
+                                const ItemPointerData& place) {
+    ready_kept_scan(kept, heap, index, nkeys);
+    MemoryContext caller_context = MemoryContextSwitchTo(kept->memory);
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = kept_owner;
+    ItemPointerData tid = place;
+    // Under the snapshot, as a fetch by ctid: a place past the page's rows,
+    // or a row it does not see, is no row.
+    bool found = table_tuple_fetch_row_version(kept->heap, &tid, kept->snapshot, kept->slot);
+    if (!found)
+        ExecClearTuple(kept->slot);
+    CurrentResourceOwner = caller_owner;
+    MemoryContextSwitchTo(caller_context);
+    return found ? kept->slot : nullptr;
+}
+
 void kept_scan_release(KeptScan* kept) {
     ResourceOwner caller_owner = CurrentResourceOwner;
     CurrentResourceOwner = kept_owner;

@@ -137,6 +137,17 @@ struct KeptScan {
 // caller reads the slot and then calls kept_scan_release.
 TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys);
 void kept_scan_release(KeptScan* kept);
+// What a row read by its place says of the key it was kept for: it is the
+// key's row, another's (its place was kept for a key of the same hash
+// bits), or one the statement does not see (the key must be read anew).
+enum class RowMatch : uint8 { same, other, unreadable };
+
+// The row at `place` in `heap` if statement_snapshot() sees it, read
+// through `kept` (the scan of `heap` by `index` a lookup would use: one
+// buffer, no descent): its slot, or NULL. The caller reads the slot and then
+// calls kept_scan_release.
+TupleTableSlot* kept_scan_fetch(KeptScan* kept, Oid heap, Oid index, int nkeys,
+                                const ItemPointerData& place);
 // Whether a row matches, through `kept`, as an index-only scan decides it:
 // an entry on a page the visibility map says all visible is a visible row,
 // without reading the page.

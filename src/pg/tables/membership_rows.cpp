@@ -189,9 +189,31 @@ uint64 count_membership_entries(const IamTables& tables) {
     return count_index_entries(tables.company_users, tables.company_users_pkey, nullptr, 0);
 }
 
+RowMatch active_membership_row_is(const IamTables& tables, KeptScan* kept,
+                                  const ItemPointerData& place, const pg_uuid_t& user_id,
+                                  const pg_uuid_t& company_id) {
+    // Through the scan is_active_member keeps: the primary key, two columns.
+    TupleTableSlot* slot =
+        kept_scan_fetch(kept, tables.company_users, tables.company_users_pkey, 2, place);
+    if (slot == nullptr)
+        return RowMatch::unreadable;
+    bool user_null, company_null, active_null;
+    Datum user = slot_getattr(slot, attnum::company_users_user_id, &user_null);
+    Datum company = slot_getattr(slot, attnum::company_users_company_id, &company_null);
+    Datum active = slot_getattr(slot, attnum::company_users_is_active_in_company, &active_null);
+    RowMatch match = RowMatch::other;
+    if (user_null || company_null || active_null || !DatumGetBool(active))
+        match = RowMatch::unreadable;  // not an active membership: not the one kept
+    else if (memcmp(DatumGetUUIDP(user)->data, user_id.data, UUID_LEN) == 0 &&
+             memcmp(DatumGetUUIDP(company)->data, company_id.data, UUID_LEN) == 0)
+        match = RowMatch::same;
+    kept_scan_release(kept);
+    return match;
+}
+
 void for_each_active_membership(const IamTables& tables,
                                 bool (*visit)(const pg_uuid_t& user_id, const pg_uuid_t& company_id,
-                                              void* context),
+                                              const ItemPointerData& row, void* context),
                                 void* context) {
     Relation relation = table_open(tables.company_users, AccessShareLock);
     TupleDesc descriptor = RelationGetDescr(relation);
@@ -209,7 +231,7 @@ void for_each_active_membership(const IamTables& tables,
         if (!copy_uuid_attribute(tuple, descriptor, attnum::company_users_user_id, &user_id) ||
             !copy_uuid_attribute(tuple, descriptor, attnum::company_users_company_id, &company_id))
             continue;
-        if (!visit(user_id, company_id, context))
+        if (!visit(user_id, company_id, tuple->t_self, context))
             break;
     }
     systable_endscan(scan);

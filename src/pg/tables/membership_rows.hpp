@@ -41,12 +41,19 @@ double estimated_memberships(const IamTables& tables);
 // How many entries the primary key of company_users has: at least its rows
 // under the statement's snapshot, read from the index alone.
 uint64 count_membership_entries(const IamTables& tables);
-// Calls visit(user_id, company_id, context) for every active membership
-// (company state aside), in one pass over company_users, until it returns
-// false.
+// Calls visit(user_id, company_id, row, context) for every active
+// membership (company state aside), with the place of its row, in one pass
+// over company_users, until it returns false.
 void for_each_active_membership(const IamTables& tables,
                                 bool (*visit)(const pg_uuid_t& user_id, const pg_uuid_t& company_id,
-                                              void* context),
+                                              const ItemPointerData& row, void* context),
                                 void* context);
+// Whether the company_users row at `place`, read through `kept` (the scan
+// is_active_member keeps), is the active membership (user_id, company_id):
+// another active membership the statement sees is RowMatch::other; a row
+// it does not see, or an inactive one, RowMatch::unreadable.
+RowMatch active_membership_row_is(const IamTables& tables, KeptScan* kept,
+                                  const ItemPointerData& place, const pg_uuid_t& user_id,
+                                  const pg_uuid_t& company_id);
 
 }  // namespace iam::pg

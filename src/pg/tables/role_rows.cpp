@@ -65,12 +65,33 @@ bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg
     return kept_scan_exists(kept, tables.user_roles, tables.user_roles_pkey, keys, 2);
 }
 
+RowMatch holder_row_is(const IamTables& tables, KeptScan* kept, const ItemPointerData& place,
+                       const pg_uuid_t& user_id, const pg_uuid_t& role_id) {
+    // Through the scan user_holds_role keeps: the primary key, two columns.
+    TupleTableSlot* slot =
+        kept_scan_fetch(kept, tables.user_roles, tables.user_roles_pkey, 2, place);
+    if (slot == nullptr)
+        return RowMatch::unreadable;
+    bool user_null, role_null;
+    Datum user = slot_getattr(slot, attnum::user_roles_user_id, &user_null);
+    Datum role = slot_getattr(slot, attnum::user_roles_role_id, &role_null);
+    RowMatch match = RowMatch::other;
+    if (user_null || role_null || memcmp(DatumGetUUIDP(role)->data, role_id.data, UUID_LEN) != 0)
+        match = RowMatch::unreadable;  // not a row of the role: not the one kept
+    else if (memcmp(DatumGetUUIDP(user)->data, user_id.data, UUID_LEN) == 0)
+        match = RowMatch::same;
+    kept_scan_release(kept);
+    return match;
+}
+
 void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
-                        bool (*visit)(const pg_uuid_t& user_id, void* context), void* context) {
+                        bool (*visit)(const pg_uuid_t& user_id, const ItemPointerData& row,
+                                      void* context),
+                        void* context) {
     ScanKeyData key;
     uuid_key(&key, attnum::user_roles_role_id, role_id);
     struct Holders {
-        bool (*visit)(const pg_uuid_t&, void*);
+        bool (*visit)(const pg_uuid_t&, const ItemPointerData&, void*);
         void* context;
     } holders{visit, context};
     scan(
@@ -79,7 +100,7 @@ void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
             auto* holders = static_cast<Holders*>(visited);
             pg_uuid_t user_id;
             return !copy_uuid_attribute(tuple, descriptor, attnum::user_roles_user_id, &user_id) ||
-                   holders->visit(user_id, holders->context);
+                   holders->visit(user_id, tuple->t_self, holders->context);
         },
         &holders);
 }

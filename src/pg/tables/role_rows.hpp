@@ -17,10 +17,18 @@ bool user_holds_named_role(const IamTables& tables, const pg_uuid_t& user_id, co
 // B-tree descent), else through a scan opened and closed for this call.
 bool user_holds_role(const IamTables& tables, const pg_uuid_t& user_id, const pg_uuid_t& role_id,
                      KeptScan* kept = nullptr);
-// Calls visit(user_id, context) for every holder of the role until it
-// returns false.
+// Calls visit(user_id, row, context) for every holder of the role, with the
+// place of its user_roles row, until it returns false.
 void for_each_holder_of(const IamTables& tables, const pg_uuid_t& role_id,
-                        bool (*visit)(const pg_uuid_t& user_id, void* context), void* context);
+                        bool (*visit)(const pg_uuid_t& user_id, const ItemPointerData& row,
+                                      void* context),
+                        void* context);
+// Whether the user_roles row at `place`, read through `kept` (the scan
+// user_holds_role keeps), is (user_id, role_id): a row of the statement's
+// snapshot for another user of the role is RowMatch::other; one it does
+// not see, or not of the role, RowMatch::unreadable.
+RowMatch holder_row_is(const IamTables& tables, KeptScan* kept, const ItemPointerData& place,
+                       const pg_uuid_t& user_id, const pg_uuid_t& role_id);
 // How many entries the index of user_roles by role has for the role: at
 // least its holders under the statement's snapshot (dead and not yet
 // visible rows count too), read from the index alone.
