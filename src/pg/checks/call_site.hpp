@@ -15,7 +15,8 @@
 //   holders loaded at once (into the memo, or past what it holds into a
 //   denser set, key_set.hpp);
 // - index scans kept open, so that a question the memo cannot hold costs a
-//   B-tree descent rather than opening, locking and scanning the tables.
+//   read at its row's place, or a B-tree descent, rather than opening,
+//   locking and scanning the tables.
 // Everything is dropped when the statement changes (statement.hpp), so a
 // role granted by one statement is seen by the next, and nothing outlives
 // the transaction.
@@ -98,7 +99,8 @@ struct CallSiteCache {
     uint32 misses;
     bool holders_complete, holders_tried;
     // The holders, when there are more than `users` would hold in the
-    // budget: a dense exact set, and a Bloom filter of those past it.
+    // budget: a dense exact set, the places of the rows of those past it,
+    // and a Bloom filter of those past the places (key_set.hpp).
     HolderSet holders;
     // For is_company_member asked about many pairs: how many were read one
     // by one, after how many every active membership is loaded at once
