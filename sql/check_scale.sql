@@ -236,3 +236,67 @@ EXECUTE seen;
 DEALLOCATE seen;
 RESET ROLE;
 ROLLBACK;
+
+-- A cursor's snapshot is older than the statements around it, and a
+-- subtransaction rolled back takes back what it wrote: neither lends its
+-- answers to another statement, under REPEATABLE READ too (where every
+-- statement has the same snapshot but for its command). 6,000 holders of a
+-- role and 3,000 memberships at 64 kB (past the sets, kept by place), asked
+-- through PL/pgSQL functions, whose call sites last the transaction.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SET LOCAL client_min_messages = warning;
+SET LOCAL iam.check_memory = '64kB';
+CREATE FUNCTION pg_temp.v(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
+    $$ SELECT ('d4000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
+CREATE FUNCTION pg_temp.k(i int) RETURNS uuid LANGUAGE sql IMMUTABLE AS
+    $$ SELECT ('c4000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid $$;
+INSERT INTO iam.users (id) SELECT pg_temp.v(i) FROM generate_series(1, 12000) AS i;
+INSERT INTO iam.roles (name) VALUES ('kept_6000');
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT pg_temp.v(2 * i - 1), r.id FROM iam.roles r, generate_series(1, 6000) AS i WHERE r.name = 'kept_6000';
+INSERT INTO iam.companies (id, name) SELECT pg_temp.k(i), 'Kept ' || i FROM generate_series(0, 9) AS i;
+INSERT INTO iam.company_users (user_id, company_id) SELECT pg_temp.v(i), pg_temp.k(i % 10) FROM generate_series(1, 3000) AS i;
+-- Rows whose owners range over the 12,000 users (the odd ones hold the
+-- role), and whose (member, company) pairs over 6,000 (the first 3,000 are
+-- memberships).
+CREATE TABLE kept_rows (owner uuid, member uuid, company_id uuid);
+INSERT INTO kept_rows
+SELECT pg_temp.v(1 + (i * 7) % 12000), pg_temp.v(1 + (i * 7) % 6000), pg_temp.k((1 + (i * 7) % 6000) % 10)
+FROM generate_series(1, 24000) AS i;
+CREATE FUNCTION pg_temp.holds(u uuid) RETURNS boolean LANGUAGE plpgsql STABLE AS
+    $$ BEGIN RETURN iam.has_role(u, 'kept_6000'); END $$;
+CREATE FUNCTION pg_temp.member(c uuid, u uuid) RETURNS boolean LANGUAGE plpgsql STABLE AS
+    $$ BEGIN RETURN iam.is_company_member(c, u); END $$;
+CREATE VIEW kept_expected AS
+SELECT count(*) FILTER (WHERE EXISTS (SELECT FROM iam.user_roles ur JOIN iam.roles r ON r.id = ur.role_id
+                                      WHERE ur.user_id = k.owner AND r.name = 'kept_6000')) AS holders,
+       count(*) FILTER (WHERE EXISTS (SELECT FROM iam.company_users cu
+                                      WHERE cu.user_id = k.member AND cu.company_id = k.company_id
+                                        AND cu.is_active_in_company)) AS members
+FROM kept_rows k;
+CREATE VIEW kept_answers AS
+SELECT count(*) FILTER (WHERE pg_temp.holds(owner)) AS holders,
+       count(*) FILTER (WHERE pg_temp.member(company_id, member)) AS members
+FROM kept_rows;
+SELECT * FROM kept_answers;
+SELECT * FROM kept_expected;
+-- Inside a savepoint: 3,000 holders and 1,500 memberships more, then the
+-- savepoint rolled back.
+SAVEPOINT before_grants;
+INSERT INTO iam.user_roles (user_id, role_id)
+SELECT pg_temp.v(2 * i), r.id FROM iam.roles r, generate_series(1, 3000) AS i WHERE r.name = 'kept_6000';
+UPDATE iam.company_users SET is_active_in_company = false WHERE user_id IN (SELECT pg_temp.v(i) FROM generate_series(1, 1500) AS i);
+SELECT * FROM kept_answers;
+SELECT * FROM kept_expected;
+ROLLBACK TO SAVEPOINT before_grants;
+SELECT * FROM kept_answers;
+SELECT * FROM kept_expected;
+-- A cursor opened before 3,000 holders are revoked and 1,500 memberships
+-- end answers as of its opening; the statement after it as of its own.
+DECLARE before_revoke CURSOR FOR SELECT * FROM kept_answers;
+DELETE FROM iam.user_roles WHERE user_id IN (SELECT pg_temp.v(4 * i - 1) FROM generate_series(1, 3000) AS i);
+UPDATE iam.company_users SET is_active_in_company = false WHERE user_id IN (SELECT pg_temp.v(i) FROM generate_series(1, 1500) AS i);
+FETCH before_revoke;
+SELECT * FROM kept_answers;
+SELECT * FROM kept_expected;
+ROLLBACK;

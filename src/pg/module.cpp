@@ -11,6 +11,7 @@
 #include "pg/checks/call_site.hpp"
 #include "pg/checks/company_checks.hpp"
 #include "pg/rules/write_rules.hpp"
+#include "pg/platform/statement.hpp"
 
 #include <sodium.h>
 
@@ -46,6 +47,7 @@ void _PG_init(void) {
         iam::pg::request_attempt_limit_memory();
         iam::pg::request_rate_limit_memory();
     }
+    iam::pg::track_subtransaction_aborts();
     iam::pg::install_planner_hook();
     iam::pg::install_lock_guard();
     iam::pg::install_error_context_filter();

@@ -125,6 +125,7 @@ void load_memberships(CallSiteCache* cache) {
     uint64 counted = iam::pg::count_membership_entries(cache->tables);
     if (!cache->memberships.start(&cache->budget, counted))
         return;  // too little room: every pair is read
+    iam::pg::hold_rows_in_place(cache->tables.company_users);  // as load_holders
     iam::pg::for_each_active_membership(cache->tables, add_membership, &cache->memberships);
     cache->memberships.finish(&cache->budget);
 }

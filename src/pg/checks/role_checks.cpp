@@ -56,6 +56,10 @@ void load_holders(CallSiteCache* cache, const pg_uuid_t& role_id) {
     }
     if (!cache->holders.start(&cache->budget, counted))
         return;  // too little room: every user is read
+    // The places of the rows past the set must hold until the statement
+    // ends; a subtransaction's abort, which may release the lock, starts
+    // another statement (statement.hpp).
+    iam::pg::hold_rows_in_place(cache->tables.user_roles);
     iam::pg::for_each_holder_of(cache->tables, role_id, add_holder, &cache->holders);
     cache->holders.finish(&cache->budget);
 }

@@ -1,9 +1,13 @@
 // Which statement a call belongs to, for caches that must not outlive it:
-// the transaction (its local id), the command within it, and what the
-// statement's snapshot sees. The command id tells apart statements of one
-// transaction once one of them has written; the snapshot tells apart two
-// read-only statements in READ COMMITTED, which share a command id but see
-// the commits other transactions made in between (a role revoked elsewhere).
+// the transaction (its local id), the command within it, what the
+// statement's snapshot sees, and the subtransactions aborted so far. The
+// command id tells apart statements of one transaction once one of them has
+// written; the snapshot tells apart two read-only statements in READ
+// COMMITTED, which share a command id but see the commits other
+// transactions made in between (a role revoked elsewhere), and a cursor's
+// older snapshot from the statement around it (its own command id); an
+// aborted subtransaction takes back writes that neither of them shows under
+// REPEATABLE READ (ROLLBACK TO SAVEPOINT).
 #pragma once
 
 #include "pg/boundary/postgres.hpp"
@@ -22,9 +26,16 @@ inline LocalTransactionId local_transaction_id() {
 #endif
 }
 
+// How many subtransactions this backend has aborted (counted by the
+// callback that track_subtransaction_aborts registers, once per backend).
+extern uint64 subtransactions_aborted;
+void track_subtransaction_aborts();
+
 struct StatementStamp {
     LocalTransactionId transaction;  // zero-initialised: no statement yet
     CommandId command;
+    CommandId snapshot_command;  // the snapshot's own: a cursor's is older
+    uint64 aborts;               // subtransactions_aborted
     // Two snapshots with the same horizon and the same number of running
     // transactions see the same commits: a transaction below xmax that ends
     // leaves xip, one at or above xmax that ends moves xmax, and no running
@@ -43,12 +54,17 @@ inline bool same_statement(StatementStamp* stamp) {
     TransactionId xmax = snapshot != nullptr ? snapshot->xmax : InvalidTransactionId;
     uint32 running = snapshot != nullptr ? snapshot->xcnt : 0;
     int32 running_subtransactions = snapshot != nullptr ? snapshot->subxcnt : 0;
+    CommandId snapshot_command = snapshot != nullptr ? snapshot->curcid : InvalidCommandId;
     if (likely(stamp->transaction == transaction && stamp->command == command &&
+               stamp->snapshot_command == snapshot_command &&
+               stamp->aborts == subtransactions_aborted &&
                stamp->xmin == xmin && stamp->xmax == xmax && stamp->running == running &&
                stamp->running_subtransactions == running_subtransactions))
         return true;
     stamp->transaction = transaction;
     stamp->command = command;
+    stamp->snapshot_command = snapshot_command;
+    stamp->aborts = subtransactions_aborted;
     stamp->xmin = xmin;
     stamp->xmax = xmax;
     stamp->running = running;

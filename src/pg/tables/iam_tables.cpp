@@ -432,6 +432,10 @@ TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey key
     return found ? kept->slot : nullptr;
 }
 
+void hold_rows_in_place(Oid heap) {
+    LockRelationOid(heap, AccessShareLock);
+}
+
 TupleTableSlot* kept_scan_fetch(KeptScan* kept, Oid heap, Oid index, int nkeys,
                                 const ItemPointerData& place) {
     ready_kept_scan(kept, heap, index, nkeys);

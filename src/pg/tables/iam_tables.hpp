@@ -137,6 +137,13 @@ struct KeptScan {
 // caller reads the slot and then calls kept_scan_release.
 TupleTableSlot* kept_scan_first(KeptScan* kept, Oid heap, Oid index, ScanKey keys, int nkeys);
 void kept_scan_release(KeptScan* kept);
+// Keeps `heap` locked (ACCESS SHARE) until the transaction ends, or the
+// subtransaction that took the lock aborts: while it is held its rows keep
+// their places (tids), since VACUUM FULL, CLUSTER and the truncation of a
+// VACUUM need a stronger lock. For a statement that keeps places of rows
+// it read (a scan releases its lock when it closes).
+void hold_rows_in_place(Oid heap);
+
 // What a row read by its place says of the key it was kept for: it is the
 // key's row, another's (its place was kept for a key of the same hash
 // bits), or one the statement does not see (the key must be read anew).
