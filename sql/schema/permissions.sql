@@ -81,10 +81,10 @@ CREATE OR REPLACE FUNCTION iam.forget_member_roles() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'iam_forget_member_roles';
 COMMENT ON FUNCTION iam.forget_member_roles() IS
-    'AFTER UPDATE trigger of company_users: a membership that ends takes the member''s company roles with it (audited), so a member readmitted regains none';
+    'AFTER UPDATE trigger of company_users: a membership that ends, or starts again, takes the member''s company roles with it (audited), so a member readmitted regains none';
 REVOKE EXECUTE ON FUNCTION iam.forget_member_roles() FROM PUBLIC;
 CREATE OR REPLACE TRIGGER company_users_forget_roles AFTER UPDATE OF is_active_in_company ON iam.company_users
-    FOR EACH ROW WHEN (OLD.is_active_in_company AND NOT NEW.is_active_in_company)
+    FOR EACH ROW WHEN (OLD.is_active_in_company IS DISTINCT FROM NEW.is_active_in_company)
     EXECUTE FUNCTION iam.forget_member_roles();
 
 -- What iam.can() remembers of the definitions (the catalogue, the roles'

@@ -11,7 +11,8 @@
 # demotion committed: the second is refused with 40001 (its snapshot is
 # older than the lock it waited for), and the company keeps an admin. And a
 # template and a company's role of one name, created at the same moment:
-# only the first commits.
+# only the first commits. And a company role assigned while the membership
+# ends: whichever comes first, no role outlives the membership.
 set -euo pipefail
 
 db=iam_company_race
@@ -162,6 +163,49 @@ for n in 1 2 3; do
 done
 name_refusals=$(cat "$work"/name-*.out | grep -c 'already exists as a template' || true)
 
+echo "a company role assigned while the membership ends, in either order"
+# One session assigns Acme's member fN the template race_mentor, another
+# ends fN's membership, the first holding its transaction open while the
+# second starts: an assignment first makes the end wait, and the end takes
+# the role with it (under READ COMMITTED at once; under REPEATABLE READ,
+# whose snapshot cannot see the role, at the readmission); an end first
+# makes the assignment wait and refuses it (P0002; 40001 under REPEATABLE
+# READ). Readmitted, nobody holds a role from before.
+sql -d "$db" -o /dev/null <<SQL
+INSERT INTO iam.company_roles (name) VALUES ('race_mentor');
+INSERT INTO iam.users (id) SELECT ('f0000000-0000-4000-8000-00000000000' || n)::uuid FROM generate_series(1, 4) AS n;
+INSERT INTO iam.company_users (user_id, company_id)
+SELECT ('f0000000-0000-4000-8000-00000000000' || n)::uuid, 'c0000000-0000-4000-8000-000000000000' FROM generate_series(1, 4) AS n;
+SQL
+acme=c0000000-0000-4000-8000-000000000000
+n=0
+for level in 'READ COMMITTED' 'REPEATABLE READ'; do
+    for order in assign end; do
+        n=$((n + 1)); member=f0000000-0000-4000-8000-00000000000$n
+        assign="SELECT try_as('$level, $order first', 1, '$member', '$member', format('SELECT iam.assign_company_role(%L, %L, %L)', '$acme', '$member', 'race_mentor'));"
+        end="SELECT try_as('$level, $order first', 2, '$member', '$member', \$\$UPDATE iam.company_users SET is_active_in_company = false WHERE user_id = '$member' AND company_id = '$acme' RETURNING 'ended'\$\$);"
+        [ "$order" = assign ] && { holder=$assign; waiter=$end; } || { holder=$end; waiter=$assign; }
+        mkfifo "$work/hold-$n"
+        sql -d "$db" <"$work/hold-$n" >"$work/hold-$n.out" 2>&1 &
+        hold_pid=$!
+        exec 7>"$work/hold-$n"
+        printf "BEGIN ISOLATION LEVEL %s;\n%s\nSELECT 'held';\n" "$level" "$holder" >&7
+        for _ in $(seq 600); do grep -q 'held' "$work/hold-$n.out" && break; sleep 0.05; done
+        grep -q 'held' "$work/hold-$n.out" || die "the first session of race $n did not start"
+        # The second takes its snapshot, then waits for the first's lock.
+        sql -d "$db" -o /dev/null -c "BEGIN ISOLATION LEVEL $level" -c "SELECT count(*) FROM iam.roles" -c "$waiter" -c "COMMIT" &
+        wait_pid=$!
+        for _ in $(seq 100); do
+            [ "$(value -d "$db" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")" = 1 ] && break
+            sleep 0.05
+        done
+        printf "COMMIT;\n" >&7
+        exec 7>&-
+        wait "$hold_pid"
+        wait "$wait_pid"
+    done
+done
+
 failures=0
 check() {  # check WHAT EXPECTED QUERY
     local actual
@@ -204,5 +248,15 @@ check "companies 11 and 12 each keep one admin" "2" \
                            WHERE company_id IN ('c0000000-0000-4000-8000-000000000011', 'c0000000-0000-4000-8000-000000000012')
                              AND is_active_in_company AND role_in_company = 'admin'
                            GROUP BY company_id HAVING count(*) = 1) AS one"
+for race in 'READ COMMITTED, assign first:true ended' 'READ COMMITTED, end first:P0002 ended' \
+            'REPEATABLE READ, assign first:true ended' 'REPEATABLE READ, end first:40001 ended'; do
+    check "${race%%:*}: the assignment, then the end" "${race#*:}" \
+        "SELECT string_agg(outcome, ' ' ORDER BY client) FROM race_outcomes WHERE race = '${race%%:*}'"
+done
+check "READ COMMITTED: no role is left with a membership that ended" "0" \
+    "SELECT count(*) FROM iam.company_member_roles WHERE user_id IN ('f0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000002')"
+sql -d "$db" -o /dev/null -c "UPDATE iam.company_users SET is_active_in_company = true WHERE user_id::text LIKE 'f0000000-%'"
+check "readmitted, nobody holds a company role from before" "0" \
+    "SELECT count(*) FROM iam.company_member_roles WHERE user_id::text LIKE 'f0000000-%'"
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures check(s)"; exit 1; }
 echo "PASS: $invitees invitations accepted once each by $clients racing clients; $companies companies each kept one admin"

@@ -57,8 +57,8 @@ inline bool same_statement(StatementStamp* stamp) {
     CommandId snapshot_command = snapshot != nullptr ? snapshot->curcid : InvalidCommandId;
     if (likely(stamp->transaction == transaction && stamp->command == command &&
                stamp->snapshot_command == snapshot_command &&
-               stamp->aborts == subtransactions_aborted &&
-               stamp->xmin == xmin && stamp->xmax == xmax && stamp->running == running &&
+               stamp->aborts == subtransactions_aborted && stamp->xmin == xmin &&
+               stamp->xmax == xmax && stamp->running == running &&
                stamp->running_subtransactions == running_subtransactions))
         return true;
     stamp->transaction = transaction;

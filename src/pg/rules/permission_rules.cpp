@@ -21,7 +21,6 @@
 #include "pg/platform/spi.hpp"
 #include "pg/rules/trigger_rows.hpp"
 #include "pg/rules/write_rules.hpp"
-#include "pg/tables/membership_rows.hpp"
 #include "pg/tables/permission_rows.hpp"
 
 #include "core/api_key.hpp"
@@ -206,6 +205,40 @@ IAM_SQL_FUNCTION(iam_guard_company_role) {
     return iam::pg::let_through(trigger);
 }
 
+namespace {
+
+enum class Membership { none, inactive, active };
+
+void read_membership_state(SPITupleTable* result, uint64 processed, void* context) {
+    if (processed == 0)
+        return;
+    bool is_null;
+    Datum active = SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null);
+    *static_cast<Membership*>(context) =
+        !is_null && DatumGetBool(active) ? Membership::active : Membership::inactive;
+}
+
+// The membership's state, its row locked FOR SHARE until the transaction
+// ends. A role is assigned to a member whose membership cannot end before the
+// assignment commits: an end that came first is waited for and seen (under
+// REPEATABLE READ, a serialization failure), one that comes later waits, and
+// then takes the role with it (iam.forget_member_roles).
+Membership lock_membership(const pg_uuid_t& user_id, const pg_uuid_t& company_id) {
+    Membership state = Membership::none;
+    Oid types[2] = {UUIDOID, UUIDOID};
+    Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&user_id)),
+                       UUIDPGetDatum(const_cast<pg_uuid_t*>(&company_id))};
+    iam::pg::pg_call([&] {
+        iam::pg::execute_as_owner(iam::pg::iam_tables().company_users,
+                                  "SELECT is_active_in_company FROM iam.company_users "
+                                  "WHERE user_id = $1 AND company_id = $2 FOR SHARE",
+                                  2, types, values, nullptr, read_membership_state, &state);
+    });
+    return state;
+}
+
+}  // namespace
+
 // iam.guard_member_role(): BEFORE INSERT OR UPDATE ON
 // iam.company_member_roles
 IAM_SQL_FUNCTION(iam_guard_member_role) {
@@ -234,8 +267,7 @@ IAM_SQL_FUNCTION(iam_guard_member_role) {
     bool no_user;
     Datum user = iam::pg::value_of(row, relation, iam::pg::column(relation, "user_id"), &no_user);
     if (!no_user && !iam::pg::is_restore(relation) &&
-        !iam::pg::is_active_member(tables, *DatumGetUUIDP(user), company_id) &&
-        iam::pg::membership_exists(tables, *DatumGetUUIDP(user), company_id))
+        lock_membership(*DatumGetUUIDP(user), company_id) == Membership::inactive)
         throw iam::Error(iam::sqlstate::no_data_found,
                          "company roles are for active members of the company", {},
                          "Readmit the member first (an invitation, or iam.add_company_member).");
@@ -265,11 +297,14 @@ IAM_SQL_FUNCTION(iam_guard_role_grant) {
 }
 
 // iam.forget_member_roles(): AFTER UPDATE OF is_active_in_company ON
-// iam.company_users FOR EACH ROW WHEN the membership ends. The company roles
-// a member held go with the membership: whoever readmits them (an
-// invitation, an admin) decides their roles anew, and nobody regains
-// iam:roles:manage by being invited back. The extension's own bookkeeping,
-// as the table's owner: the one who removes a member need not manage roles.
+// iam.company_users FOR EACH ROW WHEN the membership ends or starts again.
+// The company roles a member held go with the membership: whoever readmits
+// them (an invitation, an admin) decides their roles anew, and nobody
+// regains iam:roles:manage by being invited back. At readmission too: an
+// end whose snapshot predates an assignment that committed just before it
+// (REPEATABLE READ, the assignment having locked the membership first)
+// cannot see that role to take it. The extension's own bookkeeping, as the
+// table's owner: the one who removes a member need not manage roles.
 IAM_SQL_FUNCTION(iam_forget_member_roles) {
     if (!CALLED_AS_TRIGGER(fcinfo) ||
         !TRIGGER_FIRED_AFTER(reinterpret_cast<TriggerData*>(fcinfo->context)->tg_event))
