@@ -144,6 +144,23 @@ SET iam.last_used_interval = 0;
 SELECT count(*) FROM iam.verify_api_key(:'used_key');
 SELECT last_used_at > :'first_use' AS touched_with_interval_0 FROM iam.api_keys WHERE id = :'used_id';
 RESET iam.last_used_interval;
+-- In a query with a parallel part nothing is written while it runs: the
+-- key verifies, and its next verification outside one records the use.
+SELECT id AS parallel_id, api_key AS parallel_key FROM iam.create_api_key('parallel', 'a0000000-0000-4000-8000-0000000000a1') \gset
+CREATE TABLE parallel_rows AS SELECT i FROM generate_series(1, 20000) AS i;
+ANALYZE parallel_rows;
+BEGIN;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SELECT v.key_id IS NOT NULL AS verified, s.n
+FROM iam.verify_api_key(:'parallel_key') AS v, (SELECT count(*) AS n FROM parallel_rows) AS s;
+COMMIT;
+SELECT last_used_at IS NULL AS untouched_in_parallel FROM iam.api_keys WHERE id = :'parallel_id';
+SELECT count(*) FROM iam.verify_api_key(:'parallel_key');
+SELECT last_used_at IS NOT NULL AS touched_after FROM iam.api_keys WHERE id = :'parallel_id';
+DROP TABLE parallel_rows;
 
 -- Peppers: no client role can read them; rotation keeps old keys verifying.
 SELECT count(*) AS pepper_versions FROM iam.api_key_peppers;

@@ -197,6 +197,40 @@ SELECT pg_temp.as_user('Vera');
 SELECT count(*) AS vera_reads FROM public.courses;
 RESET ROLE;
 ROLLBACK;
+-- Each statement sees the grants its snapshot sees: a cursor opened before
+-- instructor lost courses:* answers as of its opening, and so do the rows
+-- of the statement that took it away (here, in its second row), also at a
+-- call site that lasts the transaction (a PL/pgSQL function's). And a
+-- switch of database role (SET ROLE) is another caller there.
+CREATE FUNCTION pg_temp.reads_acme() RETURNS boolean LANGUAGE plpgsql STABLE AS
+    $$ BEGIN RETURN iam.can('courses:read', 'c0000000-0000-4000-8000-00000000000a'); END $$;
+-- The operator's change, made in the middle of a statement of Vera's.
+CREATE FUNCTION pg_temp.take_courses(take boolean) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    IF take THEN
+        DELETE FROM iam.company_role_permissions WHERE permission = 'courses:*'
+            AND company_role_id = (SELECT id FROM iam.company_roles WHERE name = 'instructor');
+    END IF;
+    RETURN take;
+END
+$$;
+BEGIN;
+SELECT pg_temp.as_user('Vera');
+DECLARE before_taken CURSOR FOR SELECT pg_temp.reads_acme() AS vera_reads_acme FROM generate_series(1, 2);
+SELECT i, pg_temp.take_courses(i = 2) AS taken_here, pg_temp.reads_acme() AS vera_reads_acme
+FROM generate_series(1, 3) AS i;
+SELECT pg_temp.reads_acme() AS vera_reads_acme_after;
+FETCH ALL before_taken;
+RESET ROLE;
+ROLLBACK;
+BEGIN;
+SELECT set_config('request.jwt.claims', '', true) AS nobody_named;
+SELECT pg_temp.reads_acme() AS the_operator_may;
+SET LOCAL ROLE anon;
+SELECT pg_temp.reads_acme() AS anon_may;
+SET LOCAL ROLE service_role;
+SELECT pg_temp.reads_acme() AS the_service_role_may;
+ROLLBACK;
 
 ------------------------------------------------------------------------------
 -- Keys: the owner's permissions intersected with the key's scope; a
@@ -232,6 +266,19 @@ SELECT iam.current_user_id(), iam.can('courses:edit', 'c0000000-0000-4000-8000-0
        iam.can('courses:edit', 'c0000000-0000-4000-8000-00000000000b') AS edit_globex,
        iam.can('courses:edit') AS edit_platform, iam.can('reports:view', 'c0000000-0000-4000-8000-00000000000a') AS reports_acme;
 UPDATE public.courses SET title = title RETURNING title;
+ROLLBACK;
+-- A key that expires while its request runs stops counting at the next
+-- statement: keys expire by the statement's start.
+SELECT pg_temp.as_user('Vera');
+SELECT api_key AS vera_brief FROM iam.create_api_key('brief', permissions => '["courses:read"]',
+                                                     expires_at => clock_timestamp() + interval '1 second') \gset
+RESET ROLE;
+BEGIN;
+SELECT pg_temp.with_key(:'vera_brief');
+SELECT iam.has_permission('courses:read') AS key_may_read, pg_temp.reads_acme() AS can_read_acme;
+SELECT pg_sleep(1.2);
+SELECT iam.has_permission('courses:read') AS key_may_read, pg_temp.reads_acme() AS can_read_acme;
+RESET ROLE;
 ROLLBACK;
 -- A user's key bound to a company acts there only: not in another company,
 -- not in the one-argument form, even for what a platform role grants.

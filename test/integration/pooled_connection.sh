@@ -4,8 +4,9 @@
 # not per request) and the permission model's definitions iam.can() reads
 # (the catalogue, the roles' grants); a session that keeps its connection
 # sees another session's change from its next transaction, its own from its
-# next statement, and forgets a change it rolled back. In a parallel query
-# the workers answer as the leader.
+# next statement, and forgets a change it rolled back; inside a transaction
+# it sees the definitions its statements' snapshots see. In a parallel
+# query the workers answer as the leader.
 set -euo pipefail
 
 db=iam_pooled_connection
@@ -94,6 +95,29 @@ printf "BEGIN;\nSELECT set_config('request.jwt.claims', '%s', true) IS NULL;\nSE
 for _ in $(seq 600); do grep -q "^unregistered asked" "$work/pooled.out" && break; sleep 0.05; done
 check "... and unregisters it: the next request asking it is an error" 1 \
     "$(grep -c 'permission "courses:edit" does not exist' "$work/pooled.out")"
+# Inside one transaction that already holds its locks (it takes no new one
+# that would bring the invalidation in): READ COMMITTED sees another
+# session's revocation at its next statement; REPEATABLE READ does not see
+# another session's grant until it ends.
+inside() {  # inside LABEL SQL: in $answer, the pooled session's answer to SQL, in its open transaction
+    printf "SELECT '%s ' || (%s);\n" "$1" "$2" >&7
+    for _ in $(seq 600); do grep -q "^$1 " "$work/pooled.out" && break; sleep 0.05; done
+    answer=$(sed -n "s/^$1 //p" "$work/pooled.out")
+}
+printf "BEGIN;\nSELECT set_config('request.jwt.claims', '%s', true) IS NULL;\n" "$vera" >&7
+inside rc-before "$can_read"
+check "READ COMMITTED: Vera may read, in a transaction" true "$answer"
+sql -d "$db" -q -c "DELETE FROM iam.company_role_permissions WHERE permission = 'courses:*'" >/dev/null
+inside rc-after "$can_read"
+check "... another session takes the grant: her transaction's next statement may not" false "$answer"
+printf "COMMIT;\nBEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT set_config('request.jwt.claims', '%s', true) IS NULL;\n" "$vera" >&7
+inside rr-before "$can_read"
+check "REPEATABLE READ: Vera may not read, in a transaction" false "$answer"
+sql -d "$db" -q -c "INSERT INTO iam.company_role_permissions (company_role_id, permission) VALUES ('d0000000-0000-4000-8000-0000000000a1', 'courses:*')" >/dev/null
+inside rr-after "$can_read"
+check "... another session gives the grant back: her snapshot still does not see it" false "$answer"
+printf "COMMIT;\n" >&7
+ask "$vera" "$can_read"; check "... her next transaction does" true "$answer"
 # Parallel workers answer as the leader: they remember nothing, and read
 # under the statement's snapshot.
 printf "%s\n" "SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false) IS NULL;" \
@@ -107,4 +131,4 @@ exec 7>&-
 wait "$pooled_pid" || true
 
 [ $failures -eq 0 ] || { echo "FAIL: $failures check(s)"; exit 1; }
-echo "PASS: 13 checks: a pooled connection remembers subjects and definitions, and forgets them when they change"
+echo "PASS: 18 checks: a pooled connection remembers subjects and definitions, and forgets them when they change"

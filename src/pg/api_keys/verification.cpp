@@ -110,7 +110,9 @@ bool iam::pg::verify_api_key(const IamTables& tables, const text* key, LastUse l
     if (!iam::pg::api_key_stands(tables, row, now) || row->hashed_key == nullptr)
         return false;
     bool matches = hash_matches(key, *row);
-    if (matches && last_use == LastUse::record && touch_due(*row, now))
+    // A query with a parallel part writes nothing while it runs: the use is
+    // recorded by the key's next verification outside one.
+    if (matches && last_use == LastUse::record && !IsInParallelMode() && touch_due(*row, now))
         touch_last_used(tables.api_keys, row->id, GetCurrentTimestamp());
     return matches;
 }

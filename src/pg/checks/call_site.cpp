@@ -55,8 +55,7 @@ const CallSiteCache& with_named_roles(CallSiteCache* cache) {
 // roles, platform_admin and support_agent (who see every row of user_roles
 // and company_users through RLS as well).
 bool caller_sees_everyone(CallSiteCache* cache) {
-    if (cache->caller_sees_everyone < 0 || cache->sees_everyone_role != GetUserId() ||
-        cache->sees_everyone_generation != identity_generation) {
+    if (cache->caller_sees_everyone < 0 || cache->sees_everyone_generation != identity_generation) {
         const pg_uuid_t* caller = current_subject(&cache->subject);
         bool sees = caller_is_service();
         if (!sees && caller != nullptr) {
@@ -65,7 +64,6 @@ bool caller_sees_everyone(CallSiteCache* cache) {
                    user_holds_role(cache->tables, *caller, roles.support_agent);
         }
         cache->caller_sees_everyone = sees;
-        cache->sees_everyone_role = GetUserId();
         cache->sees_everyone_generation = identity_generation;
     }
     return cache->caller_sees_everyone != 0;

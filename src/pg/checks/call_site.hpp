@@ -81,10 +81,9 @@ struct CallSiteCache {
     pg_uuid_t role_id;       // for a single role name
     bool named_roles_known;  // the two roles below, resolved for the statement
     pg_uuid_t platform_admin, support_agent;
-    // Whether the caller (this database role and this identity) sees
-    // everyone; -1: not yet known in this statement.
+    // Whether the caller (this identity; the database role is the
+    // statement's) sees everyone; -1: not yet known in this statement.
     int8 caller_sees_everyone;
-    Oid sees_everyone_role;
     uint64 sees_everyone_generation;
     // The statement's memos, in memo_context (reset per statement).
     MemoryContext memo_context;

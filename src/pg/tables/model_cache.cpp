@@ -2,6 +2,8 @@
 // here, so their errors may unwind directly (src/pg/boundary/guard.hpp).
 #include "pg/tables/model_cache.hpp"
 
+#include "pg/platform/statement.hpp"
+
 namespace iam::pg {
 namespace {
 
@@ -41,14 +43,26 @@ void forget_model() {
         MemoryContextReset(cache_memory);
 }
 
+// The transaction in which a change to the definitions last reached this
+// backend, its own or another's (none: InvalidLocalTransactionId).
+LocalTransactionId changed_in = InvalidLocalTransactionId;
+
 void model_invalidated(Datum, Oid relation) {
     if (relation == InvalidOid || relation == watched[0] || relation == watched[1] ||
-        relation == watched[2])
+        relation == watched[2]) {
         forget_model();
+        if (IsTransactionState())
+            changed_in = local_transaction_id();
+    }
 }
 
-// Whether answers may be remembered now: not in a parallel operation, and
-// with the tables of 0.8.0 there.
+// Whether answers may be remembered, and be answered from, now: not in a
+// parallel operation, with the tables of 0.8.0 there, and while the
+// statement's snapshot sees what the latest committed state does. A change
+// that reached the transaction (its own, which a cursor opened earlier or
+// the rest of the statement that made it must not see yet; another's,
+// which a REPEATABLE READ snapshot must not see) makes it read under its
+// statements' snapshots until it ends.
 bool may_remember(const IamTables& tables) {
     if (IsInParallelMode() || !OidIsValid(tables.permissions))
         return false;
@@ -56,6 +70,11 @@ bool may_remember(const IamTables& tables) {
         CacheRegisterRelcacheCallback(model_invalidated, Datum(0));
         callback_registered = true;
     }
+    // Another session's change reaches a backend when it next takes a lock,
+    // which a transaction that holds its locks already may not do.
+    AcceptInvalidationMessages();
+    if (changed_in == local_transaction_id())
+        return false;
     if (watched[0] != tables.permissions || watched[1] != tables.role_permissions ||
         watched[2] != tables.company_role_permissions) {
         forget_model();

@@ -6,15 +6,17 @@
 // rarely; who holds which role (user_roles, company_member_roles,
 // company_users) is still read by every statement.
 //
-// Read under the latest committed state (and this transaction's own
-// changes), and forgotten when an invalidation reaches one of the three
-// tables: every change to them sends one (the row trigger
-// iam.model_changed, fired on logical replication's apply too), which this
-// backend processes at its next command and every other at its next lock,
-// at the latest at its next statement. A rollback forgets too. In a
-// parallel operation nothing is remembered (no snapshot can be taken
-// there): the readers of permission_rows.hpp answer under the statement's
-// snapshot instead. The rules of who may grant what never read from here.
+// Read under the latest committed state, and forgotten when an
+// invalidation reaches one of the three tables: every change to them sends
+// one (the row trigger iam.model_changed, fired on logical replication's
+// apply too), which every backend takes in before it answers from here. A
+// rollback forgets too. A transaction that a change reached (its own or
+// another's) is not answered from here until it ends, nor is a parallel
+// operation (no snapshot can be taken there): the readers of
+// permission_rows.hpp answer under the statement's snapshot instead, so a
+// cursor, a REPEATABLE READ snapshot and the rest of a statement that
+// changed a grant each see the definitions their snapshot does. The rules
+// of who may grant what never read from here.
 #pragma once
 
 #include "pg/tables/permission_rows.hpp"
