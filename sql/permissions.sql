@@ -386,6 +386,19 @@ SELECT pg_temp.as_user('Alice');
 SELECT iam.assign_company_role('c0000000-0000-4000-8000-00000000000a', pg_temp.person('Alice'), 'grader');
 INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
 SELECT pg_temp.person('Alice'), 'c0000000-0000-4000-8000-00000000000a', id FROM iam.company_roles WHERE name = 'grader';
+-- Someone who may not manage Acme's roles learns nothing of its members
+-- by trying: refused alike for a member (Alice), a former member (Remy)
+-- and someone who never was (Gus).
+SELECT pg_temp.as_user('Gus');
+INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+SELECT pg_temp.person(p), 'c0000000-0000-4000-8000-00000000000a', id
+FROM iam.company_roles, unnest(ARRAY['Alice']) AS p WHERE name = 'learner';
+INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+SELECT pg_temp.person(p), 'c0000000-0000-4000-8000-00000000000a', id
+FROM iam.company_roles, unnest(ARRAY['Remy']) AS p WHERE name = 'learner';
+INSERT INTO iam.company_member_roles (user_id, company_id, company_role_id)
+SELECT pg_temp.person(p), 'c0000000-0000-4000-8000-00000000000a', id
+FROM iam.company_roles, unnest(ARRAY['Gus']) AS p WHERE name = 'learner';
 -- Cross-company: Olga does not even see Acme's roles, and nobody, not even
 -- the service role, gives a member of Globex a role of Acme's.
 SELECT pg_temp.as_user('Olga');

@@ -171,8 +171,8 @@ EXCEPTION
     WHEN foreign_key_violation THEN
         PERFORM iam.raise_not_found(format('user %s is not a member of company %s', user_id, company_id));
     WHEN insufficient_privilege THEN
-        -- RLS's own refusal names a table and no rule: said in words. The
-        -- write rules' refusals (guard_member_role) say theirs already.
+        -- A missing privilege names a table and no rule: said in words, as
+        -- guard_member_role says a refusal of the company's roles.
         IF SQLERRM LIKE 'new row violates row-level security policy%' OR SQLERRM LIKE 'permission denied for %' THEN
             RAISE EXCEPTION 'permission denied to assign roles in company %', company_id
                 USING ERRCODE = 'insufficient_privilege',

@@ -21,6 +21,7 @@
 #include "pg/platform/spi.hpp"
 #include "pg/rules/trigger_rows.hpp"
 #include "pg/rules/write_rules.hpp"
+#include "pg/tables/membership_rows.hpp"
 #include "pg/tables/permission_rows.hpp"
 
 #include "core/api_key.hpp"
@@ -205,40 +206,6 @@ IAM_SQL_FUNCTION(iam_guard_company_role) {
     return iam::pg::let_through(trigger);
 }
 
-namespace {
-
-enum class Membership { none, inactive, active };
-
-void read_membership_state(SPITupleTable* result, uint64 processed, void* context) {
-    if (processed == 0)
-        return;
-    bool is_null;
-    Datum active = SPI_getbinval(result->vals[0], result->tupdesc, 1, &is_null);
-    *static_cast<Membership*>(context) =
-        !is_null && DatumGetBool(active) ? Membership::active : Membership::inactive;
-}
-
-// The membership's state, its row locked FOR SHARE until the transaction
-// ends. A role is assigned to a member whose membership cannot end before the
-// assignment commits: an end that came first is waited for and seen (under
-// REPEATABLE READ, a serialization failure), one that comes later waits, and
-// then takes the role with it (iam.forget_member_roles).
-Membership lock_membership(const pg_uuid_t& user_id, const pg_uuid_t& company_id) {
-    Membership state = Membership::none;
-    Oid types[2] = {UUIDOID, UUIDOID};
-    Datum values[2] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(&user_id)),
-                       UUIDPGetDatum(const_cast<pg_uuid_t*>(&company_id))};
-    iam::pg::pg_call([&] {
-        iam::pg::execute_as_owner(iam::pg::iam_tables().company_users,
-                                  "SELECT is_active_in_company FROM iam.company_users "
-                                  "WHERE user_id = $1 AND company_id = $2 FOR SHARE",
-                                  2, types, values, nullptr, read_membership_state, &state);
-    });
-    return state;
-}
-
-}  // namespace
-
 // iam.guard_member_role(): BEFORE INSERT OR UPDATE ON
 // iam.company_member_roles
 IAM_SQL_FUNCTION(iam_guard_member_role) {
@@ -261,17 +228,29 @@ IAM_SQL_FUNCTION(iam_guard_member_role) {
     if (!is_template && !iam::pg::same_uuid(role_company, company_id))
         throw iam::Error(iam::sqlstate::invalid_parameter_value,
                          "that company role belongs to another company");
+    // Who may assign here is asked first, as the table's policy would after
+    // this trigger: the state of someone's membership is no answer to give
+    // a caller who may not manage the company's roles.
+    bool above = above_rules(relation);
+    if (!above && !iam::pg::caller_holds(tables, "iam:roles:manage", &company_id))
+        refuse(
+            "permission denied to assign roles in company " + std::string(iam::pg::pg_call([&] {
+                return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&company_id)));
+            })),
+            "Holders of iam:roles:manage in the company (its admins, through the admin "
+            "template) assign its roles.");
     // Roles are held while the membership is: one that ended took its roles
     // with it (iam.forget_member_roles), and gets none until readmitted. (A
     // missing user or membership is left to NOT NULL and the foreign key.)
     bool no_user;
     Datum user = iam::pg::value_of(row, relation, iam::pg::column(relation, "user_id"), &no_user);
     if (!no_user && !iam::pg::is_restore(relation) &&
-        lock_membership(*DatumGetUUIDP(user), company_id) == Membership::inactive)
+        !iam::pg::is_active_member(tables, *DatumGetUUIDP(user), company_id) &&
+        iam::pg::membership_exists(tables, *DatumGetUUIDP(user), company_id))
         throw iam::Error(iam::sqlstate::no_data_found,
                          "company roles are for active members of the company", {},
                          "Readmit the member first (an invitation, or iam.add_company_member).");
-    if (above_rules(relation))
+    if (above)
         return iam::pg::let_through(trigger);
     if (!holds_every_grant(tables, iam::pg::RoleKind::company, role_id, &company_id))
         iam::pg::refuse(
@@ -301,9 +280,10 @@ IAM_SQL_FUNCTION(iam_guard_role_grant) {
 // The company roles a member held go with the membership: whoever readmits
 // them (an invitation, an admin) decides their roles anew, and nobody
 // regains iam:roles:manage by being invited back. At readmission too: an
-// end whose snapshot predates an assignment that committed just before it
-// (REPEATABLE READ, the assignment having locked the membership first)
-// cannot see that role to take it. The extension's own bookkeeping, as the
+// assignment committed while the membership ended (the end's snapshot could
+// not see it) leaves a role that grants nothing while the membership is
+// inactive (iam.can reads the roles of active members only), and must not
+// count again once it is active. The extension's own bookkeeping, as the
 // table's owner: the one who removes a member need not manage roles.
 IAM_SQL_FUNCTION(iam_forget_member_roles) {
     if (!CALLED_AS_TRIGGER(fcinfo) ||

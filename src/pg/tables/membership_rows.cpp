@@ -177,6 +177,14 @@ double estimated_memberships(const IamTables& tables) {
     return rows;
 }
 
+bool membership_exists(const IamTables& tables, const pg_uuid_t& user_id,
+                       const pg_uuid_t& company_id) {
+    ScanKeyData keys[2];
+    uuid_key(&keys[0], attnum::company_users_user_id, user_id);
+    uuid_key(&keys[1], attnum::company_users_company_id, company_id);
+    return scan(tables.company_users, tables.company_users_pkey, keys, 2, nullptr, nullptr);
+}
+
 uint64 count_membership_entries(const IamTables& tables) {
     return count_index_entries(tables.company_users, tables.company_users_pkey, nullptr, 0);
 }

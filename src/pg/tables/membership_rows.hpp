@@ -11,6 +11,9 @@ namespace iam::pg {
 // `kept` if given (a B-tree descent), else through a scan of its own.
 bool company_is_active(const IamTables& tables, const pg_uuid_t& company_id,
                        KeptScan* kept = nullptr);
+// Whether company_users has a row of the user in the company, active or not.
+bool membership_exists(const IamTables& tables, const pg_uuid_t& user_id,
+                       const pg_uuid_t& company_id);
 // Whether the user is an active member of the company (company state aside).
 bool is_active_member(const IamTables& tables, const pg_uuid_t& user_id,
                       const pg_uuid_t& company_id, KeptScan* kept = nullptr);
