@@ -103,7 +103,10 @@ def wrap(op, batch, session, actor, body, kind, path=None, isolation=None, key=N
             lines.append("SET LOCAL row_security = off;")
     lines.append(body if body.rstrip().endswith(";") else body + ";")
     if key is not None and path == "rest":
-        lines.append(f"INSERT INTO inv.spent VALUES ({op}, {lit(key['key_id'])}, 1);")
+        # A request spends a credit of a key with credits; one without
+        # (never sold, or its limits lifted) spends nothing.
+        lines.append(f"INSERT INTO inv.spent SELECT {op}, {lit(key['key_id'])}, 1 "
+                     "WHERE iam.api_key_credits_remaining() IS NOT NULL;")
     if db_role not in ("operator", "gotrue"):
         lines.append(f"INSERT INTO inv.locks SELECT {op}, l.relation::regclass::text, l.mode FROM pg_locks AS l "
                      "JOIN pg_class AS r ON r.oid = l.relation "
@@ -289,8 +292,10 @@ def generate(op):
             return generate(op)
         actor = rng.choice(["anon", "service", actor_for_key_ops(key_row)])
         cost = rng.choice([1, 1, 2])
+        # consume_api_key answers NULL for a key without credits: nothing spent
         body = (f"INSERT INTO inv.spent SELECT {op}, {lit(key_row['key_id'])}, {cost} "
-                f"FROM (SELECT iam.consume_api_key({lit(key_row['secret'])}, {cost})) AS c")
+                f"FROM (SELECT iam.consume_api_key({lit(key_row['secret'])}, {cost}) AS credits_left) AS c "
+                f"WHERE c.credits_left IS NOT NULL")
     elif kind == "copy_key":
         key_row = pick_key(lambda k: k["user_id"] != "" and k["active"] == "true")
         if key_row is None:
