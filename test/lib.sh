@@ -127,6 +127,14 @@ cluster_stop() {
 }
 
 # A free TCP port at or above $1, so that clusters never collide.
+# Waits up to 30 s for a line matching PATTERN (grep) in FILE: the output of
+# a psql session that a script feeds through a fifo. The caller checks what
+# came.
+wait_for_line() {  # wait_for_line FILE PATTERN
+    for _ in $(seq 600); do grep -q "$2" "$1" && return 0; sleep 0.05; done
+    return 0
+}
+
 free_port() {
     local port=$1
     while (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null || [ -e "/tmp/.s.PGSQL.$port" ]; do

@@ -123,7 +123,7 @@ SQL
     second_pid=$!
     exec 7>"$work/second-$company"
     printf "SET ROLE authenticated;\nBEGIN ISOLATION LEVEL %s;\nSELECT 'snapshot ' || count(*) FROM iam.roles;\n" "$level" >&7
-    for _ in $(seq 600); do grep -q '^ snapshot' "$work/second-$company.out" && break; sleep 0.05; done
+    wait_for_line "$work/second-$company.out" '^ snapshot'
     grep -q '^ snapshot' "$work/second-$company.out" || die "the second session of company $company did not start"
     # The first demotes itself and commits.
     sql -d "$db" -o /dev/null <<SQL
@@ -151,7 +151,7 @@ for n in 1 2 3; do
     name_pid=$!
     exec 7>"$work/name-$n"
     printf "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 'snapshot ' || count(*) FROM iam.roles;\n" >&7
-    for _ in $(seq 600); do grep -q '^ snapshot' "$work/name-$n.out" && break; sleep 0.05; done
+    wait_for_line "$work/name-$n.out" '^ snapshot'
     sql -d "$db" -o /dev/null -c "BEGIN" -c "INSERT INTO iam.company_roles (name) VALUES ('race_$n')" \
         -c "SELECT pg_sleep(0.5)" -c "COMMIT" &
     first_pid=$!
@@ -200,7 +200,7 @@ for level in 'READ COMMITTED' 'REPEATABLE READ'; do
         hold_pid=$!
         exec 7>"$work/hold-$n"
         printf "BEGIN ISOLATION LEVEL %s;\n%s\nSELECT 'held';\n" "$level" "$holder" >&7
-        for _ in $(seq 600); do grep -q 'held' "$work/hold-$n.out" && break; sleep 0.05; done
+        wait_for_line "$work/hold-$n.out" 'held'
         grep -q 'held' "$work/hold-$n.out" || die "the first session of race $n did not start"
         # The second runs and commits while the first is open: no lock waits.
         sql -d "$db" -o /dev/null -c "BEGIN ISOLATION LEVEL $level" -c "$waiter" -c "COMMIT"

@@ -57,7 +57,7 @@ ask() {  # ask [CLAIMS SQL]: in $answer, the pooled session's answer to SQL
     request=$((request + 1))
     printf "BEGIN;\nSELECT set_config('request.jwt.claims', '%s', true) IS NULL;\nSELECT 'answer %s ' || %s;\nCOMMIT;\n" \
         "$request_claims" "$request" "$question" >&7
-    for _ in $(seq 600); do grep -q "^answer $request " "$work/pooled.out" && break; sleep 0.05; done
+    wait_for_line "$work/pooled.out" "^answer $request "
     answer=$(sed -n "s/^answer $request //p" "$work/pooled.out")
 }
 
@@ -74,7 +74,7 @@ sql -d "$db" -q -c "SELECT iam.link_external_identity('https://example.auth0.com
 ask; check "another session links it to Vera: the next request is Vera" a0000000-0000-4000-8000-0000000000a2 "$answer"
 # In the pooled session itself: a link rolled back is forgotten.
 printf "BEGIN;\nSELECT iam.unlink_external_identity('https://example.auth0.com/', 'auth0|alice') IS NULL;\nSELECT iam.link_external_identity('https://example.auth0.com/', 'auth0|alice', 'a0000000-0000-4000-8000-0000000000a1') IS NULL;\nSELECT set_config('request.jwt.claims', '%s', true) IS NULL;\nSELECT 'inside ' || iam.current_user_id();\nROLLBACK;\n" "$claims" >&7
-for _ in $(seq 600); do grep -q "^inside " "$work/pooled.out" && break; sleep 0.05; done
+wait_for_line "$work/pooled.out" "^inside "
 check "its own link counts from its next statement" a0000000-0000-4000-8000-0000000000a1 \
     "$(sed -n 's/^inside //p' "$work/pooled.out")"
 ask; check "... and, rolled back, is forgotten" a0000000-0000-4000-8000-0000000000a2 "$answer"
@@ -92,7 +92,7 @@ ask "$vera" "iam.can('courses:edit', 'c0000000-0000-4000-8000-00000000000a')::te
 check "another session registers courses:edit: the next request asks it (covered by courses:*)" true "$answer"
 sql -d "$db" -q -c "DELETE FROM iam.permissions WHERE name = 'courses:edit'" >/dev/null
 printf "BEGIN;\nSELECT set_config('request.jwt.claims', '%s', true) IS NULL;\nSELECT iam.can('courses:edit', 'c0000000-0000-4000-8000-00000000000a');\nROLLBACK;\nSELECT 'unregistered asked';\n" "$vera" >&7
-for _ in $(seq 600); do grep -q "^unregistered asked" "$work/pooled.out" && break; sleep 0.05; done
+wait_for_line "$work/pooled.out" "^unregistered asked"
 check "... and unregisters it: the next request asking it is an error" 1 \
     "$(grep -c 'permission "courses:edit" does not exist' "$work/pooled.out")"
 # Inside one transaction that already holds its locks (it takes no new one
@@ -101,7 +101,7 @@ check "... and unregisters it: the next request asking it is an error" 1 \
 # another session's grant until it ends.
 inside() {  # inside LABEL SQL: in $answer, the pooled session's answer to SQL, in its open transaction
     printf "SELECT '%s ' || (%s);\n" "$1" "$2" >&7
-    for _ in $(seq 600); do grep -q "^$1 " "$work/pooled.out" && break; sleep 0.05; done
+    wait_for_line "$work/pooled.out" "^$1 "
     answer=$(sed -n "s/^$1 //p" "$work/pooled.out")
 }
 printf "BEGIN;\nSELECT set_config('request.jwt.claims', '%s', true) IS NULL;\n" "$vera" >&7
@@ -124,7 +124,7 @@ printf "%s\n" "SELECT set_config(CASE WHEN current_setting('server_version_num')
     "SET parallel_setup_cost = 0;" "SET parallel_tuple_cost = 0;" "SET min_parallel_table_scan_size = 0;" \
     "SET ROLE authenticated;" "SELECT set_config('request.jwt.claims', '$vera', false) IS NULL;" \
     "SELECT 'parallel ' || count(*) FROM public.courses;" "RESET ROLE;" >&7
-for _ in $(seq 600); do grep -q "^parallel " "$work/pooled.out" && break; sleep 0.05; done
+wait_for_line "$work/pooled.out" "^parallel "
 grep -A2 "ERROR" "$work/pooled.out" | grep -v "courses:edit" | sed 's/^/    /' || true
 check "a parallel query's workers answer iam.can as the leader" 20000 "$(sed -n 's/^parallel //p' "$work/pooled.out")"
 exec 7>&-

@@ -56,7 +56,7 @@ step=0
 ask() {  # ask SQL: in $answer, the long transaction's answer to SQL
     step=$((step + 1))
     printf "SELECT 'answer %s ' || (%s);\n" "$step" "$1" >&7
-    for _ in $(seq 600); do grep -q "^answer $step " "$work/long.out" && break; sleep 0.05; done
+    wait_for_line "$work/long.out" "^answer $step "
     answer=$(sed -n "s/^answer $step //p" "$work/long.out")
 }
 
