@@ -38,6 +38,9 @@ echo "connected with the printed string: iam_ext $version"
 run_make run >"$home/run2.log" 2>&1 || { cat "$home/run2.log"; echo "FAIL: a second make run failed"; exit 1; }
 grep -q "is already running" "$home/run2.log" || { cat "$home/run2.log"; echo "FAIL: the second make run did not reuse the cluster"; exit 1; }
 echo "a second make run reuses it"
-run_make stop | grep -q "stopped the server in $where" || { echo "FAIL: make stop did not find the cluster"; exit 1; }
+# Read whole, then searched: grep -q in a pipe would end it at the first
+# match, and pipefail would count the writer's broken pipe as a failure.
+stopped=$(run_make stop)
+grep -q "stopped the server in $where" <<<"$stopped" || { echo "FAIL: make stop did not find the cluster"; exit 1; }
 ! psql -X -tA "$url" -c "SELECT 1" >/dev/null 2>&1 || { echo "FAIL: the server still answers after make stop"; exit 1; }
 echo "PASS: make run from a 0700 clone as root: the cluster in $where, reached by the printed string, reused, stopped"
